@@ -1,0 +1,19 @@
+"""sklearn-ltdd: dataset distillation for long-tailed image classification.
+
+Scikit-learn estimators for the two-stage method of Zheng et al.,
+"Dataset Distillation Enhancing Long-Tail Learning": distillers that condense
+a long-tailed image set into a small balanced one (gradient matching and
+trajectory matching), a class grouper, and a two-stage classifier, all on
+the ConvNet3 backbone wrapped as a skorch net.
+"""
+
+__version__ = "0.1.0"
+
+from .nets import MLP, ConvNet, ConvNetClassifier
+
+__all__ = [
+    "MLP",
+    "ConvNet",
+    "ConvNetClassifier",
+    "__version__",
+]

@@ -1,0 +1,390 @@
+"""ConvNetClassifier: a skorch classifier preset with the paper's recipe."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNetClassifier
+from skorch.utils import to_tensor
+
+from ..augmentation import get_augmentation
+from ..utils import check_image_array, check_images_labels, resolve_device
+from ..utils._random import forked_torch_rng, torch_seed
+from ._callbacks import HalfwayStepLR
+from ._losses import CRITERIA
+from ._modules import ConvNet, module_kwargs_from_data
+
+#: Default optimiser settings of the paper (section 4.1) and DC's evaluation.
+_PRESET_KWARGS = {
+    "optimizer__momentum": 0.9,
+    "optimizer__weight_decay": 5e-4,
+    "iterator_train__shuffle": True,
+}
+
+
+def _image_ndim(module):
+    """The input dimensions a module can take: ConvNet needs images."""
+    return (4,) if module is ConvNet or isinstance(module, ConvNet) else (2, 3, 4)
+
+
+class ConvNetClassifier(NeuralNetClassifier):
+    """ConvNet3 image classifier: a skorch net with the paper's training recipe.
+
+    SGD (lr 0.01, momentum 0.9, weight decay 5e-4), batches of 256 drawn
+    without replacement in shuffled order, ``max_epochs=300`` and a tenfold
+    learning-rate drop after half the epochs (the evaluation schedule of the
+    gradient-matching code), no internal validation split. Module sizes
+    (input channels, image size, number of classes, flat feature size) are
+    read from the data at ``fit``. Labels may be any classes (strings,
+    non-contiguous integers); they are encoded internally.
+
+    Everything else is a normal :class:`skorch.NeuralNetClassifier`: any
+    skorch argument (``callbacks``, ``iterator_train__*``, ``module__*``,
+    ``optimizer__*``) can be passed and tuned with ``GridSearchCV``.
+
+    Parameters
+    ----------
+    module : torch module class or instance, default=ConvNet
+        The network. Its constructor arguments named ``in_channels``,
+        ``image_size``, ``n_features`` and ``n_classes`` are filled in from
+        the training data unless given as ``module__<name>``.
+    criterion : str or torch loss class, default="cross_entropy"
+        ``"cross_entropy"`` (the paper), ``"logit_adjusted"`` (Menon et al.
+        2021; temperature ``criterion__tau``), ``"balanced_softmax"`` (Ren
+        et al. 2020) or ``"class_balanced"`` (Cui et al. 2019;
+        ``criterion__beta``). Class counts come from the training labels.
+    optimizer : torch optimizer class, default=torch.optim.SGD
+    lr : float, default=0.01
+    max_epochs : int, default=300
+    batch_size : int, default=256
+    lr_schedule : {"halfway", None}, default="halfway"
+        ``"halfway"`` multiplies the learning rate by 0.1 after half of
+        ``max_epochs``; None keeps it constant.
+    augmentation : {None, "crop_flip", "dsa"} or callable, default=None
+        Training-time augmentation of each batch, off at prediction:
+        random crop (padding 4) + horizontal flip, or differentiable
+        Siamese augmentation with the DC defaults (how DC and MTT evaluate
+        their distilled sets). A callable ``f(x, generator) -> x`` works too.
+    train_split : callable or None, default=None
+        skorch's internal validation split; none by default.
+    device : {"auto", "cpu", "cuda"} or str, default="auto"
+        ``"auto"`` uses CUDA when present and the CPU otherwise. Asking for
+        CUDA on a machine without it raises a ValueError at ``fit``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weight initialisation, the batch order and the
+        augmentation, so CPU runs are repeatable. The global torch RNG is
+        not touched.
+    verbose : int, default=0
+        1 prints skorch's per-epoch table.
+    **kwargs
+        Any other :class:`skorch.NeuralNetClassifier` argument.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen at ``fit``.
+    class_counts_ : ndarray of shape (n_classes,)
+        Training images per class (used by the long-tail criteria).
+    input_shape_ : tuple of int
+        Shape of one training input, e.g. ``(3, 32, 32)``.
+    n_features_in_ : int
+        Product of ``input_shape_``.
+    device_ : torch.device
+        The device the net runs on.
+    module_ : torch.nn.Module
+        The trained network.
+
+    Examples
+    --------
+    >>> from sklearn_ltdd.datasets import load_digits_lt
+    >>> from sklearn_ltdd.nets import ConvNetClassifier
+    >>> X, y, X_test, y_test = load_digits_lt(return_X_y=True)
+    >>> clf = ConvNetClassifier(module__width=16, max_epochs=3, random_state=0)
+    >>> clf.fit(X, y).predict(X_test[:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        module=ConvNet,
+        *,
+        criterion="cross_entropy",
+        optimizer=torch.optim.SGD,
+        lr: float = 0.01,
+        max_epochs: int = 300,
+        batch_size: int = 256,
+        lr_schedule: str | None = "halfway",
+        augmentation=None,
+        train_split=None,
+        device="auto",
+        random_state=None,
+        verbose: int = 0,
+        **kwargs,
+    ):
+        for key, value in _PRESET_KWARGS.items():
+            kwargs.setdefault(key, value)
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            device=device,
+            verbose=verbose,
+            **kwargs,
+        )
+        self.lr_schedule = lr_schedule
+        self.augmentation = augmentation
+        self.random_state = random_state
+
+    # -- callbacks ---------------------------------------------------------
+    @property
+    def _default_callbacks(self):
+        callbacks = list(super()._default_callbacks)
+        if self.lr_schedule == "halfway":
+            callbacks.insert(1, ("lr_schedule", HalfwayStepLR()))
+        elif self.lr_schedule is not None:
+            raise ValueError(
+                f"lr_schedule must be 'halfway' or None, got {self.lr_schedule!r}."
+            )
+        return callbacks
+
+    # -- devices -------------------------------------------------------------
+    @contextlib.contextmanager
+    def _on_resolved_device(self):
+        """Let skorch's device handling see the resolved device."""
+        requested = self.device
+        self.device = self.device_
+        try:
+            yield
+        finally:
+            self.device = requested
+
+    def initialize(self):
+        """Resolve the device and seeds, then build module, criterion, optimizer."""
+        self.device_ = resolve_device(self.device)
+        if self.random_state is None:  # draw from torch's global stream
+            seeds = [int(torch.randint(2**62, ()).item()) for _ in range(3)]
+        else:
+            rng = check_random_state(self.random_state)
+            seeds = [torch_seed(rng) for _ in range(3)]
+        self._module_seed = seeds[0] if self.random_state is not None else None
+        self._loader_seed, self._augment_seed = seeds[1], seeds[2]
+        self._loader_generator = None
+        self._augment_generator = None
+        return super().initialize()
+
+    def _initialize_module(self, reason=None):
+        with self._on_resolved_device(), forked_torch_rng(
+            getattr(self, "_module_seed", None), self.device_
+        ):
+            return super()._initialize_module(reason=reason)
+
+    def _initialize_criterion(self, reason=None):
+        with self._on_resolved_device():
+            return super()._initialize_criterion(reason=reason)
+
+    def infer(self, x, **fit_params):
+        x = to_tensor(x, device=self.device_)
+        if self.module_.training and self._augment is not None:
+            x = self._augment(x, self._get_augment_generator(x.device))
+        return self.module_(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, *args, **kwargs):
+        y_true = to_tensor(y_true, device=self.device_)
+        return self.criterion_(y_pred, y_true)
+
+    def load_params(self, *args, **kwargs):
+        with self._on_resolved_device():
+            return super().load_params(*args, **kwargs)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_loader_generator"] = None
+        state["_augment_generator"] = None
+        return state
+
+    def __setstate__(self, state):
+        requested = state["device"]
+        state["device"] = str(state.get("device_", "cpu"))
+        super().__setstate__(state)  # maps CUDA tensors to the CPU if needed
+        self.device_ = torch.device(self.device)
+        self.device = requested
+
+    # -- randomness ----------------------------------------------------------
+    @property
+    def _augment(self):
+        return get_augmentation(self.augmentation)
+
+    def _get_augment_generator(self, device):
+        generator = self._augment_generator
+        if generator is None or generator.device != device:
+            generator = torch.Generator(device=device)
+            generator.manual_seed(self._augment_seed)
+            self._augment_generator = generator
+        return generator
+
+    def get_iterator(self, dataset, training=False):
+        prefix = "iterator_train" if training else "iterator_valid"
+        if "generator" in self.get_params_for(prefix):
+            return super().get_iterator(dataset, training=training)
+        if not training:
+            # A private generator keeps the DataLoader from drawing its base
+            # seed from torch's global generator at prediction time.
+            kwargs = self.get_params_for("iterator_valid")
+            kwargs.setdefault("batch_size", self.batch_size)
+            if kwargs["batch_size"] == -1:
+                kwargs["batch_size"] = len(dataset)
+            return self.iterator_valid(dataset, generator=torch.Generator(), **kwargs)
+        if self._loader_generator is None:
+            self._loader_generator = torch.Generator().manual_seed(self._loader_seed)
+        kwargs = self.get_params_for("iterator_train")
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        return self.iterator_train(dataset, generator=self._loader_generator, **kwargs)
+
+    # -- module and criterion built from the data ------------------------------
+    def _inferred_module_kwargs(self) -> dict:
+        shape = getattr(self, "input_shape_", None)
+        if shape is None:
+            return {}
+        return module_kwargs_from_data(self.module, shape, len(self.classes_))
+
+    def initialize_module(self):
+        kwargs = {**self._inferred_module_kwargs(), **self.get_params_for("module")}
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
+    def initialize_criterion(self):
+        kwargs = self.get_params_for("criterion")
+        criterion = self.criterion
+        if isinstance(criterion, str):
+            if criterion not in CRITERIA:
+                raise ValueError(
+                    f"criterion must be one of {sorted(CRITERIA)} or a torch "
+                    f"loss class, got {criterion!r}."
+                )
+            counts = getattr(self, "class_counts_", None)
+            if counts is None:  # initialised before fit: uniform priors
+                counts = np.ones(2 if self.classes is None else len(self.classes))
+            self.criterion_ = CRITERIA[criterion](class_counts=counts, **kwargs)
+        else:
+            self.criterion_ = self.initialized_instance(criterion, kwargs)
+        return self
+
+    def _get_predict_nonlinearity(self):
+        if self.predict_nonlinearity == "auto":
+            return lambda logits: torch.softmax(logits, dim=-1)
+        return super()._get_predict_nonlinearity()
+
+    # -- sklearn API ------------------------------------------------------------
+    def _encode(self, X, y, reset: bool):
+        X, y = check_images_labels(X, y, ndim=_image_ndim(self.module),
+                                   min_classes=2 if reset else 1)
+        if reset:
+            encoder = LabelEncoder().fit(y if self.classes is None else self.classes)
+            self.label_encoder_ = encoder
+            self.input_shape_ = tuple(X.shape[1:])
+            self.n_features_in_ = int(np.prod(X.shape[1:]))
+        else:
+            self._check_input_shape(X)
+        unknown = np.setdiff1d(np.unique(y), self.label_encoder_.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y contains labels {unknown.tolist()!r} that are not in "
+                f"classes={self.label_encoder_.classes_.tolist()!r}."
+            )
+        y_enc = self.label_encoder_.transform(y).astype(np.int64)
+        if reset:
+            self.class_counts_ = np.bincount(y_enc, minlength=len(self.classes_))
+        return X, y_enc
+
+    def _check_input_shape(self, X):
+        if tuple(X.shape[1:]) != self.input_shape_:
+            raise ValueError(
+                f"X has samples of shape {tuple(X.shape[1:])}, but "
+                f"{type(self).__name__} was fitted on shape {self.input_shape_}."
+            )
+
+    def fit(self, X, y, **fit_params):
+        """Train a fresh network on images ``X`` with labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W)
+            Float images; 2-D ``(n_samples, n_features)`` for an MLP module.
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self
+        """
+        if not self.warm_start or not getattr(self, "initialized_", False):
+            X, y_enc = self._encode(X, y, reset=True)
+            self.initialize()
+        else:
+            X, y_enc = self._encode(X, y, reset=False)
+        self.partial_fit(X, y_enc, _encoded=True, **fit_params)
+        return self
+
+    def partial_fit(self, X, y=None, classes=None, _encoded=False, **fit_params):
+        """Continue training for ``max_epochs`` (see skorch)."""
+        if not _encoded:
+            first = not getattr(self, "initialized_", False) or not hasattr(
+                self, "label_encoder_")
+            X, y = self._encode(X, y, reset=first)
+            if first:
+                self.initialize()
+        return super().partial_fit(X, y, **fit_params)
+
+    @property
+    def classes_(self):
+        return self.label_encoder_.classes_
+
+    def _check_predict_input(self, X):
+        check_is_fitted(self, "label_encoder_")
+        X = check_image_array(X, ndim=_image_ndim(self.module))
+        self._check_input_shape(X)
+        return X
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``."""
+        return super().predict_proba(self._check_predict_input(X))
+
+    def predict(self, X):
+        """Predicted class labels."""
+        index = self.predict_proba(X).argmax(axis=1)
+        return self.classes_[index]
+
+    def embed(self, X, batch_size: int | None = None) -> np.ndarray:
+        """Penultimate-layer features of the trained network.
+
+        Uses the module's ``embed`` method (ConvNet and MLP have one).
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_features)
+        """
+        X = self._check_predict_input(X)
+        if not hasattr(self.module_, "embed"):
+            raise AttributeError(
+                f"{type(self.module_).__name__} has no embed() method; give the "
+                f"module an embed(x) returning penultimate features."
+            )
+        batch_size = batch_size or self.batch_size
+        self.module_.eval()
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(X), batch_size):
+                xb = torch.as_tensor(X[start:start + batch_size], device=self.device_)
+                out.append(self.module_.embed(xb).cpu().numpy())
+        return np.concatenate(out).astype(np.float32, copy=False)
