@@ -9,11 +9,19 @@ the ConvNet3 backbone wrapped as a skorch net.
 
 __version__ = "0.1.0"
 
+from .distillation import (
+    GradientMatchingDistiller,
+    TrajectoryMatchingDistiller,
+    ZCAWhitening,
+)
 from .nets import MLP, ConvNet, ConvNetClassifier
 
 __all__ = [
     "MLP",
     "ConvNet",
     "ConvNetClassifier",
+    "GradientMatchingDistiller",
+    "TrajectoryMatchingDistiller",
+    "ZCAWhitening",
     "__version__",
 ]

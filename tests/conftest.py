@@ -35,7 +35,7 @@ def tiny_images():
     """60 images 1x16x16 of 3 classes that differ by mean brightness."""
     rng = np.random.RandomState(0)
     y = np.repeat([0, 1, 2], 20)
-    X = rng.normal(size=(60, 1, 16, 16)).astype(np.float32) + y[:, None, None, None]
+    X = (rng.normal(size=(60, 1, 16, 16)) + y[:, None, None, None]).astype(np.float32)
     return X, y
 
 

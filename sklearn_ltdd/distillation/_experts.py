@@ -1,0 +1,104 @@
+"""Expert trajectories for trajectory matching: many networks trained at once."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.func import grad, vmap
+from tqdm.auto import tqdm
+
+from ..augmentation import DSA
+from ._functional import FlatParameters, ModuleFactory, make_loss, stack_params
+
+
+def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs, lr,
+                              batch_size, augmentation, seed, device="cpu",
+                              n_parallel="auto", verbose=0):
+    """Train ``n_experts`` networks with plain SGD and record their parameters.
+
+    Each expert starts from its own random initialisation and runs
+    ``epochs`` epochs over ``(X, y)`` in its own random batch order, with
+    SGD at a constant ``lr`` (no momentum, no weight decay) and, when
+    ``augmentation`` is a :class:`~sklearn_ltdd.augmentation.DSA`, one
+    randomly chosen DSA operation per batch with per-image parameters (the
+    reference ``buffer.py``). On CUDA, ``n_parallel`` experts train
+    together in one ``torch.func.vmap``; on the CPU they train in turn.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, ...), float32
+    y : ndarray of shape (n,), int labels in ``[0, n_classes)``
+    module : torch module class
+    module_kwargs : dict
+        Constructor arguments (sizes included).
+    n_experts, epochs : int
+    lr : float
+    batch_size : int
+    augmentation : DSA or None
+    seed : int
+        Drives initialisations, batch orders and augmentation.
+    device : str or torch.device, default="cpu"
+    n_parallel : int or "auto", default="auto"
+        Experts per vmap on CUDA ("auto": 25); ignored on the CPU.
+    verbose : int, default=0
+
+    Returns
+    -------
+    trajectories : ndarray of shape (n_experts, epochs + 1, n_params), float32
+        Flat parameter vectors after 0, 1, ..., ``epochs`` epochs, in the
+        order of ``module.named_parameters()``.
+    """
+    device = torch.device(device)
+    rng = np.random.RandomState(seed % 2**32)
+    X_t = torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
+    y_t = torch.as_tensor(y, device=device, dtype=torch.long)
+    n_classes = int(module_kwargs.get("n_classes", int(y_t.max()) + 1))
+    factory = ModuleFactory(module, tuple(X.shape[1:]), n_classes, module_kwargs, device)
+    generator = torch.Generator(device=device).manual_seed(int(rng.randint(2**31 - 1)))
+    batched = device.type == "cuda"
+    chunk = (25 if n_parallel == "auto" else int(n_parallel)) if batched else 1
+    init_seeds = rng.randint(2**31 - 1, size=n_experts)
+    out, flat = None, None
+    bar = tqdm(total=n_experts * epochs, desc="expert trajectories",
+               disable=not verbose, leave=False)
+    for first in range(0, n_experts, chunk):
+        nets = [factory(int(s)) for s in init_seeds[first:first + chunk]]
+        params = stack_params(nets)
+        if flat is None:
+            flat = FlatParameters({k: v[0] for k, v in params.items()})
+            out = np.empty((n_experts, epochs + 1, flat.n_params), dtype=np.float32)
+        snapshots = [flat.flatten(params)]
+        loss_fn = make_loss(nets[0])
+        for _ in range(epochs):
+            params = _train_epoch(loss_fn, params, X_t, y_t, lr, batch_size,
+                                  augmentation, generator, batched)
+            snapshots.append(flat.flatten(params))
+            bar.update(len(nets))
+        out[first:first + len(nets)] = torch.stack(snapshots, dim=1).cpu().numpy()
+    bar.close()
+    return out
+
+
+def _train_epoch(loss_fn, params, X, y, lr, batch_size, augmentation, generator, batched):
+    """One epoch of SGD for a stack of experts (leading dimension of params)."""
+    n_experts = next(iter(params.values())).shape[0]
+    n = X.shape[0]
+    order = torch.rand(n_experts, n, generator=generator, device=X.device).argsort(dim=1)
+    step = grad(loss_fn)
+    batched_step = vmap(step, in_dims=(0, 0, 0)) if batched else None
+    expert_of = torch.arange(n_experts, device=X.device)
+    for start in range(0, n, batch_size):
+        index = order[:, start:start + batch_size]
+        xb, yb = X[index], y[index]  # (experts, batch, ...)
+        if isinstance(augmentation, DSA):
+            groups = expert_of.repeat_interleave(index.shape[1])
+            aug = augmentation.sample(groups.numel(), generator, X.device, groups, n_experts)
+            xb = augmentation.apply(xb.flatten(0, 1), aug).view_as(xb)
+        if batched:
+            g = batched_step(params, xb, yb)
+        else:
+            per_expert = [step({k: v[e] for k, v in params.items()}, xb[e], yb[e])
+                          for e in range(n_experts)]
+            g = {k: torch.stack([pe[k] for pe in per_expert]) for k in params}
+        params = {k: v - lr * g[k] for k, v in params.items()}
+    return params

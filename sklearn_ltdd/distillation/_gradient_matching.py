@@ -1,0 +1,314 @@
+"""Gradient matching (DC, Zhao et al. 2021) with optional DSA (Zhao & Bilen 2021)."""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+from sklearn.utils import check_scalar
+from torch.func import grad, vmap
+
+from ..augmentation import DSA
+from ..nets._modules import ConvNet
+from ._base import BaseDistiller, _check_option
+from ._functional import make_loss, parameters_of
+
+#: DC's ``get_loops``: ipc -> (outer_loop, inner_loop).
+DC_LOOPS = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
+
+
+def default_loops(ipc: int) -> tuple[int, int]:
+    """DC's outer/inner loop counts for ``ipc``.
+
+    The reference defines 1, 10, 20, 30, 40 and 50 images per class and
+    stops otherwise; here other values take ``outer_loop = ipc`` and the
+    inner loop of the nearest of 10, 20, 30, 40, 50 (the smaller on ties;
+    ipc=1's inner loop never runs, as its single round ends the iteration).
+
+    Examples
+    --------
+    >>> default_loops(10), default_loops(5), default_loops(100)
+    ((10, 50), (5, 50), (100, 10))
+    """
+    if ipc in DC_LOOPS:
+        return DC_LOOPS[ipc]
+    nearest = min((k for k in DC_LOOPS if k >= 10), key=lambda k: (abs(k - ipc), k))
+    return ipc, DC_LOOPS[nearest][1]
+
+
+def _layerwise_distance(g_syn, g_real):
+    """DC's distance: per layer, sum over output rows of 1 - cosine; 1-D ignored."""
+    total = 0.0
+    for name, gs in g_syn.items():
+        if gs.ndim <= 2:  # (classes, n) -> a bias or a norm's scale
+            continue
+        gs, gr = gs.flatten(2), g_real[name].flatten(2)
+        cos = (gs * gr).sum(-1) / (gs.norm(dim=-1) * gr.norm(dim=-1) + 1e-6)
+        total = total + (1.0 - cos).sum()
+    return total
+
+
+def _mse_distance(g_syn, g_real):
+    return sum(((gs - g_real[name]) ** 2).sum() for name, gs in g_syn.items())
+
+
+def _cosine_distance(g_syn, g_real):
+    gs = torch.cat([g.flatten(1) for g in g_syn.values()], dim=1)
+    gr = torch.cat([g_real[name].flatten(1) for name in g_syn], dim=1)
+    cos = (gs * gr).sum(-1) / (gs.norm(dim=-1) * gr.norm(dim=-1) + 1e-6)
+    return (1.0 - cos).sum()
+
+
+#: Gradient distances, summed over classes. "layerwise" is DC's ("ours").
+DISTANCES = {"layerwise": _layerwise_distance, "mse": _mse_distance, "cosine": _cosine_distance}
+AUGMENTATIONS = (None, "dsa")
+
+
+class GradientMatchingDistiller(BaseDistiller):
+    """Condense a labelled image set by gradient matching (DC / DSA).
+
+    Each of ``n_iterations`` starts from a freshly initialised network. In
+    ``outer_loop`` rounds, the gradient of the loss on a real batch of each
+    class (up to ``batch_real`` images; all of them for a smaller class) is
+    matched by the gradient on that class's synthetic images, and the
+    images take one SGD step on the summed distance; between rounds the
+    network trains ``inner_loop`` epochs on the synthetic set. With
+    ``augmentation="dsa"`` the real and synthetic batch of a class go
+    through the same random transformation (Siamese augmentation) before
+    matching, and the inner training is augmented too.
+
+    The defaults are those of the official DC code: 1000 iterations, image
+    SGD at 0.1 with momentum 0.5, network SGD at 0.01 with momentum 0.5,
+    real batches of 256, DC's loops per ipc and its layer-wise distance.
+    All classes are matched in one batched (``torch.func.vmap``) step rather
+    than a Python loop over classes; the arithmetic is the same.
+
+    Parameters
+    ----------
+    ipc : int, default=10
+        Synthetic images per class.
+    n_iterations : int, default=1000
+        Outer iterations, each with a fresh random network.
+    outer_loop, inner_loop : int or "auto", default="auto"
+        Matching rounds per iteration, and training epochs of the network on
+        the synthetic set between rounds; "auto" uses DC's table
+        (:func:`default_loops`).
+    lr_img : float, default=0.1
+        Learning rate of the images (SGD, momentum 0.5).
+    lr_net : float, default=0.01
+        Learning rate of the network's inner training (SGD, momentum 0.5).
+    batch_real : int, default=256
+        Real images per class and matching round.
+    batch_train : int, default=256
+        Batch size of the inner training on the synthetic set.
+    distance : {"layerwise", "mse", "cosine"}, default="layerwise"
+        Gradient distance: DC's layer-wise sum of 1 - cosine over output
+        rows (1-D parameters ignored), squared error, or 1 - cosine of the
+        whole flattened gradient.
+    init : {"noise", "real"}, default="noise"
+        Start from standard-normal noise (DC's default) or real images.
+    augmentation : {None, "dsa"} or DSA, default=None
+        None is DC; "dsa" (or a configured :class:`~sklearn_ltdd.augmentation.DSA`)
+        is DSA with the DC defaults.
+    module : torch module class, default=ConvNet
+        Network class; its size arguments are inferred from the data.
+    module_params : dict, default=None
+        Extra constructor arguments, e.g. ``{"width": 64}``.
+    batch_classes : {"auto", True, False}, default="auto"
+        How the real gradients of all classes are computed: True runs one
+        ``vmap`` over classes (real batches padded to a common size with
+        zero weights), False loops over classes; "auto" batches on CUDA and
+        loops on the CPU, where the batched convolution backward is slower
+        (measured 0.38 s against 0.04 s per round on digits, 2 cores). Both
+        give the same gradients up to rounding.
+    device : {"auto", "cpu", "cuda"} or str, default="auto"
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+        Show a progress bar with the matching loss.
+    warm_start : bool, default=False
+        Continue from the current synthetic set for ``n_iterations`` more.
+
+    Attributes
+    ----------
+    X_syn_ : ndarray of shape (n_classes * ipc, C, H, W)
+        The synthetic images, class by class.
+    y_syn_ : ndarray of shape (n_classes * ipc,)
+    classes_ : ndarray of shape (n_classes,)
+    loss_history_ : ndarray of shape (n_iter_,)
+        Mean matching loss per class and round, per iteration.
+    n_iter_ : int
+        Iterations run, over all warm starts.
+    outer_loop_, inner_loop_ : int
+        The loop counts used.
+    input_shape_ : tuple of int
+    n_features_in_ : int
+    device_ : torch.device
+
+    Notes
+    -----
+    Differences from the reference code: its BatchNorm statistics freezing
+    is replaced by batch statistics (the default ConvNet has instance norm
+    and is unaffected); random numbers come from ``random_state`` through
+    local generators, and DSA parameters are drawn per class from one
+    generator rather than by reseeding the global generator.
+
+    Examples
+    --------
+    >>> from sklearn_ltdd.datasets import load_digits_lt
+    >>> X, y, _, _ = load_digits_lt(return_X_y=True)
+    >>> gm = GradientMatchingDistiller(ipc=1, n_iterations=2, init="real",
+    ...                                module_params={"width": 8}, random_state=0)
+    >>> X_syn, y_syn = gm.fit_resample(X, y)
+    >>> X_syn.shape, y_syn.tolist()
+    ((10, 1, 16, 16), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    """
+
+    def __init__(self, *, ipc=10, n_iterations=1000, outer_loop="auto", inner_loop="auto",
+                 lr_img=0.1, lr_net=0.01, batch_real=256, batch_train=256,
+                 distance="layerwise", init="noise", augmentation=None, module=ConvNet,
+                 module_params=None, batch_classes="auto", device="auto",
+                 random_state=None, verbose=0, warm_start=False):
+        super().__init__(ipc=ipc, n_iterations=n_iterations, module=module,
+                         module_params=module_params, init=init,
+                         augmentation=augmentation, device=device,
+                         random_state=random_state, verbose=verbose,
+                         warm_start=warm_start)
+        self.outer_loop = outer_loop
+        self.inner_loop = inner_loop
+        self.lr_img = lr_img
+        self.lr_net = lr_net
+        self.batch_real = batch_real
+        self.batch_train = batch_train
+        self.distance = distance
+        self.batch_classes = batch_classes
+
+    def _check_params(self):
+        super()._check_params()
+        outer, inner = default_loops(self.ipc)
+        outer = outer if self.outer_loop == "auto" else self.outer_loop
+        inner = inner if self.inner_loop == "auto" else self.inner_loop
+        check_scalar(outer, "outer_loop", numbers.Integral, min_val=1)
+        check_scalar(inner, "inner_loop", numbers.Integral, min_val=0)
+        check_scalar(self.lr_img, "lr_img", numbers.Real, min_val=0, include_boundaries="neither")
+        check_scalar(self.lr_net, "lr_net", numbers.Real, min_val=0)
+        check_scalar(self.batch_real, "batch_real", numbers.Integral, min_val=1)
+        check_scalar(self.batch_train, "batch_train", numbers.Integral, min_val=1)
+        _check_option(self.distance, DISTANCES, "distance")
+        _check_option(self.batch_classes, ("auto", True, False), "batch_classes")
+        if not (self.augmentation in AUGMENTATIONS or isinstance(self.augmentation, DSA)):
+            raise ValueError(
+                f"augmentation must be one of {list(AUGMENTATIONS)} or a DSA "
+                f"instance, got {self.augmentation!r}."
+            )
+        self.outer_loop_, self.inner_loop_ = int(outer), int(inner)
+
+    # -- the method ---------------------------------------------------------------
+    def _distill(self, X, y, syn, continuing):
+        n_classes, ipc = len(self.classes_), self.ipc
+        gen = self._generator
+        dsa = (DSA() if self.augmentation == "dsa" else self.augmentation) or None
+        sampler = _ClassBatches(y, n_classes, self.batch_real, gen)
+        y_syn = self._synthetic_labels(X.device)
+        y_syn_cls = y_syn.view(n_classes, ipc)
+        class_of_real = torch.arange(n_classes, device=X.device).repeat_interleave(sampler.width)
+        ones = torch.ones(n_classes, ipc, device=X.device)
+        batched = (X.device.type == "cuda") if self.batch_classes == "auto" else self.batch_classes
+
+        syn = syn.clone().requires_grad_(True)
+        optimizer = torch.optim.SGD([syn], lr=self.lr_img, momentum=0.5)
+        distance = DISTANCES[self.distance]
+        losses = torch.zeros(self.n_iterations, device=X.device)
+        seeds = self._seeds(self.n_iterations)
+        bar = self._progress(self.n_iterations, "gradient matching")
+        for it in bar:
+            net = self._factory(seeds[it])
+            loss_fn = make_loss(net)
+            class_grads = vmap(grad(loss_fn), in_dims=(None, 0, 0, 0))
+            params = parameters_of(net)
+            velocity = None
+            for round_ in range(self.outer_loop_):
+                index, weight = sampler.sample()
+                x_real = X[index]  # (classes, width, ...)
+                x_syn = syn.view(n_classes, ipc, *syn.shape[1:])
+                if dsa is not None:
+                    aug = dsa.sample(n_classes, gen, X.device)
+                    x_real = dsa.apply(x_real.flatten(0, 1), aug, class_of_real).view_as(x_real)
+                    x_syn = dsa.apply(x_syn.flatten(0, 1), aug, y_syn).view_as(x_syn)
+                with torch.no_grad():
+                    g_real = self._real_grads(loss_fn, class_grads, params, x_real,
+                                              y[index], weight, sampler.sizes, batched)
+                g_syn = class_grads(params, x_syn, y_syn_cls, ones)
+                loss = distance(g_syn, g_real)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses[it] += loss.detach()
+                if round_ == self.outer_loop_ - 1:
+                    break
+                params, velocity = self._train_network(
+                    loss_fn, params, velocity, syn.detach(), y_syn, dsa, gen)
+            if self.verbose and it % 10 == 0:
+                bar.set_postfix(loss=float(losses[it]) / (n_classes * self.outer_loop_))
+            if it % 50 == 49 or it == self.n_iterations - 1:
+                self._check_finite(losses, it, syn)
+        losses = losses / (n_classes * self.outer_loop_)
+        return syn.detach(), losses.cpu().tolist()
+
+    @staticmethod
+    def _real_grads(loss_fn, class_grads, params, x, y, weight, sizes, batched):
+        """Per-class gradients on the real batches, as a dict of (classes, ...)."""
+        if batched:
+            return class_grads(params, x, y, weight)
+        step = grad(loss_fn)
+        per_class = [step(params, x[c, :size], y[c, :size]) for c, size in enumerate(sizes)]
+        return {name: torch.stack([g[name] for g in per_class]) for name in params}
+
+    def _train_network(self, loss_fn, params, velocity, x, y, dsa, gen):
+        """``inner_loop`` epochs of SGD (momentum 0.5) on the synthetic set."""
+        step = grad(loss_fn)
+        n = x.shape[0]
+        for _ in range(self.inner_loop_):
+            order = torch.randperm(n, generator=gen, device=x.device)
+            for start in range(0, n, self.batch_train):
+                batch = order[start:start + self.batch_train]
+                xb = x[batch]
+                if dsa is not None:
+                    xb = dsa(xb, gen)
+                g = step(params, xb, y[batch])
+                if velocity is None:
+                    velocity = {k: v.clone() for k, v in g.items()}
+                else:
+                    velocity = {k: 0.5 * velocity[k] + g[k] for k in g}
+                params = {k: p - self.lr_net * velocity[k] for k, p in params.items()}
+        return params, velocity
+
+
+class _ClassBatches:
+    """Random real batches for every class at once, drawn on the device.
+
+    Each call returns indices ``(n_classes, width)`` into the data and a
+    0/1 weight marking real entries: class c gets ``min(n_c, batch)``
+    distinct random images, padded with weight 0 up to ``width``.
+    """
+
+    def __init__(self, y, n_classes, batch, generator):
+        counts = torch.bincount(y, minlength=n_classes)
+        n_max = int(counts.max())
+        order = torch.argsort(y, stable=True)
+        starts = torch.cumsum(counts, 0) - counts
+        cols = torch.arange(n_max, device=y.device)
+        self.valid = cols[None, :] < counts[:, None]
+        table = starts[:, None] + cols[None, :].clamp(max=n_max - 1)
+        table = torch.minimum(table, (starts + counts - 1)[:, None])
+        self.table = order[table]
+        self.width = min(int(batch), n_max)
+        self.sizes = [min(int(n), int(batch)) for n in counts.tolist()]
+        self.weight = (torch.arange(self.width, device=y.device)[None, :]
+                       < counts.clamp(max=batch)[:, None]).float()
+        self.generator = generator
+
+    def sample(self):
+        keys = torch.rand(self.valid.shape, generator=self.generator, device=self.valid.device)
+        keys = torch.where(self.valid, keys, 2.0)
+        pick = keys.argsort(dim=1)[:, : self.width]
+        return self.table.gather(1, pick), self.weight

@@ -1,0 +1,343 @@
+"""Matching training trajectories (MTT, Cazenavette et al. 2022)."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from joblib import Memory
+from sklearn.utils import check_scalar
+from sklearn.utils.validation import check_memory
+from torch.func import grad
+
+from ..augmentation import DSA
+from ..nets._modules import ConvNet
+from ._base import BaseDistiller
+from ._experts import train_expert_trajectories
+from ._functional import FlatParameters, make_forward, parameters_of
+from ._zca import apply_zca, fit_zca
+
+#: Per-ipc settings of the MTT paper for CIFAR-10 (its hyper-parameter table,
+#: github.com/GeorgeCazenavette/mtt-distillation issue #7), with the ipc=10
+#: image learning rate corrected: the table's 1e5 is a typo confirmed by the
+#: authors (issue #31); 1000 is the reference code's default.
+MTT_DEFAULTS = {
+    1: {"syn_steps": 50, "expert_epochs": 2, "max_start_epoch": 2, "lr_img": 1000.0,
+        "lr_lr": 1e-7, "lr_teacher": 0.01, "zca": True},
+    10: {"syn_steps": 30, "expert_epochs": 2, "max_start_epoch": 20, "lr_img": 1000.0,
+         "lr_lr": 1e-5, "lr_teacher": 0.01, "zca": True},
+    50: {"syn_steps": 30, "expert_epochs": 2, "max_start_epoch": 40, "lr_img": 1000.0,
+         "lr_lr": 1e-5, "lr_teacher": 0.01, "zca": False},
+}
+
+
+def default_mtt_settings(ipc: int) -> dict:
+    """MTT's CIFAR-10 settings for the nearest tabulated ipc (1, 10 or 50).
+
+    Examples
+    --------
+    >>> default_mtt_settings(10)["syn_steps"], default_mtt_settings(3)["max_start_epoch"]
+    (30, 2)
+    """
+    nearest = min(MTT_DEFAULTS, key=lambda k: (abs(k - ipc), k))
+    return dict(MTT_DEFAULTS[nearest])
+
+
+class TrajectoryMatchingDistiller(BaseDistiller):
+    """Condense a labelled image set by matching training trajectories (MTT).
+
+    First, ``n_experts`` networks are trained on the given data with plain
+    SGD (``lr_teacher``, no momentum or weight decay, DSA augmentation) and
+    their parameters saved after every epoch. Then, in each of
+    ``n_iterations``, an expert and a start epoch ``t`` in
+    ``[0, max_start_epoch)`` are drawn; a student starting from the expert's
+    parameters at ``t`` takes ``syn_steps`` SGD steps on the (augmented)
+    synthetic set with a learnable step size, and the images and the step
+    size take one SGD step (momentum 0.5) on
+
+    ``||theta_student - theta*_{t+M}||^2 / ||theta*_t - theta*_{t+M}||^2``
+
+    with ``M = expert_epochs``. The unrolled student is a pure function of a
+    flat parameter vector (``torch.func``), differentiated end to end.
+
+    Parameters
+    ----------
+    ipc : int, default=10
+    n_iterations : int, default=5000
+        Distillation iterations (MTT's default).
+    syn_steps, expert_epochs, max_start_epoch : int or "auto", default="auto"
+        "auto" takes MTT's CIFAR-10 setting for the nearest of ipc 1, 10, 50
+        (:data:`MTT_DEFAULTS`): 50/2/2, 30/2/20 and 30/2/40.
+    lr_img : float or "auto", default="auto"
+        Image learning rate. "auto" is 1000 (the tabulated value for ipc 1
+        and 50, and the reference default for ipc 10, where the published
+        table's 1e5 is a typo). When ZCA is turned off where the table has
+        it on, "auto" is 100: 1000 on unwhitened CIFAR10-LT made the loss
+        NaN within 10 iterations.
+    lr_lr : float or "auto", default="auto"
+        Learning rate of the step size (1e-7 at ipc 1, else 1e-5).
+    lr_teacher : float, default=0.01
+        Experts' learning rate and the student's initial step size.
+    zca : bool or "auto", default="auto"
+        Whiten the data (ZCA, eps 0.1, fitted on the training images) and
+        distil in the whitened space; "auto" follows the table (on for ipc
+        1 and 10). The returned images are mapped back to the input space,
+        and ``zca_`` holds the fitted transform (``transform`` it to
+        evaluate as MTT does, in whitened space).
+    batch_syn : int or None, default=None
+        Synthetic images per student step; None uses all.
+    init : {"real", "noise"}, default="real"
+    augmentation : {"dsa", None} or DSA, default="dsa"
+        Augmentation of the student's batches and of the experts' training.
+    n_experts : int, default=100
+        The official buffer's 100 experts.
+    trajectory_epochs : int or "auto", default="auto"
+        Epochs each expert trains. The official buffer trains 50, but only
+        epochs up to ``max_start_epoch + expert_epochs`` are ever read at a
+        constant learning rate, so "auto" trains exactly those (22 at
+        ipc=10): the same trajectories, less than half the time.
+    experts : array-like of shape (n_experts, epochs + 1, n_params), default=None
+        Precomputed trajectories (e.g. ``experts_`` of another fit on the
+        same data); skips expert training.
+    memory : str, joblib.Memory or None, default=None
+        Cache the expert trajectories on disk, keyed on the data and the
+        expert settings, so a grid search over distillation settings trains
+        them once (set ``random_state`` to an int for stable keys).
+    module, module_params, device, random_state, verbose, warm_start
+        As in :class:`GradientMatchingDistiller`.
+
+    Notes
+    -----
+    The per-ipc defaults were tuned for the full CIFAR-10, where an expert
+    epoch is 196 batches; on a long-tailed set an epoch is much shorter
+    (10 batches for the paper's 2,478 images), so ``syn_steps`` student
+    steps can far exceed the ``expert_epochs`` epochs they are matched to,
+    which drives the learned step size down (a warning is raised if it
+    reaches zero). On small data, lower ``expert_batch_size`` or
+    ``syn_steps`` accordingly.
+
+    Attributes
+    ----------
+    X_syn_, y_syn_, classes_, loss_history_, n_iter_
+        As in :class:`GradientMatchingDistiller`; ``loss_history_`` is the
+        normalised parameter distance per iteration.
+    learned_lr_ : float
+        The learned student step size: train networks on ``X_syn_`` with it.
+    experts_ : ndarray of shape (n_experts, epochs + 1, n_params)
+        The expert trajectories used.
+    zca_ : ZCAWhitening or None
+    settings_ : dict
+        The resolved per-ipc settings.
+
+    Examples
+    --------
+    >>> from sklearn_ltdd.datasets import load_digits_lt
+    >>> X, y, _, _ = load_digits_lt(return_X_y=True)
+    >>> mtt = TrajectoryMatchingDistiller(
+    ...     ipc=1, n_iterations=2, n_experts=2, syn_steps=2, max_start_epoch=1,
+    ...     module_params={"width": 8}, random_state=0)
+    >>> X_syn, y_syn = mtt.fit_resample(X, y)
+    >>> X_syn.shape, mtt.experts_.shape[:2]
+    ((10, 1, 16, 16), (2, 4))
+    """
+
+    def __init__(self, *, ipc=10, n_iterations=5000, syn_steps="auto", expert_epochs="auto",
+                 max_start_epoch="auto", lr_img="auto", lr_lr="auto", lr_teacher=0.01,
+                 zca="auto", batch_syn=None, init="real", augmentation="dsa",
+                 n_experts=100, trajectory_epochs="auto", expert_batch_size=256,
+                 experts=None, memory=None, module=ConvNet, module_params=None,
+                 device="auto", random_state=None, verbose=0, warm_start=False):
+        super().__init__(ipc=ipc, n_iterations=n_iterations, module=module,
+                         module_params=module_params, init=init,
+                         augmentation=augmentation, device=device,
+                         random_state=random_state, verbose=verbose,
+                         warm_start=warm_start)
+        self.syn_steps = syn_steps
+        self.expert_epochs = expert_epochs
+        self.max_start_epoch = max_start_epoch
+        self.lr_img = lr_img
+        self.lr_lr = lr_lr
+        self.lr_teacher = lr_teacher
+        self.zca = zca
+        self.batch_syn = batch_syn
+        self.n_experts = n_experts
+        self.trajectory_epochs = trajectory_epochs
+        self.expert_batch_size = expert_batch_size
+        self.experts = experts
+        self.memory = memory
+
+    # -- parameters -----------------------------------------------------------------
+    def _check_params(self):
+        super()._check_params()
+        table = default_mtt_settings(self.ipc)
+        s = {}
+        for key in ("syn_steps", "expert_epochs", "max_start_epoch", "lr_lr", "zca"):
+            value = getattr(self, key)
+            s[key] = table[key] if isinstance(value, str) and value == "auto" else value
+        if s["zca"] not in (True, False):
+            raise ValueError(f"zca must be True, False or 'auto', got {self.zca!r}.")
+        if isinstance(self.lr_img, str) and self.lr_img == "auto":
+            s["lr_img"] = table["lr_img"] if s["zca"] or not table["zca"] else table["lr_img"] / 10
+        else:
+            s["lr_img"] = self.lr_img
+        for key in ("syn_steps", "expert_epochs", "max_start_epoch"):
+            check_scalar(s[key], key, numbers.Integral, min_val=1)
+        for key in ("lr_img", "lr_lr"):
+            check_scalar(s[key], key, numbers.Real, min_val=0, include_boundaries="neither")
+        check_scalar(self.lr_teacher, "lr_teacher", numbers.Real, min_val=0,
+                     include_boundaries="neither")
+        check_scalar(self.n_experts, "n_experts", numbers.Integral, min_val=1)
+        check_scalar(self.expert_batch_size, "expert_batch_size", numbers.Integral, min_val=1)
+        if self.batch_syn is not None:
+            check_scalar(self.batch_syn, "batch_syn", numbers.Integral, min_val=1)
+        needed = s["max_start_epoch"] + s["expert_epochs"]
+        epochs = needed if self.trajectory_epochs == "auto" else self.trajectory_epochs
+        check_scalar(epochs, "trajectory_epochs", numbers.Integral, min_val=needed)
+        s["trajectory_epochs"] = int(epochs)
+        if not (self.augmentation in (None, "dsa") or isinstance(self.augmentation, DSA)):
+            raise ValueError(
+                f"augmentation must be 'dsa', None or a DSA instance, got "
+                f"{self.augmentation!r}."
+            )
+        self.settings_ = s
+
+    def _divergence_hint(self):
+        s = self.settings_
+        return (f"Lower lr_img (currently {s['lr_img']!r}; unwhitened data need a "
+                f"smaller one than ZCA-whitened data, zca={s['zca']}) or lr_lr "
+                f"(currently {s['lr_lr']!r}), which can drive the student's step "
+                f"size negative.")
+
+    # -- whitening ---------------------------------------------------------------------
+    def _to_working_space(self, X, fit):
+        if not self.settings_["zca"]:
+            self.zca_ = None
+            return X
+        if fit or getattr(self, "zca_", None) is None:
+            from ._zca import ZCAWhitening  # noqa: PLC0415
+
+            mean, whiten, unwhiten = fit_zca(X, 0.1)
+            zca = ZCAWhitening(eps=0.1)
+            zca.mean_, zca.whitening_, zca.unwhitening_ = (
+                mean.cpu().numpy(), whiten.cpu().numpy(), unwhiten.cpu().numpy())
+            zca.input_shape_ = tuple(X.shape[1:])
+            zca.n_features_in_ = int(np.prod(X.shape[1:]))
+            self.zca_ = zca
+        zca = self.zca_
+        return apply_zca(X, torch.as_tensor(zca.mean_, device=X.device),
+                         torch.as_tensor(zca.whitening_, device=X.device))
+
+    def _from_working_space(self, X):
+        if self.zca_ is None:
+            return X
+        return apply_zca(X, torch.as_tensor(self.zca_.mean_, device=X.device),
+                         torch.as_tensor(self.zca_.unwhitening_, device=X.device),
+                         inverse=True)
+
+    # -- experts -----------------------------------------------------------------------
+    def _dsa(self):
+        return DSA() if self.augmentation == "dsa" else self.augmentation
+
+    def _expert_trajectories(self, X, y, seed):
+        s = self.settings_
+        if self.experts is not None:
+            experts = np.asarray(self.experts, dtype=np.float32)
+            if experts.ndim != 3 or experts.shape[1] < s["max_start_epoch"] + s["expert_epochs"] + 1:
+                raise ValueError(
+                    f"experts must have shape (n_experts, epochs + 1, n_params) "
+                    f"with at least max_start_epoch + expert_epochs + 1 = "
+                    f"{s['max_start_epoch'] + s['expert_epochs'] + 1} snapshots; "
+                    f"got {experts.shape}."
+                )
+            return experts
+        train = train_expert_trajectories
+        memory = check_memory(self.memory)
+        if isinstance(memory, Memory) and memory.location is not None:
+            train = memory.cache(train, ignore=["device", "n_parallel", "verbose"])
+        return train(
+            X.cpu().numpy(), y.cpu().numpy(), module=self.module,
+            module_kwargs=dict(self._factory.kwargs), n_experts=self.n_experts,
+            epochs=s["trajectory_epochs"], lr=float(self.lr_teacher),
+            batch_size=self.expert_batch_size, augmentation=self._dsa(), seed=seed,
+            device=str(self.device_), verbose=self.verbose,
+        )
+
+    # -- the method -------------------------------------------------------------------
+    def _distill(self, X, y, syn, continuing):
+        s = self.settings_
+        expert_seed = self._seeds(1)[0]
+        experts = self._expert_trajectories(X, y, expert_seed)
+        template = self._factory(0)
+        flat = FlatParameters(parameters_of(template))
+        if experts.shape[2] != flat.n_params:
+            raise ValueError(
+                f"experts hold {experts.shape[2]} parameters per snapshot but the "
+                f"network has {flat.n_params}; they come from another module."
+            )
+        self.experts_ = experts
+        forward = make_forward(template)
+
+        def student_loss(w, x, target):
+            return F.cross_entropy(forward(flat.unflatten(w), x), target)
+
+        student_grad = grad(student_loss)
+        dsa = self._dsa()
+        gen, rng = self._generator, self._rng
+        y_syn = self._synthetic_labels(X.device)
+        n_syn = syn.shape[0]
+        batch = n_syn if self.batch_syn is None else min(self.batch_syn, n_syn)
+
+        start_lr = self.learned_lr_ if continuing else float(self.lr_teacher)
+        syn = syn.clone().requires_grad_(True)
+        syn_lr = torch.tensor(start_lr, device=X.device, requires_grad=True)
+        opt_img = torch.optim.SGD([syn], lr=s["lr_img"], momentum=0.5)
+        opt_lr = torch.optim.SGD([syn_lr], lr=s["lr_lr"], momentum=0.5)
+        pinned = torch.from_numpy(experts)
+        if X.device.type == "cuda":
+            pinned = pinned.pin_memory()
+        picks = rng.randint(len(experts), size=self.n_iterations)
+        starts = rng.randint(s["max_start_epoch"], size=self.n_iterations)
+        losses = torch.zeros(self.n_iterations, device=X.device)
+        bar = self._progress(self.n_iterations, "trajectory matching")
+        for it in bar:
+            start = pinned[picks[it], starts[it]].to(X.device, non_blocking=True)
+            target = pinned[picks[it], starts[it] + s["expert_epochs"]].to(
+                X.device, non_blocking=True)
+            w = start
+            order = None
+            for step in range(s["syn_steps"]):
+                if batch == n_syn:
+                    index = None
+                else:
+                    if order is None or order.numel() < batch:
+                        order = torch.randperm(n_syn, generator=gen, device=X.device)
+                    index, order = order[:batch], order[batch:]
+                xb = syn if index is None else syn[index]
+                yb = y_syn if index is None else y_syn[index]
+                if dsa is not None:
+                    xb = dsa(xb, gen)
+                w = w - syn_lr * student_grad(w, xb, yb)
+            loss = ((w - target) ** 2).sum() / ((start - target) ** 2).sum()
+            opt_img.zero_grad(set_to_none=True)
+            opt_lr.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_img.step()
+            opt_lr.step()
+            losses[it] = loss.detach()
+            if self.verbose and it % 10 == 0:
+                bar.set_postfix(loss=float(losses[it]), lr=float(syn_lr))
+            if it % 50 == 49 or it == self.n_iterations - 1:
+                self._check_finite(losses, it, syn, syn_lr)
+        self.learned_lr_ = float(syn_lr.detach())
+        if not self.learned_lr_ > 0:
+            warnings.warn(
+                f"The learned step size ended at {self.learned_lr_:.3g}; the "
+                f"student overshoots the expert. Lower lr_lr, or match syn_steps "
+                f"to the expert's steps in expert_epochs epochs (here "
+                f"{s['expert_epochs'] * -(-len(X) // self.expert_batch_size)}).",
+                UserWarning, stacklevel=3,
+            )
+        return syn.detach(), losses.cpu().tolist()

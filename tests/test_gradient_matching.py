@@ -1,0 +1,200 @@
+import numpy as np
+import pytest
+import torch
+from imblearn.pipeline import make_pipeline
+from sklearn.base import clone
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_ltdd.distillation import GradientMatchingDistiller, default_loops
+from sklearn_ltdd.distillation._gradient_matching import (
+    _cosine_distance,
+    _layerwise_distance,
+    _mse_distance,
+)
+from sklearn_ltdd.nets import MLP, ConvNet, ConvNetClassifier
+
+from .conftest import random_balanced_subset
+
+
+def gm(**kwargs):
+    params = dict(ipc=2, n_iterations=2, init="real", module_params={"width": 4}, random_state=0)
+    params.update(kwargs)
+    return GradientMatchingDistiller(**params)
+
+
+def test_official_defaults():
+    params = GradientMatchingDistiller().get_params()
+    assert params["ipc"] == 10 and params["n_iterations"] == 1000
+    assert params["lr_img"] == 0.1 and params["lr_net"] == 0.01
+    assert params["batch_real"] == 256 and params["distance"] == "layerwise"
+    assert params["init"] == "noise" and params["augmentation"] is None
+    assert params["module"] is ConvNet
+    assert [default_loops(i) for i in (1, 10, 20, 30, 40, 50)] == [
+        (1, 1), (10, 50), (20, 25), (30, 20), (40, 15), (50, 10)]
+
+
+def test_output_contract(tiny_images):
+    X, y = tiny_images
+    labels = np.array(["b", "c", "a"])[y]
+    distiller = gm(ipc=3)
+    X_syn, y_syn = distiller.fit_resample(X, labels)
+    assert X_syn.shape == (9, 1, 16, 16) and X_syn.dtype == np.float32
+    assert y_syn.tolist() == ["a"] * 3 + ["b"] * 3 + ["c"] * 3
+    assert np.array_equal(X_syn, distiller.X_syn_) and distiller.classes_.tolist() == ["a", "b", "c"]
+    assert distiller.loss_history_.shape == (2,) and distiller.n_iter_ == 2
+    assert (distiller.outer_loop_, distiller.inner_loop_) == default_loops(3)
+    assert np.isfinite(X_syn).all()
+
+
+def test_distance_definitions_by_hand():
+    rng = np.random.RandomState(0)
+    shapes = {"conv": (2, 3, 2, 2, 2), "bias": (2, 3), "linear": (2, 4, 5)}
+    g_syn = {k: torch.tensor(rng.normal(size=s)) for k, s in shapes.items()}
+    g_real = {k: torch.tensor(rng.normal(size=s)) for k, s in shapes.items()}
+
+    def rows_cos(a, b):
+        a, b = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
+        return sum(1 - float(a[i] @ b[i]) / (np.linalg.norm(a[i]) * np.linalg.norm(b[i]) + 1e-6)
+                   for i in range(a.shape[0]))
+
+    expected = sum(rows_cos(g_syn[k][c].numpy(), g_real[k][c].numpy())
+                   for c in range(2) for k in ("conv", "linear"))  # 1-D bias ignored
+    assert float(_layerwise_distance(g_syn, g_real)) == pytest.approx(expected, rel=1e-9)
+    mse = sum(float(((g_syn[k] - g_real[k]) ** 2).sum()) for k in shapes)
+    assert float(_mse_distance(g_syn, g_real)) == pytest.approx(mse, rel=1e-9)
+    cos = 0.0
+    for c in range(2):
+        a = np.concatenate([g_syn[k][c].numpy().ravel() for k in shapes])
+        b = np.concatenate([g_real[k][c].numpy().ravel() for k in shapes])
+        cos += 1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-6)
+    assert float(_cosine_distance(g_syn, g_real)) == pytest.approx(cos, rel=1e-9)
+
+
+@pytest.mark.parametrize("distance", ["layerwise", "mse", "cosine"])
+@pytest.mark.parametrize("augmentation", [None, "dsa"])
+def test_batched_and_looped_classes_agree(distance, augmentation, digits):
+    kwargs = dict(ipc=2, n_iterations=2, outer_loop=2, inner_loop=1, distance=distance,
+                  augmentation=augmentation)
+    a = gm(batch_classes=True, **kwargs).fit(digits.X_train, digits.y_train)
+    b = gm(batch_classes=False, **kwargs).fit(digits.X_train, digits.y_train)
+    assert np.allclose(a.X_syn_, b.X_syn_, atol=1e-4)
+    assert np.allclose(a.loss_history_, b.loss_history_, rtol=1e-4)
+
+
+def test_reproducible_from_random_state(tiny_images):
+    X, y = tiny_images
+    state = torch.random.get_rng_state()
+    a = gm(augmentation="dsa", init="noise").fit_resample(X, y)[0]
+    b = gm(augmentation="dsa", init="noise").fit_resample(X, y)[0]
+    c = gm(augmentation="dsa", init="noise", random_state=1).fit_resample(X, y)[0]
+    assert np.array_equal(a, b) and not np.allclose(a, c)
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_warm_start_continues(tiny_images):
+    X, y = tiny_images
+    distiller = gm(warm_start=True)
+    first = distiller.fit(X, y).X_syn_.copy()
+    distiller.fit(X, y)
+    assert distiller.n_iter_ == 4 and len(distiller.loss_history_) == 4
+    four = gm(n_iterations=4).fit(X, y)
+    assert np.allclose(distiller.loss_history_[:2], four.loss_history_[:2])
+    assert not np.array_equal(first, distiller.X_syn_)
+    distiller.set_params(ipc=3)
+    with pytest.raises(ValueError, match="warm_start=True continues"):
+        distiller.fit(X, y)
+
+
+def test_fewer_real_images_than_ipc(tiny_images):
+    X, y = tiny_images
+    keep = np.r_[0:20, 20:40, 40:42]  # class 2 has two images
+    distiller = gm(ipc=5, n_iterations=1, lr_img=1e-12).fit(X[keep], y[keep])
+    syn = distiller.X_syn_[10:15]  # class 2: both real images, then noisy copies
+    real = X[40:42]
+    assert sum(np.allclose(s, r, atol=1e-6) for s in syn for r in real) == 2
+    copies = syn[[not any(np.allclose(s, r, atol=1e-6) for r in real) for s in syn]]
+    assert len(copies) == 3 and len({c.tobytes() for c in copies}) == 3
+    nearest = [min(np.abs(c - r).mean() for r in real) for c in copies]
+    assert max(nearest) < 0.2
+
+
+def test_noise_initialisation_is_standard_normal(tiny_images):
+    X, y = tiny_images
+    syn = gm(ipc=20, init="noise", n_iterations=1, lr_img=1e-12).fit(X, y).X_syn_
+    assert abs(syn.mean()) < 0.1 and abs(syn.std() - 1) < 0.1
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"ipc": 0}, ValueError, "ipc == 0, must be >= 1"),
+        ({"n_iterations": 0}, ValueError, "n_iterations == 0, must be >= 1"),
+        ({"n_iterations": -3}, ValueError, "n_iterations == -3, must be >= 1"),
+        ({"ipc": 2.5}, TypeError, "ipc must be an instance of int"),
+        ({"distance": "l2"}, ValueError, r"distance must be one of \['layerwise', 'mse', 'cosine'\]"),
+        ({"init": "zeros"}, ValueError, r"init must be one of \['real', 'noise'\]"),
+        ({"augmentation": "crop_flip"}, ValueError, r"augmentation must be one of \[None, 'dsa'\]"),
+        ({"outer_loop": 0}, ValueError, "outer_loop == 0, must be >= 1"),
+        ({"lr_img": 0.0}, ValueError, "lr_img == 0.0, must be > 0"),
+        ({"module": ConvNet()}, TypeError, "module must be a torch module class"),
+        ({"module_params": [1]}, TypeError, "module_params must be a dict"),
+        ({"batch_classes": "yes"}, ValueError, "batch_classes must be one of"),
+    ],
+)
+def test_parameter_errors(kwargs, error, match, tiny_images):
+    X, y = tiny_images
+    with pytest.raises(error, match=match):
+        gm(**kwargs).fit(X, y)
+
+
+def test_data_errors(tiny_images):
+    X, y = tiny_images
+    with pytest.raises(ValueError, match="single class"):
+        gm().fit(X, np.zeros(60))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        gm().fit(np.where(np.arange(60)[:, None, None, None] == 3, np.nan, X), y)
+    with pytest.raises(ValueError, match="4-D array"):
+        gm().fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        gm().fit(X, y[:-1])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_requested_without_cuda(tiny_images):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        gm(device="cuda").fit(*tiny_images)
+
+
+def test_sampler_in_pipeline_and_grid_search(tiny_images):
+    X, y = tiny_images
+    pipe = make_pipeline(gm(), ConvNetClassifier(module__width=4, max_epochs=2, random_state=0))
+    assert pipe.fit(X, y).predict(X).shape == (60,)
+    search = GridSearchCV(pipe, {"gradientmatchingdistiller__ipc": [1, 2]}, cv=2).fit(X, y)
+    assert search.best_params_["gradientmatchingdistiller__ipc"] in (1, 2)
+    assert clone(gm()).get_params() == gm().get_params()
+
+
+def test_mlp_module_on_tabular_data():
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], 15)
+    X = rng.normal(size=(45, 6)).astype(np.float32) + y[:, None]
+    X_syn, y_syn = gm(module=MLP, module_params={"hidden": (8,)}).fit_resample(X, y)
+    assert X_syn.shape == (6, 6) and y_syn.tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_quality_beats_random_real_images(digits):
+    """DC's basic property: ipc=1 distilled images beat random real ones."""
+    X, y, X_test, y_test = digits.X_train, digits.y_train, digits.X_test, digits.y_test
+
+    def evaluate(X_fit, y_fit, seed):
+        clf = ConvNetClassifier(module__width=16, max_epochs=300, random_state=seed)
+        return balanced_accuracy_score(y_test, clf.fit(X_fit, y_fit).predict(X_test))
+
+    distiller = GradientMatchingDistiller(ipc=1, n_iterations=100, init="real",
+                                          module_params={"width": 16}, random_state=0)
+    X_syn, y_syn = distiller.fit_resample(X, y)
+    distilled = np.mean([evaluate(X_syn, y_syn, seed) for seed in range(3)])
+    random = np.mean([evaluate(*random_balanced_subset(X, y, 1, seed), seed) for seed in range(3)])
+    assert distilled > random + 0.05, (distilled, random)
+    assert distiller.loss_history_[-10:].mean() < distiller.loss_history_[:10].mean()

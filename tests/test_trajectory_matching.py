@@ -1,0 +1,184 @@
+import numpy as np
+import pytest
+import torch
+from joblib import Memory
+from sklearn.metrics import balanced_accuracy_score
+
+from sklearn_ltdd.distillation import (
+    TrajectoryMatchingDistiller,
+    ZCAWhitening,
+    default_mtt_settings,
+    train_expert_trajectories,
+)
+from sklearn_ltdd.distillation import _experts
+from sklearn_ltdd.nets import ConvNet, ConvNetClassifier
+
+from .conftest import random_balanced_subset
+
+
+def mtt(**kwargs):
+    params = dict(ipc=1, n_iterations=2, n_experts=2, syn_steps=2, max_start_epoch=2,
+                  zca=False, lr_img=1.0, module_params={"width": 4}, random_state=0)
+    params.update(kwargs)
+    return TrajectoryMatchingDistiller(**params)
+
+
+def n_params(width, in_channels=1, n_classes=3, image=16):
+    net = ConvNet(in_channels=in_channels, n_classes=n_classes, image_size=image, width=width)
+    return sum(p.numel() for p in net.parameters())
+
+
+def test_per_ipc_defaults_from_the_reference():
+    assert default_mtt_settings(1) == {"syn_steps": 50, "expert_epochs": 2, "max_start_epoch": 2,
+                                       "lr_img": 1000.0, "lr_lr": 1e-7, "lr_teacher": 0.01, "zca": True}
+    ten = default_mtt_settings(10)
+    assert (ten["syn_steps"], ten["max_start_epoch"], ten["lr_img"], ten["lr_lr"], ten["zca"]) == (
+        30, 20, 1000.0, 1e-5, True)
+    assert default_mtt_settings(50)["max_start_epoch"] == 40 and not default_mtt_settings(50)["zca"]
+    params = TrajectoryMatchingDistiller().get_params()
+    assert params["n_iterations"] == 5000 and params["n_experts"] == 100
+    assert params["lr_teacher"] == 0.01 and params["augmentation"] == "dsa"
+
+
+def test_auto_settings_resolved_at_fit(tiny_images):
+    X, y = tiny_images
+    d = TrajectoryMatchingDistiller(ipc=10, n_iterations=1, n_experts=1, zca=False,
+                                    module_params={"width": 2}, random_state=0)
+    d._check_params()
+    assert d.settings_["lr_img"] == 100.0  # ZCA off where the table has it on
+    assert d.settings_["trajectory_epochs"] == 22  # max_start_epoch + expert_epochs
+    d.set_params(zca="auto")._check_params()
+    assert d.settings_["lr_img"] == 1000.0 and d.settings_["zca"] is True
+
+
+def test_output_contract_and_experts(tiny_images):
+    X, y = tiny_images
+    distiller = mtt(ipc=2)
+    X_syn, y_syn = distiller.fit_resample(X, np.array(["x", "y", "z"])[y])
+    assert X_syn.shape == (6, 1, 16, 16) and X_syn.dtype == np.float32
+    assert y_syn.tolist() == ["x", "x", "y", "y", "z", "z"]
+    assert distiller.experts_.shape == (2, 2 + 2 + 1, n_params(4))
+    assert isinstance(distiller.learned_lr_, float) and distiller.learned_lr_ > 0
+    assert distiller.loss_history_.shape == (2,) and distiller.zca_ is None
+
+
+def test_expert_trajectories_follow_plain_sgd(tiny_images):
+    X, y = tiny_images
+    traj = train_expert_trajectories(
+        X, y, module=ConvNet, module_kwargs={"width": 4, "n_classes": 3}, n_experts=3,
+        epochs=2, lr=0.01, batch_size=32, augmentation=None, seed=0)
+    assert traj.shape == (3, 3, n_params(4)) and np.isfinite(traj).all()
+    assert not np.allclose(traj[0, 0], traj[1, 0])  # independent initialisations
+    assert not np.allclose(traj[0, 0], traj[0, 1])  # they train
+    again = train_expert_trajectories(
+        X, y, module=ConvNet, module_kwargs={"width": 4, "n_classes": 3}, n_experts=3,
+        epochs=2, lr=0.01, batch_size=32, augmentation=None, seed=0)
+    assert np.array_equal(traj, again)
+
+
+def test_given_experts_are_used(tiny_images):
+    X, y = tiny_images
+    first = mtt().fit(X, y)
+    reused = mtt(experts=first.experts_).fit(X, y)
+    assert np.array_equal(first.X_syn_, reused.X_syn_)
+    with pytest.raises(ValueError, match="experts must have shape"):
+        mtt(experts=first.experts_[:, :2]).fit(X, y)
+    with pytest.raises(ValueError, match="parameters per snapshot"):
+        mtt(experts=first.experts_, module_params={"width": 6}).fit(X, y)
+
+
+def test_memory_caches_expert_training(tiny_images, tmp_path, monkeypatch):
+    X, y = tiny_images
+    epochs_run = []
+    original = _experts._train_epoch
+
+    def counting(*args, **kwargs):
+        epochs_run.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_experts, "_train_epoch", counting)
+    memory = Memory(tmp_path, verbose=0)
+    a = mtt(memory=memory).fit(X, y)
+    trained = len(epochs_run)
+    assert trained == 2 * 4  # 2 experts x 4 epochs, one at a time on the CPU
+    b = mtt(memory=memory, lr_img=2.0).fit(X, y)  # other distillation settings
+    assert len(epochs_run) == trained and np.array_equal(a.experts_, b.experts_)
+    mtt(memory=str(tmp_path), n_experts=3).fit(X, y)  # other expert settings
+    assert len(epochs_run) == trained + 3 * 4
+
+
+def test_zca_whitening_round_trip_and_distiller_space(tiny_images):
+    X, y = tiny_images
+    zca = ZCAWhitening().fit(X)
+    white = zca.transform(X)
+    assert np.allclose(zca.inverse_transform(white), X, atol=1e-3)
+    cov = np.cov(white.reshape(60, -1), rowvar=False)
+    assert np.abs(cov - np.diag(np.diag(cov))).max() < 0.2  # decorrelated
+    distiller = mtt(zca=True).fit(X, y)
+    assert np.allclose(distiller.zca_.mean_, X.reshape(60, -1).mean(0), atol=1e-5)
+    assert np.allclose(distiller.zca_.whitening_, zca.whitening_, atol=1e-4)
+    # images come back in the input space: whitening them gives the working space
+    assert np.abs(distiller.X_syn_.mean() - X.mean()) < 1.0
+    with pytest.raises(ValueError, match="fitted on shape"):
+        zca.transform(np.zeros((2, 1, 8, 8)))
+    with pytest.raises(ValueError, match="eps == 0"):
+        ZCAWhitening(eps=0).fit(X)
+
+
+def test_warm_start_keeps_the_learned_step(tiny_images):
+    X, y = tiny_images
+    distiller = mtt(warm_start=True, lr_lr=1e-7).fit(X, y)
+    lr = distiller.learned_lr_
+    distiller.fit(X, y)
+    assert distiller.n_iter_ == 4 and distiller.learned_lr_ != lr
+
+
+def test_divergence_is_an_error_not_a_result(digits):
+    with pytest.raises(FloatingPointError, match=r"NaN or infinite at iteration \d+.*lr_img.*lr_lr"):
+        mtt(n_iterations=3, n_experts=1, syn_steps=20, max_start_epoch=1, lr_lr=1e-2,
+            ).fit(digits.X_train, digits.y_train)
+
+
+def test_nonpositive_step_size_warns(digits):
+    with pytest.warns(UserWarning, match="learned step size ended at -"):
+        mtt(n_iterations=20, n_experts=1, syn_steps=10, max_start_epoch=1, lr_lr=1e-4,
+            ).fit(digits.X_train, digits.y_train)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"syn_steps": 0}, ValueError, "syn_steps == 0, must be >= 1"),
+        ({"n_experts": 0}, ValueError, "n_experts == 0, must be >= 1"),
+        ({"zca": "yes"}, ValueError, "zca must be True, False or 'auto'"),
+        ({"trajectory_epochs": 2}, ValueError, "trajectory_epochs == 2, must be >= 4"),
+        ({"lr_lr": -1.0}, ValueError, "lr_lr == -1.0, must be > 0"),
+        ({"augmentation": "crop_flip"}, ValueError, "augmentation must be 'dsa', None"),
+        ({"ipc": 0}, ValueError, "ipc == 0"),
+    ],
+)
+def test_parameter_errors(kwargs, error, match, tiny_images):
+    with pytest.raises(error, match=match):
+        mtt(**kwargs).fit(*tiny_images)
+
+
+def test_quality_beats_random_real_images(digits):
+    """ipc=1 trajectory-matched images beat random real ones on digits-LT.
+
+    The CIFAR-10 settings assume 196 expert batches per epoch; digits-LT has
+    2 at batch 256, so the experts use batches of 32 and the student 20 steps.
+    """
+    X, y, X_test, y_test = digits.X_train, digits.y_train, digits.X_test, digits.y_test
+
+    def evaluate(X_fit, y_fit, seed, lr):
+        clf = ConvNetClassifier(module__width=16, max_epochs=300, lr=lr, random_state=seed)
+        return balanced_accuracy_score(y_test, clf.fit(X_fit, y_fit).predict(X_test))
+
+    distiller = TrajectoryMatchingDistiller(
+        ipc=1, n_iterations=200, n_experts=5, syn_steps=20, zca=False, lr_img=3.0,
+        expert_batch_size=32, module_params={"width": 16}, random_state=0)
+    X_syn, y_syn = distiller.fit_resample(X, y)
+    distilled = np.mean([evaluate(X_syn, y_syn, s, distiller.learned_lr_) for s in range(3)])
+    random = np.mean([evaluate(*random_balanced_subset(X, y, 1, s), s, 0.01) for s in range(3)])
+    assert distilled > random + 0.03, (distilled, random)
+    assert distiller.loss_history_[-20:].mean() < distiller.loss_history_[:20].mean()
