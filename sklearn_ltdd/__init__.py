@@ -14,14 +14,19 @@ from .distillation import (
     TrajectoryMatchingDistiller,
     ZCAWhitening,
 )
+from .grouping import ClassGrouper, plot_class_groups
 from .nets import MLP, ConvNet, ConvNetClassifier
+from .two_stage import TwoStageClassifier
 
 __all__ = [
     "MLP",
+    "ClassGrouper",
     "ConvNet",
     "ConvNetClassifier",
     "GradientMatchingDistiller",
     "TrajectoryMatchingDistiller",
+    "TwoStageClassifier",
     "ZCAWhitening",
     "__version__",
+    "plot_class_groups",
 ]

@@ -134,7 +134,7 @@ class GradientMatchingDistiller(BaseDistiller):
         The synthetic images, class by class.
     y_syn_ : ndarray of shape (n_classes * ipc,)
     classes_ : ndarray of shape (n_classes,)
-    loss_history_ : ndarray of shape (n_iter_,)
+    loss_history_ : ndarray of shape (``n_iter_``,)
         Mean matching loss per class and round, per iteration.
     n_iter_ : int
         Iterations run, over all warm starts.

@@ -1,0 +1,5 @@
+"""Samplers that complement the distillers."""
+
+from ._samplers import ImageSampler, PrecomputedSampler
+
+__all__ = ["ImageSampler", "PrecomputedSampler"]

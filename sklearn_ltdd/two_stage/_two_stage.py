@@ -1,0 +1,371 @@
+"""TwoStageClassifier: group first, then the class within the group (sections 3.4-3.5)."""
+
+from __future__ import annotations
+
+import numbers
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from ..distillation import GradientMatchingDistiller
+from ..grouping import ClassGrouper
+from ..nets import ConvNetClassifier
+from ..utils import check_image_array, check_images_labels
+from ..utils._random import torch_seed
+
+
+class _ConstantClassifier:
+    """Stands in for a classifier where a group holds a single class."""
+
+    def __init__(self, label):
+        self.classes_ = np.array([label])
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+    def predict_proba(self, X):
+        return np.ones((len(X), 1))
+
+
+def _seed_unset_random_states(estimator, rng):
+    """Give every ``random_state`` parameter left at None a seed from ``rng``."""
+    params = estimator.get_params(deep=True)
+    to_set = {key: torch_seed(rng) % 2**31 for key in sorted(params)
+              if (key == "random_state" or key.endswith("__random_state"))
+              and params[key] is None}
+    if to_set:
+        estimator.set_params(**to_set)
+    return estimator
+
+
+def _is_explicit_groups(grouper):
+    return isinstance(grouper, (list, tuple)) and all(
+        isinstance(g, (list, tuple, np.ndarray)) for g in grouper)
+
+
+def _has_fit_resample(obj):
+    return hasattr(obj, "fit_resample")
+
+
+def _proba_columns(estimator, X, classes):
+    """``predict_proba`` with columns reordered to ``classes``."""
+    proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+    out = np.zeros((proba.shape[0], len(classes)))
+    position = {c: i for i, c in enumerate(np.asarray(classes).tolist())}
+    for j, c in enumerate(np.asarray(estimator.classes_).tolist()):
+        out[:, position[c]] = proba[:, j]
+    return out
+
+
+class TwoStageClassifier(ClassifierMixin, BaseEstimator):
+    """Two-stage classifier: a group classifier routes, per-group classifiers decide.
+
+    The paper's model: classes are split into groups of similar classes
+    (:class:`~sklearn_ltdd.grouping.ClassGrouper`, eq. 3); a group
+    classifier trained on all the original data (stage 1) assigns an image
+    to a group, and the classifier of that group, trained on distilled,
+    balanced data (stage 2), picks the class. Each stage can train on the
+    original data or on a distilled set, which gives every row of the
+    paper's Table 3 as a parameter setting.
+
+    Parameters
+    ----------
+    grouper : ClassGrouper, list of lists of labels, or None, default=None
+        How to form groups. None fits ``ClassGrouper()``; a list gives the
+        groups explicitly (every class exactly once, no empty group).
+    group_estimator : classifier, default=None
+        Stage-1 classifier (a clone is fitted on group labels). None is
+        ``ConvNetClassifier()``.
+    class_estimator : classifier, default=None
+        Stage-2 classifier, cloned once per group of two or more classes.
+        None is ``ConvNetClassifier()``.
+    stage1_data : "original" or sampler, default="original"
+        Training data of the group classifier: the original data, or the
+        output of an object with ``fit_resample`` (a distiller).
+    stage2_data : sampler, "original" or None, default=None
+        Training data of the per-group classifiers. None distils with
+        ``GradientMatchingDistiller()``; any object with ``fit_resample``
+        works. The whole training set is distilled once and the synthetic
+        set split by group; "original" uses each group's original images.
+        When ``stage1_data`` is a sampler with the same class and
+        parameters, its output is reused rather than distilled again.
+    random_state : int, RandomState instance or None, default=None
+        Seeds every sub-estimator whose own ``random_state`` is None.
+    verbose : int, default=0
+        Print each stage and its wall time.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    groups_ : list of ndarray
+        Class labels of each group.
+    group_of_class_ : ndarray of shape (n_classes,)
+    grouper_ : fitted ClassGrouper or None (explicit groups)
+    group_estimator_ : fitted classifier
+        Predicts group indices.
+    class_estimators_ : list
+        One fitted classifier per group (a constant for one-class groups),
+        predicting labels of ``classes_``.
+    stage1_data_, stage2_data_ : fitted samplers or None
+    n_train_images_ : int
+        Images used by both stages together (the paper's "Train Img Num").
+    timings_ : dict
+        Wall time in seconds of grouping, resampling (distillation), and
+        the training of stage 1 and stage 2.
+    n_features_in_ : int
+
+    Notes
+    -----
+    ``predict`` routes hard, as in the paper: the class with the highest
+    within-group probability in the most probable group. ``predict_proba``
+    is the soft version, ``P(c | x) = P(group(c) | x) P(c | group, x)``; its
+    argmax can differ from ``predict`` when the group classifier is unsure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat([0, 1, 2, 3], 25)
+    >>> X = np.array([[0, 0], [0, 2], [9, 0], [9, 2]])[y] + rng.normal(size=(100, 2))
+    >>> model = TwoStageClassifier(
+    ...     grouper=[[0, 1], [2, 3]], group_estimator=LogisticRegression(),
+    ...     class_estimator=LogisticRegression(), stage2_data="original")
+    >>> model.fit(X, y).predict_group(X[[0, 99]]).tolist()
+    [0, 1]
+    >>> model.predict_proba(X[:2]).sum(axis=1).round(6).tolist()
+    [1.0, 1.0]
+    """
+
+    def __init__(self, grouper=None, group_estimator=None, class_estimator=None,
+                 stage1_data="original", stage2_data=None, random_state=None,
+                 verbose=0):
+        self.grouper = grouper
+        self.group_estimator = group_estimator
+        self.class_estimator = class_estimator
+        self.stage1_data = stage1_data
+        self.stage2_data = stage2_data
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- fit ----------------------------------------------------------------------------
+    def fit(self, X, y):
+        """Fit the grouping, the group classifier and the per-group classifiers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W) or (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        self._check_data_params()
+        X, y = check_images_labels(X, y, ndim=(2, 3, 4))
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        self.n_features_in_ = int(np.prod(X.shape[1:]))
+        self._input_shape = tuple(X.shape[1:])
+        # One independent stream per role, so that changing one stage (say,
+        # the stage-2 data) leaves the seeds of the others unchanged.
+        rng = check_random_state(self.random_state)
+        streams = {role: np.random.RandomState(torch_seed(rng) % 2**32)
+                   for role in ("grouper", "stage1_data", "stage2_data", "stage1", "stage2")}
+        self.timings_ = {}
+
+        start = time.perf_counter()
+        self._fit_groups(X, y, streams["grouper"])
+        self.timings_["grouping"] = time.perf_counter() - start
+        self._log(f"groups: {[g.tolist() for g in self.groups_]}")
+
+        start = time.perf_counter()
+        X1, y1, X2, y2 = self._stage_data(X, y, streams)
+        self.timings_["resampling"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        self._fit_stage1(X1, y1, streams["stage1"])
+        self.timings_["stage1"] = time.perf_counter() - start
+        self._log(f"stage 1 trained on {len(y1)} images")
+
+        start = time.perf_counter()
+        self._fit_stage2(X2, y2, streams["stage2"])
+        self.timings_["stage2"] = time.perf_counter() - start
+        self._log(f"stage 2 trained on {len(y2)} images")
+        self.n_train_images_ = int(len(y1) + len(y2))
+        return self
+
+    def _log(self, message):
+        if self.verbose:
+            print(f"[TwoStageClassifier] {message}", flush=True)
+
+    def _check_data_params(self):
+        for name in ("stage1_data", "stage2_data"):
+            value = getattr(self, name)
+            allowed_none = name == "stage2_data"
+            if (isinstance(value, str) and value == "original") or (
+                    value is None and allowed_none) or _has_fit_resample(value):
+                continue
+            raise ValueError(
+                f"{name} must be 'original'{', None' if allowed_none else ''} or "
+                f"an object with fit_resample (a distiller), got {value!r}."
+            )
+
+    def _fit_groups(self, X, y, rng):
+        if _is_explicit_groups(self.grouper):
+            self.grouper_ = None
+            groups = [np.asarray(g) for g in self.grouper]
+            self._validate_groups(groups)
+            self.groups_ = [np.sort(g) for g in groups]
+        else:
+            grouper = ClassGrouper() if self.grouper is None else self.grouper
+            if not hasattr(grouper, "fit") or not hasattr(grouper, "groups_") and not hasattr(
+                    grouper, "get_params"):
+                raise ValueError(
+                    f"grouper must be a ClassGrouper, a list of lists of class "
+                    f"labels, or None; got {self.grouper!r}."
+                )
+            self.grouper_ = _seed_unset_random_states(clone(grouper), rng).fit(X, y)
+            self.groups_ = [np.asarray(g) for g in self.grouper_.groups_]
+        position = {c: i for i, c in enumerate(self.classes_.tolist())}
+        self.group_of_class_ = np.empty(len(self.classes_), dtype=np.int64)
+        for g, members in enumerate(self.groups_):
+            self.group_of_class_[[position[c] for c in members.tolist()]] = g
+
+    def _validate_groups(self, groups):
+        classes = self.classes_.tolist()
+        if any(len(g) == 0 for g in groups):
+            raise ValueError(f"grouper has an empty group: {[g.tolist() for g in groups]}.")
+        if len(groups) > len(classes):
+            raise ValueError(
+                f"grouper lists {len(groups)} groups for {len(classes)} classes; "
+                f"there cannot be more groups than classes."
+            )
+        seen = {}
+        for g, members in enumerate(groups):
+            for c in members.tolist():
+                if c in seen:
+                    raise ValueError(
+                        f"class {c!r} is in groups {seen[c]} and {g}; every class "
+                        f"must be in exactly one group."
+                    )
+                seen[c] = g
+        missing = [c for c in classes if c not in seen]
+        unknown = [c for c in seen if c not in set(classes)]
+        if missing:
+            raise ValueError(
+                f"classes {missing!r} of y are in no group of grouper; every class "
+                f"must be in exactly one group."
+            )
+        if unknown:
+            raise ValueError(f"grouper lists labels {unknown!r} that are not in y.")
+
+    def _resample(self, sampler, X, y, rng):
+        fitted = _seed_unset_random_states(clone(sampler), rng)
+        X_res, y_res = fitted.fit_resample(X, y)
+        return fitted, np.asarray(X_res, dtype=np.float32), np.asarray(y_res)
+
+    def _stage_data(self, X, y, streams):
+        stage1, stage2 = self.stage1_data, self.stage2_data
+        if stage2 is None:
+            stage2 = GradientMatchingDistiller()
+        self.stage1_data_ = self.stage2_data_ = None
+        if isinstance(stage1, str):
+            X1, y1 = X, y
+        else:
+            self.stage1_data_, X1, y1 = self._resample(stage1, X, y, streams["stage1_data"])
+        if isinstance(stage2, str):
+            X2, y2 = X, y
+        elif (self.stage1_data_ is not None and type(stage1) is type(stage2)
+              and stage1.get_params() == stage2.get_params()):
+            self.stage2_data_, X2, y2 = self.stage1_data_, X1, y1
+        else:
+            self.stage2_data_, X2, y2 = self._resample(stage2, X, y, streams["stage2_data"])
+        return X1, y1, X2, y2
+
+    def _group_index(self, labels):
+        positions = np.searchsorted(self.classes_, labels)
+        return self.group_of_class_[positions]
+
+    def _fit_stage1(self, X1, y1, rng):
+        groups = self._group_index(y1)
+        if len(self.groups_) == 1:
+            self.group_estimator_ = _ConstantClassifier(0)
+            return
+        estimator = ConvNetClassifier() if self.group_estimator is None else self.group_estimator
+        self.group_estimator_ = _seed_unset_random_states(clone(estimator), rng).fit(X1, groups)
+
+    def _fit_stage2(self, X2, y2, rng):
+        estimator = ConvNetClassifier() if self.class_estimator is None else self.class_estimator
+        self.class_estimators_ = []
+        for members in self.groups_:
+            if len(members) == 1:
+                self.class_estimators_.append(_ConstantClassifier(members[0]))
+                continue
+            mask = np.isin(y2, members)
+            present = np.unique(y2[mask])
+            if len(present) < len(members):
+                raise ValueError(
+                    f"stage-2 data has no images of classes "
+                    f"{np.setdiff1d(members, present).tolist()!r}; a sampler must "
+                    f"keep every class."
+                )
+            fitted = _seed_unset_random_states(clone(estimator), rng).fit(X2[mask], y2[mask])
+            self.class_estimators_.append(fitted)
+
+    # -- predict --------------------------------------------------------------------------
+    def _check_X(self, X):
+        check_is_fitted(self, "class_estimators_")
+        X = check_image_array(X, ndim=(len(self._input_shape) + 1,))
+        if tuple(X.shape[1:]) != self._input_shape:
+            raise ValueError(
+                f"X has samples of shape {tuple(X.shape[1:])}, but "
+                f"TwoStageClassifier was fitted on shape {self._input_shape}."
+            )
+        return X
+
+    def predict_group(self, X) -> np.ndarray:
+        """Index (into ``groups_``) of the group each image is routed to."""
+        X = self._check_X(X)
+        return np.asarray(self.group_estimator_.predict(X)).astype(np.int64)
+
+    def predict(self, X):
+        """Route each image to a group, then predict its class within that group."""
+        X = self._check_X(X)
+        routed = np.asarray(self.group_estimator_.predict(X)).astype(np.int64)
+        out = np.empty(len(X), dtype=self.classes_.dtype)
+        for g, estimator in enumerate(self.class_estimators_):
+            mask = routed == g
+            if mask.any():
+                out[mask] = estimator.predict(X[mask])
+        return out
+
+    def _all_have_proba(self):
+        estimators = [self.group_estimator, self.class_estimator]
+        return all(e is None or hasattr(e, "predict_proba") for e in estimators)
+
+    @available_if(_all_have_proba)
+    def predict_proba(self, X):
+        """``P(c | x) = P(group(c) | x) * P(c | group, x)``; rows sum to 1."""
+        X = self._check_X(X)
+        n_groups = len(self.groups_)
+        group_proba = _proba_columns(self.group_estimator_, X, np.arange(n_groups))
+        proba = np.zeros((len(X), len(self.classes_)))
+        for g, (members, estimator) in enumerate(zip(self.groups_, self.class_estimators_)):
+            within = _proba_columns(estimator, X, members)
+            columns = np.searchsorted(self.classes_, members)
+            proba[:, columns] = group_proba[:, [g]] * within
+        return proba
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+__all__ = ["TwoStageClassifier"]
