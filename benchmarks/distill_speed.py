@@ -1,0 +1,204 @@
+"""Seconds per iteration, total time and peak GPU memory of the distillers.
+
+Measures gradient matching (DC), DC with Siamese augmentation (DSA) and
+trajectory matching (MTT: expert training and distillation separately) at
+the given ipc values, on the paper's CIFAR10-LT profile (2,478 images,
+ConvNet3) by default, and writes ``<out>/distill_speed_<device>.json`` and a
+Markdown table beside it. Each measurement first runs ``--warmup``
+iterations (CUDA context, cuDNN autotuning), then times ``--iterations``
+more on the same synthetic set (``warm_start=True``), so setup is excluded.
+
+Reference figures, measured by the issue's author on an H200 with the public
+code on the same profile: DC 2.5 s per iteration, DSA 3.9 s (ipc=10), MTT
+0.36 s per distillation iteration (ipc=10, syn_steps=30) and 0.8 s per
+expert epoch.
+
+Examples
+--------
+python benchmarks/distill_speed.py --source ../shared/data/cifar10
+python benchmarks/distill_speed.py --profile smoke      # digits, CPU, seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from sklearn_ltdd import GradientMatchingDistiller, TrajectoryMatchingDistiller
+from sklearn_ltdd.datasets import load_cifar10_lt, load_digits_lt
+from sklearn_ltdd.distillation import default_mtt_settings, train_expert_trajectories
+from sklearn_ltdd.nets import ConvNet
+
+HERE = Path(__file__).resolve().parent
+REFERENCE = {"dc_s_per_it": 2.5, "dsa_s_per_it": 3.9, "mtt_s_per_it": 0.36,
+             "expert_s_per_epoch": 0.8}
+
+
+def sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def peak_reset():
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_gib():
+    return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
+
+
+def timed_fit(distiller, X, y, warmup, iterations):
+    """Seconds per iteration of ``distiller`` over ``iterations``, after a warm-up fit."""
+    distiller.set_params(n_iterations=warmup, warm_start=True)
+    distiller.fit(X, y)
+    sync()
+    peak_reset()
+    distiller.set_params(n_iterations=iterations)
+    start = time.perf_counter()
+    distiller.fit(X, y)
+    sync()
+    seconds = time.perf_counter() - start
+    return {"iterations": iterations, "seconds": seconds, "s_per_it": seconds / iterations,
+            "peak_gib": peak_gib()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", choices=["paper", "smoke"], default="paper")
+    parser.add_argument("--source", default=os.environ.get("SKLEARN_LTDD_CIFAR10"))
+    parser.add_argument("--ipc", type=int, nargs="+", default=[1, 10])
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--mtt-iterations", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--experts", type=int, default=100,
+                        help="experts trained for the expert-time measurement")
+    parser.add_argument("--expert-epochs", type=int, default=None,
+                        help="epochs each measured expert trains (default: the "
+                             "max_start_epoch + expert_epochs the distillation needs)")
+    parser.add_argument("--width", type=int, default=None)
+    parser.add_argument("--compare-batching", action="store_true",
+                        help="time GM with batch_classes=True and False")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default=str(HERE / "results"))
+    args = parser.parse_args(argv)
+
+    if args.profile == "smoke":
+        data = load_digits_lt()
+        width = args.width or 8
+    else:
+        data = load_cifar10_lt(source=args.source, max_per_class=1000)
+        width = args.width or 128
+    X, y = data.X_train, data.y_train
+    on_gpu = torch.cuda.is_available() and args.device != "cpu"
+    device_name = torch.cuda.get_device_name(0) if on_gpu else (
+        f"CPU {platform.machine()} ({os.cpu_count()} cores)")
+    print(f"{len(y)} images {X.shape[1:]}, width {width}, device {device_name}", flush=True)
+    common = {"module_params": {"width": width}, "device": args.device, "random_state": 0}
+    results = {"profile": args.profile, "device": device_name, "torch": torch.__version__,
+               "command": " ".join(["python"] + sys.argv), "n_images": int(len(y)),
+               "width": width, "reference_h200": REFERENCE, "runs": []}
+
+    for ipc in args.ipc:
+        variants = [("DC", {}), ("DSA", {"augmentation": "dsa"})]
+        if args.compare_batching:
+            variants += [(f"{name} batch_classes={flag}", {**kw, "batch_classes": flag})
+                         for name, kw in list(variants) for flag in (True, False)]
+        for name, kwargs in variants:
+            distiller = GradientMatchingDistiller(ipc=ipc, init="real", **common, **kwargs)
+            row = {"method": name, "ipc": ipc, **timed_fit(distiller, X, y, args.warmup,
+                                                          args.iterations)}
+            row["loops"] = [distiller.outer_loop_, distiller.inner_loop_]
+            row["default_total_s"] = row["s_per_it"] * 1000
+            results["runs"].append(row)
+            print(row, flush=True)
+
+        # MTT experts: many experts at once; per expert-epoch cost.
+        settings = default_mtt_settings(ipc)
+        needed = settings["max_start_epoch"] + settings["expert_epochs"]
+        epochs = args.expert_epochs or needed
+        peak_reset()
+        sync()
+        start = time.perf_counter()
+        experts = train_expert_trajectories(
+            X, y, module=ConvNet, module_kwargs={"width": width, "n_classes": 10},
+            n_experts=args.experts, epochs=epochs, lr=0.01, batch_size=256,
+            augmentation=TrajectoryMatchingDistiller()._dsa(), seed=0,
+            device="cuda" if on_gpu else "cpu")
+        sync()
+        seconds = time.perf_counter() - start
+        per_epoch = seconds / (args.experts * epochs)
+        row = {"method": "MTT experts", "ipc": ipc, "experts": args.experts,
+               "epochs": epochs, "seconds": seconds,
+               "s_per_expert_epoch": per_epoch, "peak_gib": peak_gib(),
+               "official_buffer_s": per_epoch * 100 * 50,
+               "default_epochs": needed, "default_buffer_s": per_epoch * 100 * needed}
+        results["runs"].append(row)
+        print(row, flush=True)
+
+        # MTT distillation on those trajectories (they must reach epoch `needed`).
+        if epochs < needed:
+            results["runs"].append({"method": "MTT distillation", "ipc": ipc,
+                                    "skipped": f"experts have {epochs} < {needed} epochs"})
+            continue
+        # Tiny learning rates: a timing run must not stop on divergence, and
+        # they do not change the arithmetic of an iteration.
+        distiller = TrajectoryMatchingDistiller(ipc=ipc, experts=experts, lr_img=1e-3,
+                                                lr_lr=1e-9, **common)
+        row = {"method": "MTT distillation", "ipc": ipc, "syn_steps": settings["syn_steps"],
+               **timed_fit(distiller, X, y, args.warmup, args.mtt_iterations)}
+        row["default_total_s"] = row["s_per_it"] * 5000
+        results["runs"].append(row)
+        print(row, flush=True)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    slug = "".join(c if c.isalnum() else "_" for c in device_name).strip("_").lower()
+    path = out / f"distill_speed_{args.profile}_{slug}.json"
+    path.write_text(json.dumps(results, indent=1))
+    path.with_suffix(".md").write_text(markdown(results))
+    print(f"wrote {path} and {path.with_suffix('.md')}")
+    return 0
+
+
+def markdown(results):
+    lines = [f"# Distillation speed on {results['device']}", "",
+             f"- profile: {results['profile']} ({results['n_images']} images, ConvNet width "
+             f"{results['width']}), torch {results['torch']}",
+             f"- command: `{results['command']}`",
+             "- reference (public code, H200, issue #3): DC 2.5 s/it, DSA 3.9 s/it, "
+             "MTT 0.36 s/it, 0.8 s per expert epoch", "",
+             "| method | ipc | s per iteration (or expert epoch) | reference | speed-up | "
+             "peak GPU GiB | extrapolated total (s) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    ref = results["reference_h200"]
+    for r in results["runs"]:
+        if "skipped" in r:
+            lines.append(f"| {r['method']} | {r['ipc']} | skipped: {r['skipped']} | | | | |")
+            continue
+        if r["method"] == "MTT experts":
+            value, reference = r["s_per_expert_epoch"], ref["expert_s_per_epoch"]
+            total = (f"{r['default_buffer_s']:.0f} (100 experts x {r['default_epochs']} epochs; "
+                     f"official 100 x 50: {r['official_buffer_s']:.0f})")
+        else:
+            value = r["s_per_it"]
+            reference = {"DC": ref["dc_s_per_it"], "DSA": ref["dsa_s_per_it"],
+                         "MTT distillation": ref["mtt_s_per_it"]}.get(r["method"].split(" batch")[0])
+            total = f"{r['default_total_s']:.0f}"
+        comparable = reference is not None and r["ipc"] == 10 and results["profile"] == "paper"
+        speedup = f"{reference / value:.1f}x" if comparable else "-"
+        peak = f"{r['peak_gib']:.2f}" if r.get("peak_gib") is not None else "-"
+        lines.append(f"| {r['method']} | {r['ipc']} | {value:.4f} | "
+                     f"{reference if comparable else '-'} | {speedup} | {peak} | {total} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Choose a two-stage configuration on validation folds of the training data.
+
+Issue 7: the parts of the two-stage model (loss and augmentation of each
+stage, original or distilled stage-2 data) are chosen by ``GridSearchCV``
+with stratified folds of the *training* set and a balanced-accuracy scorer;
+the test set is used once, to report the refitted winner beside the
+practitioner baselines measured by ``reproduce_paper.py`` on the same
+profile. Distillation, where a candidate uses it, runs inside each fold, so
+no validation image reaches the synthetic set.
+
+Writes ``<out>/search_<profile>.json`` and ``.md``.
+
+Examples
+--------
+python benchmarks/search_two_stage.py --profile smoke
+python benchmarks/search_two_stage.py --profile paper --source ../shared/data/cifar10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import reproduce_paper as rp  # noqa: E402  (the profiles and data of the tables)
+
+from sklearn_ltdd import ClassGrouper, GradientMatchingDistiller, TwoStageClassifier  # noqa: E402
+from sklearn_ltdd.metrics import long_tail_report  # noqa: E402
+
+
+def candidates(p, device, seed, gm_iterations, grid="full"):
+    """The grid: the parts of issue 7, each stage on its own ("quick": two candidates)."""
+    def net(epochs=None, **kwargs):
+        return rp.convnet(p, device, seed, epochs, **kwargs)
+
+    la_flip = {"criterion": "logit_adjusted", "augmentation": "crop_flip"}
+    group_nets = [net(), net(**la_flip), net(augmentation="crop_flip")]
+    original = {"group_estimator": group_nets, "stage2_data": ["original"],
+                "class_estimator": [net(**la_flip), net(augmentation="crop_flip"),
+                                    net(criterion="balanced_softmax", augmentation="crop_flip")]}
+    distilled = {"group_estimator": group_nets,
+                 "stage2_data": [GradientMatchingDistiller(
+                     ipc=p["ipc"], n_iterations=gm_iterations, init="real",
+                     augmentation="dsa", module_params={"width": p["width"]}, device=device,
+                     random_state=seed)],
+                 "class_estimator": [net(p["dsa_epochs"], augmentation="dsa")]}
+    if grid == "quick":
+        return [{**original, "group_estimator": group_nets[:1], "class_estimator":
+                 original["class_estimator"][:1]},
+                {**distilled, "group_estimator": group_nets[:1]}]
+    return [original, distilled]
+
+
+def describe(params):
+    out = {}
+    for key, value in params.items():
+        if hasattr(value, "get_params"):
+            shown = {k: v for k, v in value.get_params().items()
+                     if k in ("criterion", "augmentation", "max_epochs", "n_iterations", "ipc")}
+            out[key] = f"{type(value).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+        else:
+            out[key] = value
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", choices=sorted(rp.PROFILES), default="smoke")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--gm-iterations", type=int, default=None,
+                        help="GM iterations inside each fold (default: the profile's)")
+    parser.add_argument("--grid", choices=["full", "quick"], default="full")
+    parser.add_argument("--source", default=None)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default=str(HERE / "results"))
+    args = parser.parse_args(argv)
+    p = rp.PROFILES[args.profile]
+    data = rp.load_data(p, args.source)
+    X, y = data.X_train, data.y_train
+    env = rp.environment(args)
+    start = time.perf_counter()
+
+    # Groups from a CE ConvNet trained on the training data (as in the tables).
+    base = rp.convnet(p, args.device, args.seed).fit(X, y)
+    groups = [g.tolist() for g in ClassGrouper(features="precomputed", random_state=args.seed)
+              .fit(base.embed(X), y).groups_]
+    model = TwoStageClassifier(grouper=groups, random_state=args.seed)
+    gm_iterations = args.gm_iterations or p["gm"]["n_iterations"]
+    search = GridSearchCV(model, candidates(p, args.device, args.seed, gm_iterations, args.grid),
+                          scoring="balanced_accuracy", refit=True,
+                          cv=StratifiedKFold(args.folds, shuffle=True, random_state=args.seed),
+                          error_score="raise")
+    search.fit(X, y)
+    best = search.best_estimator_
+    report = long_tail_report(data.y_test, best.predict(data.X_test), name="searched two-stage",
+                              n_train_images=best.n_train_images_, groups=best.groups_,
+                              target_names=data.target_names, train_counts=data.class_counts,
+                              verbose=True)
+    results = {
+        "profile": args.profile, "seed": args.seed, **env, "folds": args.folds,
+        "seconds": time.perf_counter() - start, "groups": groups,
+        "best_params": describe(search.best_params_),
+        "best_cv_balanced_accuracy": float(search.best_score_),
+        "test": report,
+        "cv_results": [
+            {"params": describe(params), "mean": float(m), "std": float(s)}
+            for params, m, s in zip(search.cv_results_["params"],
+                                    search.cv_results_["mean_test_score"],
+                                    search.cv_results_["std_test_score"])],
+    }
+    baselines_path = Path(args.out) / f"{args.profile}.json"
+    if baselines_path.exists():
+        merged = json.loads(baselines_path.read_text())
+        results["baselines_on_test"] = [
+            {"name": r["name"], "total_acc": r["total_acc"], "acc_std": r["acc_std"]}
+            for r in merged["tables"].get("baselines", [])]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"search_{args.profile}.json").write_text(json.dumps(results, indent=1, default=str))
+    (out / f"search_{args.profile}.md").write_text(markdown(results))
+    print(f"best on validation folds: {results['best_params']} "
+          f"(balanced accuracy {search.best_score_:.3f})")
+    return 0
+
+
+def markdown(results):
+    test = results["test"]
+    lines = [f"# Two-stage configuration chosen on validation folds: `{results['profile']}`", "",
+             f"- device: {results['device']}; torch {results['torch']}; commit {results['commit']}",
+             f"- command: `{results['command']}`; {results['folds']} stratified folds of the "
+             f"training set, balanced-accuracy scorer; {results['seconds']:.0f} s",
+             f"- groups: {results['groups']}",
+             f"- chosen: `{results['best_params']}` (CV balanced accuracy "
+             f"{100 * results['best_cv_balanced_accuracy']:.1f} %)",
+             f"- on the test set: total {test['total_acc']:.1f} %, Acc Std {test['acc_std']:.1f}, "
+             f"group {test.get('group_acc', float('nan')):.1f} %", "",
+             "| candidate | CV balanced acc (%) |", "|---|---:|"]
+    for row in sorted(results["cv_results"], key=lambda r: -r["mean"]):
+        lines.append(f"| `{row['params']}` | {100 * row['mean']:.1f} ± {100 * row['std']:.1f} |")
+    if results.get("baselines_on_test"):
+        lines += ["", "Baselines of the same profile on the test set "
+                  "(from reproduce_paper.py):", "", "| baseline | total acc | Acc Std |",
+                  "|---|---:|---:|"]
+        for b in results["baselines_on_test"]:
+            lines.append(f"| {b['name']} | {b['total_acc']['mean']:.1f} | {b['acc_std']['mean']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The benchmark scripts run end to end on the embedded data (their smoke profiles)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reproduce_paper_smoke_profile(tmp_path, capsys):
+    script = load("reproduce_paper")
+    out, artifacts = tmp_path / "results", tmp_path / "artifacts"
+    args = ["--profile", "smoke", "--out", str(out), "--artifacts", str(artifacts),
+            "--tables", "1", "2", "3", "baselines", "extra"]
+    assert script.main(args) == 0
+    merged = json.loads((out / "smoke.json").read_text())
+    names = {t: [r["name"] for r in rows] for t, rows in merged["tables"].items()}
+    assert names["table1"] == ["Original", "GM Distilled", "MTT Distilled"]
+    assert names["table2"] == ["Original + Original", "Original + GM Distilled",
+                               "Original + MTT Distilled"]
+    assert names["table3"] == ["Original + Original", "GM Distilled + GM Distilled",
+                               "Original + GM Distilled"]
+    assert len(names["baselines"]) == 6 and len(names["extra"]) == 3
+    row = merged["tables"]["table2"][1]
+    assert 0 <= row["total_acc"]["mean"] <= 100 and row["group_acc"] is not None
+    assert row["train_images"] == 503 + 20
+    assert merged["device"] and merged["commit"] and merged["wall_time_s"]["total"]["mean"] > 0
+    markdown = (out / "smoke.md").read_text()
+    assert "## Table 2" in markdown and "Original + GM Distilled" in markdown
+    assert (artifacts / "smoke" / "seed0" / "gm_ipc2.npz").exists()
+
+    # A rerun reuses the saved distilled sets instead of distilling again.
+    assert script.main(args[:-6] + ["--tables", "1"]) == 0
+    seed = json.loads((out / "smoke" / "seed0.json").read_text())
+    assert seed["reused_artifacts"] == ["gm", "mtt"]
+    assert seed["wall_time_s"]["distill_gm"] > 0  # the first run's time, kept with the set
+    assert list(seed["tables"]) == ["table1"]
+    assert script.main(["--profile", "smoke", "--out", str(out), "--merge-only"]) == 0
+
+
+def test_paper_rows_carry_the_papers_figures():
+    script = load("reproduce_paper")
+    row = script.paper_row("table2", "Original + GM Distilled", "paper")
+    assert row["total_acc"] == 40.4 and row["acc_std"] == 20.1
+    assert script.paper_row("table2", "Original + GM Distilled", "smoke") is None
+
+
+def test_distill_speed_smoke(tmp_path):
+    script = load("distill_speed")
+    assert script.main(["--profile", "smoke", "--ipc", "1", "--iterations", "1",
+                        "--mtt-iterations", "1", "--warmup", "1", "--experts", "2",
+                        "--out", str(tmp_path)]) == 0
+    files = list(tmp_path.glob("distill_speed_smoke_*.json"))
+    assert len(files) == 1
+    runs = json.loads(files[0].read_text())["runs"]
+    assert [r["method"] for r in runs] == ["DC", "DSA", "MTT experts", "MTT distillation"]
+    assert all(r.get("s_per_it", r.get("s_per_expert_epoch")) > 0 for r in runs)
+
+
+def test_search_two_stage_quick_grid(tmp_path):
+    script = load("search_two_stage")
+    assert script.main(["--profile", "smoke", "--grid", "quick", "--folds", "2",
+                        "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "search_smoke.json").read_text())
+    assert len(results["cv_results"]) == 2
+    assert set(results["best_params"]) == {"group_estimator", "class_estimator", "stage2_data"}
+    assert 0 <= results["test"]["total_acc"] <= 100
+    assert "chosen" in (tmp_path / "search_smoke.md").read_text()
