@@ -169,7 +169,7 @@ def test_errors(tiny_images):
         clf.predict(np.zeros((2, 3, 16, 16), dtype=np.float32))
     with pytest.raises(ValueError, match="NaN or infinity"):
         clf.predict(np.full((1, 1, 16, 16), np.nan))
-    with pytest.raises(ValueError, match="single class"):
+    with pytest.raises(ValueError, match="only one class"):
         small().fit(X, np.zeros(60))
     with pytest.raises(ValueError, match="lr_schedule must be 'halfway' or None"):
         small(lr_schedule="cosine").fit(X, y)

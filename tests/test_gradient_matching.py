@@ -150,7 +150,7 @@ def test_parameter_errors(kwargs, error, match, tiny_images):
 
 def test_data_errors(tiny_images):
     X, y = tiny_images
-    with pytest.raises(ValueError, match="single class"):
+    with pytest.raises(ValueError, match="only one class"):
         gm().fit(X, np.zeros(60))
     with pytest.raises(ValueError, match="NaN or infinity"):
         gm().fit(np.where(np.arange(60)[:, None, None, None] == 3, np.nan, X), y)

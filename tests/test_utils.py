@@ -39,11 +39,13 @@ def test_images_from_uint8_grayscale_and_errors():
     [
         (np.zeros((2, 8, 8)), r"4-D array .* got shape \(2, 8, 8\). For single-channel images use X\[:, None\]"),
         (np.zeros((2, 64)), "use module=MLP"),
-        (np.zeros((0, 1, 8, 8)), "0 sample"),
-        (np.zeros((2, 0, 8, 8)), "empty axis"),
+        (np.zeros((0, 1, 8, 8)), r"Found array with 0 sample\(s\)"),
+        (np.zeros((2, 0, 8, 8)), r"0 feature\(s\) .* empty axis"),
         (np.full((2, 1, 2, 2), np.nan), "NaN or infinity in 2 sample"),
         (np.array([[[[np.inf]]]]), "NaN or infinity"),
-        (np.array([["a"]], dtype=object), "must hold numbers"),
+        (np.array([["a"]], dtype="<U1"), "must hold numbers"),
+        (np.array([[1 + 2j]]), "Complex data not supported"),
+        (np.zeros(3), "Reshape your data"),
     ],
 )
 def test_check_image_array_errors(X, match):
@@ -67,7 +69,7 @@ def test_check_image_array_rejects_sparse():
 @pytest.mark.parametrize(
     "y, match",
     [
-        (["a", "a", "a"], r"single class \('a'\)"),
+        (["a", "a", "a"], r"only one class \('a'\)"),
         ([0.5, 1.5, 2.5], "Unknown label type: 'continuous'"),
         ([0, 1], "inconsistent numbers of samples"),
         (np.array([1, "a", 2], dtype=object), "mixes label types"),

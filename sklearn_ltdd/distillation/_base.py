@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from ..nets._modules import ConvNet
 from ..utils import check_images_labels, resolve_device
 from ..utils._random import torch_generator, torch_seed
+from ..sampling._base import SamplerMixin
 
 INITIALISATIONS = ("real", "noise")
 
@@ -26,7 +27,7 @@ def _check_option(value, options, name):
     return value
 
 
-class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
+class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the distillers: a sampler that returns a synthetic set.
 
     ``fit_resample(X, y)`` validates the data, encodes the labels, builds or
@@ -83,8 +84,19 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
 
         ndim = (4,) if self.module is ConvNet else (2, 3, 4)
         X, y = check_images_labels(X, y, ndim=ndim)
+        if self.augmentation is not None and X.ndim != 4:
+            raise ValueError(
+                f"augmentation={self.augmentation!r} transforms images (n, C, H, W), "
+                f"but X has shape {X.shape}; use augmentation=None for tabular data."
+            )
         encoder = LabelEncoder().fit(y)
         y_enc = encoder.transform(y)
+        largest = int(np.bincount(y_enc).max())
+        if self.ipc > largest:
+            raise ValueError(
+                f"ipc={self.ipc} is more than the largest class has images "
+                f"({largest}); distillation condenses data, so use ipc <= {largest}."
+            )
         continuing = self._can_continue(X, encoder)
         self.classes_ = encoder.classes_
         self.n_features_in_ = int(np.prod(X.shape[1:]))
@@ -109,6 +121,7 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
         X_syn = self._from_working_space(syn.detach())
         self.X_syn_ = X_syn.cpu().numpy().astype(np.float32, copy=False)
         self.y_syn_ = self.classes_[np.repeat(np.arange(len(self.classes_)), self.ipc)]
+        self.sampling_strategy_ = {label: self.ipc for label in self.classes_.tolist()}
         self.loss_history_ = np.asarray(history + list(losses), dtype=np.float64)
         self.n_iter_ = len(self.loss_history_)
         del self._rng, self._generator, self._factory
@@ -122,7 +135,12 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
         X_syn : ndarray of shape (n_classes * ipc, C, H, W), float32
         y_syn : ndarray of shape (n_classes * ipc,)
             ``ipc`` copies of each class label, in the order of ``classes_``.
+            (A list, DataFrame or one-hot ``y`` comes back in the same kind,
+            as with imbalanced-learn's samplers.)
         """
+        return super().fit_resample(X, y)
+
+    def _fit_resample(self, X, y):
         self.fit(X, y)
         return self.X_syn_.copy(), self.y_syn_.copy()
 

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_scalar
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils import check_image_array
+from ..utils import check_image_array, check_input_shape
 
 
 def fit_zca(X: torch.Tensor, eps: float):
@@ -81,12 +81,13 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _check(self, X):
         check_is_fitted(self, "whitening_")
         X = check_image_array(X, ndim=(len(self.input_shape_) + 1,))
-        if tuple(X.shape[1:]) != self.input_shape_:
-            raise ValueError(
-                f"X has samples of shape {tuple(X.shape[1:])}, but ZCAWhitening "
-                f"was fitted on shape {self.input_shape_}."
-            )
+        check_input_shape(X, self.input_shape_, type(self).__name__)
         return torch.from_numpy(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
 
     def transform(self, X):
         """Whiten ``X``."""

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import numbers
 
 import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 from skorch.utils import to_tensor
 
 from ..augmentation import get_augmentation
-from ..utils import check_image_array, check_images_labels, resolve_device
+from ..utils import (
+    check_image_array,
+    check_images_labels,
+    check_input_shape,
+    resolve_device,
+)
 from ..utils._random import forked_torch_rng, torch_seed
 from ._callbacks import HalfwayStepLR
 from ._losses import CRITERIA
@@ -148,12 +154,8 @@ class ConvNetClassifier(NeuralNetClassifier):
     @property
     def _default_callbacks(self):
         callbacks = list(super()._default_callbacks)
-        if self.lr_schedule == "halfway":
+        if isinstance(self.lr_schedule, str) and self.lr_schedule == "halfway":
             callbacks.insert(1, ("lr_schedule", HalfwayStepLR()))
-        elif self.lr_schedule is not None:
-            raise ValueError(
-                f"lr_schedule must be 'halfway' or None, got {self.lr_schedule!r}."
-            )
         return callbacks
 
     # -- devices -------------------------------------------------------------
@@ -175,16 +177,28 @@ class ConvNetClassifier(NeuralNetClassifier):
         else:
             rng = check_random_state(self.random_state)
             seeds = [torch_seed(rng) for _ in range(3)]
-        self._module_seed = seeds[0] if self.random_state is not None else None
-        self._loader_seed, self._augment_seed = seeds[1], seeds[2]
-        self._loader_generator = None
-        self._augment_generator = None
+        # Names end in "_": skorch reports every other attribute as a parameter.
+        self.seeds_ = {"module": seeds[0] if self.random_state is not None else None,
+                       "loader": seeds[1], "augment": seeds[2]}
+        self.generators_ = {}
+        check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
+        check_scalar(self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither")
+        if not (self.batch_size == -1 or (isinstance(self.batch_size, numbers.Integral)
+                                          and self.batch_size >= 1)):
+            raise ValueError(
+                f"batch_size must be a positive int or -1 (the whole set), got "
+                f"{self.batch_size!r}."
+            )
+        if not (self.lr_schedule is None or (isinstance(self.lr_schedule, str)
+                                             and self.lr_schedule == "halfway")):
+            raise ValueError(
+                f"lr_schedule must be 'halfway' or None, got {self.lr_schedule!r}."
+            )
         return super().initialize()
 
     def _initialize_module(self, reason=None):
-        with self._on_resolved_device(), forked_torch_rng(
-            getattr(self, "_module_seed", None), self.device_
-        ):
+        seed = getattr(self, "seeds_", {}).get("module")
+        with self._on_resolved_device(), forked_torch_rng(seed, self.device_):
             return super()._initialize_module(reason=reason)
 
     def _initialize_criterion(self, reason=None):
@@ -194,7 +208,7 @@ class ConvNetClassifier(NeuralNetClassifier):
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device_)
         if self.module_.training and self._augment is not None:
-            x = self._augment(x, self._get_augment_generator(x.device))
+            x = self._augment(x, self._generator("augment", x.device))
         return self.module_(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, *args, **kwargs):
@@ -207,8 +221,7 @@ class ConvNetClassifier(NeuralNetClassifier):
 
     def __getstate__(self):
         state = super().__getstate__()
-        state["_loader_generator"] = None
-        state["_augment_generator"] = None
+        state["generators_"] = {}  # torch generators do not pickle; rebuilt on use
         return state
 
     def __setstate__(self, state):
@@ -223,12 +236,13 @@ class ConvNetClassifier(NeuralNetClassifier):
     def _augment(self):
         return get_augmentation(self.augmentation)
 
-    def _get_augment_generator(self, device):
-        generator = self._augment_generator
-        if generator is None or generator.device != device:
+    def _generator(self, name, device="cpu"):
+        """The generator of one random stream (seeded once per ``initialize``)."""
+        generator = self.generators_.get(name)
+        if generator is None or generator.device != torch.device(device):
             generator = torch.Generator(device=device)
-            generator.manual_seed(self._augment_seed)
-            self._augment_generator = generator
+            generator.manual_seed(self.seeds_[name])
+            self.generators_[name] = generator
         return generator
 
     def get_iterator(self, dataset, training=False):
@@ -243,13 +257,11 @@ class ConvNetClassifier(NeuralNetClassifier):
             if kwargs["batch_size"] == -1:
                 kwargs["batch_size"] = len(dataset)
             return self.iterator_valid(dataset, generator=torch.Generator(), **kwargs)
-        if self._loader_generator is None:
-            self._loader_generator = torch.Generator().manual_seed(self._loader_seed)
         kwargs = self.get_params_for("iterator_train")
         kwargs.setdefault("batch_size", self.batch_size)
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
-        return self.iterator_train(dataset, generator=self._loader_generator, **kwargs)
+        return self.iterator_train(dataset, generator=self._generator("loader"), **kwargs)
 
     # -- module and criterion built from the data ------------------------------
     def _inferred_module_kwargs(self) -> dict:
@@ -308,11 +320,7 @@ class ConvNetClassifier(NeuralNetClassifier):
         return X, y_enc
 
     def _check_input_shape(self, X):
-        if tuple(X.shape[1:]) != self.input_shape_:
-            raise ValueError(
-                f"X has samples of shape {tuple(X.shape[1:])}, but "
-                f"{type(self).__name__} was fitted on shape {self.input_shape_}."
-            )
+        check_input_shape(X, self.input_shape_, type(self).__name__)
 
     def fit(self, X, y, **fit_params):
         """Train a fresh network on images ``X`` with labels ``y``.

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
+from ._base import SamplerMixin
+
 from ..utils import check_images_labels
 
 
-class PrecomputedSampler(BaseEstimator):
+class PrecomputedSampler(SamplerMixin, BaseEstimator):
     """Return a fixed ``(X_syn, y_syn)`` from ``fit_resample``, whatever the input.
 
     Distillation is the expensive step; this lets one distilled set (from a
@@ -36,7 +38,7 @@ class PrecomputedSampler(BaseEstimator):
         self.X_syn = X_syn
         self.y_syn = y_syn
 
-    def fit_resample(self, X, y):
+    def _fit_resample(self, X, y):
         """Check ``(X, y)`` against the stored set and return the stored set."""
         X_syn, y_syn = check_images_labels(self.X_syn, self.y_syn, ndim=(2, 3, 4), min_classes=1)
         X, y = check_images_labels(X, y, ndim=(X_syn.ndim,), min_classes=1)
@@ -50,10 +52,13 @@ class PrecomputedSampler(BaseEstimator):
             raise ValueError(
                 f"the stored set has no images of classes {missing.tolist()!r} of y."
             )
+        self.n_features_in_ = int(np.prod(X.shape[1:]))
+        labels, counts = np.unique(y_syn, return_counts=True)
+        self.sampling_strategy_ = dict(zip(labels.tolist(), counts.tolist()))
         return X_syn.copy(), y_syn.copy()
 
 
-class ImageSampler(BaseEstimator):
+class ImageSampler(SamplerMixin, BaseEstimator):
     """Run an imbalanced-learn sampler on images by flattening them.
 
     imbalanced-learn's samplers take 2-D arrays; this adaptor reshapes
@@ -84,7 +89,7 @@ class ImageSampler(BaseEstimator):
     def __init__(self, sampler):
         self.sampler = sampler
 
-    def fit_resample(self, X, y):
+    def _fit_resample(self, X, y):
         """Resample the flattened images and return them in image shape."""
         if not hasattr(self.sampler, "fit_resample"):
             raise TypeError(
@@ -93,6 +98,8 @@ class ImageSampler(BaseEstimator):
             )
         X, y = check_images_labels(X, y, ndim=(2, 3, 4), min_classes=1)
         self.sampler_ = clone(self.sampler)
+        self.n_features_in_ = int(np.prod(X.shape[1:]))
         X_res, y_res = self.sampler_.fit_resample(X.reshape(len(X), -1), y)
         X_res = np.asarray(X_res, dtype=np.float32).reshape(-1, *X.shape[1:])
+        self.sampling_strategy_ = getattr(self.sampler_, "sampling_strategy_", None)
         return X_res, np.asarray(y_res)

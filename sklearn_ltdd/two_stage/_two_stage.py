@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..distillation import GradientMatchingDistiller
 from ..grouping import ClassGrouper
 from ..nets import ConvNetClassifier
-from ..utils import check_image_array, check_images_labels
+from ..utils import check_image_array, check_images_labels, check_input_shape
 from ..utils._random import torch_seed
 
 
@@ -167,7 +167,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_data_params()
-        X, y = check_images_labels(X, y, ndim=(2, 3, 4))
+        X, y = check_images_labels(X, y, ndim=(2, 3, 4), dtype=None)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
         self.n_features_in_ = int(np.prod(X.shape[1:]))
@@ -268,7 +268,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
     def _resample(self, sampler, X, y, rng):
         fitted = _seed_unset_random_states(clone(sampler), rng)
         X_res, y_res = fitted.fit_resample(X, y)
-        return fitted, np.asarray(X_res, dtype=np.float32), np.asarray(y_res)
+        return fitted, np.asarray(X_res), np.asarray(y_res)
 
     def _stage_data(self, X, y, streams):
         stage1, stage2 = self.stage1_data, self.stage2_data
@@ -321,12 +321,8 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
     # -- predict --------------------------------------------------------------------------
     def _check_X(self, X):
         check_is_fitted(self, "class_estimators_")
-        X = check_image_array(X, ndim=(len(self._input_shape) + 1,))
-        if tuple(X.shape[1:]) != self._input_shape:
-            raise ValueError(
-                f"X has samples of shape {tuple(X.shape[1:])}, but "
-                f"TwoStageClassifier was fitted on shape {self._input_shape}."
-            )
+        X = check_image_array(X, ndim=(len(self._input_shape) + 1,), dtype=None)
+        check_input_shape(X, self._input_shape, type(self).__name__)
         return X
 
     def predict_group(self, X) -> np.ndarray:

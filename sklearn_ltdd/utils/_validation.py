@@ -79,7 +79,8 @@ def images_from_uint8(images, *, mean=None, std=None) -> np.ndarray:
 _LAYOUTS = {2: "(n_samples, n_features)", 4: "(n_samples, n_channels, height, width)"}
 
 
-def check_image_array(X, *, ndim=(4,), name: str = "X", min_samples: int = 1):
+def check_image_array(X, *, ndim=(4,), name: str = "X", min_samples: int = 1,
+                      dtype=np.float32):
     """Validate an input array and return it as contiguous float32 numpy.
 
     Parameters
@@ -92,10 +93,13 @@ def check_image_array(X, *, ndim=(4,), name: str = "X", min_samples: int = 1):
         The parameter name used in error messages.
     min_samples : int, default=1
         The fewest rows accepted.
+    dtype : numpy dtype or None, default=np.float32
+        The returned dtype; None keeps float32/float64 input as it is
+        (meta-estimators pass data on to scikit-learn sub-estimators).
 
     Returns
     -------
-    X : ndarray of dtype float32
+    X : ndarray of dtype ``dtype`` (float32 by default)
 
     Raises
     ------
@@ -124,15 +128,22 @@ def check_image_array(X, *, ndim=(4,), name: str = "X", min_samples: int = 1):
         X = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"{name} could not be converted to an array: {exc}") from exc
-    if X.dtype == object or not (
-        np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.bool_)
-    ):
+    if np.iscomplexobj(X):
+        raise ValueError(f"Complex data not supported; {name} must be real-valued.")
+    if X.dtype == object:
+        X = X.astype(np.float64)  # numbers stored as objects; TypeError otherwise
+    if not (np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.bool_)):
         raise ValueError(
             f"{name} must hold numbers, got an array of dtype {X.dtype}."
         )
-    if np.iscomplexobj(X):
-        raise ValueError(f"{name} must be real-valued, got complex data.")
     ndim = tuple(ndim)
+    if X.ndim == 1 and 1 not in ndim:
+        raise ValueError(
+            f"Expected a {ndim[0]}-D array for {name}, got a 1-D array instead. "
+            f"Reshape your data either using array.reshape(-1, 1) if your data "
+            f"has a single feature or array.reshape(1, -1) if it contains a "
+            f"single sample."
+        )
     if X.ndim not in ndim:
         expected = " or ".join(
             f"a {d}-D array of shape {_LAYOUTS.get(d, '')}".rstrip() for d in ndim
@@ -150,12 +161,17 @@ def check_image_array(X, *, ndim=(4,), name: str = "X", min_samples: int = 1):
         )
     if X.shape[0] < min_samples:
         raise ValueError(
-            f"{name} has {X.shape[0]} sample(s) (shape={X.shape}) while a "
-            f"minimum of {min_samples} is required."
+            f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a "
+            f"minimum of {min_samples} is required ({name})."
         )
     if any(s == 0 for s in X.shape[1:]):
-        raise ValueError(f"{name} has an empty axis: shape {X.shape}.")
-    X = np.ascontiguousarray(X, dtype=np.float32)
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of "
+            f"1 is required ({name} has an empty axis)."
+        )
+    if dtype is None:
+        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    X = np.ascontiguousarray(X, dtype=dtype)
     if not np.isfinite(X).all():
         n_bad = int((~np.isfinite(X)).any(axis=tuple(range(1, X.ndim))).sum())
         raise ValueError(
@@ -165,7 +181,7 @@ def check_image_array(X, *, ndim=(4,), name: str = "X", min_samples: int = 1):
     return X
 
 
-def check_images_labels(X, y, *, ndim=(4,), min_classes: int = 2):
+def check_images_labels(X, y, *, ndim=(4,), min_classes: int = 2, dtype=np.float32):
     """Validate ``(X, y)`` for fitting: images as above, 1-D classification labels.
 
     Returns
@@ -186,14 +202,14 @@ def check_images_labels(X, y, *, ndim=(4,), min_classes: int = 2):
     >>> check_images_labels(X, ["a", "a", "a"])
     Traceback (most recent call last):
     ...
-    ValueError: y has a single class ('a'); a classifier needs at least 2 classes.
+    ValueError: y has only one class ('a'); a classifier needs at least 2 classes.
     """
     if y is None:
         raise ValueError(
             "requires y to be passed, but the target y is None; fit(X, y) "
             "needs class labels."
         )
-    X = check_image_array(X, ndim=ndim)
+    X = check_image_array(X, ndim=ndim, dtype=dtype)
     y_arr = np.asarray(y)
     if y_arr.ndim == 2 and y_arr.shape[1] != 1:
         raise ValueError(
@@ -221,9 +237,29 @@ def check_images_labels(X, y, *, ndim=(4,), min_classes: int = 2):
     classes = np.unique(y)
     if len(classes) < min_classes:
         raise ValueError(
-            f"y has a single class ({classes[0].item()!r}); a classifier needs at "
+            f"y has only one class ({classes[0].item()!r}); a classifier needs at "
             f"least {min_classes} classes."
             if len(classes) == 1
             else f"y has {len(classes)} classes; at least {min_classes} are needed."
         )
     return X, y
+
+
+def check_input_shape(X, input_shape, estimator_name: str):
+    """Raise if samples of ``X`` do not have the shape seen at ``fit``.
+
+    Tabular inputs get scikit-learn's wording ("X has 3 features, but ... is
+    expecting 4 features as input"); images name both shapes.
+    """
+    shape = tuple(X.shape[1:])
+    if shape == tuple(input_shape):
+        return
+    if len(shape) == 1 and len(input_shape) == 1:
+        raise ValueError(
+            f"X has {shape[0]} features, but {estimator_name} is expecting "
+            f"{input_shape[0]} features as input."
+        )
+    raise ValueError(
+        f"X has samples of shape {shape}, but {estimator_name} was fitted on "
+        f"shape {tuple(input_shape)}."
+    )
