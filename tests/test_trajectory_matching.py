@@ -76,6 +76,18 @@ def test_expert_trajectories_follow_plain_sgd(tiny_images):
     assert np.array_equal(traj, again)
 
 
+@pytest.mark.parametrize("augmentation", [None, "dsa"])
+def test_experts_trained_together_equal_experts_trained_in_turn(augmentation, tiny_images):
+    """The vmap path (CUDA's default) gives the trajectories of the loop path."""
+    X, y = tiny_images
+    dsa = TrajectoryMatchingDistiller()._dsa() if augmentation else None
+    kwargs = dict(module=ConvNet, module_kwargs={"width": 4, "n_classes": 3}, n_experts=3,
+                  epochs=2, lr=0.01, batch_size=16, augmentation=dsa, seed=0)
+    together = train_expert_trajectories(X, y, n_parallel=3, **kwargs)
+    in_turn = train_expert_trajectories(X, y, n_parallel=1, **kwargs)
+    assert np.allclose(together, in_turn, atol=1e-5)
+
+
 def test_given_experts_are_used(tiny_images):
     X, y = tiny_images
     first = mtt().fit(X, y)

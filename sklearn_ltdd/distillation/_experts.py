@@ -23,6 +23,8 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
     randomly chosen DSA operation per batch with per-image parameters (the
     reference ``buffer.py``). On CUDA, ``n_parallel`` experts train
     together in one ``torch.func.vmap``; on the CPU they train in turn.
+    Every expert draws from a random stream of its own, so the trajectories
+    do not depend on how many experts train together.
 
     Parameters
     ----------
@@ -39,7 +41,8 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
         Drives initialisations, batch orders and augmentation.
     device : str or torch.device, default="cpu"
     n_parallel : int or "auto", default="auto"
-        Experts per vmap on CUDA ("auto": 25); ignored on the CPU.
+        Experts trained together in one vmap: "auto" is 25 on CUDA and 1
+        (a plain loop, faster there) on the CPU.
     verbose : int, default=0
 
     Returns
@@ -54,15 +57,18 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
     y_t = torch.as_tensor(y, device=device, dtype=torch.long)
     n_classes = int(module_kwargs.get("n_classes", int(y_t.max()) + 1))
     factory = ModuleFactory(module, tuple(X.shape[1:]), n_classes, module_kwargs, device)
-    generator = torch.Generator(device=device).manual_seed(int(rng.randint(2**31 - 1)))
-    batched = device.type == "cuda"
-    chunk = (25 if n_parallel == "auto" else int(n_parallel)) if batched else 1
+    if n_parallel == "auto":
+        n_parallel = 25 if device.type == "cuda" else 1
+    chunk = max(1, int(n_parallel))
     init_seeds = rng.randint(2**31 - 1, size=n_experts)
+    stream_seeds = rng.randint(2**31 - 1, size=n_experts)
     out, flat = None, None
     bar = tqdm(total=n_experts * epochs, desc="expert trajectories",
                disable=not verbose, leave=False)
     for first in range(0, n_experts, chunk):
         nets = [factory(int(s)) for s in init_seeds[first:first + chunk]]
+        generators = [torch.Generator(device=device).manual_seed(int(s))
+                      for s in stream_seeds[first:first + chunk]]
         params = stack_params(nets)
         if flat is None:
             flat = FlatParameters({k: v[0] for k, v in params.items()})
@@ -71,7 +77,7 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
         loss_fn = make_loss(nets[0])
         for _ in range(epochs):
             params = _train_epoch(loss_fn, params, X_t, y_t, lr, batch_size,
-                                  augmentation, generator, batched)
+                                  augmentation, generators)
             snapshots.append(flat.flatten(params))
             bar.update(len(nets))
         out[first:first + len(nets)] = torch.stack(snapshots, dim=1).cpu().numpy()
@@ -79,26 +85,30 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
     return out
 
 
-def _train_epoch(loss_fn, params, X, y, lr, batch_size, augmentation, generator, batched):
-    """One epoch of SGD for a stack of experts (leading dimension of params)."""
-    n_experts = next(iter(params.values())).shape[0]
+def _train_epoch(loss_fn, params, X, y, lr, batch_size, augmentation, generators):
+    """One epoch of SGD for a stack of experts (leading dimension of params).
+
+    Expert ``e`` shuffles and augments with ``generators[e]``; more than one
+    expert trains in one ``vmap`` over the stacked parameters.
+    """
+    n_experts = len(generators)
     n = X.shape[0]
-    order = torch.rand(n_experts, n, generator=generator, device=X.device).argsort(dim=1)
+    order = torch.stack([torch.randperm(n, generator=g, device=X.device) for g in generators])
     step = grad(loss_fn)
-    batched_step = vmap(step, in_dims=(0, 0, 0)) if batched else None
-    expert_of = torch.arange(n_experts, device=X.device)
+    batched_step = vmap(step, in_dims=(0, 0, 0)) if n_experts > 1 else None
     for start in range(0, n, batch_size):
         index = order[:, start:start + batch_size]
         xb, yb = X[index], y[index]  # (experts, batch, ...)
         if isinstance(augmentation, DSA):
-            groups = expert_of.repeat_interleave(index.shape[1])
-            aug = augmentation.sample(groups.numel(), generator, X.device, groups, n_experts)
+            single = torch.zeros(index.shape[1], dtype=torch.long, device=X.device)
+            rows = [augmentation.sample(index.shape[1], g, X.device, single, 1)
+                    for g in generators]
+            aug = {key: torch.cat([r[key] for r in rows]) for key in rows[0]}
             xb = augmentation.apply(xb.flatten(0, 1), aug).view_as(xb)
-        if batched:
+        if batched_step is not None:
             g = batched_step(params, xb, yb)
         else:
-            per_expert = [step({k: v[e] for k, v in params.items()}, xb[e], yb[e])
-                          for e in range(n_experts)]
-            g = {k: torch.stack([pe[k] for pe in per_expert]) for k in params}
+            g = {k: v[None] for k, v in step({k: v[0] for k, v in params.items()},
+                                             xb[0], yb[0]).items()}
         params = {k: v - lr * g[k] for k, v in params.items()}
     return params
