@@ -153,7 +153,7 @@ def test_divergence_is_an_error_not_a_result(digits):
 
 def test_nonpositive_step_size_warns(digits):
     with pytest.warns(UserWarning, match="learned step size ended at -"):
-        mtt(n_iterations=20, n_experts=1, syn_steps=10, max_start_epoch=1, lr_lr=1e-4,
+        mtt(n_iterations=1, n_experts=1, syn_steps=2, max_start_epoch=1, lr_lr=1e-2,
             ).fit(digits.X_train, digits.y_train)
 
 
