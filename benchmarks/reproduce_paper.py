@@ -322,6 +322,9 @@ def extra_rows(run, p, device, seed, X, y, groups, frozen_groups, X_gm, y_gm):
             grouper=groups, group_estimator=stage1, class_estimator=clf, stage2_data=stage2,
             random_state=seed), X, y)
         run.record("extra", name, model, images, sec, groups)
+        # The same fitted model with soft routing (argmax of P(g|x) P(c|g,x)).
+        model.set_params(routing="soft")
+        run.record("extra", f"{name}, soft routing", model, images, 0.0, groups)
 
 
 def _group_labels(groups, y):

@@ -42,20 +42,22 @@ def candidates(p, device, seed, gm_iterations, grid="full"):
         return rp.convnet(p, device, seed, epochs, **kwargs)
 
     la_flip = {"criterion": "logit_adjusted", "augmentation": "crop_flip"}
-    group_nets = [net(), net(**la_flip), net(augmentation="crop_flip")]
+    # Balanced softmax is logit adjustment with tau=1 up to a constant: not repeated.
+    group_nets = [net(augmentation="crop_flip"), net(**la_flip)]
     original = {"group_estimator": group_nets, "stage2_data": ["original"],
-                "class_estimator": [net(**la_flip), net(augmentation="crop_flip"),
-                                    net(criterion="balanced_softmax", augmentation="crop_flip")]}
-    distilled = {"group_estimator": group_nets,
+                "class_estimator": [net(**la_flip), net(augmentation="crop_flip")],
+                "routing": ["hard", "soft"]}
+    distilled = {"group_estimator": group_nets[1:],
                  "stage2_data": [GradientMatchingDistiller(
                      ipc=p["ipc"], n_iterations=gm_iterations, init="real",
                      augmentation="dsa", module_params={"width": p["width"]}, device=device,
                      random_state=seed)],
-                 "class_estimator": [net(p["dsa_epochs"], augmentation="dsa")]}
+                 "class_estimator": [net(p["dsa_epochs"], augmentation="dsa")],
+                 "routing": ["hard", "soft"]}
     if grid == "quick":
-        return [{**original, "group_estimator": group_nets[:1], "class_estimator":
-                 original["class_estimator"][:1]},
-                {**distilled, "group_estimator": group_nets[:1]}]
+        return [{**original, "group_estimator": group_nets[1:], "class_estimator":
+                 original["class_estimator"][:1], "routing": ["soft"]},
+                {**distilled, "routing": ["hard"]}]
     return [original, distilled]
 
 

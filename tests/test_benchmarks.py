@@ -29,7 +29,7 @@ def test_reproduce_paper_smoke_profile(tmp_path, capsys):
                                "Original + MTT Distilled"]
     assert names["table3"] == ["Original + Original", "GM Distilled + GM Distilled",
                                "Original + GM Distilled"]
-    assert len(names["baselines"]) == 6 and len(names["extra"]) == 3
+    assert len(names["baselines"]) == 6 and len(names["extra"]) == 6
     row = merged["tables"]["table2"][1]
     assert 0 <= row["total_acc"]["mean"] <= 100 and row["group_acc"] is not None
     assert row["train_images"] == 503 + 20
@@ -72,6 +72,7 @@ def test_search_two_stage_quick_grid(tmp_path):
                         "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "search_smoke.json").read_text())
     assert len(results["cv_results"]) == 2
-    assert set(results["best_params"]) == {"group_estimator", "class_estimator", "stage2_data"}
+    assert set(results["best_params"]) == {"group_estimator", "class_estimator", "stage2_data",
+                                           "routing"}
     assert 0 <= results["test"]["total_acc"] <= 100
     assert "chosen" in (tmp_path / "search_smoke.md").read_text()

@@ -192,3 +192,15 @@ def test_random_state_makes_fits_repeatable(digits):
     a = TwoStageClassifier(random_state=3, **kwargs).fit(X, y).predict_proba(digits.X_test)
     b = TwoStageClassifier(random_state=3, **kwargs).fit(X, y).predict_proba(digits.X_test)
     assert np.array_equal(a, b)
+
+
+def test_soft_routing_is_the_argmax_of_the_probabilities():
+    X, y = blobs()
+    X_shifted = X + np.array([[4.5, 0]])
+    soft = tabular(routing="soft").fit(X, y)
+    proba = soft.predict_proba(X_shifted)
+    assert np.array_equal(soft.predict(X_shifted), soft.classes_[proba.argmax(axis=1)])
+    hard = tabular().fit(X, y)
+    assert np.array_equal(hard.predict_proba(X_shifted), proba)
+    with pytest.raises(ValueError, match=r"routing must be one of \['hard', 'soft'\]"):
+        tabular(routing="mixed").fit(X, y)

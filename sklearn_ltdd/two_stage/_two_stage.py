@@ -94,6 +94,13 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         set split by group; "original" uses each group's original images.
         When ``stage1_data`` is a sampler with the same class and
         parameters, its output is reused rather than distilled again.
+    routing : {"hard", "soft"}, default="hard"
+        How ``predict`` combines the stages. "hard" is the paper's pipeline:
+        the class with the highest within-group probability in the most
+        probable group. "soft" takes the argmax of ``predict_proba``, the
+        product of both stages' probabilities, so a confident second stage
+        can overrule an unsure first one (needs ``predict_proba`` in both
+        stages).
     random_state : int, RandomState instance or None, default=None
         Seeds every sub-estimator whose own ``random_state`` is None.
     verbose : int, default=0
@@ -121,10 +128,11 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    ``predict`` routes hard, as in the paper: the class with the highest
-    within-group probability in the most probable group. ``predict_proba``
-    is the soft version, ``P(c | x) = P(group(c) | x) P(c | group, x)``; its
-    argmax can differ from ``predict`` when the group classifier is unsure.
+    With the default ``routing="hard"``, ``predict`` routes as in the paper:
+    the class with the highest within-group probability in the most
+    probable group. ``predict_proba`` is the soft version,
+    ``P(c | x) = P(group(c) | x) P(c | group, x)``; its argmax can differ
+    from hard routing when the group classifier is unsure.
 
     Examples
     --------
@@ -143,13 +151,14 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, grouper=None, group_estimator=None, class_estimator=None,
-                 stage1_data="original", stage2_data=None, random_state=None,
-                 verbose=0):
+                 stage1_data="original", stage2_data=None, routing="hard",
+                 random_state=None, verbose=0):
         self.grouper = grouper
         self.group_estimator = group_estimator
         self.class_estimator = class_estimator
         self.stage1_data = stage1_data
         self.stage2_data = stage2_data
+        self.routing = routing
         self.random_state = random_state
         self.verbose = verbose
 
@@ -205,6 +214,8 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             print(f"[TwoStageClassifier] {message}", flush=True)
 
     def _check_data_params(self):
+        if not (isinstance(self.routing, str) and self.routing in ("hard", "soft")):
+            raise ValueError(f"routing must be one of ['hard', 'soft'], got {self.routing!r}.")
         for name in ("stage1_data", "stage2_data"):
             value = getattr(self, name)
             allowed_none = name == "stage2_data"
@@ -331,7 +342,13 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         return np.asarray(self.group_estimator_.predict(X)).astype(np.int64)
 
     def predict(self, X):
-        """Route each image to a group, then predict its class within that group."""
+        """Route each image to a group, then predict its class within that group.
+
+        With ``routing="soft"``, the argmax of :meth:`predict_proba` instead.
+        """
+        if self.routing == "soft":
+            proba = self.predict_proba(X)
+            return self.classes_[proba.argmax(axis=1)]
         X = self._check_X(X)
         routed = np.asarray(self.group_estimator_.predict(X)).astype(np.int64)
         out = np.empty(len(X), dtype=self.classes_.dtype)
