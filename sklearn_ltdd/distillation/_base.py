@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from ..nets._modules import ConvNet
 from ..utils import check_images_labels, resolve_device
 from ..utils._random import torch_generator, torch_seed
+from ._functional import ModuleFactory
 from ..sampling._base import SamplerMixin
 
 INITIALISATIONS = ("real", "noise")
@@ -80,8 +81,6 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
         self
         """
         self._check_params()
-        from ._functional import ModuleFactory  # noqa: PLC0415  (avoid cycle)
-
         ndim = (4,) if self.module is ConvNet else (2, 3, 4)
         X, y = check_images_labels(X, y, ndim=ndim)
         if self.augmentation is not None and X.ndim != 4:
@@ -103,10 +102,19 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
         self.input_shape_ = tuple(X.shape[1:])
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
+        # Per-fit working state (generators do not pickle): removed at the end.
         self._rng = rng
         self._generator = torch_generator(rng, self.device_)
         self._factory = ModuleFactory(self.module, self.input_shape_, len(self.classes_),
                                       self.module_params, self.device_)
+        try:
+            self._fit_synthetic(X, y_enc, rng, continuing)
+        finally:
+            del self._rng, self._generator, self._factory
+        return self
+
+    def _fit_synthetic(self, X, y_enc, rng, continuing):
+        """Initialise or continue the synthetic set, distil, store the results."""
         X_t = torch.as_tensor(X, device=self.device_)
         y_t = torch.as_tensor(y_enc, device=self.device_, dtype=torch.long)
         X_work = self._to_working_space(X_t, fit=not continuing)
@@ -124,8 +132,6 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
         self.sampling_strategy_ = {label: self.ipc for label in self.classes_.tolist()}
         self.loss_history_ = np.asarray(history + list(losses), dtype=np.float64)
         self.n_iter_ = len(self.loss_history_)
-        del self._rng, self._generator, self._factory
-        return self
 
     def fit_resample(self, X, y):
         """Distil ``(X, y)`` and return the balanced synthetic set.

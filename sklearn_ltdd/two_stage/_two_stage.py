@@ -235,8 +235,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             self.groups_ = [np.sort(g) for g in groups]
         else:
             grouper = ClassGrouper() if self.grouper is None else self.grouper
-            if not hasattr(grouper, "fit") or not hasattr(grouper, "groups_") and not hasattr(
-                    grouper, "get_params"):
+            if not (hasattr(grouper, "fit") and hasattr(grouper, "get_params")):
                 raise ValueError(
                     f"grouper must be a ClassGrouper, a list of lists of class "
                     f"labels, or None; got {self.grouper!r}."
