@@ -137,6 +137,21 @@ def test_zca_whitening_round_trip_and_distiller_space(tiny_images):
         ZCAWhitening(eps=0).fit(X)
 
 
+def test_zca_regularisation_is_relative_to_the_data_scale():
+    """eps is in units of the mean feature variance: MTT's whitening at any scale."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(200, 3, 4, 4)).astype(np.float32)  # like images in [0, 1]
+    flat = X.reshape(200, -1).astype(np.float64)
+    centred = flat - flat.mean(0)
+    cov = centred.T @ centred / 199
+    S, U = np.linalg.eigh(cov)
+    kornia_like = (U / np.sqrt(S + 0.1)) @ U.T  # MTT: eps=0.1 on [0, 1] images
+    relative = ZCAWhitening(eps=0.1 / np.diag(cov).mean()).fit(X)
+    assert np.allclose(relative.whitening_, kornia_like, atol=1e-4)
+    scaled = ZCAWhitening().fit(5 * X - 2)  # standardising does not change the result
+    assert np.allclose(scaled.transform(5 * X - 2), ZCAWhitening().fit(X).transform(X), atol=1e-4)
+
+
 def test_warm_start_keeps_the_learned_step(tiny_images):
     X, y = tiny_images
     distiller = mtt(warm_start=True, lr_lr=1e-7).fit(X, y)

@@ -214,6 +214,10 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
             syn = torch.where(noisy.view(-1, *[1] * (syn.ndim - 1)), syn + scale * noise, syn)
         return syn
 
+    def _check_due(self, it):
+        """Check for divergence at each of the first 10 iterations, then every 50."""
+        return it < 10 or it % 50 == 49 or it == self.n_iterations - 1
+
     def _check_finite(self, losses, it, *state):
         """Raise if a loss up to iteration ``it``, or a ``state`` tensor, is not finite.
 

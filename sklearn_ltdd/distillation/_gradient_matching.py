@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 import torch
+import torch.nn.functional as F
 from sklearn.utils import check_scalar
 from torch.func import grad, vmap
 
@@ -224,8 +225,10 @@ class GradientMatchingDistiller(BaseDistiller):
             net = self._factory(seeds[it])
             loss_fn = make_loss(net)
             class_grads = vmap(grad(loss_fn), in_dims=(None, 0, 0, 0))
+            # Detached views of the network's parameters: the matching reads
+            # them, the inner training updates them in place.
             params = parameters_of(net)
-            velocity = None
+            optimizer_net = torch.optim.SGD(net.parameters(), lr=self.lr_net, momentum=0.5)
             for round_ in range(self.outer_loop_):
                 index, weight = sampler.sample()
                 x_real = X[index]  # (classes, width, ...)
@@ -245,11 +248,10 @@ class GradientMatchingDistiller(BaseDistiller):
                 losses[it] += loss.detach()
                 if round_ == self.outer_loop_ - 1:
                     break
-                params, velocity = self._train_network(
-                    loss_fn, params, velocity, syn.detach(), y_syn, dsa, gen)
+                self._train_network(net, optimizer_net, syn.detach(), y_syn, dsa, gen)
             if self.verbose and it % 10 == 0:
                 bar.set_postfix(loss=float(losses[it]) / (n_classes * self.outer_loop_))
-            if it % 50 == 49 or it == self.n_iterations - 1:
+            if self._check_due(it):
                 self._check_finite(losses, it, syn)
         losses = losses / (n_classes * self.outer_loop_)
         return syn.detach(), losses.cpu().tolist()
@@ -263,9 +265,12 @@ class GradientMatchingDistiller(BaseDistiller):
         per_class = [step(params, x[c, :size], y[c, :size]) for c, size in enumerate(sizes)]
         return {name: torch.stack([g[name] for g in per_class]) for name in params}
 
-    def _train_network(self, loss_fn, params, velocity, x, y, dsa, gen):
-        """``inner_loop`` epochs of SGD (momentum 0.5) on the synthetic set."""
-        step = grad(loss_fn)
+    def _train_network(self, net, optimizer, x, y, dsa, gen):
+        """``inner_loop`` epochs of SGD (momentum 0.5) on the synthetic set.
+
+        Plain autograd and a torch optimizer (fused on CUDA): these hundreds of
+        small steps are bound by per-call overhead, which ``torch.func`` adds to.
+        """
         n = x.shape[0]
         for _ in range(self.inner_loop_):
             order = torch.randperm(n, generator=gen, device=x.device)
@@ -274,13 +279,9 @@ class GradientMatchingDistiller(BaseDistiller):
                 xb = x[batch]
                 if dsa is not None:
                     xb = dsa(xb, gen)
-                g = step(params, xb, y[batch])
-                if velocity is None:
-                    velocity = {k: v.clone() for k, v in g.items()}
-                else:
-                    velocity = {k: 0.5 * velocity[k] + g[k] for k in g}
-                params = {k: p - self.lr_net * velocity[k] for k, p in params.items()}
-        return params, velocity
+                optimizer.zero_grad(set_to_none=True)
+                F.cross_entropy(net(xb), y[batch]).backward()
+                optimizer.step()
 
 
 class _ClassBatches:

@@ -11,7 +11,9 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
+from skorch.dataset import Dataset
 from skorch.utils import to_tensor
+from torch.utils.data import DataLoader
 
 from ..augmentation import get_augmentation
 from ..utils import (
@@ -36,6 +38,29 @@ _PRESET_KWARGS = {
 def _image_ndim(module):
     """The input dimensions a module can take: ConvNet needs images."""
     return (4,) if module is ConvNet or isinstance(module, ConvNet) else (2, 3, 4)
+
+
+class _DeviceBatches:
+    """Mini-batches sliced from tensors already on the device."""
+
+    def __init__(self, data, batch_size, generator):
+        self.X, self.y = data
+        self.batch_size = int(batch_size)
+        self.generator = generator
+
+    def __len__(self):
+        return -(-len(self.X) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.X)
+        if self.generator is None:
+            order = None
+        else:
+            order = torch.randperm(n, generator=self.generator).to(self.X.device)
+        for start in range(0, n, self.batch_size):
+            index = (slice(start, start + self.batch_size) if order is None
+                     else order[start:start + self.batch_size])
+            yield self.X[index], (None if self.y is None else self.y[index])
 
 
 class ConvNetClassifier(NeuralNetClassifier):
@@ -180,7 +205,7 @@ class ConvNetClassifier(NeuralNetClassifier):
         # Names end in "_": skorch reports every other attribute as a parameter.
         self.seeds_ = {"module": seeds[0] if self.random_state is not None else None,
                        "loader": seeds[1], "augment": seeds[2]}
-        self.generators_ = {}
+        self.cache_ = {}  # generators and device copies of the data; not pickled
         check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
         check_scalar(self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither")
         if not (self.batch_size == -1 or (isinstance(self.batch_size, numbers.Integral)
@@ -221,7 +246,7 @@ class ConvNetClassifier(NeuralNetClassifier):
 
     def __getstate__(self):
         state = super().__getstate__()
-        state["generators_"] = {}  # torch generators do not pickle; rebuilt on use
+        state["cache_"] = {}  # generators and data copies: rebuilt on use
         return state
 
     def __setstate__(self, state):
@@ -238,30 +263,55 @@ class ConvNetClassifier(NeuralNetClassifier):
 
     def _generator(self, name, device="cpu"):
         """The generator of one random stream (seeded once per ``initialize``)."""
-        generator = self.generators_.get(name)
+        generator = self.cache_.get(name)
         if generator is None or generator.device != torch.device(device):
             generator = torch.Generator(device=device)
             generator.manual_seed(self.seeds_[name])
-            self.generators_[name] = generator
+            self.cache_[name] = generator
         return generator
 
     def get_iterator(self, dataset, training=False):
+        """Batches of ``dataset``: from device-resident tensors when possible.
+
+        For in-memory arrays and the default loader settings, the data are
+        copied to the device once per fit (or predict) and batches are
+        slices of it, shuffled by the net's own generator; this avoids the
+        per-sample indexing, collation and host-to-device copy of a
+        ``DataLoader`` at every step. Any other loader setting
+        (``iterator_train__num_workers``, a custom ``dataset``, ...) falls
+        back to skorch's ``DataLoader`` path.
+        """
         prefix = "iterator_train" if training else "iterator_valid"
-        if "generator" in self.get_params_for(prefix):
-            return super().get_iterator(dataset, training=training)
-        if not training:
-            # A private generator keeps the DataLoader from drawing its base
-            # seed from torch's global generator at prediction time.
-            kwargs = self.get_params_for("iterator_valid")
-            kwargs.setdefault("batch_size", self.batch_size)
-            if kwargs["batch_size"] == -1:
-                kwargs["batch_size"] = len(dataset)
-            return self.iterator_valid(dataset, generator=torch.Generator(), **kwargs)
-        kwargs = self.get_params_for("iterator_train")
-        kwargs.setdefault("batch_size", self.batch_size)
-        if kwargs["batch_size"] == -1:
-            kwargs["batch_size"] = len(dataset)
-        return self.iterator_train(dataset, generator=self._generator("loader"), **kwargs)
+        kwargs = self.get_params_for(prefix)
+        batch_size = kwargs.pop("batch_size", self.batch_size)
+        if batch_size == -1:
+            batch_size = len(dataset)
+        shuffle = kwargs.pop("shuffle", False)
+        iterator = self.iterator_train if training else self.iterator_valid
+        simple = (iterator is DataLoader and not kwargs and isinstance(dataset, Dataset)
+                  and isinstance(dataset.X, np.ndarray)
+                  and (dataset.y is None or isinstance(dataset.y, np.ndarray)))
+        if simple:
+            generator = self._generator("loader") if training and shuffle else None
+            return _DeviceBatches(self._on_device(dataset), batch_size, generator)
+        kwargs = self.get_params_for(prefix)
+        kwargs.setdefault("batch_size", batch_size)
+        kwargs["batch_size"] = batch_size
+        if "generator" not in kwargs:
+            # The net's generator for shuffling; a private one at prediction,
+            # so a DataLoader never draws its base seed from torch's global one.
+            kwargs["generator"] = self._generator("loader") if training else torch.Generator()
+        return iterator(dataset, **kwargs)
+
+    def _on_device(self, dataset):
+        """``(X, y)`` of a dataset as device tensors, cached for its lifetime."""
+        cached = self.cache_.get("data")
+        if cached is None or cached[0] is not dataset:
+            X = torch.as_tensor(dataset.X, device=self.device_)
+            y = None if dataset.y is None else torch.as_tensor(dataset.y, device=self.device_)
+            cached = (dataset, X, y)
+            self.cache_["data"] = cached
+        return cached[1], cached[2]
 
     # -- module and criterion built from the data ------------------------------
     def _inferred_module_kwargs(self) -> dict:
@@ -352,7 +402,10 @@ class ConvNetClassifier(NeuralNetClassifier):
             X, y = self._encode(X, y, reset=first)
             if first:
                 self.initialize()
-        return super().partial_fit(X, y, **fit_params)
+        try:
+            return super().partial_fit(X, y, **fit_params)
+        finally:
+            getattr(self, "cache_", {}).pop("data", None)  # free the device copy
 
     @property
     def classes_(self):
@@ -366,7 +419,10 @@ class ConvNetClassifier(NeuralNetClassifier):
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_``."""
-        return super().predict_proba(self._check_predict_input(X))
+        try:
+            return super().predict_proba(self._check_predict_input(X))
+        finally:
+            getattr(self, "cache_", {}).pop("data", None)
 
     def predict(self, X):
         """Predicted class labels."""
