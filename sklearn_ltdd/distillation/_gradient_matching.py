@@ -107,7 +107,10 @@ class GradientMatchingDistiller(BaseDistiller):
         rows (1-D parameters ignored), squared error, or 1 - cosine of the
         whole flattened gradient.
     init : {"noise", "real"}, default="noise"
-        Start from standard-normal noise (DC's default) or real images.
+        Start from standard-normal noise (DC's default) or from ``ipc`` real
+        images of each class. A class with fewer than ``ipc`` images starts
+        from all of them plus randomly repeated ones with Gaussian noise
+        (standard deviation 0.1 of the data's), so that the copies differ.
     augmentation : {None, "dsa"} or DSA, default=None
         None is DC; "dsa" (or a configured :class:`~sklearn_ltdd.augmentation.DSA`)
         is DSA with the DC defaults.

@@ -90,6 +90,9 @@ class TrajectoryMatchingDistiller(BaseDistiller):
     batch_syn : int or None, default=None
         Synthetic images per student step; None uses all.
     init : {"real", "noise"}, default="real"
+        As in :class:`GradientMatchingDistiller` (real images; noisy copies
+        for a class with fewer than ``ipc``). Real images, as the MTT
+        reference's later versions and its published runs use.
     augmentation : {"dsa", None} or DSA, default="dsa"
         Augmentation of the student's batches and of the experts' training.
     n_experts : int, default=100
