@@ -16,6 +16,9 @@ export SKLEARN_LTDD_DATA=/tmp/ltdd_cache
 DATA=.device/data/cifar10
 {
 python3 -c "import torch, sklearn, skorch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0), 'sklearn', sklearn.__version__, 'skorch', skorch.__version__)"
+# 0. the CUDA tests (if pytest was carried)
+python3 -c "import pytest" 2>/dev/null && timeout 120 python3 -m pytest -q -p no:cacheprovider \
+  tests/test_cuda.py 2>&1 | tail -n 5
 # 1. speed: DC, DSA, MTT experts and distillation at ipc 1 and 10; class batching compared
 timeout 200 python3 benchmarks/distill_speed.py --source "$DATA" --ipc 1 10 --iterations 10 \
   --mtt-iterations 50 --experts 25 --compare-batching --out "$WORK" 2>&1 | tail -n 25
