@@ -327,8 +327,49 @@ def render_speed(name, result) -> list[str]:
     return lines
 
 
+def render_search(name, result) -> list[str]:
+    """One ``search_two_stage.py`` file: the chosen configuration and the candidates."""
+    lines = _heading(f"Two-stage configuration chosen on validation folds: {name}", "-")
+    note = PROFILE_NOTES.get(str(result.get("profile")))
+    if note:
+        lines += [note, ""]
+    test = result.get("test") or {}
+    lines += [
+        f":Device: {_joined(result.get('device'))}",
+        f":torch: {_joined(result.get('torch'))}",
+        f":Commit: {_joined(result.get('commit'))}",
+        f":Folds: {_joined(result.get('folds'))} stratified folds of the training set, "
+        "balanced-accuracy scorer; the test set is used once",
+        f":Chosen: {escape(result.get('best_params', MISSING))}",
+        f":On the test set: total {_seconds(test.get('total_acc'), 1)} %, Acc Std "
+        f"{_seconds(test.get('acc_std'), 1)}, group {_seconds(test.get('group_acc'), 1)} %",
+        "",
+    ]
+    commands = _as_list(result.get("command"))
+    if commands:
+        lines += _literal("Command", commands)
+    def percent(value):
+        value = _number(value)
+        return None if value is None else 100 * value
+
+    rows = [[escape(c.get("params", MISSING)),
+             format_mean_std(percent(c.get("mean")), percent(c.get("std")))]
+            for c in result.get("cv_results") or [] if isinstance(c, dict)]
+    if rows:
+        lines += _list_table(["Candidate", "CV balanced accuracy (%)"], rows)
+    baselines = [[escape(b.get("name", MISSING)), format_mean_std(*_stat(b, "total_acc")),
+                  format_mean_std(*_stat(b, "acc_std"))]
+                 for b in result.get("baselines_on_test") or [] if isinstance(b, dict)]
+    if baselines:
+        lines += _list_table(["Baseline (same profile, test set)", "Total acc (%)",
+                              "Acc Std (%)"], baselines)
+    return lines
+
+
 def render_result(name, result) -> list[str]:
     """Sections for one result file, by its kind."""
+    if "best_params" in result:
+        return render_search(name, result)
     if "tables" in result or "runs" not in result:
         return render_reproduction(name, result)
     return render_speed(name, result)
@@ -350,6 +391,8 @@ def _sort_key(item):
     name, result = item
     if not isinstance(result, dict):
         return (2, 0, name)
+    if "best_params" in result:
+        return (1, 0, name)
     if "tables" in result or "runs" not in result:
         profile = str(result.get("profile"))
         rank = PROFILE_ORDER.index(profile) if profile in PROFILE_ORDER else len(PROFILE_ORDER)

@@ -92,3 +92,19 @@ def test_write_only_when_changed(tmp_path):
     write_results_page(tmp_path / "absent", target)
     assert target.stat().st_mtime_ns == stamp
     assert target.read_text() == NO_RESULTS + "\n"
+
+
+def test_a_search_file_renders_its_choice_and_candidates():
+    from render_results import render_result
+
+    lines = render_result("search_x", {
+        "profile": "cpu", "device": "CPU", "best_params": {"routing": "soft"},
+        "test": {"total_acc": 33.1, "acc_std": 10.1, "group_acc": 81.5},
+        "cv_results": [{"params": {"routing": "soft"}, "mean": 0.329, "std": 0.034}],
+        "baselines_on_test": [{"name": "LA", "total_acc": {"mean": 41.1, "std": 0.0, "n": 1},
+                               "acc_std": {"mean": 17.9, "std": 0.0, "n": 1}}],
+    })
+    text = "\n".join(lines)
+    assert ":Chosen: {'routing': 'soft'}" in text
+    assert "total 33.1 %, Acc Std 10.1, group 81.5 %" in text
+    assert "32.9 ± 3.4" in text and "41.1" in text
