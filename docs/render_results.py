@@ -355,6 +355,9 @@ def render_search(name, result) -> list[str]:
     rows = [[escape(c.get("params", MISSING)),
              format_mean_std(percent(c.get("mean")), percent(c.get("std")))]
             for c in result.get("cv_results") or [] if isinstance(c, dict)]
+    rows += [[escape(f"baseline (one network): {b.get('name', MISSING)}"),
+              format_mean_std(percent(b.get("mean")), percent(b.get("std")))]
+             for b in result.get("cv_baselines") or [] if isinstance(b, dict)]
     if rows:
         lines += _list_table(["Candidate", "CV balanced accuracy (%)"], rows)
     baselines = [[escape(b.get("name", MISSING)), format_mean_std(*_stat(b, "total_acc")),

@@ -75,4 +75,8 @@ def test_search_two_stage_quick_grid(tmp_path):
     assert set(results["best_params"]) == {"group_estimator", "class_estimator", "stage2_data",
                                            "routing"}
     assert 0 <= results["test"]["total_acc"] <= 100
-    assert "chosen" in (tmp_path / "search_smoke.md").read_text()
+    assert [b["name"] for b in results["cv_baselines"]] == [
+        "Logit adjustment (Menon 2021)", "Logit adjustment + crop/flip"]
+    assert all(0 <= b["mean"] <= 1 for b in results["cv_baselines"])
+    text = (tmp_path / "search_smoke.md").read_text()
+    assert "chosen" in text and "the best flat baseline" in text
