@@ -360,6 +360,8 @@ def render_search(name, result) -> list[str]:
              for b in result.get("cv_baselines") or [] if isinstance(b, dict)]
     if rows:
         lines += _list_table(["Candidate", "CV balanced accuracy (%)"], rows)
+    if result.get("validation_verdict"):
+        lines += [escape(str(result["validation_verdict"])), ""]
     baselines = [[escape(b.get("name", MISSING)), format_mean_std(*_stat(b, "total_acc")),
                   format_mean_std(*_stat(b, "acc_std"))]
                  for b in result.get("baselines_on_test") or [] if isinstance(b, dict)]

@@ -102,6 +102,7 @@ def test_a_search_file_renders_its_choice_and_candidates():
         "test": {"total_acc": 33.1, "acc_std": 10.1, "group_acc": 81.5},
         "cv_results": [{"params": {"routing": "soft"}, "mean": 0.329, "std": 0.034}],
         "cv_baselines": [{"name": "LA flat", "mean": 0.351, "std": 0.02}],
+        "validation_verdict": "On the validation folds it loses to LA flat.",
         "baselines_on_test": [{"name": "LA", "total_acc": {"mean": 41.1, "std": 0.0, "n": 1},
                                "acc_std": {"mean": 17.9, "std": 0.0, "n": 1}}],
     })
@@ -110,3 +111,4 @@ def test_a_search_file_renders_its_choice_and_candidates():
     assert "total 33.1 %, Acc Std 10.1, group 81.5 %" in text
     assert "32.9 ± 3.4" in text and "41.1" in text
     assert "baseline (one network): LA flat" in text and "35.1 ± 2.0" in text
+    assert "On the validation folds it loses to LA flat." in text

@@ -80,3 +80,15 @@ def test_search_two_stage_quick_grid(tmp_path):
     assert all(0 <= b["mean"] <= 1 for b in results["cv_baselines"])
     text = (tmp_path / "search_smoke.md").read_text()
     assert "chosen" in text and "the best flat baseline" in text
+
+
+def test_search_verdict_calls_a_difference_within_fold_noise_a_tie():
+    script = load("search_two_stage")
+
+    def results(chosen, std):
+        return {"cv_results": [{"mean": chosen, "std": std}, {"mean": 0.1, "std": 0.0}],
+                "cv_baselines": [{"name": "LA", "mean": 0.335, "std": 0.008}]}
+
+    assert "within fold-to-fold noise" in script.validation_verdict(results(0.338, 0.041))
+    assert "beats" in script.validation_verdict(results(0.40, 0.01))
+    assert "loses to" in script.validation_verdict(results(0.30, 0.01))
