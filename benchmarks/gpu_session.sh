@@ -22,9 +22,14 @@ python3 -c "import pytest" 2>/dev/null && timeout 120 python3 -m pytest -q -p no
 # 1. speed: DC, DSA, MTT experts and distillation at ipc 1 and 10; class batching compared
 timeout 200 python3 benchmarks/distill_speed.py --source "$DATA" --ipc 1 10 --iterations 10 \
   --mtt-iterations 50 --experts 25 --compare-batching --out "$WORK" 2>&1 | tail -n 25
-# 2. the paper profile, seed 0: Tables 1-3, baselines, extra rows, Figure 1
+# 2. the paper profile, seed 0: Tables 1-3, baselines, extra rows, Figure 1. Rows
+# that need no distillation run first and the seed file is rewritten after every
+# row, so a timeout keeps what finished; distilled sets come back for the next
+# session (carry them in .device/artifacts); expert trajectories are too big to.
+mkdir -p "$WORK/artifacts" && cp -r .device/artifacts/. "$WORK/artifacts/" 2>/dev/null
 timeout 360 python3 benchmarks/reproduce_paper.py --profile paper --seeds 0 --source "$DATA" \
-  --out "$WORK" --artifacts /tmp/artifacts --figure 2>&1 | tail -n 45
+  --out "$WORK" --artifacts "$WORK/artifacts" --figure 2>&1 | tail -n 45
+python3 benchmarks/reproduce_paper.py --profile paper --out "$WORK" --merge-only 2>&1 | tail -n 2
 } > "$OUT/summary.txt" 2>&1
-tar czf "$OUT/gpu_results.tgz" -C "$WORK" .
+tar czf "$OUT/gpu_results.tgz" --exclude=experts -C "$WORK" .
 tail -n 40 "$OUT/summary.txt"

@@ -183,11 +183,22 @@ def mtt_evaluator(profile, device, seed, extra, zca):
 
 
 # -- one seed --------------------------------------------------------------------
+# The paper's row order (rows are recorded in another order: cheap ones first).
+ROW_ORDER = {
+    "table1": ["Original", "GM Distilled", "MTT Distilled"],
+    "table2": ["Original + Original", "Original + GM Distilled", "Original + MTT Distilled"],
+    "table3": ["Original + Original", "GM Distilled + GM Distilled", "Original + GM Distilled"],
+}
+
+
 class Run:
     """Fits models of one seed, records reports and wall times."""
 
-    def __init__(self, data, profile, device, seed):
+    def __init__(self, data, profile, device, seed, checkpoint=None):
         self.data, self.profile, self.device, self.seed = data, profile, device, seed
+        self.checkpoint = checkpoint
+        self.complete = False
+        self.groups = None
         self.rows = {}
         self.seconds = {}
         self.reused = []  # distilled sets loaded from --artifacts
@@ -202,9 +213,19 @@ class Run:
         report["seconds"] = seconds
         if groups is not None:
             report["groups"] = [[str(self.data.target_names[c]) for c in g] for g in groups]
-        self.rows.setdefault(table, []).append(report)
         print(f"  [{table}] {name}: total {report['total_acc']:.1f} %, Acc Std "
               f"{report['acc_std']:.1f} ({seconds:.0f} s)", flush=True)
+        return self.add(table, report)
+
+    def add(self, table, report):
+        """Put a report in ``table`` (in the paper's row order) and checkpoint."""
+        rows = self.rows.setdefault(table, [])
+        rows.append(dict(report))
+        order = ROW_ORDER.get(table)
+        if order:
+            rows.sort(key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
+        if self.checkpoint is not None:
+            self.checkpoint(self)
         return report
 
     def fit(self, stage, model, X, y):
@@ -215,43 +236,53 @@ class Run:
         return model, seconds
 
 
-def run_seed(args, profile, data, seed, artifacts):
+def run_seed(args, profile, data, seed, artifacts, checkpoint=None):
+    """Every row of one seed. ``checkpoint(run)`` is called after each recorded row.
+
+    Rows that need no distilled set come first and the distillations are made
+    on first use, so a run stopped by a time limit (a GPU slot) keeps the
+    finished rows (see ``checkpoint``) and the finished distilled sets.
+    """
     device, p = args.device, profile
-    run = Run(data, p, device, seed)
+    run = Run(data, p, device, seed, checkpoint)
     X, y = data.X_train, data.y_train
     ipc, n = p["ipc"], len(y)
     tables = set(args.tables)
+    sets = {}
 
-    # Distilled sets (saved and reused).
-    gm_path = artifacts / f"seed{seed}" / f"gm_ipc{ipc}.npz"
-    mtt_path = artifacts / f"seed{seed}" / f"mtt_ipc{ipc}.npz"
-    X_gm, y_gm, _ = distilled(run, "gm", [("official", lambda: GradientMatchingDistiller(
-        ipc=ipc, module_params={"width": p["width"]}, device=device, random_state=seed,
-        **p["gm"]))], X, y, gm_path)
-    if tables & {"1", "2"}:
-        memory = Memory(artifacts / "experts", verbose=0)
+    def gm_set():
+        """The GM set (X, y), distilled once and saved, or loaded."""
+        if "gm" not in sets:
+            path = artifacts / f"seed{seed}" / f"gm_ipc{ipc}.npz"
+            X_gm, y_gm, _ = distilled(run, "gm", [("official", lambda: GradientMatchingDistiller(
+                ipc=ipc, module_params={"width": p["width"]}, device=device, random_state=seed,
+                **p["gm"]))], X, y, path)
+            sets["gm"] = (X_gm, y_gm)
+        return sets["gm"]
 
-        def mtt(**changes):
-            return lambda: TrajectoryMatchingDistiller(
-                ipc=ipc, module_params={"width": p["width"]}, device=device,
-                random_state=seed, memory=memory, **{**p["mtt"], **changes})
+    def mtt_set():
+        """The MTT set (X, y), its record and its ZCA transform."""
+        if "mtt" not in sets:
+            path = artifacts / f"seed{seed}" / f"mtt_ipc{ipc}.npz"
+            memory = Memory(artifacts / "experts", verbose=0)
 
-        # MTT's CIFAR-10 settings match 2 expert epochs; a long-tailed epoch is
-        # ~10 batches, so the student overshoots and the step size collapses.
-        # If they diverge, match 10 expert epochs instead (recorded either way).
-        X_mtt, y_mtt, mtt_extra = distilled(run, "mtt", [
-            ("official", mtt()), ("expert_epochs=10", mtt(expert_epochs=10))], X, y, mtt_path)
-        zca = zca_transformer(mtt_path)
+            def mtt(**changes):
+                return lambda: TrajectoryMatchingDistiller(
+                    ipc=ipc, module_params={"width": p["width"]}, device=device,
+                    random_state=seed, memory=memory, **{**p["mtt"], **changes})
 
-    # Table 1: ConvNet3 on the original and on the distilled sets.
+            # MTT's CIFAR-10 settings match 2 expert epochs; a long-tailed epoch is
+            # ~10 batches, so the student overshoots and the step size collapses.
+            # If they diverge, match 10 expert epochs instead (recorded either way).
+            X_mtt, y_mtt, extra = distilled(run, "mtt", [
+                ("official", mtt()), ("expert_epochs=10", mtt(expert_epochs=10))], X, y, path)
+            sets["mtt"] = (X_mtt, y_mtt, extra, zca_transformer(path))
+        return sets["mtt"]
+
+    # Table 1, first row: ConvNet3 on the original data (also the grouping's features).
     original, sec = run.fit("train_original", convnet(p, device, seed), X, y)
     if "1" in tables or "2" in tables:
         run.record("table1", "Original", original, n, sec)
-    if "1" in tables:
-        gm_clf, sec = run.fit("train_gm", convnet(p, device, seed, p["distilled_epochs"]), X_gm, y_gm)
-        run.record("table1", "GM Distilled", gm_clf, len(y_gm), sec)
-        mtt_clf, sec = run.fit("train_mtt", mtt_evaluator(p, device, seed, mtt_extra, zca), X_mtt, y_mtt)
-        run.record("table1", "MTT Distilled", mtt_clf, len(y_mtt), sec)
 
     # The grouping: eq. 3 on the final-layer features of the Original model.
     start = time.perf_counter()
@@ -277,17 +308,27 @@ def run_seed(args, profile, data, seed, artifacts):
         model, sec = run.fit("two_stage_original", two_stage(
             frozen_groups, "original", convnet(p, device, seed)), X, y)
         report = run.record("table2", "Original + Original", model, 2 * n, sec, groups)
-        run.rows.setdefault("table3", []).append(dict(report))
+        run.add("table3", report)
+
+    if "baselines" in tables:
+        baselines(run, p, device, seed, X, y)
+    if "extra" in tables:
+        extra_rows(run, p, device, seed, X, y, groups, frozen_groups, gm_set)
+
+    # Rows on the GM-distilled set.
+    if "1" in tables:
+        X_gm, y_gm = gm_set()
+        gm_clf, sec = run.fit("train_gm", convnet(p, device, seed, p["distilled_epochs"]), X_gm, y_gm)
+        run.record("table1", "GM Distilled", gm_clf, len(y_gm), sec)
+    if tables & {"2", "3"}:
+        X_gm, y_gm = gm_set()
         model, sec = run.fit("two_stage_gm", two_stage(
             frozen_groups, PrecomputedSampler(X_gm, y_gm),
             convnet(p, device, seed, p["distilled_epochs"])), X, y)
         report = run.record("table2", "Original + GM Distilled", model, n + len(y_gm), sec, groups)
-    if "2" in tables:
-        model, sec = run.fit("two_stage_mtt", two_stage(
-            frozen_groups, PrecomputedSampler(X_mtt, y_mtt),
-            mtt_evaluator(p, device, seed, mtt_extra, zca)), X, y)
-        run.record("table2", "Original + MTT Distilled", model, n + len(y_mtt), sec, groups)
+        run.add("table3", report)  # Original + GM in Table 3: the same model
     if "3" in tables:
+        X_gm, y_gm = gm_set()
         gm_groups = convnet(p, device, seed, p["distilled_epochs"])
         model, sec = run.fit("two_stage_gm_gm", TwoStageClassifier(
             grouper=groups, group_estimator=gm_groups,
@@ -295,14 +336,22 @@ def run_seed(args, profile, data, seed, artifacts):
             stage1_data=PrecomputedSampler(X_gm, y_gm), stage2_data=PrecomputedSampler(X_gm, y_gm),
             random_state=seed), X, y)
         run.record("table3", "GM Distilled + GM Distilled", model, 2 * len(y_gm), sec, groups)
-        run.rows["table3"].append(dict(run.rows["table2"][1]))  # Original + GM, same model
-
-    if "baselines" in tables:
-        baselines(run, p, device, seed, X, y)
-    if "extra" in tables:
-        extra_rows(run, p, device, seed, X, y, groups, frozen_groups, X_gm, y_gm)
     if args.figure and seed == args.seeds[0]:
-        figure1(args, p, device, seed, data, X_gm, y_gm)
+        figure1(args, p, device, seed, data, *gm_set())
+
+    # Rows on the MTT-distilled set.
+    if "1" in tables:
+        X_mtt, y_mtt, mtt_extra, zca = mtt_set()
+        mtt_clf, sec = run.fit("train_mtt", mtt_evaluator(p, device, seed, mtt_extra, zca),
+                               X_mtt, y_mtt)
+        run.record("table1", "MTT Distilled", mtt_clf, len(y_mtt), sec)
+    if "2" in tables:
+        X_mtt, y_mtt, mtt_extra, zca = mtt_set()
+        model, sec = run.fit("two_stage_mtt", two_stage(
+            frozen_groups, PrecomputedSampler(X_mtt, y_mtt),
+            mtt_evaluator(p, device, seed, mtt_extra, zca)), X, y)
+        run.record("table2", "Original + MTT Distilled", model, n + len(y_mtt), sec, groups)
+    run.complete = True
     return run
 
 
@@ -330,28 +379,33 @@ def baselines(run, p, device, seed, X, y):
     run.record("baselines", f"Random {p['ipc']} real images per class", model, len(y_sub), sec)
 
 
-def extra_rows(run, p, device, seed, X, y, groups, frozen_groups, X_gm, y_gm):
-    """Issue 7: two-stage models built from better parts, kept apart from the paper's rows."""
+def extra_rows(run, p, device, seed, X, y, groups, frozen_groups, gm_set):
+    """Issue 7: two-stage models built from better parts, kept apart from the paper's rows.
+
+    ``gm_set()`` gives the GM-distilled set; the rows on original data run first.
+    """
     n = len(y)
     la_flip = {"criterion": "logit_adjusted", "augmentation": "crop_flip"}
     group_la, _ = run.fit("extra:group_la_flip", convnet(p, device, seed, **la_flip), X,
                           _group_labels(groups, y))
     configs = [
-        ("Original(LA+flip) + Original(LA+flip)", FrozenEstimator(group_la), "original",
-         convnet(p, device, seed, **la_flip), 2 * n),
-        ("Original(LA+flip) + GM(DSA)", FrozenEstimator(group_la), PrecomputedSampler(X_gm, y_gm),
-         convnet(p, device, seed, p["dsa_epochs"], augmentation="dsa"), n + len(y_gm)),
-        ("Original(CE) + Original(LA+flip)", frozen_groups, "original",
-         convnet(p, device, seed, **la_flip), 2 * n),
+        ("Original(LA+flip) + Original(LA+flip)", FrozenEstimator(group_la), lambda: "original",
+         convnet(p, device, seed, **la_flip), lambda: 2 * n),
+        ("Original(CE) + Original(LA+flip)", frozen_groups, lambda: "original",
+         convnet(p, device, seed, **la_flip), lambda: 2 * n),
+        ("Original(LA+flip) + GM(DSA)", FrozenEstimator(group_la),
+         lambda: PrecomputedSampler(*gm_set()),
+         convnet(p, device, seed, p["dsa_epochs"], augmentation="dsa"),
+         lambda: n + len(gm_set()[1])),
     ]
     for name, stage1, stage2, clf, images in configs:
         model, sec = run.fit(f"extra:{name}", TwoStageClassifier(
-            grouper=groups, group_estimator=stage1, class_estimator=clf, stage2_data=stage2,
+            grouper=groups, group_estimator=stage1, class_estimator=clf, stage2_data=stage2(),
             random_state=seed), X, y)
-        run.record("extra", name, model, images, sec, groups)
+        run.record("extra", name, model, images(), sec, groups)
         # The same fitted model with soft routing (argmax of P(g|x) P(c|g,x)).
         model.set_params(routing="soft")
-        run.record("extra", f"{name}, soft routing", model, images, 0.0, groups)
+        run.record("extra", f"{name}, soft routing", model, images(), 0.0, groups)
 
 
 def _group_labels(groups, y):
@@ -472,8 +526,9 @@ def merge(out, profile_name):
         "torch": sorted({s["torch"] for s in seeds}),
         "commit": sorted({s["commit"] for s in seeds}),
         "command": [s["command"] for s in seeds],
+        "incomplete_seeds": [s["seed"] for s in seeds if s.get("complete") is False],
         "wall_time_s": {k: mean_std([s["wall_time_s"].get(k) for s in seeds])
-                        for k in seeds[0]["wall_time_s"]},
+                        for k in dict.fromkeys(k for s in seeds for k in s["wall_time_s"])},
         "groups": [s.get("groups") for s in seeds],
         "distillation": [s.get("distillation") for s in seeds],
         "tables": tables,
@@ -516,6 +571,9 @@ def markdown(merged):
              f"- groups (per seed): {merged['groups']}",
              f"- distillation runs (per seed; settings tried and outcome): "
              f"{json.dumps(merged.get('distillation'))}", "",
+             ] + ([f"- **incomplete**: seed(s) {merged['incomplete_seeds']} stopped before "
+                   "every row was done (a time limit); the rows shown for them are finished", ""]
+                  if merged.get("incomplete_seeds") else []) + [
              "Accuracies in % on the balanced test set, mean ± std over seeds; "
              "'paper' is the paper's figure and 'diff' ours minus the paper's.", ""]
     if merged["profile"] != "paper":
@@ -583,14 +641,19 @@ def main(argv=None):
     for seed in args.seeds:
         print(f"seed {seed}", flush=True)
         seed_start = time.perf_counter()
-        run = run_seed(args, profile, data, seed, Path(args.artifacts) / args.profile)
-        wall = {"load_data": load_seconds, **run.seconds,
-                "total": time.perf_counter() - seed_start}
-        record = {"profile": args.profile, "seed": seed, "settings": profile, **env,
-                  "wall_time_s": wall, "reused_artifacts": run.reused,
-                  "distillation": run.notes,
-                  "groups": run.groups, "tables": run.rows}
-        (out / args.profile / f"seed{seed}.json").write_text(json.dumps(record, indent=1))
+        path = out / args.profile / f"seed{seed}.json"
+
+        def save(run, path=path, seed=seed, seed_start=seed_start):
+            wall = {"load_data": load_seconds, **run.seconds,
+                    "total": time.perf_counter() - seed_start}
+            record = {"profile": args.profile, "seed": seed, "settings": profile, **env,
+                      "complete": run.complete, "wall_time_s": wall,
+                      "reused_artifacts": run.reused, "distillation": run.notes,
+                      "groups": run.groups, "tables": run.rows}
+            path.write_text(json.dumps(record, indent=1))
+
+        run = run_seed(args, profile, data, seed, Path(args.artifacts) / args.profile, save)
+        save(run)
         print(format_long_tail_table([r for rows in run.rows.values() for r in rows],
                                      per_class=False))
     merge(out, args.profile)

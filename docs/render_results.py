@@ -267,6 +267,10 @@ def render_reproduction(name, result) -> list[str]:
         f":Seeds: {', '.join(escape(s) for s in seeds) if seeds else MISSING}",
         "",
     ]
+    incomplete = _as_list(result.get("incomplete_seeds"))
+    if incomplete:
+        lines += [f"**Incomplete:** seed(s) {', '.join(escape(s) for s in incomplete)} stopped "
+                  "before every row was done (a time limit); the rows shown are finished.", ""]
     commands = _as_list(result.get("command"))
     if commands:
         lines += _literal("Command" if len(commands) == 1 else "Commands", commands)

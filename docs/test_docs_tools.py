@@ -68,6 +68,14 @@ def test_results_tables(tmp_path):
     assert "   * - only a name\n     - n/a\n" in text
     assert "     - 12.2 ± 1.0\n" in text and "     - 30.0\n" in text
     assert "   * - (paper)\n     - 75.5\n" in text
+    assert "Incomplete" not in text
+
+
+def test_an_incomplete_run_says_so(tmp_path):
+    (tmp_path / "paper.json").write_text(json.dumps({**_result(), "incomplete_seeds": [2]}))
+    text, problems = render_results(tmp_path)
+    assert problems == []
+    assert "**Incomplete:** seed(s) 2 stopped" in text
 
 
 def test_speed_file_and_bad_files(tmp_path):

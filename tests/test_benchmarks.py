@@ -34,6 +34,7 @@ def test_reproduce_paper_smoke_profile(tmp_path, capsys):
     assert 0 <= row["total_acc"]["mean"] <= 100 and row["group_acc"] is not None
     assert row["train_images"] == 503 + 20
     assert merged["device"] and merged["commit"] and merged["wall_time_s"]["total"]["mean"] > 0
+    assert merged["incomplete_seeds"] == []
     markdown = (out / "smoke.md").read_text()
     assert "## Table 2" in markdown and "Original + GM Distilled" in markdown
     assert (artifacts / "smoke" / "seed0" / "gm_ipc2.npz").exists()
@@ -45,6 +46,35 @@ def test_reproduce_paper_smoke_profile(tmp_path, capsys):
     assert seed["wall_time_s"]["distill_gm"] > 0  # the first run's time, kept with the set
     assert list(seed["tables"]) == ["table1"]
     assert script.main(["--profile", "smoke", "--out", str(out), "--merge-only"]) == 0
+
+
+def test_a_run_stopped_midway_keeps_its_finished_rows(tmp_path, monkeypatch):
+    # A GPU slot's time limit can stop a run; the rows done by then must survive.
+    script = load("reproduce_paper")
+
+    class Stopped(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stopped("time limit")
+
+    monkeypatch.setattr(script.TrajectoryMatchingDistiller, "fit_resample", stop)
+    out = tmp_path / "results"
+    args = ["--profile", "smoke", "--out", str(out), "--artifacts", str(tmp_path / "a"),
+            "--tables", "1", "2", "baselines"]
+    with pytest.raises(Stopped):
+        script.main(args)
+    seed = json.loads((out / "smoke" / "seed0.json").read_text())
+    assert seed["complete"] is False
+    names = {t: [r["name"] for r in rows] for t, rows in seed["tables"].items()}
+    # Cheap rows first, then GM; MTT rows never ran.
+    assert names["table1"] == ["Original", "GM Distilled"]
+    assert names["table2"] == ["Original + Original", "Original + GM Distilled"]
+    assert len(names["baselines"]) == 6
+    assert script.main(["--profile", "smoke", "--out", str(out), "--merge-only"]) == 0
+    merged = json.loads((out / "smoke.json").read_text())
+    assert merged["incomplete_seeds"] == [0]
+    assert "**incomplete**" in (out / "smoke.md").read_text()
 
 
 def test_paper_rows_carry_the_papers_figures():
