@@ -170,6 +170,23 @@ def _literal(label, text_lines) -> list[str]:
     return lines + [""]
 
 
+def _run_header(result, fields) -> list[str]:
+    """Device, torch and ``fields`` (label, text) as a field list, then the command(s)."""
+    lines = [f":Device: {_joined(result.get('device'))}",
+             f":torch: {_joined(result.get('torch'))}"]
+    lines += [f":{label}: {text}" for label, text in fields] + [""]
+    commands = _as_list(result.get("command"))
+    if commands:
+        lines += _literal("Command" if len(commands) == 1 else "Commands", commands)
+    return lines
+
+
+def _percent(value):
+    """A fraction as a percentage, or None."""
+    value = _number(value)
+    return None if value is None else 100 * value
+
+
 # -- reproduction tables -----------------------------------------------------------------
 def summary_rows(rows) -> list[list[str]]:
     """Name, images, total acc, paper, difference, Acc Std, paper, difference, group acc."""
@@ -260,20 +277,14 @@ def render_reproduction(name, result) -> list[str]:
     if profile in PROFILE_NOTES:
         lines += [PROFILE_NOTES[profile], ""]
     seeds = _as_list(result.get("seeds"))
-    lines += [
-        f":Device: {_joined(result.get('device'))}",
-        f":torch: {_joined(result.get('torch'))}",
-        f":Commit: {_joined(result.get('commit'))}",
-        f":Seeds: {', '.join(escape(s) for s in seeds) if seeds else MISSING}",
-        "",
-    ]
+    lines += _run_header(result, [
+        ("Commit", _joined(result.get("commit"))),
+        ("Seeds", ", ".join(escape(s) for s in seeds) if seeds else MISSING),
+    ])
     incomplete = _as_list(result.get("incomplete_seeds"))
     if incomplete:
         lines += [f"**Incomplete:** seed(s) {', '.join(escape(s) for s in incomplete)} stopped "
                   "before every row was done (a time limit); the rows shown are finished.", ""]
-    commands = _as_list(result.get("command"))
-    if commands:
-        lines += _literal("Command" if len(commands) == 1 else "Commands", commands)
     settings = result.get("settings")
     if settings:
         lines += _literal("Settings", [json.dumps(settings, sort_keys=True, default=str)])
@@ -299,16 +310,10 @@ def _seconds(value, digits=4):
 def render_speed(name, result) -> list[str]:
     """One ``distill_speed.py`` file: seconds per iteration and peak GPU memory."""
     lines = _heading(f"Distillation speed: {name}", "-")
-    lines += [
-        f":Device: {_joined(result.get('device'))}",
-        f":torch: {_joined(result.get('torch'))}",
-        f":Profile: {_joined(result.get('profile'))} "
-        f"({_joined(result.get('n_images'))} images, ConvNet width {_joined(result.get('width'))})",
-        "",
-    ]
-    commands = _as_list(result.get("command"))
-    if commands:
-        lines += _literal("Command", commands)
+    lines += _run_header(result, [
+        ("Profile", f"{_joined(result.get('profile'))} ({_joined(result.get('n_images'))} "
+                    f"images, ConvNet width {_joined(result.get('width'))})"),
+    ])
     rows = []
     for run in result.get("runs") or []:
         if not isinstance(run, dict):
@@ -338,29 +343,20 @@ def render_search(name, result) -> list[str]:
     if note:
         lines += [note, ""]
     test = result.get("test") or {}
-    lines += [
-        f":Device: {_joined(result.get('device'))}",
-        f":torch: {_joined(result.get('torch'))}",
-        f":Commit: {_joined(result.get('commit'))}",
-        f":Folds: {_joined(result.get('folds'))} stratified folds of the training set, "
-        "balanced-accuracy scorer; the test set is used once",
-        f":Chosen: {escape(result.get('best_params', MISSING))}",
-        f":On the test set: total {_seconds(test.get('total_acc'), 1)} %, Acc Std "
-        f"{_seconds(test.get('acc_std'), 1)}, group {_seconds(test.get('group_acc'), 1)} %",
-        "",
-    ]
-    commands = _as_list(result.get("command"))
-    if commands:
-        lines += _literal("Command", commands)
-    def percent(value):
-        value = _number(value)
-        return None if value is None else 100 * value
-
+    lines += _run_header(result, [
+        ("Commit", _joined(result.get("commit"))),
+        ("Folds", f"{_joined(result.get('folds'))} stratified folds of the training set, "
+                  "balanced-accuracy scorer; the test set is used once"),
+        ("Chosen", escape(result.get("best_params", MISSING))),
+        ("On the test set", f"total {_seconds(test.get('total_acc'), 1)} %, Acc Std "
+                            f"{_seconds(test.get('acc_std'), 1)}, group "
+                            f"{_seconds(test.get('group_acc'), 1)} %"),
+    ])
     rows = [[escape(c.get("params", MISSING)),
-             format_mean_std(percent(c.get("mean")), percent(c.get("std")))]
+             format_mean_std(_percent(c.get("mean")), _percent(c.get("std")))]
             for c in result.get("cv_results") or [] if isinstance(c, dict)]
     rows += [[escape(f"baseline (one network): {b.get('name', MISSING)}"),
-              format_mean_std(percent(b.get("mean")), percent(b.get("std")))]
+              format_mean_std(_percent(b.get("mean")), _percent(b.get("std")))]
              for b in result.get("cv_baselines") or [] if isinstance(b, dict)]
     if rows:
         lines += _list_table(["Candidate", "CV balanced accuracy (%)"], rows)

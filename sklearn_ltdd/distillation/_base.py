@@ -14,18 +14,13 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from ..nets._modules import ConvNet
+from ..sampling._base import SamplerMixin
 from ..utils import check_images_labels, resolve_device
 from ..utils._random import torch_generator, torch_seed
+from ..utils._validation import check_option
 from ._functional import ModuleFactory
-from ..sampling._base import SamplerMixin
 
 INITIALISATIONS = ("real", "noise")
-
-
-def _check_option(value, options, name):
-    if value not in options:
-        raise ValueError(f"{name} must be one of {list(options)}, got {value!r}.")
-    return value
 
 
 class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
@@ -169,7 +164,7 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
     def _check_params(self):
         check_scalar(self.ipc, "ipc", numbers.Integral, min_val=1)
         check_scalar(self.n_iterations, "n_iterations", numbers.Integral, min_val=1)
-        _check_option(self.init, INITIALISATIONS, "init")
+        check_option(self.init, INITIALISATIONS, "init")
         if self.module_params is not None and not isinstance(self.module_params, dict):
             raise TypeError(
                 f"module_params must be a dict of constructor arguments or None, "

@@ -11,7 +11,8 @@ from torch.func import grad, vmap
 
 from ..augmentation import DSA
 from ..nets._modules import ConvNet
-from ._base import BaseDistiller, _check_option
+from ..utils._validation import check_option
+from ._base import BaseDistiller
 from ._functional import make_loss, parameters_of
 
 #: DC's ``get_loops``: ipc -> (outer_loop, inner_loop).
@@ -197,8 +198,8 @@ class GradientMatchingDistiller(BaseDistiller):
         check_scalar(self.lr_net, "lr_net", numbers.Real, min_val=0)
         check_scalar(self.batch_real, "batch_real", numbers.Integral, min_val=1)
         check_scalar(self.batch_train, "batch_train", numbers.Integral, min_val=1)
-        _check_option(self.distance, DISTANCES, "distance")
-        _check_option(self.batch_classes, ("auto", True, False), "batch_classes")
+        check_option(self.distance, DISTANCES, "distance")
+        check_option(self.batch_classes, ("auto", True, False), "batch_classes")
         if not (self.augmentation in AUGMENTATIONS or isinstance(self.augmentation, DSA)):
             raise ValueError(
                 f"augmentation must be one of {list(AUGMENTATIONS)} or a DSA "

@@ -17,7 +17,7 @@ from ..nets._modules import ConvNet
 from ._base import BaseDistiller
 from ._experts import train_expert_trajectories
 from ._functional import FlatParameters, make_forward, parameters_of
-from ._zca import apply_zca, fit_zca
+from ._zca import ZCAWhitening, apply_zca, fit_zca
 
 #: Per-ipc settings of the MTT paper for CIFAR-10 (its hyper-parameter table,
 #: github.com/GeorgeCazenavette/mtt-distillation issue #7), with the ipc=10
@@ -226,8 +226,6 @@ class TrajectoryMatchingDistiller(BaseDistiller):
             self.zca_ = None
             return X
         if fit or getattr(self, "zca_", None) is None:
-            from ._zca import ZCAWhitening  # noqa: PLC0415
-
             zca = ZCAWhitening()
             mean, whiten, unwhiten = fit_zca(X, zca.eps)
             zca.mean_, zca.whitening_, zca.unwhitening_ = (

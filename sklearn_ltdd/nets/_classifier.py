@@ -295,7 +295,6 @@ class ConvNetClassifier(NeuralNetClassifier):
             generator = self._generator("loader") if training and shuffle else None
             return _DeviceBatches(self._on_device(dataset), batch_size, generator)
         kwargs = self.get_params_for(prefix)
-        kwargs.setdefault("batch_size", batch_size)
         kwargs["batch_size"] = batch_size
         if "generator" not in kwargs:
             # The net's generator for shuffling; a private one at prediction,
@@ -304,14 +303,19 @@ class ConvNetClassifier(NeuralNetClassifier):
         return iterator(dataset, **kwargs)
 
     def _on_device(self, dataset):
-        """``(X, y)`` of a dataset as device tensors, cached for its lifetime."""
-        cached = self.cache_.get("data")
-        if cached is None or cached[0] is not dataset:
+        """``(X, y)`` of a dataset as device tensors, copied once per fit or predict.
+
+        One copy per dataset, so a validation split does not evict the
+        training set's copy at every epoch; ``partial_fit`` and
+        ``predict_proba`` drop them all when they return.
+        """
+        copies = self.cache_.setdefault("data", {})
+        if id(dataset) not in copies:
             X = torch.as_tensor(dataset.X, device=self.device_)
             y = None if dataset.y is None else torch.as_tensor(dataset.y, device=self.device_)
-            cached = (dataset, X, y)
-            self.cache_["data"] = cached
-        return cached[1], cached[2]
+            copies[id(dataset)] = (dataset, X, y)  # the dataset kept: its id stays unique
+        _, X, y = copies[id(dataset)]
+        return X, y
 
     # -- module and criterion built from the data ------------------------------
     def _inferred_module_kwargs(self) -> dict:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
-from ._base import SamplerMixin
-
 from ..utils import check_images_labels
+from ._base import SamplerMixin
 
 
 class PrecomputedSampler(SamplerMixin, BaseEstimator):

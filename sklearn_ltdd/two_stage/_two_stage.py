@@ -17,6 +17,7 @@ from ..grouping import ClassGrouper
 from ..nets import ConvNetClassifier
 from ..utils import check_image_array, check_images_labels, check_input_shape
 from ..utils._random import torch_seed
+from ..utils._validation import check_option
 
 
 class _ConstantClassifier:
@@ -214,8 +215,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             print(f"[TwoStageClassifier] {message}", flush=True)
 
     def _check_data_params(self):
-        if not (isinstance(self.routing, str) and self.routing in ("hard", "soft")):
-            raise ValueError(f"routing must be one of ['hard', 'soft'], got {self.routing!r}.")
+        check_option(self.routing, ("hard", "soft"), "routing")
         for name in ("stage1_data", "stage2_data"):
             value = getattr(self, name)
             allowed_none = name == "stage2_data"

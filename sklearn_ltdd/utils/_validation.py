@@ -245,6 +245,17 @@ def check_images_labels(X, y, *, ndim=(4,), min_classes: int = 2, dtype=np.float
     return X, y
 
 
+def check_option(value, options, name: str):
+    """Return ``value`` if it is one of ``options``; else a ValueError listing them."""
+    try:
+        valid = value in options
+    except (TypeError, ValueError):  # e.g. an array compared with strings
+        valid = False
+    if not valid:
+        raise ValueError(f"{name} must be one of {list(options)}, got {value!r}.")
+    return value
+
+
 def check_input_shape(X, input_shape, estimator_name: str):
     """Raise if samples of ``X`` do not have the shape seen at ``fit``.
 
