@@ -24,7 +24,7 @@ paper     CIFAR10-LT, r=100, at most 1,000 images per class (2,478 images),
 standard  The standard CIFAR10-LT (r=100, 12,406 images), 200 epochs.
 cpu       The paper's data with a reduced budget that runs on two CPU cores
           (width 32, 30 epochs, 10 GM iterations, 100 MTT iterations).
-smoke     digits-LT, tiny everything: the whole script in about a minute.
+smoke     digits-LT, tiny everything: the whole script in under a minute.
 
 Examples
 --------
@@ -487,6 +487,11 @@ def mean_std(values):
     return {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
 
 
+def settings(profile):
+    """A profile's settings as recorded: without its default seeds (each file names its own)."""
+    return {k: v for k, v in profile.items() if k != "seeds"}
+
+
 def merge(out, profile_name):
     files = sorted((out / profile_name).glob("seed*.json"))
     seeds = [json.loads(f.read_text()) for f in files]
@@ -520,7 +525,7 @@ def merge(out, profile_name):
             tables[table] = rows
     merged = {
         "profile": profile_name,
-        "settings": seeds[0]["settings"],
+        "settings": settings(seeds[0]["settings"]),
         "seeds": [s["seed"] for s in seeds],
         "device": sorted({s["device"] for s in seeds}),
         "torch": sorted({s["torch"] for s in seeds}),
@@ -646,7 +651,7 @@ def main(argv=None):
         def save(run, path=path, seed=seed, seed_start=seed_start):
             wall = {"load_data": load_seconds, **run.seconds,
                     "total": time.perf_counter() - seed_start}
-            record = {"profile": args.profile, "seed": seed, "settings": profile, **env,
+            record = {"profile": args.profile, "seed": seed, "settings": settings(profile), **env,
                       "complete": run.complete, "wall_time_s": wall,
                       "reused_artifacts": run.reused, "distillation": run.notes,
                       "groups": run.groups, "tables": run.rows}

@@ -112,6 +112,17 @@ def test_search_two_stage_quick_grid(tmp_path):
     assert "chosen" in text and "the best flat baseline" in text
 
 
+def test_search_compares_with_the_baselines_of_its_own_seed(tmp_path):
+    script = load("search_two_stage")
+    assert script.test_baselines(tmp_path, "cpu", 1) == []
+    (tmp_path / "cpu").mkdir()
+    row = {"name": "LA", "total_acc": 40.6, "acc_std": 18.3}
+    (tmp_path / "cpu" / "seed1.json").write_text(json.dumps({"tables": {"baselines": [row]}}))
+    (baseline,) = script.test_baselines(tmp_path, "cpu", 1)
+    assert baseline["seed"] == 1 and baseline["total_acc"]["mean"] == 40.6
+    assert baseline["acc_std"]["mean"] == 18.3
+
+
 def test_search_verdict_calls_a_difference_within_fold_noise_a_tie():
     script = load("search_two_stage")
 

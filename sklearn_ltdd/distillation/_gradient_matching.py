@@ -124,8 +124,9 @@ class GradientMatchingDistiller(BaseDistiller):
         ``vmap`` over classes (real batches padded to a common size with
         zero weights), False loops over classes; "auto" batches on CUDA and
         loops on the CPU, where the batched convolution backward is slower
-        (measured 0.38 s against 0.04 s per round on digits, 2 cores). Both
-        give the same gradients up to rounding.
+        (measured 0.30 s against 0.074 s per ipc=1 iteration on digits,
+        width 32, 2 cores; ``benchmarks/distill_speed.py``). Both give the
+        same gradients up to rounding.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0

@@ -74,8 +74,8 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         Image learning rate. "auto" is 1000 (the tabulated value for ipc 1
         and 50, and the reference default for ipc 10, where the published
         table's 1e5 is a typo). When ZCA is turned off where the table has
-        it on, "auto" is 100: 1000 on unwhitened CIFAR10-LT made the loss
-        NaN within 10 iterations.
+        it on, "auto" is 100, a tenth for the larger steps unwhitened
+        images take (this package's choice, not an MTT setting).
     lr_lr : float or "auto", default="auto"
         Learning rate of the step size (1e-7 at ipc 1, else 1e-5).
     lr_teacher : float, default=0.01
