@@ -28,7 +28,10 @@ def test_official_defaults():
     assert params["ipc"] == 10 and params["n_iterations"] == 1000
     assert params["lr_img"] == 0.1 and params["lr_net"] == 0.01
     assert params["batch_real"] == 256 and params["distance"] == "layerwise"
-    assert params["init"] == "noise" and params["augmentation"] is None
+    assert params["init"] == "auto" and params["augmentation"] is None
+    assert params["momentum_net"] == 0.0  # the official code since its DSA release
+    dc, dsa = GradientMatchingDistiller(), GradientMatchingDistiller(augmentation="dsa")
+    assert dc._resolved_init() == "noise" and dsa._resolved_init() == "real"  # README commands
     assert params["module"] is ConvNet
     assert [default_loops(i) for i in (1, 10, 20, 30, 40, 50)] == [
         (1, 1), (10, 50), (20, 25), (30, 20), (40, 15), (50, 10)]
@@ -133,7 +136,7 @@ def test_noise_initialisation_is_standard_normal(tiny_images):
         ({"n_iterations": -3}, ValueError, "n_iterations == -3, must be >= 1"),
         ({"ipc": 2.5}, TypeError, "ipc must be an instance of int"),
         ({"distance": "l2"}, ValueError, r"distance must be one of \['layerwise', 'mse', 'cosine'\]"),
-        ({"init": "zeros"}, ValueError, r"init must be one of \['real', 'noise'\]"),
+        ({"init": "zeros"}, ValueError, r"init must be one of \['auto', 'real', 'noise'\]"),
         ({"augmentation": "crop_flip"}, ValueError, r"augmentation must be one of \[None, 'dsa'\]"),
         ({"outer_loop": 0}, ValueError, "outer_loop == 0, must be >= 1"),
         ({"lr_img": 0.0}, ValueError, "lr_img == 0.0, must be > 0"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import numbers
 from abc import ABCMeta, abstractmethod
 
@@ -15,12 +16,15 @@ from tqdm.auto import tqdm
 
 from ..nets._modules import ConvNet
 from ..sampling._base import SamplerMixin
-from ..utils import check_images_labels, resolve_device
+from ..utils import check_image_array, check_images_labels, resolve_device
 from ..utils._random import torch_generator, torch_seed
 from ..utils._validation import check_option
 from ._functional import ModuleFactory
 
 INITIALISATIONS = ("real", "noise")
+
+#: Keys of the random streams derived from ``random_seed_`` (see ``_derived_seed``).
+_ITERATION, _EXPERT_PASS, _EXPERTS = 0, 1, 2
 
 
 class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
@@ -39,12 +43,24 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
     draws every pixel from a standard normal distribution (the data are
     expected to be standardised, as the loaders of this package return them).
 
+    Randomness: a fresh fit draws ``random_seed_`` from ``random_state``
+    (after the initial images); iteration ``i`` (counted over all warm
+    starts) draws everything it needs (network initialisation, real
+    batches, augmentation) from a stream keyed on ``(random_seed_, i)``.
+    So a warm-started fit continues the same streams, and ``k`` chunks of
+    ``n`` iterations give the same synthetic set as one fit of ``k * n``;
+    with the image optimiser's momentum (``resume_state_``) carried over,
+    the equality is exact up to floating-point rounding.
+    :meth:`save_checkpoint` and :meth:`load_checkpoint` carry that state
+    between processes or machines.
+
     Do not use this class directly; subclasses implement ``_distill``.
     """
 
     # imbalanced-learn reads this to tell a sampler's kind; a distiller
     # replaces the data, so it declares itself neither over- nor under-sampling.
     _sampling_type = "bypass"
+    _initialisations = INITIALISATIONS
 
     def __init__(self, *, ipc=10, n_iterations=1000, module=ConvNet, module_params=None,
                  init="real", augmentation=None, device="auto", random_state=None,
@@ -106,6 +122,8 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
             self._fit_synthetic(X, y_enc, rng, continuing)
         finally:
             del self._rng, self._generator, self._factory
+            self.__dict__.pop("_opt_state", None)
+            self.__dict__.pop("_iterations_done", None)
         return self
 
     def _fit_synthetic(self, X, y_enc, rng, continuing):
@@ -114,19 +132,34 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
         y_t = torch.as_tensor(y_enc, device=self.device_, dtype=torch.long)
         X_work = self._to_working_space(X_t, fit=not continuing)
         if continuing:
-            syn = self._to_working_space(
-                torch.as_tensor(self.X_syn_, device=self.device_), fit=False)
+            state = getattr(self, "resume_state_", None) or {}
+            if "syn" in state:  # the working-space images, exactly as they were
+                syn = torch.as_tensor(state["syn"], device=self.device_).clone()
+            else:
+                syn = self._to_working_space(
+                    torch.as_tensor(self.X_syn_, device=self.device_), fit=False)
             history = list(self.loss_history_)
         else:
             syn = self._initial_synthetic(X_work, y_t, rng)
+            # Drawn after the initial images, so an int random_state gives the
+            # same initial set as before this seed existed.
+            self.random_seed_ = torch_seed(rng)
+            self.resume_state_ = {}
             history = []
+        self._iterations_done = len(history)
         syn, losses = self._distill(X_work, y_t, syn.contiguous(), continuing)
-        X_syn = self._from_working_space(syn.detach())
+        syn = syn.detach()
+        X_syn = self._from_working_space(syn)
         self.X_syn_ = X_syn.cpu().numpy().astype(np.float32, copy=False)
         self.y_syn_ = self.classes_[np.repeat(np.arange(len(self.classes_)), self.ipc)]
         self.sampling_strategy_ = {label: self.ipc for label in self.classes_.tolist()}
         self.loss_history_ = np.asarray(history + list(losses), dtype=np.float64)
         self.n_iter_ = len(self.loss_history_)
+        self.resume_state_ = self._optimizer_state()
+        if not self._working_space_is_identity():
+            # The working-space images themselves: mapping X_syn_ back would
+            # add rounding, and continuing must be exact.
+            self.resume_state_["syn"] = syn.cpu().numpy().astype(np.float32, copy=False)
 
     def fit_resample(self, X, y):
         """Distil ``(X, y)`` and return the balanced synthetic set.
@@ -153,6 +186,35 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
         Returns the final synthetic tensor and a list of per-iteration losses.
         """
 
+    def _optimizer_state(self) -> dict:
+        """Optimiser state to keep for a warm start (numpy arrays or floats).
+
+        Subclasses fill ``self._opt_state`` during ``_distill``.
+        """
+        return dict(getattr(self, "_opt_state", {}))
+
+    @staticmethod
+    def _restore_momentum(optimizer, tensor, buffer):
+        """Give an SGD optimiser the momentum buffer ``buffer`` for ``tensor``."""
+        if buffer is not None:
+            optimizer.state[tensor]["momentum_buffer"] = torch.as_tensor(
+                buffer, device=tensor.device, dtype=tensor.dtype).clone()
+
+    @staticmethod
+    def _momentum_of(optimizer, tensor):
+        buffer = optimizer.state.get(tensor, {}).get("momentum_buffer")
+        return None if buffer is None else buffer.detach().cpu().numpy().copy()
+
+    def _resolved_init(self):
+        """The initialisation used ("real" or "noise")."""
+        return self.init
+
+    def _working_space_is_identity(self) -> bool:
+        return True
+
+    def _restore_data_state(self, X):
+        """Recompute what a checkpoint leaves out and evaluation needs (nothing here)."""
+
     def _to_working_space(self, X, fit):
         """Map images to the space the distiller optimises in (identity)."""
         return X
@@ -164,7 +226,7 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
     def _check_params(self):
         check_scalar(self.ipc, "ipc", numbers.Integral, min_val=1)
         check_scalar(self.n_iterations, "n_iterations", numbers.Integral, min_val=1)
-        check_option(self.init, INITIALISATIONS, "init")
+        check_option(self.init, self._initialisations, "init")
         if self.module_params is not None and not isinstance(self.module_params, dict):
             raise TypeError(
                 f"module_params must be a dict of constructor arguments or None, "
@@ -187,7 +249,7 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
     def _initial_synthetic(self, X, y, rng):
         n_classes = len(self.classes_)
         shape = (n_classes * self.ipc, *X.shape[1:])
-        if self.init == "noise":
+        if self._resolved_init() == "noise":
             return torch.randn(shape, generator=self._generator, device=X.device)
         y_np = y.cpu().numpy()
         rows, noisy = [], []
@@ -235,8 +297,27 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
     def _divergence_hint(self):
         return f"Lower lr_img (currently {self.lr_img!r})."
 
-    def _seeds(self, n):
-        return [torch_seed(self._rng) for _ in range(n)]
+    def _derived_seed(self, *keys) -> int:
+        """A 63-bit seed from ``random_seed_`` and integer ``keys``.
+
+        ``(0, i)`` seeds iteration ``i``; the keys make the streams of
+        different iterations (and uses) independent of each other and of
+        how the iterations were split into warm-started fits.
+        """
+        entropy = [int(self.random_seed_), *(int(k) for k in keys)]
+        state = np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]
+        return int(state >> np.uint64(1))
+
+    def _iteration_seeds(self, n):
+        """``(index, network seed, stream seed)`` of this fit's ``n`` iterations.
+
+        ``index`` counts over all warm starts; the network seed initialises
+        that iteration's network, the stream seed its generator (batches,
+        augmentation), so the two never share random numbers.
+        """
+        first = self._iterations_done
+        return [(first + i, self._derived_seed(_ITERATION, first + i, 0),
+                 self._derived_seed(_ITERATION, first + i, 1)) for i in range(n)]
 
     def _progress(self, n, desc):
         return tqdm(range(n), desc=desc, disable=not self.verbose, leave=False)
@@ -247,3 +328,200 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
     def _resampled(self):
         check_is_fitted(self, "X_syn_")
         return self.X_syn_, self.y_syn_
+
+    # -- evaluation -------------------------------------------------------------
+    def make_evaluator(self, **params):
+        """An unfitted classifier that trains on the synthetic set as the method's paper does.
+
+        Each method evaluates its sets with its own recipe (ConvNet trained
+        from scratch, SGD momentum 0.9, weight decay 5e-4, batches of 256,
+        the learning rate divided by 10 halfway): DC for 300 epochs at 0.01
+        without augmentation, DSA for 1000 epochs with DSA augmentation,
+        MTT for 1000 epochs with DSA at its learned step size on
+        ZCA-whitened inputs. ``make_evaluator`` returns that recipe as a
+        :class:`~sklearn_ltdd.nets.ConvNetClassifier` (with this
+        distiller's ``module`` and ``module_params``), preceded, where the
+        distiller whitens, by its fitted whitening (frozen, so fitting the
+        pipeline does not refit it); fit it on ``X_syn_, y_syn_`` and
+        predict on raw test images. The reference loops run ``Epoch + 1``
+        epochs (301 and 1001), and so do these recipes.
+
+        Parameters
+        ----------
+        **params
+            ``ConvNetClassifier`` parameters that replace the recipe's,
+            e.g. ``max_epochs=300`` or ``device="cpu"``.
+
+        Returns
+        -------
+        estimator : ConvNetClassifier or Pipeline
+
+        Examples
+        --------
+        >>> from sklearn_ltdd import GradientMatchingDistiller
+        >>> from sklearn_ltdd.datasets import load_digits_lt
+        >>> X, y, X_test, y_test = load_digits_lt(return_X_y=True)
+        >>> gm = GradientMatchingDistiller(ipc=2, n_iterations=2, module_params={"width": 4},
+        ...                                random_state=0).fit(X, y)
+        >>> clf = gm.make_evaluator(max_epochs=5, random_state=0)
+        >>> clf.max_epochs, clf.lr, clf.augmentation
+        (5, 0.01, None)
+        >>> clf.fit(gm.X_syn_, gm.y_syn_).predict(X_test).shape
+        (503,)
+        """
+        from sklearn.frozen import FrozenEstimator
+        from sklearn.pipeline import make_pipeline
+
+        from ..nets import ConvNetClassifier
+
+        check_is_fitted(self, "X_syn_")
+        recipe = {"module": self.module, "device": self.device,
+                  **{f"module__{k}": v for k, v in (self.module_params or {}).items()},
+                  **self._evaluation_params()}
+        recipe.update(params)
+        clf = ConvNetClassifier(**recipe)
+        transform = self._evaluation_transform()
+        return clf if transform is None else make_pipeline(FrozenEstimator(transform), clf)
+
+    def _evaluation_params(self) -> dict:
+        """``ConvNetClassifier`` parameters of the method's evaluation."""
+        return {"max_epochs": 300, "lr": 0.01}
+
+    def _evaluation_transform(self):
+        """A fitted transformer applied before the evaluation classifier, or None."""
+        return None
+
+    # -- checkpoints -------------------------------------------------------------
+    #: Fitted attributes a checkpoint holds (besides ``resume_state_``).
+    _checkpoint_attributes = ("classes_", "input_shape_", "n_features_in_", "X_syn_",
+                              "y_syn_", "loss_history_", "n_iter_", "random_seed_")
+    #: Parameters that may differ between the fit that saved a checkpoint and
+    #: the estimator that continues from it.
+    _checkpoint_free_params = ("n_iterations", "warm_start", "verbose", "device", "memory",
+                               "experts", "batch_classes")
+
+    def _checkpoint_params(self) -> dict:
+        """Parameters as JSON-able values (classes and objects by their repr)."""
+        out = {}
+        for key, value in self.get_params(deep=False).items():
+            if key in self._checkpoint_free_params:
+                continue
+            if isinstance(value, type):
+                value = f"{value.__module__}.{value.__qualname__}"
+            elif not isinstance(value, (str, int, float, bool, type(None), dict, list)):
+                value = repr(value)
+            out[key] = value
+        return json.loads(json.dumps(out, default=repr))
+
+    def save_checkpoint(self, file):
+        """Save what a warm-started fit needs to continue this distillation exactly.
+
+        The file (a compressed ``.npz``, no pickles) holds the synthetic set
+        in the space the distiller optimises in, the optimisers' state, the
+        loss history, ``random_seed_`` and the parameters. State derived
+        from the data is not saved but recomputed when the fit continues
+        (MTT's expert trajectories and ZCA whitening), so continue on the
+        same data; on another kind of device that recomputation can differ
+        by floating-point rounding.
+
+        Parameters
+        ----------
+        file : str, path or file-like
+            Where to write (``np.savez_compressed``).
+
+        Examples
+        --------
+        >>> import io
+        >>> from sklearn_ltdd import GradientMatchingDistiller
+        >>> from sklearn_ltdd.datasets import load_digits_lt
+        >>> X, y, _, _ = load_digits_lt(return_X_y=True)
+        >>> params = dict(ipc=1, n_iterations=2, module_params={"width": 4}, random_state=0)
+        >>> buffer = io.BytesIO()
+        >>> GradientMatchingDistiller(**params).fit(X, y).save_checkpoint(buffer)
+        >>> _ = buffer.seek(0)
+        >>> gm = GradientMatchingDistiller(**params, warm_start=True).load_checkpoint(buffer)
+        >>> gm.fit(X, y).n_iter_
+        4
+        """
+        check_is_fitted(self, "X_syn_")
+        if self.classes_.dtype == object:
+            raise TypeError(
+                "save_checkpoint stores classes_ without pickling, which needs "
+                "numeric or string labels; this fit used objects "
+                f"({self.classes_[:3].tolist()}...). Encode the labels first."
+            )
+        arrays = {f"attr__{name}": np.asarray(getattr(self, name))
+                  for name in self._checkpoint_attributes}
+        arrays.update({f"state__{k}": np.asarray(v) for k, v in self.resume_state_.items()
+                       if v is not None})
+        arrays.update({f"attr__{name}": np.asarray(getattr(self, name))
+                       for name in self._extra_checkpoint_attributes() if hasattr(self, name)})
+        meta = {"estimator": type(self).__name__, "params": self._checkpoint_params()}
+        np.savez_compressed(file, meta=np.asarray(json.dumps(meta)), **arrays)
+
+    def load_checkpoint(self, file, X=None):
+        """Restore a checkpoint written by :meth:`save_checkpoint`.
+
+        With ``warm_start=True``, the next ``fit`` on the same data continues
+        the saved distillation for ``n_iterations`` more iterations, exactly
+        as if it had never stopped. ``n_iterations``, ``warm_start``,
+        ``verbose``, ``device`` (and ``memory``, ``experts``,
+        ``batch_classes``) may differ from the saved run's; any other
+        parameter must be the same.
+
+        Parameters
+        ----------
+        file : str, path or file-like
+        X : array-like of shape (n_samples, C, H, W), default=None
+            The training images. When given, state that the checkpoint
+            leaves out and :meth:`make_evaluator` needs (MTT's whitening) is
+            recomputed from them now rather than at the next fit.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            If the checkpoint is of another estimator or other parameters.
+        """
+        with np.load(file, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta["estimator"] != type(self).__name__:
+                raise ValueError(
+                    f"The checkpoint is of a {meta['estimator']}, not a "
+                    f"{type(self).__name__}; load it into that estimator."
+                )
+            ours = self._checkpoint_params()
+            differ = {k: (v, ours.get(k)) for k, v in meta["params"].items() if ours.get(k) != v}
+            if differ:
+                listed = ", ".join(f"{k}={new!r} (saved: {old!r})"
+                                   for k, (old, new) in sorted(differ.items()))
+                raise ValueError(
+                    f"The checkpoint was saved with other parameters: {listed}. "
+                    f"Set them as saved (set_params) to continue that distillation."
+                )
+            for key in data.files:
+                if key.startswith("attr__"):
+                    value = data[key]
+                    setattr(self, key[6:], value.item() if value.ndim == 0 else value)
+            self.resume_state_ = {key[7:]: data[key] for key in data.files
+                                  if key.startswith("state__")}
+        self.input_shape_ = tuple(int(v) for v in self.input_shape_)
+        self.sampling_strategy_ = {label: self.ipc for label in self.classes_.tolist()}
+        if X is not None:
+            self._check_params()
+            X = check_image_array(X, ndim=(len(self.input_shape_) + 1,))
+            if tuple(X.shape[1:]) != self.input_shape_:
+                raise ValueError(
+                    f"X has images of shape {X.shape[1:]}, but the checkpoint's "
+                    f"distillation ran on {self.input_shape_}; pass its training images."
+                )
+            self.device_ = resolve_device(self.device)
+            self._restore_data_state(torch.as_tensor(X, device=self.device_))
+        return self
+
+    def _extra_checkpoint_attributes(self):
+        """Subclass attributes a checkpoint holds too."""
+        return ()

@@ -79,11 +79,16 @@ class GradientMatchingDistiller(BaseDistiller):
     through the same random transformation (Siamese augmentation) before
     matching, and the inner training is augmented too.
 
-    The defaults are those of the official DC code: 1000 iterations, image
-    SGD at 0.1 with momentum 0.5, network SGD at 0.01 with momentum 0.5,
-    real batches of 256, DC's loops per ipc and its layer-wise distance.
-    All classes are matched in one batched (``torch.func.vmap``) step rather
-    than a Python loop over classes; the arithmetic is the same.
+    The defaults are those of the official code (VICO-UoE/DatasetCondensation,
+    ``main.py``) and of its README's commands: 1000 iterations, image SGD
+    at 0.1 with momentum 0.5, network SGD at 0.01 without momentum (the
+    code since its DSA release; the first release used momentum 0.5), real
+    batches of 256, DC's loops per ipc and its layer-wise distance. DC
+    starts from noise (``main.py``'s default); DSA from real images, as the
+    README's DSA command does (``--init real``), with its strategy
+    ``color_crop_cutout_flip_scale_rotate``. ``init="auto"`` picks between
+    the two. All classes are matched in one batched (``torch.func.vmap``)
+    step rather than a Python loop over classes; the arithmetic is the same.
 
     Parameters
     ----------
@@ -98,7 +103,10 @@ class GradientMatchingDistiller(BaseDistiller):
     lr_img : float, default=0.1
         Learning rate of the images (SGD, momentum 0.5).
     lr_net : float, default=0.01
-        Learning rate of the network's inner training (SGD, momentum 0.5).
+        Learning rate of the network's inner training (SGD).
+    momentum_net : float, default=0.0
+        Momentum of the network's inner training: none, as in the official
+        code since its DSA release (0.5 reproduces the first DC release).
     batch_real : int, default=256
         Real images per class and matching round.
     batch_train : int, default=256
@@ -107,11 +115,13 @@ class GradientMatchingDistiller(BaseDistiller):
         Gradient distance: DC's layer-wise sum of 1 - cosine over output
         rows (1-D parameters ignored), squared error, or 1 - cosine of the
         whole flattened gradient.
-    init : {"noise", "real"}, default="noise"
-        Start from standard-normal noise (DC's default) or from ``ipc`` real
-        images of each class. A class with fewer than ``ipc`` images starts
-        from all of them plus randomly repeated ones with Gaussian noise
-        (standard deviation 0.1 of the data's), so that the copies differ.
+    init : {"auto", "noise", "real"}, default="auto"
+        Start from standard-normal noise or from ``ipc`` real images of each
+        class; "auto" follows the official commands: noise for DC
+        (``augmentation=None``), real images for DSA. A class with fewer
+        than ``ipc`` images starts from all of them plus randomly repeated
+        ones with Gaussian noise (standard deviation 0.1 of the data's), so
+        that the copies differ.
     augmentation : {None, "dsa"} or DSA, default=None
         None is DC; "dsa" (or a configured :class:`~sklearn_ltdd.augmentation.DSA`)
         is DSA with the DC defaults.
@@ -126,7 +136,9 @@ class GradientMatchingDistiller(BaseDistiller):
         loops on the CPU, where the batched convolution backward is slower
         (measured 0.30 s against 0.074 s per ipc=1 iteration on digits,
         width 32, 2 cores; ``benchmarks/distill_speed.py``). Both give the
-        same gradients up to rounding.
+        same gradients up to rounding. For a network with batch statistics
+        (``norm="batchnorm"``), padding would change the statistics, so the
+        batched path then groups classes of equal batch size instead.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -149,14 +161,24 @@ class GradientMatchingDistiller(BaseDistiller):
     input_shape_ : tuple of int
     n_features_in_ : int
     device_ : torch.device
+    random_seed_ : int
+        Seed of the random streams; iteration ``i`` draws from
+        ``(random_seed_, i)``, so warm-started chunks continue them.
+    resume_state_ : dict
+        What a warm start continues from: the images and the image
+        optimiser's momentum (see :meth:`save_checkpoint`).
 
     Notes
     -----
-    Differences from the reference code: its BatchNorm statistics freezing
-    is replaced by batch statistics (the default ConvNet has instance norm
-    and is unaffected); random numbers come from ``random_state`` through
-    local generators, and DSA parameters are drawn per class from one
-    generator rather than by reseeding the global generator.
+    Differences from the reference code, each with its reason:
+
+    * BatchNorm: the reference freezes BatchNorm during matching at running
+      statistics from 16 real images per class; here batch statistics are
+      used (pure functions vmap over classes). The default ConvNet has
+      instance norm and is unaffected.
+    * Randomness comes from ``random_state`` through local generators, one
+      stream per iteration; DSA parameters are drawn per class from that
+      stream rather than by reseeding the global generator with the clock.
 
     Examples
     --------
@@ -170,8 +192,8 @@ class GradientMatchingDistiller(BaseDistiller):
     """
 
     def __init__(self, *, ipc=10, n_iterations=1000, outer_loop="auto", inner_loop="auto",
-                 lr_img=0.1, lr_net=0.01, batch_real=256, batch_train=256,
-                 distance="layerwise", init="noise", augmentation=None, module=ConvNet,
+                 lr_img=0.1, lr_net=0.01, momentum_net=0.0, batch_real=256, batch_train=256,
+                 distance="layerwise", init="auto", augmentation=None, module=ConvNet,
                  module_params=None, batch_classes="auto", device="auto",
                  random_state=None, verbose=0, warm_start=False):
         super().__init__(ipc=ipc, n_iterations=n_iterations, module=module,
@@ -183,10 +205,26 @@ class GradientMatchingDistiller(BaseDistiller):
         self.inner_loop = inner_loop
         self.lr_img = lr_img
         self.lr_net = lr_net
+        self.momentum_net = momentum_net
         self.batch_real = batch_real
         self.batch_train = batch_train
         self.distance = distance
         self.batch_classes = batch_classes
+
+    _initialisations = ("auto", "real", "noise")
+
+    def _evaluation_params(self):
+        # DC's main.py: epoch_eval_train 300 without augmentation for DC,
+        # 1000 with DSA for DSA, both at lr_net = 0.01; its loop runs
+        # range(Epoch + 1), hence 301 and 1001 (see HalfwayStepLR).
+        if self.augmentation is None:
+            return {"max_epochs": 301, "lr": 0.01, "augmentation": None}
+        return {"max_epochs": 1001, "lr": 0.01, "augmentation": "dsa"}
+
+    def _resolved_init(self):
+        if self.init == "auto":
+            return "noise" if self.augmentation is None else "real"
+        return self.init
 
     def _check_params(self):
         super()._check_params()
@@ -197,6 +235,8 @@ class GradientMatchingDistiller(BaseDistiller):
         check_scalar(inner, "inner_loop", numbers.Integral, min_val=0)
         check_scalar(self.lr_img, "lr_img", numbers.Real, min_val=0, include_boundaries="neither")
         check_scalar(self.lr_net, "lr_net", numbers.Real, min_val=0)
+        check_scalar(self.momentum_net, "momentum_net", numbers.Real, min_val=0, max_val=1,
+                     include_boundaries="left")
         check_scalar(self.batch_real, "batch_real", numbers.Integral, min_val=1)
         check_scalar(self.batch_train, "batch_train", numbers.Integral, min_val=1)
         check_option(self.distance, DISTANCES, "distance")
@@ -219,21 +259,33 @@ class GradientMatchingDistiller(BaseDistiller):
         class_of_real = torch.arange(n_classes, device=X.device).repeat_interleave(sampler.width)
         ones = torch.ones(n_classes, ipc, device=X.device)
         batched = (X.device.type == "cuda") if self.batch_classes == "auto" else self.batch_classes
+        mode = "loop"
+        if batched:
+            # Zero-weight padding is exact only for per-sample layers: with
+            # batch statistics the padded copies would enter the mean and
+            # variance. Then classes of equal size share a vmap, unpadded.
+            padded = any(size != sampler.width for size in sampler.sizes)
+            mode = "buckets" if padded and _has_batch_statistics(self._factory(0)) else "pad"
 
         syn = syn.clone().requires_grad_(True)
         optimizer = torch.optim.SGD([syn], lr=self.lr_img, momentum=0.5)
+        if continuing:
+            self._restore_momentum(optimizer, syn, self.resume_state_.get("syn_momentum"))
         distance = DISTANCES[self.distance]
         losses = torch.zeros(self.n_iterations, device=X.device)
-        seeds = self._seeds(self.n_iterations)
+        seeds = self._iteration_seeds(self.n_iterations)
         bar = self._progress(self.n_iterations, "gradient matching")
         for it in bar:
-            net = self._factory(seeds[it])
+            _, net_seed, stream_seed = seeds[it]
+            gen.manual_seed(stream_seed)
+            net = self._factory(net_seed)
             loss_fn = make_loss(net)
             class_grads = vmap(grad(loss_fn), in_dims=(None, 0, 0, 0))
             # Detached views of the network's parameters: the matching reads
             # them, the inner training updates them in place.
             params = parameters_of(net)
-            optimizer_net = torch.optim.SGD(net.parameters(), lr=self.lr_net, momentum=0.5)
+            optimizer_net = torch.optim.SGD(net.parameters(), lr=self.lr_net,
+                                            momentum=self.momentum_net)
             for round_ in range(self.outer_loop_):
                 index, weight = sampler.sample()
                 x_real = X[index]  # (classes, width, ...)
@@ -244,7 +296,7 @@ class GradientMatchingDistiller(BaseDistiller):
                     x_syn = dsa.apply(x_syn.flatten(0, 1), aug, y_syn).view_as(x_syn)
                 with torch.no_grad():
                     g_real = self._real_grads(loss_fn, class_grads, params, x_real,
-                                              y[index], weight, sampler.sizes, batched)
+                                              y[index], weight, sampler, mode)
                 g_syn = class_grads(params, x_syn, y_syn_cls, ones)
                 loss = distance(g_syn, g_real)
                 optimizer.zero_grad(set_to_none=True)
@@ -258,20 +310,35 @@ class GradientMatchingDistiller(BaseDistiller):
                 bar.set_postfix(loss=float(losses[it]) / (n_classes * self.outer_loop_))
             if self._check_due(it):
                 self._check_finite(losses, it, syn)
+        self._opt_state = {"syn_momentum": self._momentum_of(optimizer, syn)}
         losses = losses / (n_classes * self.outer_loop_)
         return syn.detach(), losses.cpu().tolist()
 
     @staticmethod
-    def _real_grads(loss_fn, class_grads, params, x, y, weight, sizes, batched):
-        """Per-class gradients on the real batches, as a dict of (classes, ...)."""
-        if batched:
+    def _real_grads(loss_fn, class_grads, params, x, y, weight, sampler, mode):
+        """Per-class gradients on the real batches, as a dict of (classes, ...).
+
+        ``mode`` is "pad" (one vmap over all classes, padded entries with
+        weight 0), "buckets" (one vmap per group of classes of equal batch
+        size, no padding) or "loop" (one class at a time).
+        """
+        if mode == "pad":
             return class_grads(params, x, y, weight)
+        if mode == "buckets":
+            out = {name: p.new_empty((len(sampler.sizes), *p.shape)) for name, p in params.items()}
+            for size, members in sampler.buckets:
+                g = class_grads(params, x[members, :size], y[members, :size],
+                                weight[members, :size])
+                for name in out:
+                    out[name][members] = g[name]
+            return out
         step = grad(loss_fn)
-        per_class = [step(params, x[c, :size], y[c, :size]) for c, size in enumerate(sizes)]
+        per_class = [step(params, x[c, :size], y[c, :size])
+                     for c, size in enumerate(sampler.sizes)]
         return {name: torch.stack([g[name] for g in per_class]) for name in params}
 
     def _train_network(self, net, optimizer, x, y, dsa, gen):
-        """``inner_loop`` epochs of SGD (momentum 0.5) on the synthetic set.
+        """``inner_loop`` epochs of SGD on the synthetic set (``momentum_net``).
 
         Plain autograd and a torch optimizer (fused on CUDA): these hundreds of
         small steps are bound by per-call overhead, which ``torch.func`` adds to.
@@ -287,6 +354,11 @@ class GradientMatchingDistiller(BaseDistiller):
                 optimizer.zero_grad(set_to_none=True)
                 F.cross_entropy(net(xb), y[batch]).backward()
                 optimizer.step()
+
+
+def _has_batch_statistics(net) -> bool:
+    """Whether ``net`` normalises with statistics over the batch (BatchNorm)."""
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules())
 
 
 class _ClassBatches:
@@ -312,6 +384,11 @@ class _ClassBatches:
         self.weight = (torch.arange(self.width, device=y.device)[None, :]
                        < counts.clamp(max=batch)[:, None]).float()
         self.generator = generator
+        by_size = {}
+        for c, size in enumerate(self.sizes):
+            by_size.setdefault(size, []).append(c)
+        self.buckets = [(size, torch.tensor(members, device=y.device))
+                        for size, members in sorted(by_size.items(), reverse=True)]
 
     def sample(self):
         keys = torch.rand(self.valid.shape, generator=self.generator, device=self.valid.device)

@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from joblib import Memory
 from sklearn.utils import check_scalar
-from sklearn.utils.validation import check_memory
+from sklearn.utils.validation import check_is_fitted, check_memory
 
 from ..augmentation import DSA
 from ..nets._modules import ConvNet
-from ._base import BaseDistiller
+from ._base import _EXPERT_PASS, _EXPERTS, BaseDistiller
 from ._experts import train_expert_trajectories
 from ._functional import FlatParameters, make_forward, parameters_of
 from ._zca import ZCAWhitening, apply_zca, fit_zca
@@ -220,6 +220,36 @@ class TrajectoryMatchingDistiller(BaseDistiller):
                 f"(currently {s['lr_lr']!r}), which can drive the student's step "
                 f"size negative.")
 
+    # -- evaluation and checkpoints -----------------------------------------------------
+    def _evaluation_params(self):
+        # MTT's evaluate_synset: its learned step size, DSA, range(1000 + 1) epochs.
+        check_is_fitted(self, "learned_lr_")
+        if not self.learned_lr_ > 0:
+            raise ValueError(
+                f"The learned step size is {self.learned_lr_:.3g}, not positive, so "
+                f"MTT's evaluation recipe cannot train with it; pass lr=... to "
+                f"make_evaluator."
+            )
+        return {"max_epochs": 1001, "lr": float(self.learned_lr_),
+                "augmentation": "dsa" if self.augmentation is not None else None}
+
+    def _evaluation_transform(self):
+        return self.zca_
+
+    def _extra_checkpoint_attributes(self):
+        return ("learned_lr_",)
+
+    def _working_space_is_identity(self):
+        return getattr(self, "zca_", None) is None
+
+    def _restore_data_state(self, X):
+        self._to_working_space(X, fit=True)  # refits zca_ (or sets it to None)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_pinned_experts", None)  # a page-locked copy of experts_
+        return state
+
     # -- whitening ---------------------------------------------------------------------
     def _to_working_space(self, X, fit):
         if not self.settings_["zca"]:
@@ -273,10 +303,24 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         )
 
     # -- the method -------------------------------------------------------------------
+    def _expert_of(self, index, n_experts):
+        """The expert iteration ``index`` reads: shuffled passes over the buffer.
+
+        As the reference ``distill.py`` does (it shuffles its buffer and
+        walks through it, reshuffling at the end), every expert is used
+        once per pass; pass ``p`` is shuffled from ``(random_seed_, p)``.
+        """
+        passes, position = divmod(index, n_experts)
+        order = np.random.default_rng(self._derived_seed(_EXPERT_PASS, passes)).permutation(n_experts)
+        return int(order[position])
+
     def _distill(self, X, y, syn, continuing):
         s = self.settings_
-        expert_seed = self._seeds(1)[0]
-        experts = self._expert_trajectories(X, y, expert_seed)
+        previous = getattr(self, "experts_", None) if continuing else None
+        if previous is not None and self.experts is None:
+            experts = previous  # a warm start reuses the fitted trajectories
+        else:
+            experts = self._expert_trajectories(X, y, self._derived_seed(_EXPERTS))
         template = self._factory(0)
         flat = FlatParameters(parameters_of(template))
         if experts.shape[2] != flat.n_params:
@@ -292,38 +336,51 @@ class TrajectoryMatchingDistiller(BaseDistiller):
             loss = F.cross_entropy(forward(flat.unflatten(w), x), target)
             return torch.autograd.grad(loss, w, create_graph=True)[0]
         dsa = self._dsa()
-        gen, rng = self._generator, self._rng
+        gen = self._generator
         y_syn = self._synthetic_labels(X.device)
         n_syn = syn.shape[0]
         batch = n_syn if self.batch_syn is None else min(self.batch_syn, n_syn)
 
         start_lr = self.learned_lr_ if continuing else float(self.lr_teacher)
         syn = syn.clone().requires_grad_(True)
-        syn_lr = torch.tensor(start_lr, device=X.device, requires_grad=True)
+        syn_lr = torch.tensor(start_lr, device=X.device, dtype=torch.float32, requires_grad=True)
         opt_img = torch.optim.SGD([syn], lr=s["lr_img"], momentum=0.5)
         opt_lr = torch.optim.SGD([syn_lr], lr=s["lr_lr"], momentum=0.5)
+        if continuing:
+            state = self.resume_state_
+            self._restore_momentum(opt_img, syn, state.get("syn_momentum"))
+            self._restore_momentum(opt_lr, syn_lr, state.get("lr_momentum"))
         pinned = torch.from_numpy(experts)
         if X.device.type == "cuda":
-            pinned = pinned.pin_memory()
-        picks = rng.randint(len(experts), size=self.n_iterations)
-        starts = rng.randint(s["max_start_epoch"], size=self.n_iterations)
+            # Page-locked once per expert set, not on every (warm-started) fit.
+            cached = getattr(self, "_pinned_experts", None)
+            if cached is None or cached[0] is not experts:
+                cached = (experts, pinned.pin_memory())
+                self._pinned_experts = cached
+            pinned = cached[1]
+        seeds = self._iteration_seeds(self.n_iterations)
         losses = torch.zeros(self.n_iterations, device=X.device)
         bar = self._progress(self.n_iterations, "trajectory matching")
         for it in bar:
-            start = pinned[picks[it], starts[it]].to(X.device, non_blocking=True)
-            target = pinned[picks[it], starts[it] + s["expert_epochs"]].to(
-                X.device, non_blocking=True)
+            index, _, stream_seed = seeds[it]
+            gen.manual_seed(stream_seed)
+            expert = self._expert_of(index, len(experts))
+            first = int(np.random.default_rng(stream_seed).integers(s["max_start_epoch"]))
+            start = pinned[expert, first].to(X.device, non_blocking=True)
+            target = pinned[expert, first + s["expert_epochs"]].to(X.device, non_blocking=True)
             w = start.clone().requires_grad_(True)
-            order = None
+            chunks = []
             for step in range(s["syn_steps"]):
                 if batch == n_syn:
-                    index = None
+                    xb, yb = syn, y_syn
                 else:
-                    if order is None or order.numel() < batch:
+                    # As the reference: split a permutation into batch_syn
+                    # chunks (the last one short) and take them from the end.
+                    if not chunks:
                         order = torch.randperm(n_syn, generator=gen, device=X.device)
-                    index, order = order[:batch], order[batch:]
-                xb = syn if index is None else syn[index]
-                yb = y_syn if index is None else y_syn[index]
+                        chunks = list(torch.split(order, batch))
+                    chosen = chunks.pop()
+                    xb, yb = syn[chosen], y_syn[chosen]
                 if dsa is not None:
                     xb = dsa(xb, gen)
                 w = w - syn_lr * student_grad(w, xb, yb)
@@ -338,6 +395,8 @@ class TrajectoryMatchingDistiller(BaseDistiller):
                 bar.set_postfix(loss=float(losses[it]), lr=float(syn_lr))
             if self._check_due(it):
                 self._check_finite(losses, it, syn, syn_lr)
+        self._opt_state = {"syn_momentum": self._momentum_of(opt_img, syn),
+                           "lr_momentum": self._momentum_of(opt_lr, syn_lr)}
         self.learned_lr_ = float(syn_lr.detach())
         if not self.learned_lr_ > 0:
             warnings.warn(
