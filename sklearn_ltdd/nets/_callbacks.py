@@ -2,35 +2,55 @@
 
 from __future__ import annotations
 
-import torch
+from collections import defaultdict
+
 from skorch.callbacks import Callback
 
 
 class HalfwayStepLR(Callback):
-    """Multiply the learning rate by ``gamma`` once half the epochs are done.
+    """Multiply the learning rate by ``gamma`` once, halfway, and restart momentum.
 
-    The evaluation schedule of the gradient-matching reference code (its
-    ``lr_schedule = [epochs // 2 + 1]``), written for any ``max_epochs``: the
-    step happens after epoch ``max_epochs // 2`` of a ``fit`` call.
+    The evaluation schedule of the gradient-matching and MTT reference code
+    (``evaluate_synset``): it trains ``for ep in range(Epoch + 1)`` and, at
+    ``ep == Epoch // 2 + 1``, multiplies the learning rate by 0.1 and builds
+    a new optimiser, so the momentum starts again from zero. Here, with
+    ``max_epochs = N`` epochs in a ``fit`` call, the step happens after
+    epoch ``(N - 1) // 2 + 1``: ``N = Epoch + 1`` reproduces the reference
+    exactly (301 epochs for its "300", step after 151), and ``N = 300``
+    steps after 150.
 
     Parameters
     ----------
     gamma : float, default=0.1
+    reset_momentum : bool, default=True
+        Clear the optimiser's state (momentum buffers) at the step, as the
+        reference's rebuilt optimiser does.
+
+    Attributes
+    ----------
+    milestone_ : int
+        Epochs done before the step, in the current ``fit`` call.
     """
 
-    def __init__(self, gamma: float = 0.1):
+    def __init__(self, gamma: float = 0.1, reset_momentum: bool = True):
         self.gamma = gamma
+        self.reset_momentum = reset_momentum
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        milestone = max(1, int(net.max_epochs) // 2)
-        self.scheduler_ = torch.optim.lr_scheduler.MultiStepLR(
-            net.optimizer_, milestones=[milestone], gamma=self.gamma
-        )
+        self.milestone_ = (max(int(net.max_epochs), 1) - 1) // 2 + 1
+        self.epochs_done_ = 0
+        self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
 
     def on_epoch_end(self, net, **kwargs):
-        self.scheduler_.step()
+        self.epochs_done_ += 1
+        if self.epochs_done_ != self.milestone_:
+            return
+        for group in net.optimizer_.param_groups:
+            group["lr"] *= self.gamma
+        if self.reset_momentum:
+            net.optimizer_.state = defaultdict(dict)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         # Restore the initial learning rate so a later partial_fit starts over.
-        for group, lr in zip(net.optimizer_.param_groups, self.scheduler_.base_lrs):
+        for group, lr in zip(net.optimizer_.param_groups, self.base_lrs_):
             group["lr"] = lr

@@ -94,8 +94,10 @@ class ConvNetClassifier(NeuralNetClassifier):
     max_epochs : int, default=300
     batch_size : int, default=256
     lr_schedule : {"halfway", None}, default="halfway"
-        ``"halfway"`` multiplies the learning rate by 0.1 after half of
-        ``max_epochs``; None keeps it constant.
+        ``"halfway"`` multiplies the learning rate by 0.1 after epoch
+        ``(max_epochs - 1) // 2 + 1`` and restarts the momentum, as the
+        DC/MTT evaluation code does (:class:`HalfwayStepLR`); None keeps it
+        constant.
     augmentation : {None, "crop_flip", "dsa"} or callable, default=None
         Training-time augmentation of each batch, off at prediction:
         random crop (padding 4) + horizontal flip, or differentiable
