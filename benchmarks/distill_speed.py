@@ -88,11 +88,23 @@ def main(argv=None):
                         help="time GM with batch_classes=True and False")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="seconds for the whole run: a measurement that would start "
+                             "after it is skipped (and recorded as skipped)")
+    parser.add_argument("--no-markdown", action="store_true",
+                        help="write the JSON only (a GPU window returns few files)")
     args = parser.parse_args(argv)
+    started = time.time()
+
+    def out_of_time():
+        return args.time_limit is not None and time.time() - started > args.time_limit
 
     if args.profile == "smoke":
         data = load_digits_lt()
         width = args.width or 8
+    elif args.source is not None and str(args.source).endswith(".npz"):
+        data = _payload_module().load(args.source, profile="paper")  # numpy only
+        width = args.width or 128
     else:
         data = load_cifar10_lt(source=args.source, max_per_class=1000)
         width = args.width or 128
@@ -106,24 +118,46 @@ def main(argv=None):
                "command": " ".join(["python"] + sys.argv), "n_images": int(len(y)),
                "width": width, "reference_h200": REFERENCE, "runs": []}
 
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    slug = "".join(c if c.isalnum() else "_" for c in device_name).strip("_").lower()
+    path = out / f"distill_speed_{args.profile}_{slug}.json"
+
+    def save(row):
+        """Record one measurement and rewrite the JSON, so a stopped run keeps it."""
+        results["runs"].append(row)
+        print(row, flush=True)
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_text(json.dumps(results, indent=1))
+        os.replace(tmp, path)
+
+    def skipped(method, ipc):
+        save({"method": method, "ipc": ipc, "skipped": "time limit"})
+
     for ipc in args.ipc:
         variants = [("DC", {}), ("DSA", {"augmentation": "dsa"})]
         if args.compare_batching:
             variants += [(f"{name} batch_classes={flag}", {**kw, "batch_classes": flag})
                          for name, kw in list(variants) for flag in (True, False)]
         for name, kwargs in variants:
+            if out_of_time():
+                skipped(name, ipc)
+                continue
             distiller = GradientMatchingDistiller(ipc=ipc, init="real", **common, **kwargs)
             row = {"method": name, "ipc": ipc, **timed_fit(distiller, X, y, args.warmup,
                                                           args.iterations)}
             row["loops"] = [distiller.outer_loop_, distiller.inner_loop_]
             row["default_total_s"] = row["s_per_it"] * 1000
-            results["runs"].append(row)
-            print(row, flush=True)
+            save(row)
 
         # MTT experts: many experts at once; per expert-epoch cost.
         settings = default_mtt_settings(ipc)
         needed = settings["max_start_epoch"] + settings["expert_epochs"]
         epochs = args.expert_epochs or needed
+        if out_of_time():
+            skipped("MTT experts", ipc)
+            skipped("MTT distillation", ipc)
+            continue
         peak_reset()
         sync()
         start = time.perf_counter()
@@ -140,32 +174,43 @@ def main(argv=None):
                "s_per_expert_epoch": per_epoch, "peak_gib": peak_gib(),
                "official_buffer_s": per_epoch * 100 * 50,
                "default_epochs": needed, "default_buffer_s": per_epoch * 100 * needed}
-        results["runs"].append(row)
-        print(row, flush=True)
+        save(row)
 
-        # MTT distillation on those trajectories (they must reach epoch `needed`).
-        if epochs < needed:
-            results["runs"].append({"method": "MTT distillation", "ipc": ipc,
-                                    "skipped": f"experts have {epochs} < {needed} epochs"})
+        # MTT distillation on those trajectories. The start epoch is drawn below
+        # max_start_epoch, which only decides which snapshots are read, not the
+        # arithmetic of an iteration: with fewer expert epochs, draw from those.
+        if out_of_time():
+            skipped("MTT distillation", ipc)
+            continue
+        max_start = max(1, min(settings["max_start_epoch"], epochs - settings["expert_epochs"]))
+        if epochs < settings["expert_epochs"] + 1:
+            save({"method": "MTT distillation", "ipc": ipc,
+                  "skipped": f"experts have {epochs} < {settings['expert_epochs'] + 1} epochs"})
             continue
         # Tiny learning rates: a timing run must not stop on divergence, and
         # they do not change the arithmetic of an iteration.
         distiller = TrajectoryMatchingDistiller(ipc=ipc, experts=experts, lr_img=1e-3,
-                                                lr_lr=1e-9, **common)
+                                                lr_lr=1e-9, max_start_epoch=max_start, **common)
         row = {"method": "MTT distillation", "ipc": ipc, "syn_steps": settings["syn_steps"],
                **timed_fit(distiller, X, y, args.warmup, args.mtt_iterations)}
         row["default_total_s"] = row["s_per_it"] * 5000
-        results["runs"].append(row)
-        print(row, flush=True)
+        save(row)
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    slug = "".join(c if c.isalnum() else "_" for c in device_name).strip("_").lower()
-    path = out / f"distill_speed_{args.profile}_{slug}.json"
+    results["finished"] = True
     path.write_text(json.dumps(results, indent=1))
-    path.with_suffix(".md").write_text(markdown(results))
-    print(f"wrote {path} and {path.with_suffix('.md')}")
+    if not args.no_markdown:
+        path.with_suffix(".md").write_text(markdown(results))
+    print(f"wrote {path}" + ("" if args.no_markdown else f" and {path.with_suffix('.md')}"))
     return 0
+
+
+def _payload_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ltdd_payload", HERE / "payload.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def markdown(results):

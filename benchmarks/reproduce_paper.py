@@ -36,21 +36,23 @@ python benchmarks/reproduce_paper.py --profile paper --merge-only
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from imblearn.over_sampling import RandomOverSampler
 from imblearn.under_sampling import RandomUnderSampler
 from joblib import Memory
 from sklearn.frozen import FrozenEstimator
-from sklearn.pipeline import FunctionTransformer, make_pipeline
 
 from sklearn_ltdd import (
     ClassGrouper,
@@ -70,14 +72,14 @@ PAPER_TABLES = json.loads((HERE / "paper_tables.json").read_text())
 PROFILES = {
     "paper": {
         "data": "cifar10", "max_per_class": 1000, "width": 128, "epochs": 300,
-        "distilled_epochs": 300, "dsa_epochs": 1000, "ipc": 10,
+        "distilled_epochs": 301, "dsa_epochs": 1001, "ipc": 10,
         "gm": {"n_iterations": 1000},
         "mtt": {"n_iterations": 5000, "n_experts": 100},
         "seeds": [0, 1, 2],
     },
     "standard": {
         "data": "cifar10", "max_per_class": None, "width": 128, "epochs": 200,
-        "distilled_epochs": 300, "dsa_epochs": 1000, "ipc": 10,
+        "distilled_epochs": 301, "dsa_epochs": 1001, "ipc": 10,
         "gm": {"n_iterations": 1000},
         "mtt": {"n_iterations": 5000, "n_experts": 100},
         "seeds": [0],
@@ -101,10 +103,57 @@ PROFILES = {
 
 
 # -- data ---------------------------------------------------------------------------
-def load_data(profile, source):
+def _payload_module():
+    """``benchmarks/payload.py``, imported by path (this file also runs as a module)."""
+    spec = importlib.util.spec_from_file_location("ltdd_payload", HERE / "payload.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def payload_profile(profile):
+    """Which training subset of a payload file a profile reads."""
+    return "paper" if profile["max_per_class"] == 1000 else "standard"
+
+
+def load_data(profile, source, balanced=False):
+    """The profile's data; ``balanced`` gives Figure 1's balanced training set.
+
+    ``source`` is a CIFAR-10 hub id or folder, or a payload file written by
+    ``benchmarks/payload.py`` (numpy only: what a GPU machine without
+    ``datasets`` reads).
+    """
     if profile["data"] == "digits":
-        return load_digits_lt()
+        return load_digits_lt(imbalance_ratio=1) if balanced else load_digits_lt()
+    if source is not None and str(source).endswith(".npz"):
+        return _payload_module().load(source, profile=payload_profile(profile),
+                                      balanced=balanced)
+    if balanced:
+        full = load_cifar10_lt(source=source, max_per_class=profile["max_per_class"])
+        per_class = len(full.y_train) // len(full.target_names)
+        return load_cifar10_lt(source=source, imbalance_ratio=1, max_per_class=per_class)
     return load_cifar10_lt(source=source, max_per_class=profile["max_per_class"])
+
+
+# -- time limits ----------------------------------------------------------------------
+class OutOfTime(Exception):
+    """The run's time limit or distillation budget is spent; finished work is saved."""
+
+
+class Budget:
+    """A run's limits: a wall-clock deadline and a cap on distillation iterations.
+
+    ``deadline`` is an absolute ``time.time()``; ``iterations`` caps the
+    distillation iterations of this run (None: no cap), which makes a
+    partial run reproducible in tests.
+    """
+
+    def __init__(self, deadline=None, iterations=None):
+        self.deadline = deadline
+        self.iterations = iterations
+
+    def left(self):
+        return float("inf") if self.deadline is None else self.deadline - time.time()
 
 
 # -- models ------------------------------------------------------------------------
@@ -115,71 +164,106 @@ def convnet(profile, device, seed, epochs=None, **kwargs):
     return ConvNetClassifier(**params)
 
 
-def distilled(run, name, attempts, X, y, path):
-    """Distil, or load the saved set; returns (X, y, extra).
+def evaluator(distiller, profile, device, seed, epochs):
+    """The distiller's own evaluation recipe (``make_evaluator``) at the profile's width."""
+    return distiller.make_evaluator(max_epochs=epochs, device=device, random_state=seed,
+                                    module__width=profile["width"])
+
+
+#: Seconds a distillation chunk aims at: long enough to amortise its set-up,
+#: short enough that a time limit loses little.
+CHUNK_SECONDS = 30.0
+#: Seconds kept free after a chunk (checkpoint, export, the rows after it).
+CHUNK_MARGIN = 10.0
+
+
+def distil(run, name, attempts, X, y, path, total, budget, export=None):
+    """Distil in warm-started chunks, checkpointing after each; returns the fitted distiller.
 
     ``attempts`` is a list of (label, make) pairs tried in turn: the official
     settings first, then an adaptation if they diverge (the divergence is
-    recorded, not hidden). ``extra`` holds the wall time, iterations, final
-    loss, the attempts' outcomes and, for MTT, the learned step size; a
-    loaded set keeps the record of its run.
+    recorded, not hidden). ``path`` is the checkpoint (``save_checkpoint``),
+    which is also the distilled set once ``total`` iterations are done;
+    ``path.with_suffix(".json")`` records the settings, the outcome of each
+    attempt, the iterations and seconds of every chunk and the device.
+    An existing checkpoint is continued, so a run stopped by its time limit
+    (a GPU window) goes on where it stopped in the next run. Raises
+    :class:`OutOfTime` when the budget ends first.
     """
-    if path.exists():
-        data = np.load(path, allow_pickle=False)
-        run.reused.append(name)
-        extra = json.loads(str(data["extra"]))
-        run.seconds[f"distill_{name}"] = extra["seconds"]
-        run.notes[name] = extra.get("attempts")
-        return data["X"], data["y"], extra
-    start = time.perf_counter()
-    outcomes = []
+    record_path = path.with_suffix(".json")
+    record = (json.loads(record_path.read_text()) if record_path.exists()
+              else {"attempts": [], "chunks": [], "seconds": 0.0})
+
+    def save_record():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record_path.write_text(json.dumps(record, indent=1))
+        run.notes[name] = record["attempts"]
+
     for label, make in attempts:
-        distiller = make()
+        if any(a["settings"] == label and a["outcome"] != "ok" for a in record["attempts"]):
+            continue  # this setting diverged in an earlier run
+        distiller = make().set_params(warm_start=True)
+        done = 0
+        if path.exists() and record.get("settings") == label:
+            distiller.load_checkpoint(path, X=X)
+            done = int(distiller.n_iter_)
+            if done >= total:
+                run.reused.append(name)
+                run.seconds[f"distill_{name}"] = record["seconds"]
+                return distiller
+        record["settings"] = label
+        path.parent.mkdir(parents=True, exist_ok=True)
+        per_it = None
         try:
-            X_syn, y_syn = distiller.fit_resample(X, y)
+            while done < total:
+                if budget.iterations is not None and budget.iterations <= 0:
+                    raise OutOfTime(f"{name}: distillation budget spent at {done}/{total}")
+                k = total - done
+                if per_it is None:
+                    k = 1  # the first chunk measures (and trains MTT's experts)
+                else:
+                    k = min(k, max(1, int(CHUNK_SECONDS / per_it)),
+                            int((budget.left() - CHUNK_MARGIN) / per_it))
+                if budget.iterations is not None:
+                    k = min(k, budget.iterations)
+                if k < 1 or budget.left() < CHUNK_MARGIN:
+                    raise OutOfTime(f"{name}: time limit at iteration {done}/{total}")
+                start = time.perf_counter()
+                distiller.set_params(n_iterations=k).fit(X, y)
+                seconds = time.perf_counter() - start
+                if budget.iterations is not None:
+                    budget.iterations -= k
+                per_it = seconds / k  # the first chunk's includes MTT's experts
+                done = int(distiller.n_iter_)
+                record["seconds"] += seconds
+                record["chunks"].append({"iterations": k, "seconds": seconds,
+                                         "device": run.env["device"], "done": done})
+                distiller.save_checkpoint(path)
+                record["n_iter"] = done
+                record["finished"] = done >= total
+                record["final_loss"] = float(distiller.loss_history_[-1])
+                if hasattr(distiller, "learned_lr_"):
+                    record["learned_lr"] = float(distiller.learned_lr_)
+                save_record()
+                if export is not None:
+                    export()
+                print(f"  {name}: {done}/{total} iterations ({seconds:.1f} s for {k})",
+                      flush=True)
         except FloatingPointError as exc:
-            outcomes.append({"settings": label, "outcome": str(exc)})
+            record["attempts"].append({"settings": label, "outcome": str(exc)})
             print(f"  {name} with {label}: {exc}", flush=True)
+            path.unlink(missing_ok=True)
+            record.pop("settings", None)
+            save_record()
             continue
-        outcomes.append({"settings": label, "outcome": "ok",
-                         "learned_lr": getattr(distiller, "learned_lr_", None)})
-        break
-    else:
-        raise RuntimeError(f"every {name} setting diverged: {outcomes}")
-    seconds = time.perf_counter() - start
-    run.notes[name] = outcomes
-    extra = {"seconds": seconds, "n_iter": int(distiller.n_iter_),
-             "final_loss": float(distiller.loss_history_[-1]), "attempts": outcomes}
-    arrays = {}
-    if isinstance(distiller, TrajectoryMatchingDistiller):
-        extra["learned_lr"] = distiller.learned_lr_
-        if distiller.zca_ is not None:
-            arrays = {"zca_mean": distiller.zca_.mean_, "zca_whitening": distiller.zca_.whitening_}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, X=X_syn, y=y_syn, extra=json.dumps(extra), **arrays)
-    run.seconds[f"distill_{name}"] = seconds
-    return X_syn, y_syn, extra
-
-
-def zca_transformer(path):
-    """The MTT set's whitening as a fixed transformer (MTT evaluates in that space)."""
-    data = np.load(path, allow_pickle=False)
-    if "zca_mean" not in data.files:
-        return None
-    mean, matrix = data["zca_mean"], data["zca_whitening"]
-
-    def whiten(X):
-        flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
-        return ((flat - mean) @ matrix).reshape(np.shape(X)).astype(np.float32)
-
-    return FunctionTransformer(whiten)
-
-
-def mtt_evaluator(profile, device, seed, extra, zca):
-    """How MTT evaluates its sets: learned step size, DSA, whitened inputs."""
-    clf = convnet(profile, device, seed, epochs=profile["dsa_epochs"],
-                  lr=max(extra["learned_lr"], 1e-6), augmentation="dsa")
-    return clf if zca is None else make_pipeline(zca, clf)
+        record["attempts"].append({"settings": label, "outcome": "ok",
+                                   "learned_lr": record.get("learned_lr")})
+        save_record()
+        if export is not None:
+            export()
+        run.seconds[f"distill_{name}"] = record["seconds"]
+        return distiller
+    raise RuntimeError(f"every {name} setting diverged: {record['attempts']}")
 
 
 # -- one seed --------------------------------------------------------------------
@@ -192,17 +276,30 @@ ROW_ORDER = {
 
 
 class Run:
-    """Fits models of one seed, records reports and wall times."""
+    """Fits models of one seed, records reports and wall times.
 
-    def __init__(self, data, profile, device, seed, checkpoint=None):
-        self.data, self.profile, self.device, self.seed = data, profile, device, seed
+    ``previous`` is this seed's record from an earlier run (another GPU
+    window, or the CPU): its rows are kept and not recomputed.
+    """
+
+    def __init__(self, data, profile, env, seed, checkpoint=None, previous=None):
+        self.data, self.profile, self.env, self.seed = data, profile, env, seed
+        self.device = env["run_device"]
         self.checkpoint = checkpoint
+        previous = previous or {}
         self.complete = False
-        self.groups = None
-        self.rows = {}
-        self.seconds = {}
+        self.groups = previous.get("groups")
+        self.rows = previous.get("tables", {})
+        self.figures = previous.get("figures", {})
+        self.seconds = {k: v for k, v in previous.get("wall_time_s", {}).items()
+                        if k not in ("total", "load_data")}
         self.reused = []  # distilled sets loaded from --artifacts
-        self.notes = {}  # how each distillation went (settings tried, outcome)
+        self.notes = previous.get("distillation") or {}
+        self.history = previous.get("history", [])
+        self.added = []
+
+    def has(self, table, name):
+        return any(r["name"] == name for r in self.rows.get(table, []))
 
     def record(self, table, name, model, n_images, seconds, groups=None):
         X_test = self.data.X_test
@@ -211,6 +308,7 @@ class Run:
                                   target_names=self.data.target_names,
                                   train_counts=self.data.class_counts, verbose=False)
         report["seconds"] = seconds
+        report["device"] = self.env["device"]
         if groups is not None:
             report["groups"] = [[str(self.data.target_names[c]) for c in g] for g in groups]
         print(f"  [{table}] {name}: total {report['total_acc']:.1f} %, Acc Std "
@@ -220,7 +318,9 @@ class Run:
     def add(self, table, report):
         """Put a report in ``table`` (in the paper's row order) and checkpoint."""
         rows = self.rows.setdefault(table, [])
+        rows[:] = [r for r in rows if r["name"] != report["name"]]
         rows.append(dict(report))
+        self.added.append(f"{table}: {report['name']}")
         order = ROW_ORDER.get(table)
         if order:
             rows.sort(key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
@@ -236,121 +336,148 @@ class Run:
         return model, seconds
 
 
-def run_seed(args, profile, data, seed, artifacts, checkpoint=None):
-    """Every row of one seed. ``checkpoint(run)`` is called after each recorded row.
+def run_seed(args, profile, data, seed, artifacts, env, checkpoint=None, previous=None,
+             budget=None, export=None):
+    """Every row of one seed, skipping those already in ``previous``.
 
-    Rows that need no distilled set come first and the distillations are made
-    on first use, so a run stopped by a time limit (a GPU slot) keeps the
-    finished rows (see ``checkpoint``) and the finished distilled sets.
+    Order: the rows that need no distilled set (and Figure 1's first two
+    panels), then the GM distillation in checkpointed chunks and its rows,
+    then MTT (experts, chunks) and its rows. ``checkpoint(run)`` is called
+    after each recorded row, ``export()`` after each distillation chunk and
+    figure, so a run stopped by a time limit (a GPU window) keeps what it
+    finished; :class:`OutOfTime` ends the run early when ``budget`` is spent.
     """
-    device, p = args.device, profile
-    run = Run(data, p, device, seed, checkpoint)
+    device, p = env["run_device"], profile
+    budget = budget or Budget()
+    run = Run(data, p, env, seed, checkpoint, previous)
     X, y = data.X_train, data.y_train
     ipc, n = p["ipc"], len(y)
     tables = set(args.tables)
-    sets = {}
+    cache = {}
+    seed_dir = artifacts / f"seed{seed}"
 
-    def gm_set():
-        """The GM set (X, y), distilled once and saved, or loaded."""
-        if "gm" not in sets:
-            path = artifacts / f"seed{seed}" / f"gm_ipc{ipc}.npz"
-            X_gm, y_gm, _ = distilled(run, "gm", [("official", lambda: GradientMatchingDistiller(
+    def original():
+        if "original" not in cache:
+            cache["original"] = run.fit("train_original", convnet(p, device, seed), X, y)
+        return cache["original"]
+
+    def groups():
+        """Eq. 3 on the final-layer features of the Original model (recorded once)."""
+        if run.groups is None:
+            model, _ = original()
+            start = time.perf_counter()
+            grouper = ClassGrouper(features="precomputed", random_state=seed)
+            grouper.fit(model.embed(X), y)
+            run.groups = [g.tolist() for g in grouper.groups_]
+            run.seconds["grouping"] = time.perf_counter() - start
+            print(f"  groups: {[[str(data.target_names[c]) for c in g] for g in run.groups]}",
+                  flush=True)
+        return run.groups
+
+    def frozen_groups():
+        """Stage 1 on the original data, shared by every "Original + X" row."""
+        if "group_clf" not in cache:
+            clf, _ = run.fit("train_group_classifier", convnet(p, device, seed), X,
+                             _group_labels(groups(), y))
+            cache["group_clf"] = FrozenEstimator(clf)
+        return cache["group_clf"]
+
+    def two_stage(stage1_clf, stage2_data, class_estimator):
+        return TwoStageClassifier(grouper=groups(), group_estimator=stage1_clf,
+                                  class_estimator=class_estimator, stage2_data=stage2_data,
+                                  random_state=seed)
+
+    def gm():
+        """The GM distiller (fitted, or loaded from its finished checkpoint)."""
+        if "gm" not in cache:
+            cache["gm"] = distil(run, "gm", [("official", lambda: GradientMatchingDistiller(
                 ipc=ipc, module_params={"width": p["width"]}, device=device, random_state=seed,
-                **p["gm"]))], X, y, path)
-            sets["gm"] = (X_gm, y_gm)
-        return sets["gm"]
+                **p["gm"]))], X, y, seed_dir / f"gm_ipc{ipc}.npz", p["gm"]["n_iterations"],
+                budget, export)
+        return cache["gm"]
 
-    def mtt_set():
-        """The MTT set (X, y), its record and its ZCA transform."""
-        if "mtt" not in sets:
-            path = artifacts / f"seed{seed}" / f"mtt_ipc{ipc}.npz"
-            memory = Memory(artifacts / "experts", verbose=0)
+    def mtt():
+        if "mtt" not in cache:
+            memory = Memory(Path(args.experts_cache or artifacts / "experts"), verbose=0)
+            settings = {k: v for k, v in p["mtt"].items() if k != "n_iterations"}
 
-            def mtt(**changes):
+            def make(**changes):
                 return lambda: TrajectoryMatchingDistiller(
                     ipc=ipc, module_params={"width": p["width"]}, device=device,
-                    random_state=seed, memory=memory, **{**p["mtt"], **changes})
+                    random_state=seed, memory=memory, **{**settings, **changes})
 
             # MTT's CIFAR-10 settings match 2 expert epochs; a long-tailed epoch is
             # ~10 batches, so the student overshoots and the step size collapses.
             # If they diverge, match 10 expert epochs instead (recorded either way).
-            X_mtt, y_mtt, extra = distilled(run, "mtt", [
-                ("official", mtt()), ("expert_epochs=10", mtt(expert_epochs=10))], X, y, path)
-            sets["mtt"] = (X_mtt, y_mtt, extra, zca_transformer(path))
-        return sets["mtt"]
+            cache["mtt"] = distil(run, "mtt", [
+                ("official", make()), ("expert_epochs=10", make(expert_epochs=10))],
+                X, y, seed_dir / f"mtt_ipc{ipc}.npz", p["mtt"]["n_iterations"], budget, export)
+        return cache["mtt"]
 
-    # Table 1, first row: ConvNet3 on the original data (also the grouping's features).
-    original, sec = run.fit("train_original", convnet(p, device, seed), X, y)
-    if "1" in tables or "2" in tables:
-        run.record("table1", "Original", original, n, sec)
+    def row(table, name):
+        """Whether ``table`` asks for row ``name`` and it is not done yet."""
+        wanted = {"table1": "1", "table2": "2", "table3": "3", "baselines": "baselines",
+                  "extra": "extra"}[table]
+        return wanted in tables and not run.has(table, name)
 
-    # The grouping: eq. 3 on the final-layer features of the Original model.
-    start = time.perf_counter()
-    grouper = ClassGrouper(features="precomputed", random_state=seed)
-    grouper.fit(original.embed(X), y)
-    groups = [g.tolist() for g in grouper.groups_]
-    run.seconds["grouping"] = time.perf_counter() - start
-    run.groups = groups
-    print(f"  groups: {[[str(data.target_names[c]) for c in g] for g in groups]}", flush=True)
-
-    # Stage 1 on the original data is shared by every "Original + X" row.
-    def two_stage(stage1_clf, stage2_data, class_estimator):
-        return TwoStageClassifier(grouper=groups, group_estimator=stage1_clf,
-                                  class_estimator=class_estimator, stage2_data=stage2_data,
-                                  random_state=seed)
-
+    # -- rows that need no distilled set ------------------------------------------
+    if row("table1", "Original"):
+        model, sec = original()
+        run.record("table1", "Original", model, n, sec)
     if tables & {"2", "3", "extra"}:
-        group_clf, _ = run.fit("train_group_classifier", convnet(p, device, seed), X,
-                               grouper.group_labels(y))
-        frozen_groups = FrozenEstimator(group_clf)
-
-    if tables & {"2", "3"}:
+        groups()
+    if row("table2", "Original + Original") or row("table3", "Original + Original"):
         model, sec = run.fit("two_stage_original", two_stage(
-            frozen_groups, "original", convnet(p, device, seed)), X, y)
-        report = run.record("table2", "Original + Original", model, 2 * n, sec, groups)
+            frozen_groups(), "original", convnet(p, device, seed)), X, y)
+        report = run.record("table2", "Original + Original", model, 2 * n, sec, groups())
         run.add("table3", report)
-
     if "baselines" in tables:
         baselines(run, p, device, seed, X, y)
     if "extra" in tables:
-        extra_rows(run, p, device, seed, X, y, groups, frozen_groups, gm_set)
+        extra_rows(run, p, device, seed, X, y, groups, frozen_groups, gm=None)
+    first_seed = seed == args.seeds[0]
+    if args.figure and first_seed:
+        figure1(args, run, p, device, seed, data, ["balanced", "original"], export=export)
 
-    # Rows on the GM-distilled set.
-    if "1" in tables:
-        X_gm, y_gm = gm_set()
-        gm_clf, sec = run.fit("train_gm", convnet(p, device, seed, p["distilled_epochs"]), X_gm, y_gm)
-        run.record("table1", "GM Distilled", gm_clf, len(y_gm), sec)
-    if tables & {"2", "3"}:
-        X_gm, y_gm = gm_set()
+    # -- the GM set and its rows ---------------------------------------------------------
+    gm_epochs = p["distilled_epochs"]
+    if row("table1", "GM Distilled"):
+        model, sec = run.fit("train_gm", evaluator(gm(), p, device, seed, gm_epochs),
+                             gm().X_syn_, gm().y_syn_)
+        run.record("table1", "GM Distilled", model, ipc * len(data.target_names), sec)
+    if row("table2", "Original + GM Distilled") or row("table3", "Original + GM Distilled"):
+        X_gm, y_gm = gm().X_syn_, gm().y_syn_
         model, sec = run.fit("two_stage_gm", two_stage(
-            frozen_groups, PrecomputedSampler(X_gm, y_gm),
-            convnet(p, device, seed, p["distilled_epochs"])), X, y)
-        report = run.record("table2", "Original + GM Distilled", model, n + len(y_gm), sec, groups)
+            frozen_groups(), PrecomputedSampler(X_gm, y_gm),
+            evaluator(gm(), p, device, seed, gm_epochs)), X, y)
+        report = run.record("table2", "Original + GM Distilled", model, n + len(y_gm), sec,
+                            groups())
         run.add("table3", report)  # Original + GM in Table 3: the same model
-    if "3" in tables:
-        X_gm, y_gm = gm_set()
-        gm_groups = convnet(p, device, seed, p["distilled_epochs"])
+    if row("table3", "GM Distilled + GM Distilled"):
+        X_gm, y_gm = gm().X_syn_, gm().y_syn_
         model, sec = run.fit("two_stage_gm_gm", TwoStageClassifier(
-            grouper=groups, group_estimator=gm_groups,
-            class_estimator=convnet(p, device, seed, p["distilled_epochs"]),
+            grouper=groups(), group_estimator=evaluator(gm(), p, device, seed, gm_epochs),
+            class_estimator=evaluator(gm(), p, device, seed, gm_epochs),
             stage1_data=PrecomputedSampler(X_gm, y_gm), stage2_data=PrecomputedSampler(X_gm, y_gm),
             random_state=seed), X, y)
-        run.record("table3", "GM Distilled + GM Distilled", model, 2 * len(y_gm), sec, groups)
-    if args.figure and seed == args.seeds[0]:
-        figure1(args, p, device, seed, data, *gm_set())
+        run.record("table3", "GM Distilled + GM Distilled", model, 2 * len(y_gm), sec, groups())
+    if "extra" in tables:
+        extra_rows(run, p, device, seed, X, y, groups, frozen_groups, gm=gm)
+    if args.figure and first_seed:
+        figure1(args, run, p, device, seed, data, ["distilled"], gm=gm, export=export)
 
-    # Rows on the MTT-distilled set.
-    if "1" in tables:
-        X_mtt, y_mtt, mtt_extra, zca = mtt_set()
-        mtt_clf, sec = run.fit("train_mtt", mtt_evaluator(p, device, seed, mtt_extra, zca),
-                               X_mtt, y_mtt)
-        run.record("table1", "MTT Distilled", mtt_clf, len(y_mtt), sec)
-    if "2" in tables:
-        X_mtt, y_mtt, mtt_extra, zca = mtt_set()
+    # -- the MTT set and its rows (MTT's own evaluation: make_evaluator) -------------------
+    mtt_epochs = p["dsa_epochs"]
+    if row("table1", "MTT Distilled"):
+        model, sec = run.fit("train_mtt", evaluator(mtt(), p, device, seed, mtt_epochs),
+                             mtt().X_syn_, mtt().y_syn_)
+        run.record("table1", "MTT Distilled", model, len(mtt().y_syn_), sec)
+    if row("table2", "Original + MTT Distilled"):
         model, sec = run.fit("two_stage_mtt", two_stage(
-            frozen_groups, PrecomputedSampler(X_mtt, y_mtt),
-            mtt_evaluator(p, device, seed, mtt_extra, zca)), X, y)
-        run.record("table2", "Original + MTT Distilled", model, n + len(y_mtt), sec, groups)
+            frozen_groups(), PrecomputedSampler(mtt().X_syn_, mtt().y_syn_),
+            evaluator(mtt(), p, device, seed, mtt_epochs)), X, y)
+        run.record("table2", "Original + MTT Distilled", model, n + len(mtt().y_syn_), sec,
+                   groups())
     run.complete = True
     return run
 
@@ -364,48 +491,69 @@ def baselines(run, p, device, seed, X, y):
         ("Logit adjustment + crop/flip", {"criterion": "logit_adjusted", "augmentation": "crop_flip"}),
         ("CE + crop/flip", {"augmentation": "crop_flip"}),
     ]:
+        if run.has("baselines", name):
+            continue
         model, sec = run.fit(f"baseline:{name}", convnet(p, device, seed, **kwargs), X, y)
         run.record("baselines", name, model, n, sec)
     # Random over-sampling: the same number of SGD steps as the others.
     X_ros, y_ros = ImageSampler(RandomOverSampler(random_state=seed)).fit_resample(X, y)
     epochs = max(1, round(p["epochs"] * n / len(y_ros)))
-    model, sec = run.fit("baseline:ros", convnet(p, device, seed, epochs), X_ros, y_ros)
-    run.record("baselines", f"Random over-sampling ({epochs} epochs)", model, len(y_ros), sec)
-    # A random balanced subset of ipc real images per class: distillation's baseline.
-    strategy = {c: p["ipc"] for c in np.unique(y)}
-    X_sub, y_sub = ImageSampler(RandomUnderSampler(sampling_strategy=strategy,
-                                                   random_state=seed)).fit_resample(X, y)
-    model, sec = run.fit("baseline:random", convnet(p, device, seed, p["distilled_epochs"]), X_sub, y_sub)
-    run.record("baselines", f"Random {p['ipc']} real images per class", model, len(y_sub), sec)
+    name = f"Random over-sampling ({epochs} epochs)"
+    if not run.has("baselines", name):
+        model, sec = run.fit("baseline:ros", convnet(p, device, seed, epochs), X_ros, y_ros)
+        run.record("baselines", name, model, len(y_ros), sec)
+    # A random balanced subset of ipc real images per class: distillation's baseline,
+    # trained as a DC set is evaluated.
+    name = f"Random {p['ipc']} real images per class"
+    if not run.has("baselines", name):
+        strategy = {c: p["ipc"] for c in np.unique(y)}
+        X_sub, y_sub = ImageSampler(RandomUnderSampler(sampling_strategy=strategy,
+                                                       random_state=seed)).fit_resample(X, y)
+        model, sec = run.fit("baseline:random", convnet(p, device, seed, p["distilled_epochs"]),
+                             X_sub, y_sub)
+        run.record("baselines", name, model, len(y_sub), sec)
 
 
-def extra_rows(run, p, device, seed, X, y, groups, frozen_groups, gm_set):
+def extra_rows(run, p, device, seed, X, y, groups, frozen_groups, gm=None):
     """Issue 7: two-stage models built from better parts, kept apart from the paper's rows.
 
-    ``gm_set()`` gives the GM-distilled set; the rows on original data run first.
+    Called once without ``gm`` (the rows on original data) and once with
+    ``gm()`` giving the fitted GM distiller (the rows on its set).
     """
     n = len(y)
     la_flip = {"criterion": "logit_adjusted", "augmentation": "crop_flip"}
-    group_la, _ = run.fit("extra:group_la_flip", convnet(p, device, seed, **la_flip), X,
-                          _group_labels(groups, y))
+    cache = {}
+
+    def group_la():
+        if "la" not in cache:
+            clf, _ = run.fit("extra:group_la_flip", convnet(p, device, seed, **la_flip), X,
+                             _group_labels(groups(), y))
+            cache["la"] = FrozenEstimator(clf)
+        return cache["la"]
+
     configs = [
-        ("Original(LA+flip) + Original(LA+flip)", FrozenEstimator(group_la), lambda: "original",
-         convnet(p, device, seed, **la_flip), lambda: 2 * n),
+        ("Original(LA+flip) + Original(LA+flip)", group_la, lambda: "original",
+         lambda: convnet(p, device, seed, **la_flip), lambda: 2 * n, False),
         ("Original(CE) + Original(LA+flip)", frozen_groups, lambda: "original",
-         convnet(p, device, seed, **la_flip), lambda: 2 * n),
-        ("Original(LA+flip) + GM(DSA)", FrozenEstimator(group_la),
-         lambda: PrecomputedSampler(*gm_set()),
-         convnet(p, device, seed, p["dsa_epochs"], augmentation="dsa"),
-         lambda: n + len(gm_set()[1])),
+         lambda: convnet(p, device, seed, **la_flip), lambda: 2 * n, False),
+        ("Original(LA+flip) + GM(DSA)", group_la,
+         lambda: PrecomputedSampler(gm().X_syn_, gm().y_syn_),
+         lambda: convnet(p, device, seed, p["dsa_epochs"], augmentation="dsa"),
+         lambda: n + len(gm().y_syn_), True),
     ]
-    for name, stage1, stage2, clf, images in configs:
+    for name, stage1, stage2, clf, images, needs_gm in configs:
+        if needs_gm != (gm is not None):
+            continue
+        soft = f"{name}, soft routing"
+        if run.has("extra", name) and run.has("extra", soft):
+            continue
         model, sec = run.fit(f"extra:{name}", TwoStageClassifier(
-            grouper=groups, group_estimator=stage1, class_estimator=clf, stage2_data=stage2(),
-            random_state=seed), X, y)
-        run.record("extra", name, model, images(), sec, groups)
+            grouper=groups(), group_estimator=stage1(), class_estimator=clf(),
+            stage2_data=stage2(), random_state=seed), X, y)
+        run.record("extra", name, model, images(), sec, groups())
         # The same fitted model with soft routing (argmax of P(g|x) P(c|g,x)).
         model.set_params(routing="soft")
-        run.record("extra", f"{name}, soft routing", model, images(), 0.0, groups)
+        run.record("extra", soft, model, images(), 0.0, groups())
 
 
 def _group_labels(groups, y):
@@ -413,34 +561,51 @@ def _group_labels(groups, y):
     return np.array([lookup[c] for c in y.tolist()])
 
 
-def figure1(args, p, device, seed, data, X_gm, y_gm):
-    """Figure 1: features of test images from nets trained on three data sets."""
+def figure1(args, run, p, device, seed, data, panels, gm=None, export=None):
+    """Figure 1: features of test images from nets trained on balanced, long-tailed and
+    distilled data; one PNG per panel, skipped when the seed's record has it."""
     rng = np.random.RandomState(seed)
-    # "Balanced": as many training images as the long-tailed set, spread evenly.
-    per_class = len(data.y_train) // len(data.target_names)
-    if p["data"] == "cifar10":
-        full = load_cifar10_lt(source=args.source, imbalance_ratio=1, max_per_class=per_class)
-    else:
-        full = load_digits_lt(imbalance_ratio=1)
-    balanced = (full.X_train, full.y_train)
-    sources = {"balanced": balanced, "original": (data.X_train, data.y_train),
-               "distilled": (X_gm, y_gm)}
-    out = Path(args.out)
-    for name, (X, y) in sources.items():
-        epochs = p["distilled_epochs"] if name == "distilled" else p["epochs"]
+    keep = rng.choice(len(data.y_test), size=min(2000, len(data.y_test)), replace=False)
+    out = Path(args.figure_dir or args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in panels:
+        if name in run.figures:
+            continue
+        if name == "balanced":
+            full = load_data(p, args.source, balanced=True)
+            X, y, epochs = full.X_train, full.y_train, p["epochs"]
+        elif name == "original":
+            X, y, epochs = data.X_train, data.y_train, p["epochs"]
+        else:
+            X, y, epochs = gm().X_syn_, gm().y_syn_, p["distilled_epochs"]
+        start = time.perf_counter()
         grouper = ClassGrouper(estimator=convnet(p, device, seed, epochs), random_state=seed).fit(X, y)
-        keep = rng.choice(len(data.y_test), size=min(2000, len(data.y_test)), replace=False)
         named = [[str(data.target_names[c]) for c in g] for g in grouper.groups_]
         fig = plot_class_groups(grouper, data.X_test[keep], data.y_test[keep],
                                 target_names=data.target_names, random_state=seed,
                                 title=f"{name} training data: groups {named}")
         path = out / f"{args.profile}_figure1_{name}.png"
         fig.savefig(path, dpi=110, bbox_inches="tight")
-        print(f"  wrote {path}; groups from {name} data: {[g.tolist() for g in grouper.groups_]}")
+        plt.close(fig)
+        run.figures[name] = {"groups": [g.tolist() for g in grouper.groups_],
+                             "device": run.env["device"], "file": path.name,
+                             "seconds": time.perf_counter() - start}
+        if run.checkpoint is not None:
+            run.checkpoint(run)
+        if export is not None:
+            export()
+        print(f"  wrote {path}; groups from {name} data: {run.figures[name]['groups']}")
 
 
 # -- results ----------------------------------------------------------------------
-def environment(args):
+def git_commit():
+    """The checkout's commit (``+dirty`` with uncommitted changes).
+
+    On a machine without the repository's ``.git`` (a GPU window receives a
+    copy of the working tree), ``$LTDD_COMMIT`` says which commit it is.
+    """
+    if os.environ.get("LTDD_COMMIT"):
+        return os.environ["LTDD_COMMIT"]
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, cwd=HERE, check=True).stdout.strip()
@@ -449,11 +614,17 @@ def environment(args):
         commit += "+dirty" if dirty else ""
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
+    return commit or "unknown"
+
+
+def environment(args):
+    commit = git_commit()
     device = (torch.cuda.get_device_name(0) if torch.cuda.is_available() and args.device != "cpu"
               else f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                    f"{torch.get_num_threads()} threads)")
     return {"device": device, "torch": torch.__version__, "python": platform.python_version(),
-            "commit": commit, "command": " ".join(["python"] + sys.argv)}
+            "commit": commit, "command": " ".join(["python"] + sys.argv),
+            "run_device": args.device}
 
 
 PAPER_ROWS = {
@@ -613,6 +784,30 @@ def markdown(merged):
     return "\n".join(lines)
 
 
+def export_artifacts(artifacts, tar_path, since=None):
+    """Pack ``artifacts`` (less the expert cache) into ``tar_path``, atomically.
+
+    Written beside the target and renamed over it, so a kill at any moment
+    leaves the previous archive or the new one, never half of one. With
+    ``since`` (a ``time.time()``; default ``$LTDD_EXPORT_SINCE``), only files
+    modified since then: a GPU window returns what it made, not what it was
+    given.
+    """
+    if since is None and os.environ.get("LTDD_EXPORT_SINCE"):
+        since = float(os.environ["LTDD_EXPORT_SINCE"])
+    tar_path = Path(tar_path)
+    part = tar_path.with_name(tar_path.name + ".part")
+    with tarfile.open(part, "w") as tar:
+        for file in sorted(Path(artifacts).rglob("*")):
+            rel = file.relative_to(artifacts)
+            if not file.is_file() or "experts" in rel.parts:
+                continue
+            if since is not None and file.stat().st_mtime < since:
+                continue
+            tar.add(file, arcname=str(rel))
+    os.replace(part, tar_path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -622,46 +817,102 @@ def main(argv=None):
     parser.add_argument("--tables", nargs="+", default=["1", "2", "3", "baselines", "extra"],
                         choices=["1", "2", "3", "baselines", "extra"])
     parser.add_argument("--source", default=os.environ.get("SKLEARN_LTDD_CIFAR10"),
-                        help="CIFAR-10 hub id or local folder")
+                        help="CIFAR-10 hub id or local folder, or a payload .npz "
+                             "(benchmarks/payload.py)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=str(HERE / "results"))
-    parser.add_argument("--artifacts", default=str(HERE / "artifacts"))
+    parser.add_argument("--artifacts", default=str(HERE / "artifacts"),
+                        help="distilled sets and their checkpoints (continued when present)")
+    parser.add_argument("--experts-cache", default=None,
+                        help="joblib cache of MTT's expert trajectories "
+                             "(default: <artifacts>/<profile>/experts)")
+    parser.add_argument("--resume-from", default=None,
+                        help="a results folder whose <profile>/seed<N>.json rows are kept "
+                             "and not recomputed (default: --out)")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="seconds this run may take; distillation stops in time and "
+                             "keeps its checkpoint, unfinished rows wait for the next run")
+    parser.add_argument("--distill-iterations", type=int, default=None,
+                        help="at most this many distillation iterations in this run")
+    parser.add_argument("--export-tar", default=None,
+                        help="after every checkpoint and figure, pack --artifacts into this tar")
     parser.add_argument("--figure", action="store_true", help="also draw Figure 1")
+    parser.add_argument("--figure-dir", default=None, help="where Figure 1 goes (default: --out)")
+    parser.add_argument("--no-merge", action="store_true",
+                        help="write the seed files only (merge later with --merge-only)")
     parser.add_argument("--merge-only", action="store_true",
                         help="only merge the seed files already in --out")
     args = parser.parse_args(argv)
+    started = time.time()
     profile = PROFILES[args.profile]
     out = Path(args.out)
     if args.merge_only:
         merge(out, args.profile)
         return 0
     args.seeds = args.seeds if args.seeds is not None else profile["seeds"]
+    budget = Budget(None if args.time_limit is None else started + args.time_limit,
+                    args.distill_iterations)
     (out / args.profile).mkdir(parents=True, exist_ok=True)
+    artifacts = Path(args.artifacts) / args.profile
+    export = None
+    if args.export_tar:
+        def export():
+            export_artifacts(args.artifacts, args.export_tar)
     start = time.perf_counter()
     data = load_data(profile, args.source)
     load_seconds = time.perf_counter() - start
     env = environment(args)
     print(f"profile {args.profile}: {len(data.y_train)} training images "
           f"{data.class_counts.tolist()}, device {env['device']}", flush=True)
+    resume = Path(args.resume_from or args.out)
+    stopped = None
     for seed in args.seeds:
         print(f"seed {seed}", flush=True)
         seed_start = time.perf_counter()
         path = out / args.profile / f"seed{seed}.json"
+        previous_path = resume / args.profile / f"seed{seed}.json"
+        previous = json.loads(previous_path.read_text()) if previous_path.exists() else None
 
         def save(run, path=path, seed=seed, seed_start=seed_start):
             wall = {"load_data": load_seconds, **run.seconds,
                     "total": time.perf_counter() - seed_start}
-            record = {"profile": args.profile, "seed": seed, "settings": settings(profile), **env,
+            this = {k: env[k] for k in ("device", "torch", "commit", "command")}
+            this["rows_added"] = list(run.added)
+            this["complete"] = run.complete
+            record = {"profile": args.profile, "seed": seed, "settings": settings(profile),
+                      **{k: v for k, v in env.items() if k != "run_device"},
                       "complete": run.complete, "wall_time_s": wall,
                       "reused_artifacts": run.reused, "distillation": run.notes,
-                      "groups": run.groups, "tables": run.rows}
-            path.write_text(json.dumps(record, indent=1))
+                      "groups": run.groups, "figures": run.figures,
+                      "history": run.history + [this], "tables": run.rows}
+            tmp = path.with_name(path.name + ".part")
+            tmp.write_text(json.dumps(record, indent=1))
+            os.replace(tmp, path)
 
-        run = run_seed(args, profile, data, seed, Path(args.artifacts) / args.profile, save)
+        holder = {}
+
+        def checkpoint(run, save=save):
+            holder["run"] = run
+            save(run)
+
+        try:
+            run = run_seed(args, profile, data, seed, artifacts, env, checkpoint, previous,
+                           budget, export)
+        except OutOfTime as exc:
+            stopped = str(exc)
+            print(f"stopped: {exc}; finished rows and checkpoints are saved", flush=True)
+            if "run" in holder:
+                save(holder["run"])
+            elif previous is not None and not path.exists():
+                path.write_text(json.dumps(previous, indent=1))
+            break
         save(run)
         print(format_long_tail_table([r for rows in run.rows.values() for r in rows],
                                      per_class=False))
-    merge(out, args.profile)
+    if not args.no_merge:
+        merge(out, args.profile)
+    if stopped:
+        print(f"incomplete: {stopped}")
     return 0
 
 

@@ -1,0 +1,517 @@
+r"""CIFAR10-LT as one ``.npz`` file, for a GPU machine without ``datasets``.
+
+The lent GPU machines have numpy, torch and scikit-learn but not the Hugging
+Face ``datasets`` library, and they reach no network. This script exports,
+here, exactly the images that :func:`sklearn_ltdd.datasets.load_cifar10_lt`
+selects, as uint8 arrays in one ``.npz`` file, and :func:`load` turns that file
+back into the Bunch the loader returns (same fields, dtypes and values), with
+numpy only.
+
+What the file holds, per exported profile (``"paper"``: at most 1,000 images
+per class, 2,478 images; ``"standard"``: all 5,000, 12,406 images; both at
+imbalance ratio 100 and ``random_state=0``):
+
+* the long-tailed training subset;
+* the balanced subset of Figure 1 in ``reproduce_paper.py``: imbalance ratio 1,
+  ``len(y_train) // 10`` images per class (247 for ``"paper"``), unless
+  ``--no-balanced``;
+
+and once: the 10,000 test images, ``target_names``, ``mean``, ``std`` and a
+JSON provenance record. The training images of all subsets are stored once
+(``train_images``, their union, in the order of the training split) and each
+subset is a list of rows into it: the subsets overlap (each class draws from
+one permutation), which saves about 1,260 images (3.9 MB) for ``"paper"``.
+
+Sizes (compressed): ``paper`` 36.9 MiB; ``standard --no-balanced`` (or
+``paper standard --no-balanced``) 59.8 MiB, which fits the device tool's
+64 MiB with the wheels and the working tree but with little to spare;
+``paper standard`` 76.5 MiB, which does not fit.
+
+Members of the file (format version 1): ``train_images`` uint8
+(m, 32, 32, 3), ``train_labels`` int64 (m,), ``train_index`` int64 (m,) (row
+in the 50,000-image training split), ``<profile>_rows`` and
+``<profile>_balanced_rows`` int64, ``<profile>_descr`` and
+``<profile>_balanced_descr`` (the loader's DESCR), ``X_test`` uint8
+(10000, 32, 32, 3), ``y_test`` int64, ``target_names`` str, ``mean`` and
+``std`` float32 (3,), ``provenance`` (JSON str).
+
+Examples
+--------
+python benchmarks/payload.py export --source ../shared/data/cifar10 \
+    --out .device/data/cifar10_lt.npz
+python benchmarks/payload.py export --source ../shared/data/cifar10 \
+    --out .device/data/cifar10_lt.npz --profiles paper standard --no-balanced
+python benchmarks/payload.py check .device
+
+On the GPU machine::
+
+    from payload import load          # benchmarks/ on sys.path
+    data = load(".device/data/cifar10_lt.npz", profile="paper")
+    full = load(".device/data/cifar10_lt.npz", profile="paper", balanced=True)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+import sklearn_ltdd
+from sklearn_ltdd.datasets import load_cifar10_lt, make_long_tailed
+from sklearn_ltdd.datasets._cifar import _load_cached  # the uint8 arrays, decoded once
+from sklearn_ltdd.utils import images_from_uint8
+
+REPO = Path(__file__).resolve().parents[1]
+FORMAT = "sklearn-ltdd CIFAR10-LT payload"
+FORMAT_VERSION = 1
+# Head-class size of each profile; the names are those of reproduce_paper.py
+# (its "cpu" profile uses the "paper" data).
+PROFILES = {"paper": 1000, "standard": None}
+IMBALANCE_RATIO = 100
+RANDOM_STATE = 0
+# What the device tool carries with the working tree, in all.
+CARRY_LIMIT = 64 * 2**20
+# np.savez_compressed (zlib) against np.savez, measured on the "paper" export
+# (3,687 distinct training + 10,000 test uint8 images of the JPEG-q75 copy):
+# 38.7 MB against 42.2 MB, 8% smaller, for 0.9 s more to write and 0.13 s more
+# to read. Modest, but the 64 MiB carry budget is the scarce resource and the
+# cost is nil, so the file is compressed. (A zip with LZMA members, which
+# np.load also reads, gave 32.0 MB but takes 24 s to write and 1.8 s to read.)
+COMPRESS = True
+
+
+def profile_name(max_per_class) -> str:
+    """The payload profile whose head class keeps ``max_per_class`` images.
+
+    Parameters
+    ----------
+    max_per_class : int or None
+        As passed to :func:`~sklearn_ltdd.datasets.load_cifar10_lt`.
+
+    Returns
+    -------
+    name : str
+
+    Examples
+    --------
+    >>> profile_name(1000), profile_name(None)
+    ('paper', 'standard')
+    """
+    for name, value in PROFILES.items():
+        if value == max_per_class:
+            return name
+    raise ValueError(
+        f"No payload profile has max_per_class={max_per_class!r}; the profiles "
+        f"are {PROFILES!r}."
+    )
+
+
+def _check_profiles(profiles):
+    profiles = [profiles] if isinstance(profiles, str) else list(profiles)
+    unknown = [p for p in profiles if p not in PROFILES]
+    if unknown or not profiles:
+        raise ValueError(
+            f"profiles must be a non-empty list of {sorted(PROFILES)}, got {profiles!r}."
+        )
+    return list(dict.fromkeys(profiles))
+
+
+def _subset(arrays, bunch, *, imbalance_ratio, max_per_class):
+    """Indices of one loader call into the training split, checked against it."""
+    _, y, idx = make_long_tailed(
+        arrays["y_train"], arrays["y_train"], imbalance_ratio=imbalance_ratio,
+        max_per_class=max_per_class, random_state=RANDOM_STATE, return_indices=True,
+    )
+    X = images_from_uint8(arrays["X_train"][idx], mean=bunch.mean, std=bunch.std)
+    if not (np.array_equal(y, bunch.y_train) and np.array_equal(X, bunch.X_train)):
+        raise RuntimeError(
+            f"The subset rebuilt from the uint8 cache (imbalance_ratio="
+            f"{imbalance_ratio}, max_per_class={max_per_class}) differs from what "
+            f"load_cifar10_lt returns; the loader has changed and this script "
+            f"needs updating."
+        )
+    return idx
+
+
+def export(source, path, profiles=("paper",), *, balanced: bool = True,
+           data_home=None) -> dict:
+    """Write the CIFAR10-LT subsets of ``profiles`` to one ``.npz`` file.
+
+    Needs ``datasets`` (through the package's loader), unless the decoded
+    arrays are already cached under ``data_home``.
+
+    Parameters
+    ----------
+    source : str or path
+        Hub id or local folder, as for
+        :func:`~sklearn_ltdd.datasets.load_cifar10_lt`.
+    path : str or path
+        The ``.npz`` file to write (its folder is created).
+    profiles : sequence of {"paper", "standard"}, default=("paper",)
+        Training subsets to include; the test set is stored once.
+    balanced : bool, default=True
+        Also store each profile's balanced Figure-1 subset (for ``"paper"``
+        it adds 1,209 images, 3.4 MB; for ``"standard"`` 6,067 images,
+        about 17 MB, which takes it past the 64 MiB carry limit).
+    data_home : str or path, default=None
+        Cache folder of the loader.
+
+    Returns
+    -------
+    provenance : dict
+        What was written: source, profiles, counts, versions.
+    """
+    profiles = _check_profiles(profiles)
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"path must end in .npz, got {str(path)!r}.")
+    arrays = _load_cached("cifar10", source, data_home)
+    n_classes = len(arrays["target_names"])
+    subsets, record = {}, {}
+    for name in profiles:
+        max_per_class = PROFILES[name]
+        data = load_cifar10_lt(source=source, imbalance_ratio=IMBALANCE_RATIO,
+                               max_per_class=max_per_class, random_state=RANDOM_STATE,
+                               data_home=data_home)
+        subsets[name] = (_subset(arrays, data, imbalance_ratio=IMBALANCE_RATIO,
+                                 max_per_class=max_per_class), data.DESCR)
+        record[name] = {
+            "max_per_class": max_per_class, "imbalance_ratio": IMBALANCE_RATIO,
+            "random_state": RANDOM_STATE, "n_train": len(data.y_train),
+            "class_counts": data.class_counts.tolist(),
+            "balanced_per_class": None, "n_balanced": None,
+        }
+        if balanced:
+            per_class = len(data.y_train) // n_classes  # as figure1 in reproduce_paper.py
+            full = load_cifar10_lt(source=source, imbalance_ratio=1, max_per_class=per_class,
+                                   random_state=RANDOM_STATE, data_home=data_home)
+            subsets[f"{name}_balanced"] = (_subset(arrays, full, imbalance_ratio=1,
+                                                   max_per_class=per_class), full.DESCR)
+            record[name].update(balanced_per_class=per_class, n_balanced=len(full.y_train))
+            del full
+        mean, std = data.mean, data.std
+        del data
+    index = np.unique(np.concatenate([idx for idx, _ in subsets.values()]))
+    members = {
+        "train_images": arrays["X_train"][index],
+        "train_labels": arrays["y_train"][index].astype(np.int64),
+        "train_index": index.astype(np.int64),
+        "X_test": arrays["X_test"],
+        "y_test": arrays["y_test"].astype(np.int64),
+        "target_names": arrays["target_names"],
+        "mean": mean,
+        "std": std,
+    }
+    for key, (idx, descr) in subsets.items():
+        members[f"{key}_rows"] = np.searchsorted(index, idx).astype(np.int64)
+        members[f"{key}_descr"] = np.asarray(descr)
+    local = Path(str(source)).expanduser()
+    provenance = {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "source": str(source),
+        "source_resolved": str(local.resolve()) if local.exists() else None,
+        "profiles": record,
+        "n_train_images_stored": len(index), "n_test": len(arrays["y_test"]),
+        "sklearn_ltdd_version": sklearn_ltdd.__version__,
+        "numpy_version": np.__version__,
+        "compressed": COMPRESS,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    members["provenance"] = np.asarray(json.dumps(provenance))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    (np.savez_compressed if COMPRESS else np.savez)(tmp, **members)
+    os.replace(tmp, path)
+    return provenance
+
+
+def _provenance(data, path):
+    if "provenance" not in data.files:
+        raise ValueError(f"{path} is not a CIFAR10-LT payload (no provenance member).")
+    provenance = json.loads(str(data["provenance"]))
+    if provenance.get("format") != FORMAT or provenance.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has format {provenance.get('format')!r} version "
+            f"{provenance.get('format_version')!r}; this script reads {FORMAT!r} "
+            f"version {FORMAT_VERSION}. Export it again with this script."
+        )
+    return provenance
+
+
+def read_provenance(path) -> dict:
+    """The provenance record of a payload file (without reading its images).
+
+    Parameters
+    ----------
+    path : str or path
+
+    Returns
+    -------
+    provenance : dict
+    """
+    with np.load(path, allow_pickle=False) as data:
+        return _provenance(data, path)
+
+
+def load(path, profile: str = "paper", balanced: bool = False) -> Bunch:
+    """Load CIFAR10-LT from a payload file, as ``load_cifar10_lt`` returns it.
+
+    Parameters
+    ----------
+    path : str or path
+        A file written by :func:`export`.
+    profile : {"paper", "standard"}, default="paper"
+        ``"paper"`` is ``load_cifar10_lt(max_per_class=1000)``, ``"standard"``
+        is ``load_cifar10_lt(max_per_class=None)``.
+    balanced : bool, default=False
+        Return the balanced training subset of Figure 1 instead:
+        ``load_cifar10_lt(imbalance_ratio=1, max_per_class=len(y_train) // 10)``.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``X_train`` (float32, n x 3 x 32 x 32, normalised), ``y_train``,
+        ``X_test``, ``y_test``, ``target_names``, ``mean``, ``std``,
+        ``class_counts``, ``DESCR``: equal to the loader's.
+
+    Raises
+    ------
+    ValueError
+        When the file is not a payload or does not hold ``profile``; the
+        message says how to export it.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}.")
+    key = f"{profile}_balanced" if balanced else profile
+    with np.load(path, allow_pickle=False) as data:
+        provenance = _provenance(data, path)
+        held = list(provenance["profiles"])
+        if profile in held and f"{key}_rows" not in data.files:
+            raise ValueError(
+                f"{path} holds profile={profile!r} without its balanced subset "
+                f"(exported with --no-balanced). Export it again without "
+                f"--no-balanced: python benchmarks/payload.py export --source "
+                f"../shared/data/cifar10 --out {path} --profiles {' '.join(held)}"
+            )
+        if f"{key}_rows" not in data.files:
+            raise ValueError(
+                f"{path} holds the profile(s) {held}, not profile={profile!r}. "
+                f"Export it again with: python benchmarks/payload.py export "
+                f"--source ../shared/data/cifar10 --out {path} --profiles "
+                f"{' '.join(dict.fromkeys(held + [profile]))}"
+                + (" --no-balanced (with its balanced subset, 'standard' is too big "
+                   "for the 64 MiB device carry)" if profile == "standard" else "")
+            )
+        rows = data[f"{key}_rows"]
+        mean, std = data["mean"], data["std"]
+        target_names = data["target_names"]
+        y_train = data["train_labels"][rows]
+        X_train = images_from_uint8(data["train_images"][rows], mean=mean, std=std)
+        X_test = images_from_uint8(data["X_test"], mean=mean, std=std)
+        y_test = data["y_test"]
+        descr = str(data[f"{key}_descr"])
+    return Bunch(
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        target_names=target_names,
+        mean=mean,
+        std=std,
+        class_counts=np.bincount(y_train, minlength=len(target_names)),
+        DESCR=descr,
+    )
+
+
+def is_payload(source) -> bool:
+    """Whether ``source`` is the path of a payload ``.npz`` file.
+
+    Parameters
+    ----------
+    source : object
+        Anything passed as ``--source``: None, a hub id, a folder, a file.
+
+    Returns
+    -------
+    bool
+        False for anything that is not a readable payload file; never raises.
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    path = Path(source)
+    if path.suffix != ".npz" or not path.is_file():
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "provenance.npy" not in archive.namelist():
+                return False
+        read_provenance(path)
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return False
+    return True
+
+
+# -- sizes ----------------------------------------------------------------------------
+def folder_bytes(folder) -> int:
+    """Bytes of all regular files under ``folder``, recursively (links not followed)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"No folder {str(folder)!r} to measure.")
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            stat = os.lstat(os.path.join(root, name))
+            if not os.path.islink(os.path.join(root, name)):
+                total += stat.st_size
+    return total
+
+
+def working_tree_bytes(repo=REPO, exclude=None) -> int:
+    """Bytes of the files the device tool carries as the working tree.
+
+    Tracked plus untracked-but-not-ignored files
+    (``git ls-files -co --exclude-standard``); files under ``exclude`` are
+    left out (they are counted with that folder).
+
+    Parameters
+    ----------
+    repo : str or path, default=this repository
+    exclude : str or path, default=None
+
+    Returns
+    -------
+    n_bytes : int
+    """
+    repo = Path(repo).resolve()
+    try:
+        listing = subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=repo,
+            capture_output=True, check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise OSError(
+            f"Could not list the git working tree of {str(repo)!r} ({exc}); pass "
+            f"tree_bytes to check_sizes to measure a folder outside git."
+        ) from exc
+    exclude = Path(exclude).resolve() if exclude is not None else None
+    total = 0
+    for name in listing.decode().split("\0"):
+        if not name:
+            continue
+        file = repo / name
+        if exclude is not None and file.resolve().is_relative_to(exclude):
+            continue
+        if file.is_file() and not file.is_symlink():  # tracked files may be deleted
+            total += file.stat().st_size
+    return total
+
+
+def check_sizes(folder, tree_bytes: int, limit: int = CARRY_LIMIT) -> dict:
+    """Bytes of ``folder`` plus the working tree, against the carry limit.
+
+    Parameters
+    ----------
+    folder : str or path
+        The carried folder, such as ``.device``.
+    tree_bytes : int
+        Bytes of the working tree (:func:`working_tree_bytes`).
+    limit : int, default=64 MiB
+
+    Returns
+    -------
+    sizes : dict
+        ``folder_bytes``, ``tree_bytes``, ``total``, ``limit``, ``over``
+        (bytes above the limit, 0 when within) and ``parts``: bytes of each
+        entry at the top of ``folder``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = Path(tmp, "a.bin").write_bytes(b"x" * 10)
+    ...     check_sizes(tmp, tree_bytes=5, limit=12)["over"]
+    3
+    """
+    folder = Path(folder)
+    parts = {}
+    for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if entry.is_dir() and not entry.is_symlink():
+            parts[entry.name + "/"] = folder_bytes(entry)
+        elif entry.is_file() and not entry.is_symlink():
+            parts[entry.name] = entry.stat().st_size
+    n_folder = folder_bytes(folder)
+    total = n_folder + int(tree_bytes)
+    return {"folder_bytes": n_folder, "tree_bytes": int(tree_bytes), "total": total,
+            "limit": int(limit), "over": max(0, total - int(limit)), "parts": parts}
+
+
+def _mib(n_bytes):
+    return f"{n_bytes / 2**20:.2f} MiB ({n_bytes:,} bytes)"
+
+
+# -- command line -----------------------------------------------------------------------
+def _export_command(args):
+    provenance = export(args.source, args.out, args.profiles, balanced=args.balanced,
+                        data_home=args.data_home)
+    for name, info in provenance["profiles"].items():
+        extra = (f", balanced subset {info['n_balanced']} ({info['balanced_per_class']} "
+                 f"per class)" if info["n_balanced"] else ", no balanced subset")
+        print(f"{name}: {info['n_train']} long-tailed training images "
+              f"{info['class_counts']}{extra}")
+    print(f"stored {provenance['n_train_images_stored']} distinct training images and "
+          f"{provenance['n_test']} test images")
+    print(f"wrote {args.out}: {_mib(Path(args.out).stat().st_size)}")
+    return 0
+
+
+def _check_command(args):
+    tree = working_tree_bytes(args.repo, exclude=args.folder)
+    sizes = check_sizes(args.folder, tree, limit=args.limit)
+    for name, n_bytes in sizes["parts"].items():
+        print(f"  {args.folder}/{name}: {_mib(n_bytes)}")
+    print(f"{args.folder}: {_mib(sizes['folder_bytes'])}")
+    print(f"working tree (git ls-files -co --exclude-standard): {_mib(sizes['tree_bytes'])}")
+    print(f"total carried: {_mib(sizes['total'])} of {_mib(sizes['limit'])}")
+    if sizes["over"]:
+        print(f"too big: {_mib(sizes['over'])} over the limit; leave out a profile "
+              f"or a wheel", file=sys.stderr)
+        return 1
+    print(f"fits: {_mib(sizes['limit'] - sizes['total'])} to spare")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    ex = commands.add_parser("export", help="write the .npz payload (needs datasets)")
+    ex.add_argument("--source", default=os.environ.get("SKLEARN_LTDD_CIFAR10"),
+                    help="hub id or local CIFAR-10 folder (default $SKLEARN_LTDD_CIFAR10)")
+    ex.add_argument("--out", required=True, help="the .npz file to write")
+    ex.add_argument("--profiles", nargs="+", choices=sorted(PROFILES), default=["paper"])
+    ex.add_argument("--no-balanced", dest="balanced", action="store_false",
+                    help="leave out the balanced Figure-1 subsets")
+    ex.add_argument("--data-home", default=None, help="the loader's cache folder")
+    ex.set_defaults(run=_export_command)
+    ch = commands.add_parser("check", help="size of a carried folder plus the working tree")
+    ch.add_argument("folder", help="the folder to carry, such as .device")
+    ch.add_argument("--repo", default=str(REPO), help="the git working tree (default: this one)")
+    ch.add_argument("--limit", type=int, default=CARRY_LIMIT, help="bytes (default 64 MiB)")
+    ch.set_defaults(run=_check_command)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Build .device/ (git-ignored), everything a lent GPU machine needs beside the
+# working tree, then check that both together fit the device tool's 64 MiB:
+#   .device/wheels/             skorch, imbalanced-learn, sklearn-compat (pure-Python
+#                               wheels; the machine has torch, numpy, scikit-learn,
+#                               scipy, joblib, threadpoolctl, tqdm, tabulate but no
+#                               network)
+#   .device/data/cifar10_lt.npz CIFAR10-LT as uint8 arrays (benchmarks/payload.py),
+#                               read there with numpy only: no `datasets` needed
+# Usage (from anywhere; SOURCE relative to the repository root), with the
+# virtualenv active and PyPI reachable:
+#   bash benchmarks/prepare_payload.sh [SOURCE [EXPORT OPTIONS...]]
+# SOURCE defaults to ../shared/data/cifar10 and the options to --profiles paper
+# (36.9 MiB); "--profiles paper standard --no-balanced" (59.8 MiB) fits too,
+# "--profiles paper standard" (76.5 MiB) does not (see benchmarks/payload.py).
+# Then carry it: device tool, carry [".device"].
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source=${1:-../shared/data/cifar10}
+shift || true
+options=("$@")
+[ ${#options[@]} -gt 0 ] || options=(--profiles paper)
+
+# 1. Nothing on the device path may import `datasets` at module level (the
+#    loader imports it inside the function that decodes Parquet, which
+#    payload.load never calls).
+if grep -rnE --include='*.py' '^(import datasets|from datasets)' sklearn_ltdd benchmarks; then
+  echo "error: the lines above import datasets at module level; the device has no datasets" >&2
+  exit 1
+fi
+
+# 2. Wheels. Not pytest/pluggy/iniconfig (the device has them) nor datasets/dill/
+#    multiprocess (replaced by the payload).
+rm -rf .device/wheels
+# scikit-learn too, pinned to the version tested here: the device's is not
+# known in advance, and sklearn-compat and imbalanced-learn pin ranges of it.
+sklearn_version=$(python -c "import sklearn; print(sklearn.__version__)")
+DEVICE_WHEELS="skorch imbalanced-learn sklearn-compat scikit-learn==$sklearn_version" \
+  bash ../shared/tools/device-wheels.sh .device/wheels >/dev/null
+# The commit the window runs (the device receives no .git): recorded in every result.
+echo "$(git rev-parse --short HEAD)$([ -n "$(git status --porcelain --untracked-files=no)" ] && echo +dirty)" \
+  > .device/commit
+# Every non-extra requirement of the wheels must be on the device already or
+# among the wheels (device list: "Python packages already there" in the device
+# tool's notes; update ON_DEVICE when it changes).
+python - <<'EOF'
+import re, sys, zipfile
+from email.parser import Parser
+from pathlib import Path
+
+ON_DEVICE = {"numpy", "scipy", "scikit-learn", "joblib", "threadpoolctl", "tqdm",
+             "tabulate", "torch", "pandas", "matplotlib", "pillow", "packaging"}
+norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+wheels = sorted(Path(".device/wheels").glob("*.whl"))
+carried = {norm(w.name.split("-")[0]) for w in wheels}
+missing = []
+for wheel in wheels:
+    with zipfile.ZipFile(wheel) as archive:
+        meta = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        headers = Parser().parsestr(archive.read(meta).decode())
+    for req in headers.get_all("Requires-Dist") or []:
+        if "extra ==" in req:
+            continue
+        name = norm(re.match(r"[A-Za-z0-9._-]+", req).group())
+        where = "carried" if name in carried else "on device" if name in ON_DEVICE else "MISSING"
+        print(f"  {wheel.name}: {req} [{where}]")
+        if where == "MISSING":
+            missing.append(name)
+if missing:
+    sys.exit(f"error: add {sorted(set(missing))} to DEVICE_WHEELS in benchmarks/prepare_payload.sh")
+EOF
+ls -l .device/wheels
+
+# 3. The data, then the size check (exits non-zero above 64 MiB).
+python benchmarks/payload.py export --source "$source" --out .device/data/cifar10_lt.npz \
+  "${options[@]}"
+python benchmarks/payload.py check .device
