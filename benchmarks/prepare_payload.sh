@@ -33,9 +33,10 @@ fi
 #    multiprocess (replaced by the payload).
 rm -rf .device/wheels
 # scikit-learn too, pinned to the version tested here: the device's is not
-# known in advance, and sklearn-compat and imbalanced-learn pin ranges of it.
+# known in advance, and sklearn-compat and imbalanced-learn pin ranges of it
+# (narwhals: scikit-learn 1.9 needs >= 2.0.1; the device's version is unknown).
 sklearn_version=$(python -c "import sklearn; print(sklearn.__version__)")
-DEVICE_WHEELS="skorch imbalanced-learn sklearn-compat scikit-learn==$sklearn_version" \
+DEVICE_WHEELS="skorch imbalanced-learn sklearn-compat narwhals scikit-learn==$sklearn_version" \
   bash ../shared/tools/device-wheels.sh .device/wheels >/dev/null
 # The commit the window runs (the device receives no .git): recorded in every result.
 echo "$(git rev-parse --short HEAD)$([ -n "$(git status --porcelain --untracked-files=no)" ] && echo +dirty)" \
