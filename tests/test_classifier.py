@@ -59,6 +59,25 @@ def test_halfway_learning_rate_drop(tiny_images):
     recorder = RecordLR()
     small(max_epochs=4, lr_schedule=None, callbacks=[("rec", recorder)]).fit(X, y)
     assert recorder.lrs == pytest.approx([0.01] * 4)
+    # The reference's range(Epoch + 1) with Epoch = 6: 7 epochs, step after 4.
+    recorder = RecordLR()
+    small(max_epochs=7, callbacks=[("rec", recorder)]).fit(X, y)
+    assert recorder.lrs == pytest.approx([0.01] * 4 + [0.001] * 3)
+
+
+def test_halfway_step_restarts_the_momentum(tiny_images):
+    # The reference builds a new optimiser at the step, so momentum starts at 0.
+    X, y = tiny_images
+    seen = []
+
+    class Momentum(Callback):
+        def on_epoch_begin(self, net, **kwargs):
+            state = net.optimizer_.state
+            seen.append(sum(len(state[p]) for p in net.module_.parameters()))
+
+    small(max_epochs=4, callbacks=[("m", Momentum())]).fit(X, y)
+    # Epochs 1-2 start with momentum buffers, epoch 3 (after the step) without.
+    assert seen[0] == 0 and seen[1] > 0 and seen[2] == 0 and seen[3] > 0
 
 
 def test_string_and_noncontiguous_labels(tiny_images):

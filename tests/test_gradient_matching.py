@@ -201,3 +201,86 @@ def test_quality_beats_random_real_images(digits):
     random = np.mean([evaluate(*random_balanced_subset(X, y, 1, seed), seed) for seed in range(3)])
     assert distilled > random + 0.05, (distilled, random)
     assert distiller.loss_history_[-10:].mean() < distiller.loss_history_[:10].mean()
+
+
+@pytest.mark.parametrize("norm", ["instancenorm", "batchnorm", "none"])
+def test_batched_classes_equal_the_loop_for_every_norm(norm, digits):
+    # digits-LT classes hold 12-124 images, fewer than batch_real=64 for most:
+    # the batched path pads them (per-sample norms) or groups equal sizes
+    # (batch statistics), and must give the looped path's gradients.
+    kwargs = dict(ipc=2, n_iterations=2, outer_loop=2, inner_loop=1, batch_real=64,
+                  module_params={"width": 8, "norm": norm})
+    a = gm(batch_classes=True, **kwargs).fit(digits.X_train, digits.y_train)
+    b = gm(batch_classes=False, **kwargs).fit(digits.X_train, digits.y_train)
+    assert np.allclose(a.loss_history_, b.loss_history_, rtol=1e-5)
+    assert np.allclose(a.X_syn_, b.X_syn_, atol=1e-5)
+
+
+@pytest.mark.parametrize("augmentation", [None, "dsa"])
+def test_chunks_through_warm_start_equal_one_run(augmentation, digits):
+    kwargs = dict(ipc=2, outer_loop=2, inner_loop=2, augmentation=augmentation,
+                  module_params={"width": 4})
+    one = gm(n_iterations=6, **kwargs).fit(digits.X_train, digits.y_train)
+    chunks = gm(n_iterations=2, warm_start=True, **kwargs)
+    for _ in range(3):
+        chunks.fit(digits.X_train, digits.y_train)
+    assert chunks.n_iter_ == 6
+    assert np.allclose(one.X_syn_, chunks.X_syn_, atol=1e-6, rtol=0)
+    assert np.allclose(one.loss_history_, chunks.loss_history_, atol=1e-6, rtol=0)
+
+
+def test_checkpoint_continues_exactly_in_another_estimator(tiny_images, tmp_path):
+    X, y = tiny_images
+    one = gm(n_iterations=4, augmentation="dsa").fit(X, y)
+    first = gm(n_iterations=2, augmentation="dsa").fit(X, y)
+    first.save_checkpoint(tmp_path / "gm.npz")
+    resumed = gm(n_iterations=2, augmentation="dsa", warm_start=True)
+    resumed.load_checkpoint(tmp_path / "gm.npz")
+    assert resumed.n_iter_ == 2 and np.array_equal(resumed.X_syn_, first.X_syn_)
+    resumed.fit(X, y)
+    assert np.allclose(one.X_syn_, resumed.X_syn_, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match=r"other parameters: lr_img=0\.2 \(saved: 0\.1\)"):
+        gm(lr_img=0.2, augmentation="dsa").load_checkpoint(tmp_path / "gm.npz")
+    from sklearn_ltdd import TrajectoryMatchingDistiller
+    with pytest.raises(ValueError, match="checkpoint is of a GradientMatchingDistiller"):
+        TrajectoryMatchingDistiller().load_checkpoint(tmp_path / "gm.npz")
+
+
+def test_inner_network_trains_with_plain_sgd_by_default(tiny_images, monkeypatch):
+    built = []
+    real_sgd = torch.optim.SGD
+
+    def spy(params, **kwargs):
+        built.append(kwargs)
+        return real_sgd(params, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "SGD", spy)
+    gm(n_iterations=1, outer_loop=2, inner_loop=1).fit(*tiny_images)
+    image_opt, net_opt = built[0], built[1]
+    assert image_opt == {"lr": 0.1, "momentum": 0.5}
+    assert net_opt == {"lr": 0.01, "momentum": 0.0}
+    built.clear()
+    gm(n_iterations=1, outer_loop=2, inner_loop=1, momentum_net=0.5).fit(*tiny_images)
+    assert built[1]["momentum"] == 0.5
+
+
+def test_initialisation_follows_each_methods_command(tiny_images):
+    X, y = tiny_images
+    dc = gm(init="auto", n_iterations=1, outer_loop=1, lr_img=1e-12).fit(X, y)
+    dsa = gm(init="auto", n_iterations=1, outer_loop=1, lr_img=1e-12,
+             augmentation="dsa").fit(X, y)
+    real_rows = {tuple(np.round(r.ravel()[:8], 5)) for r in X}
+    # DSA starts from real images (they barely move at this learning rate), DC from noise.
+    assert all(tuple(np.round(r.ravel()[:8], 5)) in real_rows for r in dsa.X_syn_)
+    assert not any(tuple(np.round(r.ravel()[:8], 5)) in real_rows for r in dc.X_syn_)
+
+
+@pytest.mark.parametrize("augmentation, epochs, aug", [(None, 301, None), ("dsa", 1001, "dsa")])
+def test_make_evaluator_is_the_methods_recipe(augmentation, epochs, aug, tiny_images):
+    distiller = gm(augmentation=augmentation, module_params={"width": 4, "depth": 2}).fit(
+        *tiny_images)
+    clf = distiller.make_evaluator()
+    assert isinstance(clf, ConvNetClassifier)
+    assert (clf.max_epochs, clf.lr, clf.augmentation) == (epochs, 0.01, aug)
+    assert clf.module is ConvNet and clf.get_params()["module__depth"] == 2
+    assert distiller.make_evaluator(max_epochs=3).max_epochs == 3

@@ -167,9 +167,11 @@ def test_divergence_is_an_error_not_a_result(digits):
 
 
 def test_nonpositive_step_size_warns(digits):
+    # 6 full-batch student steps against one expert epoch of 2 batches: the
+    # student overshoots, and the step size is driven below zero.
     with pytest.warns(UserWarning, match="learned step size ended at -"):
-        mtt(n_iterations=1, n_experts=1, syn_steps=2, max_start_epoch=1, lr_lr=1e-2,
-            ).fit(digits.X_train, digits.y_train)
+        mtt(n_iterations=1, n_experts=1, syn_steps=6, max_start_epoch=1, expert_epochs=1,
+            lr_lr=1e-2).fit(digits.X_train, digits.y_train)
 
 
 @pytest.mark.parametrize(
@@ -209,3 +211,84 @@ def test_quality_beats_random_real_images(digits):
     random = np.mean([evaluate(*random_balanced_subset(X, y, 1, s), s, 0.01) for s in range(3)])
     assert distilled > random + 0.03, (distilled, random)
     assert distiller.loss_history_[-20:].mean() < distiller.loss_history_[:20].mean()
+
+
+@pytest.mark.parametrize("batch_syn", [None, 2])
+def test_chunks_through_warm_start_equal_one_run(batch_syn, tiny_images):
+    X, y = tiny_images
+    kwargs = dict(ipc=2, n_experts=3, syn_steps=3, zca=True, lr_img=10.0, batch_syn=batch_syn)
+    one = mtt(n_iterations=6, **kwargs).fit(X, y)
+    chunks = mtt(n_iterations=3, warm_start=True, **kwargs)
+    chunks.fit(X, y).fit(X, y)
+    assert chunks.n_iter_ == 6
+    assert np.allclose(one.X_syn_, chunks.X_syn_, atol=1e-6, rtol=0)
+    assert np.allclose(one.loss_history_, chunks.loss_history_, atol=1e-6, rtol=0)
+    assert one.learned_lr_ == chunks.learned_lr_
+
+
+def test_warm_start_reuses_the_fitted_experts(tiny_images, monkeypatch):
+    X, y = tiny_images
+    calls = []
+    real = _experts.train_expert_trajectories
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("sklearn_ltdd.distillation._trajectory_matching."
+                        "train_expert_trajectories", counting)
+    distiller = mtt(warm_start=True).fit(X, y)
+    distiller.fit(X, y)
+    assert len(calls) == 1 and distiller.n_iter_ == 4
+
+
+def test_checkpoint_with_whitening_continues_exactly(tiny_images, tmp_path):
+    X, y = tiny_images
+    kwargs = dict(ipc=2, n_experts=2, syn_steps=2, zca=True, lr_img=10.0)
+    one = mtt(n_iterations=4, **kwargs).fit(X, y)
+    mtt(n_iterations=2, **kwargs).fit(X, y).save_checkpoint(tmp_path / "mtt.npz")
+    resumed = mtt(n_iterations=2, warm_start=True, **kwargs).load_checkpoint(tmp_path / "mtt.npz")
+    assert "syn" in resumed.resume_state_  # whitened images, not X_syn_ mapped back
+    resumed.fit(X, y)  # experts and whitening recomputed from the same data
+    assert np.allclose(one.X_syn_, resumed.X_syn_, atol=1e-6, rtol=0)
+    assert one.learned_lr_ == resumed.learned_lr_
+
+
+def test_experts_are_read_in_shuffled_passes(tiny_images):
+    # As the reference walks its shuffled buffer: each expert once per pass.
+    distiller = mtt(n_experts=5).fit(*tiny_images)
+    first = [distiller._expert_of(i, 5) for i in range(5)]
+    second = [distiller._expert_of(i, 5) for i in range(5, 10)]
+    assert sorted(first) == sorted(second) == list(range(5))
+    assert first != second or first != list(range(5))
+
+
+def test_make_evaluator_is_mtts_recipe_and_the_hand_built_route(digits):
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.pipeline import make_pipeline
+
+    X, y, X_test = digits.X_train, digits.y_train, digits.X_test
+    distiller = mtt(ipc=2, zca=True, lr_img=10.0).fit(X, y)
+    route = distiller.make_evaluator(max_epochs=5, random_state=0)
+    zca, clf = route[0].estimator, route[-1]
+    assert zca is distiller.zca_
+    assert (clf.max_epochs, clf.lr, clf.augmentation) == (5, distiller.learned_lr_, "dsa")
+    assert distiller.make_evaluator()[-1].max_epochs == 1001  # range(1000 + 1)
+    # The benchmark's former hand-built route: whiten with the fitted ZCA, train
+    # with the learned step size and DSA.
+    by_hand = make_pipeline(FrozenEstimator(distiller.zca_), ConvNetClassifier(
+        module__width=4, max_epochs=5, lr=distiller.learned_lr_, augmentation="dsa",
+        random_state=0))
+    before = distiller.zca_.whitening_.copy()
+    a = route.fit(distiller.X_syn_, distiller.y_syn_).predict_proba(X_test)
+    b = by_hand.fit(distiller.X_syn_, distiller.y_syn_).predict_proba(X_test)
+    assert np.allclose(a, b, atol=1e-6)
+    assert np.array_equal(distiller.zca_.whitening_, before)  # fitting did not refit the ZCA
+
+
+def test_make_evaluator_refuses_a_nonpositive_step(tiny_images):
+    distiller = mtt().fit(*tiny_images)
+    distiller.learned_lr_ = -0.1
+    with pytest.raises(ValueError, match=r"learned step size is -0\.1, not positive.*pass lr="):
+        distiller.make_evaluator()
+    assert distiller.make_evaluator(lr=0.01).lr == 0.01

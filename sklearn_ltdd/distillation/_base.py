@@ -367,7 +367,7 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
         >>> clf.max_epochs, clf.lr, clf.augmentation
         (5, 0.01, None)
         >>> clf.fit(gm.X_syn_, gm.y_syn_).predict(X_test).shape
-        (503,)
+        (500,)
         """
         from sklearn.frozen import FrozenEstimator
         from sklearn.pipeline import make_pipeline
@@ -379,6 +379,14 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
                   **{f"module__{k}": v for k, v in (self.module_params or {}).items()},
                   **self._evaluation_params()}
         recipe.update(params)
+        if not recipe["lr"] > 0:
+            learned = getattr(self, "learned_lr_", None)
+            raise ValueError(
+                f"The evaluation's learning rate is {recipe['lr']:.3g}"
+                + (f" (the learned step size is {learned:.3g}, not positive)"
+                   if learned is not None and "lr" not in params else "")
+                + "; pass lr=... (a positive number) to make_evaluator."
+            )
         clf = ConvNetClassifier(**recipe)
         transform = self._evaluation_transform()
         return clf if transform is None else make_pipeline(FrozenEstimator(transform), clf)

@@ -224,12 +224,6 @@ class TrajectoryMatchingDistiller(BaseDistiller):
     def _evaluation_params(self):
         # MTT's evaluate_synset: its learned step size, DSA, range(1000 + 1) epochs.
         check_is_fitted(self, "learned_lr_")
-        if not self.learned_lr_ > 0:
-            raise ValueError(
-                f"The learned step size is {self.learned_lr_:.3g}, not positive, so "
-                f"MTT's evaluation recipe cannot train with it; pass lr=... to "
-                f"make_evaluator."
-            )
         return {"max_epochs": 1001, "lr": float(self.learned_lr_),
                 "augmentation": "dsa" if self.augmentation is not None else None}
 
