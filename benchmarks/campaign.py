@@ -41,6 +41,7 @@ python benchmarks/campaign.py status
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as _dt
 import hashlib
 import json
@@ -173,15 +174,28 @@ def step_budget(step, remaining):
 
 
 # -- running ---------------------------------------------------------------------------
+def _own_group_dying_with_parent():
+    """In the child: a process group of its own (so a time limit can stop the step
+    with everything it started), killed when the driver dies (a window's hard
+    kill must not leave a step running on: Linux's PR_SET_PDEATHSIG)."""
+    os.setpgrp()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def run_command(command, timeout, env):
     """Run ``command`` in its own process group, streaming its output; kill it at ``timeout``.
 
-    Returns (return code or None when killed, the last 40 lines of output).
+    Returns (return code or None when killed, its output lines: the last 5,000).
     """
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1,
-                            start_new_session=True)
-    tail = []
+                            preexec_fn=_own_group_dying_with_parent)
+    tail = collections.deque(maxlen=5000)
     deadline = time.time() + timeout
     killed = False
     os.set_blocking(proc.stdout.fileno(), False)
@@ -189,13 +203,13 @@ def run_command(command, timeout, env):
         line = proc.stdout.readline()
         if line:
             print(line, end="", flush=True)
-            tail = (tail + [line.rstrip()])[-40:]
+            tail.append(line.rstrip())
             continue
         if proc.poll() is not None:
             rest = proc.stdout.read() or ""
             for extra in rest.splitlines():
                 print(extra, flush=True)
-                tail = (tail + [extra])[-40:]
+                tail.append(extra)
             break
         if time.time() > deadline and not killed:
             print(f"[campaign] time limit ({timeout:.0f} s): stopping the step", flush=True)
@@ -211,7 +225,7 @@ def run_command(command, timeout, env):
                     continue
             killed = True
         time.sleep(0.05)
-    return (None if killed else proc.returncode), tail
+    return (None if killed else proc.returncode), list(tail)
 
 
 def write_json(path, data):

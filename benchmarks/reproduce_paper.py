@@ -13,8 +13,11 @@ more seeds of one profile and writes
 * ``<out>/<profile>_figure1_<data>.png``: Figure 1 (t-SNE + centroids) for
   balanced, long-tailed and distilled training data (with ``--figure``).
 
-Distilled sets and expert trajectories are saved under ``--artifacts`` and
-reused, so a rerun of the tables does not distil again.
+Distillations run in checkpointed chunks under ``--artifacts``: a finished
+checkpoint is the distilled set and is reused, an unfinished one is
+continued exactly. Rows already in a seed's file (``--resume-from``) are
+kept, and ``--time-limit`` stops in time, so the tables fill in over
+several runs (GPU windows, see ``campaign.py``).
 
 Profiles
 --------
@@ -194,10 +197,15 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
     record = (json.loads(record_path.read_text()) if record_path.exists()
               else {"attempts": [], "chunks": [], "seconds": 0.0})
 
+    def note():
+        run.notes[name] = {"settings": record.get("settings"), "attempts": record["attempts"],
+                           "iterations": f"{record.get('n_iter', 0)}/{total}",
+                           "seconds": round(record["seconds"], 1)}
+
     def save_record():
         path.parent.mkdir(parents=True, exist_ok=True)
         record_path.write_text(json.dumps(record, indent=1))
-        run.notes[name] = record["attempts"]
+        note()
 
     for label, make in attempts:
         if any(a["settings"] == label and a["outcome"] != "ok" for a in record["attempts"]):
@@ -208,6 +216,7 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
             distiller.load_checkpoint(path, X=X)
             done = int(distiller.n_iter_)
             if done >= total:
+                note()
                 run.reused.append(name)
                 run.seconds[f"distill_{name}"] = record["seconds"]
                 return distiller
@@ -222,8 +231,9 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
                 if per_it is None:
                     k = 1  # the first chunk measures (and trains MTT's experts)
                 else:
-                    k = min(k, max(1, int(CHUNK_SECONDS / per_it)),
-                            int((budget.left() - CHUNK_MARGIN) / per_it))
+                    k = min(k, max(1, int(CHUNK_SECONDS / per_it)))
+                    if budget.deadline is not None:
+                        k = min(k, int((budget.left() - CHUNK_MARGIN) / per_it))
                 if budget.iterations is not None:
                     k = min(k, budget.iterations)
                 if k < 1 or budget.left() < CHUNK_MARGIN:
@@ -691,6 +701,9 @@ def merge(out, profile_name):
                 "seconds": mean_std([r.get("seconds") for r in reports]),
                 "groups": first.get("groups"),
                 "paper": paper_row(table, name, profile_name),
+                "trained_on": sorted({r.get("device") or s_device for r, s_device in
+                                      ((r, s["device"]) for s in seeds
+                                       for r in s["tables"].get(table, []) if r["name"] == name)}),
             })
         if rows:
             tables[table] = rows
@@ -707,8 +720,14 @@ def merge(out, profile_name):
                         for k in dict.fromkeys(k for s in seeds for k in s["wall_time_s"])},
         "groups": [s.get("groups") for s in seeds],
         "distillation": [s.get("distillation") for s in seeds],
+        "figures": [s.get("figures") for s in seeds],
+        "missing": {f"seed{s['seed']}": [f"{t}: {n}" for t, names in ROW_ORDER.items()
+                                         for n in names
+                                         if not any(r["name"] == n for r in s["tables"].get(t, []))]
+                    for s in seeds},
         "tables": tables,
     }
+    merged["missing"] = {k: v for k, v in merged["missing"].items() if v}
     (out / f"{profile_name}.json").write_text(json.dumps(merged, indent=1))
     (out / f"{profile_name}.md").write_text(markdown(merged))
     print(f"merged {len(seeds)} seed file(s) into {out / profile_name}.json and .md")
@@ -719,6 +738,13 @@ def _pm(stat):
     if stat is None:
         return "-"
     return f"{stat['mean']:.1f} ± {stat['std']:.1f}" if stat["n"] > 1 else f"{stat['mean']:.1f}"
+
+
+def _short_device(name):
+    """'NVIDIA H100 80GB HBM3' -> 'H100'; CPUs as 'CPU'."""
+    if name.startswith("CPU"):
+        return "CPU"
+    return name.replace("NVIDIA ", "").split(" ")[0]
 
 
 def _diff(stat, paper):
@@ -749,7 +775,10 @@ def markdown(merged):
              f"{json.dumps(merged.get('distillation'))}", "",
              ] + ([f"- **incomplete**: seed(s) {merged['incomplete_seeds']} stopped before "
                    "every row was done (a time limit); the rows shown for them are finished", ""]
-                  if merged.get("incomplete_seeds") else []) + [
+                  if merged.get("incomplete_seeds") else []) + (
+             ["- **rows still missing** (the paper's tables):"]
+             + [f"  - {seed}: {', '.join(rows)}" for seed, rows in merged["missing"].items()]
+             + [""] if merged.get("missing") else []) + [
              "Accuracies in % on the balanced test set, mean ± std over seeds; "
              "'paper' is the paper's figure and 'diff' ours minus the paper's.", ""]
     if merged["profile"] != "paper":
@@ -760,8 +789,8 @@ def markdown(merged):
     for table, rows in merged["tables"].items():
         lines += [f"## {TITLES[table]}", "",
                   "| model | images | total acc | paper | diff | Acc Std | paper | diff "
-                  "| group acc | paper | few-shot acc |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| group acc | paper | few-shot acc | trained on |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in rows:
             paper = r["paper"] or {}
             lines.append(
@@ -769,7 +798,8 @@ def markdown(merged):
                 f"{paper.get('total_acc', '-')} | {_diff(r['total_acc'], paper.get('total_acc'))} | "
                 f"{_pm(r['acc_std'])} | {paper.get('acc_std', '-')} | "
                 f"{_diff(r['acc_std'], paper.get('acc_std'))} | {_pm(r['group_acc'])} | "
-                f"{paper.get('group_acc') or '-'} | {_pm(r['few_shot'])} |")
+                f"{paper.get('group_acc') or '-'} | {_pm(r['few_shot'])} | "
+                f"{', '.join(_short_device(d) for d in r.get('trained_on', [])) or '-'} |")
         classes = list(rows[0]["per_class_acc"])
         lines += ["", "Per-class accuracy (%):", "",
                   "| model | " + " | ".join(classes) + " |",

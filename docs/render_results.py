@@ -58,7 +58,7 @@ NO_RESULTS = (
     "this page."
 )
 SUMMARY_HEADER = ["Name", "Images", "Total acc (%)", "Paper", "Diff.",
-                  "Acc Std (%)", "Paper", "Diff.", "Group acc (%)"]
+                  "Acc Std (%)", "Paper", "Diff.", "Group acc (%)", "Trained on"]
 
 
 # -- formatting helpers ---------------------------------------------------------------
@@ -215,6 +215,7 @@ def summary_rows(rows) -> list[list[str]]:
             MISSING if paper_spread is None else f"{paper_spread:.1f}",
             format_difference(spread, paper_spread),
             group_cell,
+            escape(", ".join(str(d) for d in _as_list(row.get("trained_on")))) or MISSING,
         ])
     return out
 
@@ -250,7 +251,7 @@ def render_table(key, rows) -> list[str]:
     if not isinstance(rows, list) or not rows:
         return [*lines, "No rows.", ""]
     lines += _list_table(SUMMARY_HEADER, summary_rows(rows),
-                         widths=[22, 8, 13, 7, 7, 13, 7, 7, 16])
+                         widths=[20, 7, 12, 7, 7, 12, 7, 7, 14, 9])
     header, class_rows = per_class_rows(rows)
     if class_rows:
         lines += _list_table(header, class_rows, title="Per-class accuracy (%)")
@@ -285,6 +286,11 @@ def render_reproduction(name, result) -> list[str]:
     if incomplete:
         lines += [f"**Incomplete:** seed(s) {', '.join(escape(s) for s in incomplete)} stopped "
                   "before every row was done (a time limit); the rows shown are finished.", ""]
+    missing = result.get("missing")
+    if isinstance(missing, dict) and missing:
+        lines += ["**Rows still missing:** " + "; ".join(
+            f"{escape(seed)}: {escape(', '.join(str(r) for r in rows))}"
+            for seed, rows in missing.items()), ""]
     settings = result.get("settings")
     if settings:
         lines += _literal("Settings", [json.dumps(settings, sort_keys=True, default=str)])

@@ -39,12 +39,22 @@ def test_reproduce_paper_smoke_profile(tmp_path, capsys):
     assert "## Table 2" in markdown and "Original + GM Distilled" in markdown
     assert (artifacts / "smoke" / "seed0" / "gm_ipc2.npz").exists()
 
-    # A rerun reuses the saved distilled sets instead of distilling again.
-    assert script.main(args[:-6] + ["--tables", "1"]) == 0
-    seed = json.loads((out / "smoke" / "seed0.json").read_text())
+    # A rerun into a fresh folder reuses the saved distilled sets instead of
+    # distilling again.
+    out2 = tmp_path / "results2"
+    rerun = ["--profile", "smoke", "--out", str(out2), "--artifacts", str(artifacts),
+             "--tables", "1"]
+    assert script.main(rerun) == 0
+    seed = json.loads((out2 / "smoke" / "seed0.json").read_text())
     assert seed["reused_artifacts"] == ["gm", "mtt"]
     assert seed["wall_time_s"]["distill_gm"] > 0  # the first run's time, kept with the set
     assert list(seed["tables"]) == ["table1"]
+    assert seed["distillation"]["gm"]["iterations"] == "2/2"
+    # A rerun into the same folder keeps its rows: nothing is fitted again.
+    before = json.loads((out2 / "smoke" / "seed0.json").read_text())["tables"]
+    assert script.main(rerun) == 0
+    seed = json.loads((out2 / "smoke" / "seed0.json").read_text())
+    assert seed["tables"] == before and seed["history"][-1]["rows_added"] == []
     assert script.main(["--profile", "smoke", "--out", str(out), "--merge-only"]) == 0
 
 
@@ -58,7 +68,7 @@ def test_a_run_stopped_midway_keeps_its_finished_rows(tmp_path, monkeypatch):
     def stop(*args, **kwargs):
         raise Stopped("time limit")
 
-    monkeypatch.setattr(script.TrajectoryMatchingDistiller, "fit_resample", stop)
+    monkeypatch.setattr(script.TrajectoryMatchingDistiller, "fit", stop)
     out = tmp_path / "results"
     args = ["--profile", "smoke", "--out", str(out), "--artifacts", str(tmp_path / "a"),
             "--tables", "1", "2", "baselines"]
