@@ -139,10 +139,10 @@ def build_queue(args, state):
     speed = code_hash(*SPEED_CODE)
     speed_args = (["--profile", "smoke", "--ipc", "1", "--iterations", "1", "--mtt-iterations",
                    "1", "--warmup", "1", "--experts", "2", "--device", "cpu"] if args.dry_run else
-                  ["--profile", "paper", "--ipc", "1", "10", "--iterations", "3",
-                   "--mtt-iterations", "5", "--warmup", "1", "--experts", "10",
+                  ["--profile", "paper", "--ipc", "10", "1", "--iterations", "2",
+                   "--mtt-iterations", "3", "--warmup", "1", "--experts", "10",
                    "--expert-epochs", "4"] + source)
-    queue.append(Step("speed", 150, py + [str(HERE / "distill_speed.py"), *speed_args,
+    queue.append(Step("speed", 200, py + [str(HERE / "distill_speed.py"), *speed_args,
                                           "--out", str(out / "speed"), "--no-markdown"],
                       done=done_for("speed", speed), kind="speed"))
     runs = [("smoke", 0)] if args.dry_run else [("paper", 0), ("paper", 1), ("paper", 2),

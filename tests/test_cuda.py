@@ -1,5 +1,7 @@
 """CUDA runs agree with CPU runs (skipped where CUDA is absent, never faked)."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -106,3 +108,37 @@ def test_trajectory_matching_in_chunks_on_cuda_equals_one_run(tiny_images, full_
     assert chunks.experts_ is experts  # reused, not retrained
     assert np.allclose(one.X_syn_, chunks.X_syn_, atol=1e-4)
     assert one.learned_lr_ == pytest.approx(chunks.learned_lr_, rel=1e-4)
+
+
+@pytest.mark.parametrize("augmentation", [None, "dsa"])
+@pytest.mark.parametrize("momentum_net", [0.0, 0.5])
+def test_gradient_matching_cuda_graphs_equal_the_eager_path(augmentation, momentum_net, digits,
+                                                            full_fp32):
+    kwargs = dict(ipc=2, n_iterations=3, outer_loop=3, inner_loop=4, batch_train=12,
+                  momentum_net=momentum_net, module_params={"width": 8},
+                  augmentation=augmentation, random_state=0, device="cuda")
+    eager = GradientMatchingDistiller(cuda_graphs=False, **kwargs).fit(digits.X_train, digits.y_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the capture must succeed
+        graphs = GradientMatchingDistiller(cuda_graphs=True, **kwargs).fit(
+            digits.X_train, digits.y_train)
+    assert graphs.cuda_graphs_used_ and not eager.cuda_graphs_used_
+    assert np.allclose(eager.loss_history_, graphs.loss_history_, rtol=1e-4)
+    assert np.allclose(eager.X_syn_, graphs.X_syn_, atol=1e-4)
+
+
+@pytest.mark.parametrize("batch_syn", [None, 4])
+def test_trajectory_matching_cuda_graphs_equal_the_eager_path(batch_syn, tiny_images, full_fp32):
+    X, y = tiny_images
+    kwargs = dict(ipc=2, n_iterations=4, n_experts=2, syn_steps=5, max_start_epoch=2, zca=True,
+                  lr_img=10.0, batch_syn=batch_syn, module_params={"width": 4}, device="cuda",
+                  random_state=0)
+    eager = TrajectoryMatchingDistiller(cuda_graphs=False, **kwargs).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        graphs = TrajectoryMatchingDistiller(cuda_graphs=True, experts=eager.experts_,
+                                             **kwargs).fit(X, y)
+    assert graphs.cuda_graphs_used_
+    assert np.allclose(eager.loss_history_, graphs.loss_history_, rtol=1e-4)
+    assert np.allclose(eager.X_syn_, graphs.X_syn_, atol=1e-4)
+    assert eager.learned_lr_ == pytest.approx(graphs.learned_lr_, rel=1e-5)

@@ -247,21 +247,77 @@ def test_checkpoint_continues_exactly_in_another_estimator(tiny_images, tmp_path
 
 
 def test_inner_network_trains_with_plain_sgd_by_default(tiny_images, monkeypatch):
+    from sklearn_ltdd.distillation import _gradient_matching
+
     built = []
-    real_sgd = torch.optim.SGD
+    real = _gradient_matching._InnerTraining
 
-    def spy(params, **kwargs):
-        built.append(kwargs)
-        return real_sgd(params, **kwargs)
+    def spy(*args, **kwargs):
+        built.append(args)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(torch.optim, "SGD", spy)
+    monkeypatch.setattr(_gradient_matching, "_InnerTraining", spy)
     gm(n_iterations=1, outer_loop=2, inner_loop=1).fit(*tiny_images)
-    image_opt, net_opt = built[0], built[1]
-    assert image_opt == {"lr": 0.1, "momentum": 0.5}
-    assert net_opt == {"lr": 0.01, "momentum": 0.0}
-    built.clear()
+    lr, momentum = built[0][5], built[0][6]
+    assert (lr, momentum) == (0.01, 0.0)
     gm(n_iterations=1, outer_loop=2, inner_loop=1, momentum_net=0.5).fit(*tiny_images)
-    assert built[1]["momentum"] == 0.5
+    assert built[1][6] == 0.5
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+@pytest.mark.parametrize("augmentation", [None, "dsa"])
+def test_inner_training_is_sgd_as_torch_computes_it(momentum, augmentation, tiny_images):
+    """The fixed-step inner loop equals torch.optim.SGD on the same batches."""
+    import copy
+
+    import torch.nn.functional as F
+
+    from sklearn_ltdd.augmentation import DSA
+    from sklearn_ltdd.distillation._gradient_matching import _InnerTraining
+
+    X, y = (torch.as_tensor(a) for a in tiny_images)
+    x, labels = X[:10], y[:10]
+    net = ConvNet(in_channels=1, n_classes=3, image_size=16, width=4)
+    reference = copy.deepcopy(net)
+    dsa = DSA() if augmentation else None
+    inner = _InnerTraining(net, x.shape, labels, 3, 4, 0.05, momentum, dsa,
+                           torch.Generator().manual_seed(0), False)
+    inner.run(x)
+    inner.run(x)  # momentum carries over between rounds of one network
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.05, momentum=momentum)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(2):
+        keys = torch.rand(inner.keys.shape, generator=generator)
+        aug = None
+        if dsa is not None:
+            drawn = dsa.sample(inner.groups.numel(), generator, None, inner.groups, 3 * 3)
+            aug = {k: v.view(3, -1) for k, v in drawn.items()}
+        for epoch in range(3):
+            order = keys[epoch].argsort()
+            for start in range(0, 10, 4):
+                index = order[start:start + 4]
+                xb = x[index]
+                if aug is not None:
+                    xb = dsa.apply(xb, {k: v[epoch, start:start + 4] for k, v in aug.items()})
+                optimizer.zero_grad()
+                F.cross_entropy(reference(xb), labels[index]).backward()
+                optimizer.step()
+    for a, b in zip(net.parameters(), reference.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_cuda_graphs_fall_back_to_the_eager_result_with_one_warning(tiny_images):
+    # Without CUDA a capture always fails: the fallback path, as after a
+    # capture failure on a GPU.
+    X, y = tiny_images
+    kwargs = dict(n_iterations=3, outer_loop=3, inner_loop=2, augmentation="dsa")
+    eager = gm(cuda_graphs=False, **kwargs).fit(X, y)
+    with pytest.warns(RuntimeWarning, match="CUDA graph could not be captured") as record:
+        forced = gm(cuda_graphs=True, **kwargs).fit(X, y)
+    assert len([w for w in record if "CUDA graph" in str(w.message)]) == 1
+    assert np.array_equal(eager.X_syn_, forced.X_syn_) and forced.cuda_graphs_used_ is False
+    with pytest.raises(ValueError, match="cuda_graphs must be one of"):
+        gm(cuda_graphs="yes").fit(X, y)
 
 
 def test_initialisation_follows_each_methods_command(tiny_images):

@@ -292,3 +292,58 @@ def test_make_evaluator_refuses_a_nonpositive_step(tiny_images):
     with pytest.raises(ValueError, match=r"learned step size is -0\.1, not positive.*pass lr="):
         distiller.make_evaluator()
     assert distiller.make_evaluator(lr=0.01).lr == 0.01
+
+
+def test_cuda_graphs_fall_back_to_the_eager_result_with_one_warning(tiny_images):
+    X, y = tiny_images
+    kwargs = dict(ipc=2, n_iterations=3, n_experts=2, syn_steps=3, batch_syn=4, zca=True,
+                  lr_img=10.0, augmentation="dsa")
+    eager = mtt(cuda_graphs=False, **kwargs).fit(X, y)
+    with pytest.warns(RuntimeWarning, match="CUDA graph could not be captured") as record:
+        forced = mtt(cuda_graphs=True, **kwargs).fit(X, y)
+    assert len([w for w in record if "CUDA graph" in str(w.message)]) == 1
+    assert np.array_equal(eager.X_syn_, forced.X_syn_)
+    assert eager.learned_lr_ == forced.learned_lr_ and forced.cuda_graphs_used_ is False
+
+
+def test_student_iteration_is_the_reference_arithmetic(tiny_images):
+    """The fixed-step iteration equals autograd + torch.optim.SGD on the same draws."""
+    from sklearn_ltdd.distillation._functional import FlatParameters, make_forward, parameters_of
+    from sklearn_ltdd.distillation._trajectory_matching import _StudentIteration
+    import torch.nn.functional as F
+
+    X, _ = tiny_images
+    net = ConvNet(in_channels=1, n_classes=3, image_size=16, width=4)
+    flat = FlatParameters(parameters_of(net))
+    forward = make_forward(net)
+    syn = torch.as_tensor(X[:6]).clone()
+    y_syn = torch.tensor([0, 0, 1, 1, 2, 2])
+    start = flat.flatten(parameters_of(net))
+    target = start + 0.01 * torch.randn(start.shape, generator=torch.Generator().manual_seed(1))
+    step = _StudentIteration(forward, flat, syn, y_syn, 0.01, 5, 4, 100.0, 1e-5, None,
+                             torch.Generator().manual_seed(0), None, None, False)
+    step.run(start, target)
+    step.run(start, target)
+    # By hand: permutations split in chunks of 4 (the short one first), SGD momentum 0.5.
+    ref = syn.clone().requires_grad_(True)
+    lr = torch.tensor(0.01, requires_grad=True)
+    opt_img = torch.optim.SGD([ref], lr=100.0, momentum=0.5)
+    opt_lr = torch.optim.SGD([lr], lr=1e-5, momentum=0.5)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(2):
+        orders = torch.rand(step.keys.shape, generator=generator).argsort(dim=1)
+        w, chunks, used = start.clone().requires_grad_(True), [], 0
+        for _ in range(5):
+            if not chunks:
+                chunks = list(torch.split(orders[used], 4))
+                used += 1
+            index = chunks.pop()
+            loss = F.cross_entropy(forward(flat.unflatten(w), ref[index]), y_syn[index])
+            w = w - lr * torch.autograd.grad(loss, w, create_graph=True)[0]
+        loss = ((w - target) ** 2).sum() / ((start - target) ** 2).sum()
+        opt_img.zero_grad(), opt_lr.zero_grad()
+        loss.backward()
+        opt_img.step(), opt_lr.step()
+    assert torch.allclose(step.syn.detach(), ref.detach(), atol=1e-6)
+    assert float(step.syn_lr.detach()) == pytest.approx(float(lr.detach()), rel=1e-6)
+    assert float(step.loss) == pytest.approx(float(loss), rel=1e-5)

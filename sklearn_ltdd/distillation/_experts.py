@@ -21,7 +21,7 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
     SGD at a constant ``lr`` (no momentum, no weight decay) and, when
     ``augmentation`` is a :class:`~sklearn_ltdd.augmentation.DSA`, one
     randomly chosen DSA operation per batch with per-image parameters (the
-    reference ``buffer.py``). On CUDA, ``n_parallel`` experts train
+    reference ``buffer.py``), drawn for the whole epoch at its start. On CUDA, ``n_parallel`` experts train
     together in one ``torch.func.vmap``; on the CPU they train in turn.
     Every expert draws from a random stream of its own, so the trajectories
     do not depend on how many experts train together.
@@ -88,23 +88,31 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
 def _train_epoch(loss_fn, params, X, y, lr, batch_size, augmentation, generators):
     """One epoch of SGD for a stack of experts (leading dimension of params).
 
-    Expert ``e`` shuffles and augments with ``generators[e]``; more than one
-    expert trains in one ``vmap`` over the stacked parameters.
+    Expert ``e`` shuffles and augments with ``generators[e]``: its batch
+    order and, with DSA, every batch's operation and every image's
+    parameters are drawn once at the start of the epoch from its own
+    stream, so its trajectory does not depend on which experts train with
+    it, and the batches themselves draw nothing. More than one expert
+    trains in one ``vmap`` over the stacked parameters.
     """
     n_experts = len(generators)
     n = X.shape[0]
     order = torch.stack([torch.randperm(n, generator=g, device=X.device) for g in generators])
+    aug = None
+    if isinstance(augmentation, DSA):
+        batch_of = torch.arange(n, device=X.device) // batch_size
+        n_batches = -(-n // batch_size)
+        rows = [augmentation.sample(n, g, X.device, batch_of, n_batches) for g in generators]
+        aug = {key: torch.stack([r[key] for r in rows]) for key in rows[0]}  # (experts, n)
     step = grad(loss_fn)
     batched_step = vmap(step, in_dims=(0, 0, 0)) if n_experts > 1 else None
     for start in range(0, n, batch_size):
         index = order[:, start:start + batch_size]
         xb, yb = X[index], y[index]  # (experts, batch, ...)
-        if isinstance(augmentation, DSA):
-            single = torch.zeros(index.shape[1], dtype=torch.long, device=X.device)
-            rows = [augmentation.sample(index.shape[1], g, X.device, single, 1)
-                    for g in generators]
-            aug = {key: torch.cat([r[key] for r in rows]) for key in rows[0]}
-            xb = augmentation.apply(xb.flatten(0, 1), aug).view_as(xb)
+        if aug is not None:
+            rows = {key: value[:, start:start + batch_size].reshape(-1)
+                    for key, value in aug.items()}
+            xb = augmentation.apply(xb.flatten(0, 1), rows).view_as(xb)
         if batched_step is not None:
             g = batched_step(params, xb, yb)
         else:

@@ -14,6 +14,7 @@ from ..nets._modules import ConvNet
 from ..utils._validation import check_option
 from ._base import BaseDistiller
 from ._functional import make_loss, parameters_of
+from ._graphs import CUDA_GRAPH_OPTIONS, GraphedStep, resolve_cuda_graphs
 
 #: DC's ``get_loops``: ipc -> (outer_loop, inner_loop).
 DC_LOOPS = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
@@ -139,6 +140,15 @@ class GradientMatchingDistiller(BaseDistiller):
         same gradients up to rounding. For a network with batch statistics
         (``norm="batchnorm"``), padding would change the statistics, so the
         batched path then groups classes of equal batch size instead.
+    cuda_graphs : {"auto", True, False}, default="auto"
+        Capture the network's inner training between matching rounds
+        (``inner_loop`` epochs: 50 sequential steps at ipc=10, most of an
+        iteration's time on a GPU, where each step costs its kernel
+        launches) as one CUDA graph, replayed once per round. The steps
+        draw their random numbers before the round into fixed buffers and
+        run the same arithmetic either way, so the result does not depend
+        on this switch. "auto" captures on CUDA; if a capture fails, the
+        fit goes on eagerly with one ``RuntimeWarning``.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -167,6 +177,8 @@ class GradientMatchingDistiller(BaseDistiller):
     resume_state_ : dict
         What a warm start continues from: the images and the image
         optimiser's momentum (see :meth:`save_checkpoint`).
+    cuda_graphs_used_ : bool
+        Whether the last fit replayed a CUDA graph.
 
     Notes
     -----
@@ -194,8 +206,8 @@ class GradientMatchingDistiller(BaseDistiller):
     def __init__(self, *, ipc=10, n_iterations=1000, outer_loop="auto", inner_loop="auto",
                  lr_img=0.1, lr_net=0.01, momentum_net=0.0, batch_real=256, batch_train=256,
                  distance="layerwise", init="auto", augmentation=None, module=ConvNet,
-                 module_params=None, batch_classes="auto", device="auto",
-                 random_state=None, verbose=0, warm_start=False):
+                 module_params=None, batch_classes="auto", cuda_graphs="auto",
+                 device="auto", random_state=None, verbose=0, warm_start=False):
         super().__init__(ipc=ipc, n_iterations=n_iterations, module=module,
                          module_params=module_params, init=init,
                          augmentation=augmentation, device=device,
@@ -210,6 +222,7 @@ class GradientMatchingDistiller(BaseDistiller):
         self.batch_train = batch_train
         self.distance = distance
         self.batch_classes = batch_classes
+        self.cuda_graphs = cuda_graphs
 
     _initialisations = ("auto", "real", "noise")
 
@@ -241,6 +254,7 @@ class GradientMatchingDistiller(BaseDistiller):
         check_scalar(self.batch_train, "batch_train", numbers.Integral, min_val=1)
         check_option(self.distance, DISTANCES, "distance")
         check_option(self.batch_classes, ("auto", True, False), "batch_classes")
+        check_option(self.cuda_graphs, CUDA_GRAPH_OPTIONS, "cuda_graphs")
         if not (self.augmentation in AUGMENTATIONS or isinstance(self.augmentation, DSA)):
             raise ValueError(
                 f"augmentation must be one of {list(AUGMENTATIONS)} or a DSA "
@@ -259,13 +273,26 @@ class GradientMatchingDistiller(BaseDistiller):
         class_of_real = torch.arange(n_classes, device=X.device).repeat_interleave(sampler.width)
         ones = torch.ones(n_classes, ipc, device=X.device)
         batched = (X.device.type == "cuda") if self.batch_classes == "auto" else self.batch_classes
+        # One network for the whole fit, re-initialised in place every
+        # iteration (so a captured graph keeps its memory).
+        net = self._factory(0)
         mode = "loop"
         if batched:
             # Zero-weight padding is exact only for per-sample layers: with
             # batch statistics the padded copies would enter the mean and
             # variance. Then classes of equal size share a vmap, unpadded.
             padded = any(size != sampler.width for size in sampler.sizes)
-            mode = "buckets" if padded and _has_batch_statistics(self._factory(0)) else "pad"
+            mode = "buckets" if padded and _has_batch_statistics(net) else "pad"
+        loss_fn = make_loss(net)
+        class_grads = vmap(grad(loss_fn), in_dims=(None, 0, 0, 0))
+        # Detached views of the network's parameters: the matching reads
+        # them, the inner training updates them in place.
+        params = parameters_of(net)
+        inner = None
+        if self.outer_loop_ > 1 and self.inner_loop_ > 0:
+            inner = _InnerTraining(net, syn.shape, y_syn, self.inner_loop_, self.batch_train,
+                                   self.lr_net, self.momentum_net, dsa, gen,
+                                   resolve_cuda_graphs(self.cuda_graphs, X.device))
 
         syn = syn.clone().requires_grad_(True)
         optimizer = torch.optim.SGD([syn], lr=self.lr_img, momentum=0.5)
@@ -278,14 +305,11 @@ class GradientMatchingDistiller(BaseDistiller):
         for it in bar:
             _, net_seed, stream_seed = seeds[it]
             gen.manual_seed(stream_seed)
-            net = self._factory(net_seed)
-            loss_fn = make_loss(net)
-            class_grads = vmap(grad(loss_fn), in_dims=(None, 0, 0, 0))
-            # Detached views of the network's parameters: the matching reads
-            # them, the inner training updates them in place.
-            params = parameters_of(net)
-            optimizer_net = torch.optim.SGD(net.parameters(), lr=self.lr_net,
-                                            momentum=self.momentum_net)
+            with torch.no_grad():
+                torch._foreach_copy_(list(net.parameters()),
+                                     list(self._factory(net_seed).parameters()))
+            if inner is not None:
+                inner.reset()
             for round_ in range(self.outer_loop_):
                 index, weight = sampler.sample()
                 x_real = X[index]  # (classes, width, ...)
@@ -305,11 +329,12 @@ class GradientMatchingDistiller(BaseDistiller):
                 losses[it] += loss.detach()
                 if round_ == self.outer_loop_ - 1:
                     break
-                self._train_network(net, optimizer_net, syn.detach(), y_syn, dsa, gen)
+                inner.run(syn.detach())
             if self.verbose and it % 10 == 0:
                 bar.set_postfix(loss=float(losses[it]) / (n_classes * self.outer_loop_))
             if self._check_due(it):
                 self._check_finite(losses, it, syn)
+        self.cuda_graphs_used_ = inner is not None and inner.step.captured
         self._opt_state = {"syn_momentum": self._momentum_of(optimizer, syn)}
         losses = losses / (n_classes * self.outer_loop_)
         return syn.detach(), losses.cpu().tolist()
@@ -337,23 +362,74 @@ class GradientMatchingDistiller(BaseDistiller):
                      for c, size in enumerate(sampler.sizes)]
         return {name: torch.stack([g[name] for g in per_class]) for name in params}
 
-    def _train_network(self, net, optimizer, x, y, dsa, gen):
-        """``inner_loop`` epochs of SGD on the synthetic set (``momentum_net``).
 
-        Plain autograd and a torch optimizer (fused on CUDA): these hundreds of
-        small steps are bound by per-call overhead, which ``torch.func`` adds to.
-        """
-        n = x.shape[0]
-        for _ in range(self.inner_loop_):
-            order = torch.randperm(n, generator=gen, device=x.device)
-            for start in range(0, n, self.batch_train):
-                batch = order[start:start + self.batch_train]
-                xb = x[batch]
-                if dsa is not None:
-                    xb = dsa(xb, gen)
-                optimizer.zero_grad(set_to_none=True)
-                F.cross_entropy(net(xb), y[batch]).backward()
-                optimizer.step()
+class _InnerTraining:
+    """``epochs`` epochs of SGD on the synthetic set, as one fixed sequence of steps.
+
+    Between matching rounds the network trains on the detached synthetic
+    images. Everything random in a round (each epoch's batch order and,
+    with DSA, each batch's augmentation: one operation per batch, parameters
+    per image) is drawn by :meth:`run` into static buffers before the round,
+    so the round is a fixed sequence of kernels, run eagerly or captured as
+    one CUDA graph (:class:`GraphedStep`). The update is SGD as
+    ``torch.optim.SGD`` computes it without weight decay; momentum buffers
+    start at zero for every new network, which equals PyTorch's first-step
+    copy of the gradient.
+    """
+
+    def __init__(self, net, x_shape, y, epochs, batch, lr, momentum, dsa, generator, graphs):
+        device = y.device
+        self.net, self.y, self.dsa, self.generator = net, y, dsa, generator
+        self.params = list(net.parameters())
+        self.buffers = [torch.zeros_like(p) for p in self.params] if momentum else []
+        self.lr, self.momentum = float(lr), float(momentum)
+        n = int(x_shape[0])
+        self.epochs = int(epochs)
+        self.bounds = [(s, min(s + batch, n)) for s in range(0, n, batch)]
+        self.x = torch.zeros(x_shape, device=device)
+        self.keys = torch.zeros(self.epochs, n, device=device)
+        # Which batch each (epoch, position) row belongs to: one DSA operation each.
+        batch_of = torch.arange(n, device=device) // batch
+        self.groups = (torch.arange(self.epochs, device=device)[:, None] * len(self.bounds)
+                       + batch_of[None, :]).flatten()
+        self.aug = None
+        self.step = GraphedStep(self._steps, self.params + self.buffers, graphs,
+                                "GradientMatchingDistiller inner training")
+
+    def reset(self):
+        """A new network: momentum starts from zero."""
+        for buffer in self.buffers:
+            buffer.zero_()
+
+    def run(self, x):
+        self.x.copy_(x)
+        torch.rand(self.keys.shape, generator=self.generator, out=self.keys)
+        if self.dsa is not None:
+            drawn = self.dsa.sample(self.groups.numel(), self.generator, self.x.device,
+                                    self.groups, self.epochs * len(self.bounds))
+            if self.aug is None:
+                self.aug = {k: torch.empty_like(v).view(self.epochs, -1) for k, v in drawn.items()}
+            for key, value in drawn.items():
+                self.aug[key].copy_(value.view(self.epochs, -1))
+        self.step()
+
+    def _steps(self):
+        for epoch in range(self.epochs):
+            order = self.keys[epoch].argsort()
+            for start, stop in self.bounds:
+                index = order[start:stop]
+                xb = self.x[index]
+                if self.dsa is not None:
+                    xb = self.dsa.apply(xb, {k: v[epoch, start:stop] for k, v in self.aug.items()})
+                loss = F.cross_entropy(self.net(xb), self.y[index])
+                grads = torch.autograd.grad(loss, self.params)
+                with torch.no_grad():
+                    if self.buffers:
+                        torch._foreach_mul_(self.buffers, self.momentum)
+                        torch._foreach_add_(self.buffers, grads)
+                        torch._foreach_add_(self.params, self.buffers, alpha=-self.lr)
+                    else:
+                        torch._foreach_add_(self.params, grads, alpha=-self.lr)
 
 
 def _has_batch_statistics(net) -> bool:

@@ -14,9 +14,11 @@ from sklearn.utils.validation import check_is_fitted, check_memory
 
 from ..augmentation import DSA
 from ..nets._modules import ConvNet
+from ..utils._validation import check_option
 from ._base import _EXPERT_PASS, _EXPERTS, BaseDistiller
 from ._experts import train_expert_trajectories
 from ._functional import FlatParameters, make_forward, parameters_of
+from ._graphs import CUDA_GRAPH_OPTIONS, GraphedStep, resolve_cuda_graphs
 from ._zca import ZCAWhitening, apply_zca, fit_zca
 
 #: Per-ipc settings of the MTT paper for CIFAR-10 (its hyper-parameter table,
@@ -109,6 +111,14 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         Cache the expert trajectories on disk, keyed on the data and the
         expert settings, so a grid search over distillation settings trains
         them once (set ``random_state`` to an int for stable keys).
+    cuda_graphs : {"auto", True, False}, default="auto"
+        Capture one distillation iteration (the ``syn_steps`` unrolled
+        student steps, the loss, its backward pass and both updates: about
+        30 x 150 small kernels at ipc=10) as one CUDA graph, replayed every
+        iteration. The iteration's random numbers are drawn before it into
+        fixed buffers and the arithmetic is the same either way, so the
+        result does not depend on this switch. "auto" captures on CUDA; if
+        a capture fails, the fit goes on eagerly with one ``RuntimeWarning``.
     module, module_params, device, random_state, verbose, warm_start
         As in :class:`GradientMatchingDistiller`.
 
@@ -138,6 +148,11 @@ class TrajectoryMatchingDistiller(BaseDistiller):
     experts_ : ndarray of shape (n_experts, epochs + 1, n_params)
         The expert trajectories used.
     zca_ : ZCAWhitening or None
+    cuda_graphs_used_ : bool
+        Whether the last fit replayed a CUDA graph.
+    random_seed_, resume_state_
+        As in :class:`GradientMatchingDistiller` (the state holds the
+        whitened images and both optimisers' momentum).
     settings_ : dict
         The resolved per-ipc settings.
 
@@ -157,8 +172,9 @@ class TrajectoryMatchingDistiller(BaseDistiller):
                  max_start_epoch="auto", lr_img="auto", lr_lr="auto", lr_teacher=0.01,
                  zca="auto", batch_syn=None, init="real", augmentation="dsa",
                  n_experts=100, trajectory_epochs="auto", expert_batch_size=256,
-                 experts=None, memory=None, module=ConvNet, module_params=None,
-                 device="auto", random_state=None, verbose=0, warm_start=False):
+                 experts=None, memory=None, cuda_graphs="auto", module=ConvNet,
+                 module_params=None, device="auto", random_state=None, verbose=0,
+                 warm_start=False):
         super().__init__(ipc=ipc, n_iterations=n_iterations, module=module,
                          module_params=module_params, init=init,
                          augmentation=augmentation, device=device,
@@ -177,6 +193,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         self.expert_batch_size = expert_batch_size
         self.experts = experts
         self.memory = memory
+        self.cuda_graphs = cuda_graphs
 
     # -- parameters -----------------------------------------------------------------
     def _check_params(self):
@@ -202,6 +219,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         check_scalar(self.expert_batch_size, "expert_batch_size", numbers.Integral, min_val=1)
         if self.batch_syn is not None:
             check_scalar(self.batch_syn, "batch_syn", numbers.Integral, min_val=1)
+        check_option(self.cuda_graphs, CUDA_GRAPH_OPTIONS, "cuda_graphs")
         needed = s["max_start_epoch"] + s["expert_epochs"]
         epochs = needed if self.trajectory_epochs == "auto" else self.trajectory_epochs
         check_scalar(epochs, "trajectory_epochs", numbers.Integral, min_val=needed)
@@ -324,26 +342,18 @@ class TrajectoryMatchingDistiller(BaseDistiller):
             )
         self.experts_ = experts
         forward = make_forward(template)
-
-        def student_grad(w, x, target):
-            """Gradient of the student's loss, kept differentiable (create_graph)."""
-            loss = F.cross_entropy(forward(flat.unflatten(w), x), target)
-            return torch.autograd.grad(loss, w, create_graph=True)[0]
         dsa = self._dsa()
         gen = self._generator
         y_syn = self._synthetic_labels(X.device)
         n_syn = syn.shape[0]
         batch = n_syn if self.batch_syn is None else min(self.batch_syn, n_syn)
 
+        state = self.resume_state_ if continuing else {}
         start_lr = self.learned_lr_ if continuing else float(self.lr_teacher)
-        syn = syn.clone().requires_grad_(True)
-        syn_lr = torch.tensor(start_lr, device=X.device, dtype=torch.float32, requires_grad=True)
-        opt_img = torch.optim.SGD([syn], lr=s["lr_img"], momentum=0.5)
-        opt_lr = torch.optim.SGD([syn_lr], lr=s["lr_lr"], momentum=0.5)
-        if continuing:
-            state = self.resume_state_
-            self._restore_momentum(opt_img, syn, state.get("syn_momentum"))
-            self._restore_momentum(opt_lr, syn_lr, state.get("lr_momentum"))
+        step = _StudentIteration(
+            forward, flat, syn, y_syn, start_lr, s["syn_steps"], batch, s["lr_img"],
+            s["lr_lr"], dsa, gen, state.get("syn_momentum"), state.get("lr_momentum"),
+            resolve_cuda_graphs(self.cuda_graphs, X.device))
         pinned = torch.from_numpy(experts)
         if X.device.type == "cuda":
             # Page-locked once per expert set, not on every (warm-started) fit.
@@ -360,37 +370,16 @@ class TrajectoryMatchingDistiller(BaseDistiller):
             gen.manual_seed(stream_seed)
             expert = self._expert_of(index, len(experts))
             first = int(np.random.default_rng(stream_seed).integers(s["max_start_epoch"]))
-            start = pinned[expert, first].to(X.device, non_blocking=True)
-            target = pinned[expert, first + s["expert_epochs"]].to(X.device, non_blocking=True)
-            w = start.clone().requires_grad_(True)
-            chunks = []
-            for step in range(s["syn_steps"]):
-                if batch == n_syn:
-                    xb, yb = syn, y_syn
-                else:
-                    # As the reference: split a permutation into batch_syn
-                    # chunks (the last one short) and take them from the end.
-                    if not chunks:
-                        order = torch.randperm(n_syn, generator=gen, device=X.device)
-                        chunks = list(torch.split(order, batch))
-                    chosen = chunks.pop()
-                    xb, yb = syn[chosen], y_syn[chosen]
-                if dsa is not None:
-                    xb = dsa(xb, gen)
-                w = w - syn_lr * student_grad(w, xb, yb)
-            loss = ((w - target) ** 2).sum() / ((start - target) ** 2).sum()
-            opt_img.zero_grad(set_to_none=True)
-            opt_lr.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_img.step()
-            opt_lr.step()
-            losses[it] = loss.detach()
+            step.run(pinned[expert, first], pinned[expert, first + s["expert_epochs"]])
+            losses[it] = step.loss
             if self.verbose and it % 10 == 0:
-                bar.set_postfix(loss=float(losses[it]), lr=float(syn_lr))
+                bar.set_postfix(loss=float(losses[it]), lr=float(step.syn_lr.detach()))
             if self._check_due(it):
-                self._check_finite(losses, it, syn, syn_lr)
-        self._opt_state = {"syn_momentum": self._momentum_of(opt_img, syn),
-                           "lr_momentum": self._momentum_of(opt_lr, syn_lr)}
+                self._check_finite(losses, it, step.syn, step.syn_lr)
+        syn, syn_lr = step.syn, step.syn_lr
+        self.cuda_graphs_used_ = step.graphed.captured
+        self._opt_state = {"syn_momentum": step.syn_momentum.cpu().numpy().copy(),
+                           "lr_momentum": step.lr_momentum.cpu().numpy().copy()}
         self.learned_lr_ = float(syn_lr.detach())
         if not self.learned_lr_ > 0:
             warnings.warn(
@@ -401,3 +390,94 @@ class TrajectoryMatchingDistiller(BaseDistiller):
                 UserWarning, stacklevel=3,
             )
         return syn.detach(), losses.cpu().tolist()
+
+
+class _StudentIteration:
+    """One MTT iteration on static tensors: the unrolled student, the loss, the updates.
+
+    A student starts from an expert's snapshot and takes ``syn_steps`` SGD
+    steps on (batches of) the augmented synthetic images with the learnable
+    step size; the normalised distance to the expert's later snapshot is
+    back-propagated to the images and the step size, which then take one
+    SGD step with momentum 0.5 (as ``torch.optim.SGD`` computes it: buffers
+    that start at zero equal its first-step copy). :meth:`run` copies the
+    snapshots in and draws the iteration's random numbers (the batch
+    permutations, split into ``batch`` chunks taken from the end as the
+    reference does, and the DSA parameters of every step) into static
+    buffers; the rest is a fixed sequence of kernels, run eagerly or
+    captured as one CUDA graph (:class:`GraphedStep`).
+    """
+
+    def __init__(self, forward, flat, syn, y_syn, start_lr, syn_steps, batch, lr_img, lr_lr,
+                 dsa, generator, syn_momentum, lr_momentum, graphs):
+        device = syn.device
+        self.forward, self.flat, self.y_syn, self.dsa, self.generator = (
+            forward, flat, y_syn, dsa, generator)
+        self.syn = syn.detach().clone().requires_grad_(True)
+        self.syn_lr = torch.tensor(float(start_lr), device=device, requires_grad=True)
+        self.syn_momentum = (torch.zeros_like(self.syn) if syn_momentum is None else
+                             torch.as_tensor(syn_momentum, device=device).clone())
+        self.lr_momentum = (torch.zeros_like(self.syn_lr) if lr_momentum is None else
+                            torch.as_tensor(lr_momentum, device=device,
+                                            dtype=torch.float32).clone().reshape(()))
+        self.lr_img, self.lr_lr = float(lr_img), float(lr_lr)
+        n_syn = syn.shape[0]
+        self.syn_steps, self.batch = int(syn_steps), int(batch)
+        self.full = batch == n_syn
+        # The chunks each step takes: permutation p, rows [lo, hi).
+        bounds = [(lo, min(lo + batch, n_syn)) for lo in range(0, n_syn, batch)]
+        self.plan = [(k // len(bounds), bounds[len(bounds) - 1 - k % len(bounds)])
+                     for k in range(self.syn_steps)]
+        n_perms = 0 if self.full else self.plan[-1][0] + 1
+        self.keys = torch.zeros(n_perms, n_syn, device=device)
+        self.start = torch.zeros(flat.n_params, device=device)
+        self.target = torch.zeros(flat.n_params, device=device)
+        self.loss = torch.zeros((), device=device)
+        width = max(hi - lo for _, (lo, hi) in self.plan)
+        self.groups = torch.arange(self.syn_steps, device=device).repeat_interleave(width)
+        self.width = width
+        self.aug = None
+        self.graphed = GraphedStep(
+            self._iteration, [self.syn, self.syn_lr, self.syn_momentum, self.lr_momentum],
+            graphs, "TrajectoryMatchingDistiller iteration")
+
+    def run(self, start, target):
+        self.start.copy_(start, non_blocking=True)
+        self.target.copy_(target, non_blocking=True)
+        if self.keys.numel():
+            torch.rand(self.keys.shape, generator=self.generator, out=self.keys)
+        if self.dsa is not None:
+            drawn = self.dsa.sample(self.groups.numel(), self.generator, self.syn.device,
+                                    self.groups, self.syn_steps)
+            if self.aug is None:
+                self.aug = {k: torch.empty_like(v).view(self.syn_steps, -1)
+                            for k, v in drawn.items()}
+            for key, value in drawn.items():
+                self.aug[key].copy_(value.view(self.syn_steps, -1))
+        self.graphed()
+
+    def _student_grad(self, w, x, y):
+        """Gradient of the student's loss, kept differentiable (create_graph)."""
+        loss = F.cross_entropy(self.forward(self.flat.unflatten(w), x), y)
+        return torch.autograd.grad(loss, w, create_graph=True)[0]
+
+    def _iteration(self):
+        w = self.start.clone().requires_grad_(True)
+        orders = self.keys.argsort(dim=1) if self.keys.numel() else None
+        for k, (perm, (lo, hi)) in enumerate(self.plan):
+            if self.full:
+                xb, yb = self.syn, self.y_syn
+            else:
+                chosen = orders[perm, lo:hi]
+                xb, yb = self.syn[chosen], self.y_syn[chosen]
+            if self.dsa is not None:
+                xb = self.dsa.apply(xb, {key: v[k, :xb.shape[0]] for key, v in self.aug.items()})
+            w = w - self.syn_lr * self._student_grad(w, xb, yb)
+        loss = ((w - self.target) ** 2).sum() / ((self.start - self.target) ** 2).sum()
+        g_syn, g_lr = torch.autograd.grad(loss, [self.syn, self.syn_lr])
+        with torch.no_grad():
+            self.syn_momentum.mul_(0.5).add_(g_syn)
+            self.syn.add_(self.syn_momentum, alpha=-self.lr_img)
+            self.lr_momentum.mul_(0.5).add_(g_lr)
+            self.syn_lr.add_(self.lr_momentum, alpha=-self.lr_lr)
+            self.loss.copy_(loss)
