@@ -56,10 +56,12 @@ from imblearn.over_sampling import RandomOverSampler
 from imblearn.under_sampling import RandomUnderSampler
 from joblib import Memory
 from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
 
 from sklearn_ltdd import (
     ClassGrouper,
     ConvNetClassifier,
+    DecoupledClassifier,
     GradientMatchingDistiller,
     TrajectoryMatchingDistiller,
     TwoStageClassifier,
@@ -213,8 +215,17 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
         distiller = make().set_params(warm_start=True)
         done = 0
         if path.exists() and record.get("settings") == label:
-            distiller.load_checkpoint(path, X=X)
-            done = int(distiller.n_iter_)
+            try:
+                distiller.load_checkpoint(path, X=X)
+                done = int(distiller.n_iter_)
+            except ValueError as exc:  # another random-stream version or parameters
+                print(f"  {name}: starting over; the checkpoint cannot be continued "
+                      f"exactly: {exc}", flush=True)
+                record.setdefault("restarts", []).append(
+                    {"after": record.get("n_iter"), "reason": str(exc)})
+                record.update(chunks=[], seconds=0.0, n_iter=0, finished=False)
+                distiller = make().set_params(warm_start=True)
+                done = 0
             if done >= total:
                 note()
                 run.reused.append(name)
@@ -427,7 +438,7 @@ def run_seed(args, profile, data, seed, artifacts, env, checkpoint=None, previou
     def row(table, name):
         """Whether ``table`` asks for row ``name`` and it is not done yet."""
         wanted = {"table1": "1", "table2": "2", "table3": "3", "baselines": "baselines",
-                  "extra": "extra"}[table]
+                  "extra": "extra", "backbone": "backbone"}[table]
         return wanted in tables and not run.has(table, name)
 
     # -- rows that need no distilled set ------------------------------------------
@@ -442,9 +453,21 @@ def run_seed(args, profile, data, seed, artifacts, env, checkpoint=None, previou
         report = run.record("table2", "Original + Original", model, 2 * n, sec, groups())
         run.add("table3", report)
     if "baselines" in tables:
-        baselines(run, p, device, seed, X, y)
+        baselines(run, p, device, seed, X, y, cache)
+
+    def backbone(kind):
+        """The CE backbone is the Original model; the LA+flip one is that baseline's."""
+        if kind == "ce":
+            return FrozenEstimator(original()[0])
+        if "la_flip" not in cache:
+            cache["la_flip"] = run.fit("backbone:la_flip", convnet(p, device, seed, **LA_FLIP),
+                                       X, y)[0]
+        return FrozenEstimator(cache["la_flip"])
+
     if "extra" in tables:
         extra_rows(run, p, device, seed, X, y, groups, frozen_groups, gm=None)
+    if "backbone" in tables:
+        backbone_rows(run, p, device, seed, X, y, groups, backbone)
     first_seed = seed == args.seeds[0]
     if args.figure and first_seed:
         figure1(args, run, p, device, seed, data, ["balanced", "original"], export=export)
@@ -473,6 +496,8 @@ def run_seed(args, profile, data, seed, artifacts, env, checkpoint=None, previou
         run.record("table3", "GM Distilled + GM Distilled", model, 2 * len(y_gm), sec, groups())
     if "extra" in tables:
         extra_rows(run, p, device, seed, X, y, groups, frozen_groups, gm=gm)
+    if "backbone" in tables:
+        backbone_rows(run, p, device, seed, X, y, groups, backbone, sets={"GM": gm})
     if args.figure and first_seed:
         figure1(args, run, p, device, seed, data, ["distilled"], gm=gm, export=export)
 
@@ -488,23 +513,30 @@ def run_seed(args, profile, data, seed, artifacts, env, checkpoint=None, previou
             evaluator(mtt(), p, device, seed, mtt_epochs)), X, y)
         run.record("table2", "Original + MTT Distilled", model, n + len(mtt().y_syn_), sec,
                    groups())
+    if "backbone" in tables:
+        backbone_rows(run, p, device, seed, X, y, groups, backbone, sets={"MTT": mtt})
     run.complete = True
     return run
 
 
-def baselines(run, p, device, seed, X, y):
+LA_FLIP = {"criterion": "logit_adjusted", "augmentation": "crop_flip"}
+
+
+def baselines(run, p, device, seed, X, y, cache=None):
     """What a practitioner would try, same ConvNet3 and training budget."""
     n = len(y)
     for name, kwargs in [
         ("Class-balanced CE (Cui 2019)", {"criterion": "class_balanced"}),
         ("Logit adjustment (Menon 2021)", {"criterion": "logit_adjusted"}),
-        ("Logit adjustment + crop/flip", {"criterion": "logit_adjusted", "augmentation": "crop_flip"}),
+        ("Logit adjustment + crop/flip", LA_FLIP),
         ("CE + crop/flip", {"augmentation": "crop_flip"}),
     ]:
         if run.has("baselines", name):
             continue
         model, sec = run.fit(f"baseline:{name}", convnet(p, device, seed, **kwargs), X, y)
         run.record("baselines", name, model, n, sec)
+        if cache is not None and kwargs is LA_FLIP:
+            cache["la_flip"] = model  # the backbone of the issue-14 rows
     # Random over-sampling: the same number of SGD steps as the others.
     X_ros, y_ros = ImageSampler(RandomOverSampler(random_state=seed)).fit_resample(X, y)
     epochs = max(1, round(p["epochs"] * n / len(y_ros)))
@@ -564,6 +596,60 @@ def extra_rows(run, p, device, seed, X, y, groups, frozen_groups, gm=None):
         # The same fitted model with soft routing (argmax of P(g|x) P(c|g,x)).
         model.set_params(routing="soft")
         run.record("extra", soft, model, images(), 0.0, groups())
+
+
+def backbone_rows(run, p, device, seed, X, y, groups, backbone, sets=None):
+    """Issue 14: decoupled training and the shared-backbone two-stage model.
+
+    Kept apart from the paper's rows. ``backbone("ce")`` is the Original
+    ConvNet3 (instance-balanced cross-entropy), ``backbone("la_flip")`` the
+    logit-adjustment + crop/flip baseline's network, both trained once on all
+    the original data and shared (frozen) by every row. Heads are
+    ``LogisticRegression(class_weight="balanced")`` on the backbone's
+    features. Called without ``sets`` for the rows on original data, then
+    with ``{"GM": gm}`` or ``{"MTT": mtt}`` (functions giving the fitted
+    distiller) for the rows on a distilled stage 2.
+    """
+    n = len(y)
+    head = LogisticRegression(max_iter=1000, class_weight="balanced")
+
+    def two_stage(kind, stage2, fine_tune=False, **kwargs):
+        return TwoStageClassifier(grouper=groups(), backbone=backbone(kind), fine_tune=fine_tune,
+                                  group_estimator=None if fine_tune else head,
+                                  class_estimator=None if fine_tune else head,
+                                  stage2_data=stage2, random_state=seed, **kwargs)
+
+    if sets is None:
+        rows = [
+            ("cRT (Kang 2020)", lambda: DecoupledClassifier(
+                backbone("ce"), method="crt", random_state=seed), n, False),
+            ("tau-normalisation, tau=1 (Kang 2020)", lambda: DecoupledClassifier(
+                backbone("ce"), method="tau", tau=1.0), n, False),
+            ("cRT on the LA+flip backbone", lambda: DecoupledClassifier(
+                backbone("la_flip"), method="crt", random_state=seed), n, False),
+            ("Backbone(LA+flip) + heads: original / original",
+             lambda: two_stage("la_flip", "original"), 2 * n, True),
+        ]
+    else:
+        (label, distiller), = sets.items()
+        rows = [(f"Backbone(LA+flip) + heads: original / {label}",
+                 lambda: two_stage("la_flip", PrecomputedSampler(distiller().X_syn_,
+                                                                 distiller().y_syn_)),
+                 n + len(distiller().y_syn_), True)]
+        if label == "GM":
+            rows.append((f"Backbone(LA+flip) fine-tuned: original / {label}",
+                         lambda: two_stage("la_flip", PrecomputedSampler(
+                             distiller().X_syn_, distiller().y_syn_), fine_tune=True),
+                         n + len(distiller().y_syn_), True))
+    for name, make, images, grouped in rows:
+        soft = f"{name}, soft routing"
+        if run.has("backbone", name) and (not grouped or run.has("backbone", soft)):
+            continue
+        model, sec = run.fit(f"backbone:{name}", make(), X, y)
+        run.record("backbone", name, model, images, sec, groups() if grouped else None)
+        if grouped:
+            model.set_params(routing="soft")
+            run.record("backbone", soft, model, images, 0.0, groups())
 
 
 def _group_labels(groups, y):
@@ -679,7 +765,7 @@ def merge(out, profile_name):
     if not seeds:
         raise SystemExit(f"no seed files under {out / profile_name}")
     tables = {}
-    for table in ("table1", "table2", "table3", "baselines", "extra"):
+    for table in ("table1", "table2", "table3", "baselines", "extra", "backbone"):
         names = []
         for s in seeds:
             names += [r["name"] for r in s["tables"].get(table, []) if r["name"] not in names]
@@ -759,6 +845,8 @@ TITLES = {
     "table3": "Table 3: which data each stage trains on",
     "baselines": "Baselines a practitioner would try (same ConvNet3 and budget)",
     "extra": "Two-stage models built from better parts (issue 7; not in the paper)",
+    "backbone": "Decoupled training and the shared-backbone two-stage model (issue 14; "
+                "not in the paper)",
 }
 
 
@@ -844,8 +932,9 @@ def main(argv=None):
     parser.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="seeds to run (default: the profile's)")
-    parser.add_argument("--tables", nargs="+", default=["1", "2", "3", "baselines", "extra"],
-                        choices=["1", "2", "3", "baselines", "extra"])
+    parser.add_argument("--tables", nargs="+",
+                        default=["1", "2", "3", "baselines", "extra", "backbone"],
+                        choices=["1", "2", "3", "baselines", "extra", "backbone"])
     parser.add_argument("--source", default=os.environ.get("SKLEARN_LTDD_CIFAR10"),
                         help="CIFAR-10 hub id or local folder, or a payload .npz "
                              "(benchmarks/payload.py)")

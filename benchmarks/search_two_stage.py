@@ -35,7 +35,14 @@ sys.path.insert(0, str(HERE))
 
 import reproduce_paper as rp  # noqa: E402  (the profiles and data of the tables)
 
-from sklearn_ltdd import ClassGrouper, GradientMatchingDistiller, TwoStageClassifier  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+from sklearn_ltdd import (  # noqa: E402
+    ClassGrouper,
+    GradientMatchingDistiller,
+    TrajectoryMatchingDistiller,
+    TwoStageClassifier,
+)
 from sklearn_ltdd.metrics import long_tail_report  # noqa: E402
 
 
@@ -57,11 +64,22 @@ def candidates(p, device, seed, gm_iterations, grid="full"):
                      random_state=seed)],
                  "class_estimator": [net(p["dsa_epochs"], augmentation="dsa")],
                  "routing": ["hard", "soft"]}
+    # Issue 14: heads on one network trained on all the data (LA + crop/flip),
+    # stage 2 on the original data or a distilled set, through that network.
+    head = LogisticRegression(max_iter=1000, class_weight="balanced")
+    gm = distilled["stage2_data"][0]
+    mtt = TrajectoryMatchingDistiller(
+        ipc=p["ipc"], module_params={"width": p["width"]}, device=device, random_state=seed,
+        **p["mtt"])
+    backbone = {"backbone": [net(**la_flip)], "group_estimator": [head],
+                "class_estimator": [head], "stage2_data": ["original", gm, mtt],
+                "routing": ["hard", "soft"]}
     if grid == "quick":
         return [{**original, "group_estimator": group_nets[1:], "class_estimator":
                  original["class_estimator"][:1], "routing": ["soft"]},
-                {**distilled, "routing": ["hard"]}]
-    return [original, distilled]
+                {**distilled, "routing": ["hard"]},
+                {**backbone, "stage2_data": ["original"], "routing": ["soft"]}]
+    return [original, distilled, backbone]
 
 
 def flat_baselines(p, device, seed):
@@ -89,7 +107,8 @@ def describe(params):
     for key, value in params.items():
         if hasattr(value, "get_params"):
             shown = {k: v for k, v in value.get_params().items()
-                     if k in ("criterion", "augmentation", "max_epochs", "n_iterations", "ipc")}
+                     if k in ("criterion", "augmentation", "max_epochs", "n_iterations", "ipc",
+                              "class_weight", "C")}
             out[key] = f"{type(value).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
         else:
             out[key] = value

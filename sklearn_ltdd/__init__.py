@@ -15,7 +15,7 @@ from .distillation import (
     ZCAWhitening,
 )
 from .grouping import ClassGrouper, plot_class_groups
-from .nets import MLP, ConvNet, ConvNetClassifier
+from .nets import MLP, ConvNet, ConvNetClassifier, DecoupledClassifier, FeatureExtractor
 from .two_stage import TwoStageClassifier
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "ClassGrouper",
     "ConvNet",
     "ConvNetClassifier",
+    "DecoupledClassifier",
+    "FeatureExtractor",
     "GradientMatchingDistiller",
     "TrajectoryMatchingDistiller",
     "TwoStageClassifier",

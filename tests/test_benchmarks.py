@@ -111,9 +111,10 @@ def test_search_two_stage_quick_grid(tmp_path):
     assert script.main(["--profile", "smoke", "--grid", "quick", "--folds", "2",
                         "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "search_smoke.json").read_text())
-    assert len(results["cv_results"]) == 2
-    assert set(results["best_params"]) == {"group_estimator", "class_estimator", "stage2_data",
-                                           "routing"}
+    assert len(results["cv_results"]) == 3
+    assert set(results["best_params"]) <= {"group_estimator", "class_estimator", "stage2_data",
+                                           "routing", "backbone"}
+    assert any("backbone" in r["params"] for r in results["cv_results"])
     assert 0 <= results["test"]["total_acc"] <= 100
     assert [b["name"] for b in results["cv_baselines"]] == [
         "Logit adjustment (Menon 2021)", "Logit adjustment + crop/flip"]

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -244,6 +246,14 @@ def test_checkpoint_continues_exactly_in_another_estimator(tiny_images, tmp_path
     from sklearn_ltdd import TrajectoryMatchingDistiller
     with pytest.raises(ValueError, match="checkpoint is of a GradientMatchingDistiller"):
         TrajectoryMatchingDistiller().load_checkpoint(tmp_path / "gm.npz")
+    # A checkpoint of an older random-stream order cannot continue exactly.
+    data = dict(np.load(tmp_path / "gm.npz"))
+    meta = json.loads(str(data["meta"]))
+    meta["stream_version"] = 1
+    data["meta"] = np.asarray(json.dumps(meta))
+    np.savez_compressed(tmp_path / "old.npz", **data)
+    with pytest.raises(ValueError, match="draws its random numbers in another order"):
+        gm(augmentation="dsa").load_checkpoint(tmp_path / "old.npz")
 
 
 def test_inner_network_trains_with_plain_sgd_by_default(tiny_images, monkeypatch):

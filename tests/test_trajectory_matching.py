@@ -346,4 +346,4 @@ def test_student_iteration_is_the_reference_arithmetic(tiny_images):
         opt_img.step(), opt_lr.step()
     assert torch.allclose(step.syn.detach(), ref.detach(), atol=1e-6)
     assert float(step.syn_lr.detach()) == pytest.approx(float(lr.detach()), rel=1e-6)
-    assert float(step.loss) == pytest.approx(float(loss), rel=1e-5)
+    assert float(step.loss) == pytest.approx(float(loss.detach()), rel=1e-5)

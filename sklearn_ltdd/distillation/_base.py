@@ -403,6 +403,11 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
     #: Fitted attributes a checkpoint holds (besides ``resume_state_``).
     _checkpoint_attributes = ("classes_", "input_shape_", "n_features_in_", "X_syn_",
                               "y_syn_", "loss_history_", "n_iter_", "random_seed_")
+    #: Version of the order in which a fit draws its random numbers. A
+    #: checkpoint of another version cannot be continued exactly (the rest of
+    #: the run would draw differently from a run that never stopped), so
+    #: load_checkpoint refuses it. 2: the inner loops' numbers drawn per round.
+    _stream_version = 2
     #: Parameters that may differ between the fit that saved a checkpoint and
     #: the estimator that continues from it.
     _checkpoint_free_params = ("n_iterations", "warm_start", "verbose", "device", "memory",
@@ -464,7 +469,8 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
                        if v is not None})
         arrays.update({f"attr__{name}": np.asarray(getattr(self, name))
                        for name in self._extra_checkpoint_attributes() if hasattr(self, name)})
-        meta = {"estimator": type(self).__name__, "params": self._checkpoint_params()}
+        meta = {"estimator": type(self).__name__, "params": self._checkpoint_params(),
+                "stream_version": self._stream_version}
         np.savez_compressed(file, meta=np.asarray(json.dumps(meta)), **arrays)
 
     def load_checkpoint(self, file, X=None):
@@ -500,6 +506,14 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
                 raise ValueError(
                     f"The checkpoint is of a {meta['estimator']}, not a "
                     f"{type(self).__name__}; load it into that estimator."
+                )
+            saved_version = meta.get("stream_version", 1)
+            if saved_version != self._stream_version:
+                raise ValueError(
+                    f"The checkpoint was written by a version of sklearn-ltdd that draws "
+                    f"its random numbers in another order (version {saved_version}, this "
+                    f"one {self._stream_version}); continuing it would not give the result "
+                    f"of one uninterrupted run. Start a new fit instead."
                 )
             ours = self._checkpoint_params()
             differ = {k: (v, ours.get(k)) for k, v in meta["params"].items() if ours.get(k) != v}

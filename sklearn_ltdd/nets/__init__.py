@@ -1,7 +1,8 @@
 """Networks: the DC/MTT ConvNet, an MLP, and the skorch classifier preset."""
 
-from ._callbacks import HalfwayStepLR
+from ._callbacks import HalfwayStepLR, InitFromModule
 from ._classifier import ConvNetClassifier
+from ._decoupled import DecoupledClassifier, FeatureExtractor, class_balanced_indices
 from ._losses import (
     CRITERIA,
     BalancedSoftmaxLoss,
@@ -18,6 +19,10 @@ __all__ = [
     "ClassBalancedLoss",
     "ConvNet",
     "ConvNetClassifier",
+    "DecoupledClassifier",
+    "FeatureExtractor",
     "HalfwayStepLR",
+    "InitFromModule",
+    "class_balanced_indices",
     "LogitAdjustedLoss",
 ]

@@ -54,3 +54,43 @@ class HalfwayStepLR(Callback):
         # Restore the initial learning rate so a later partial_fit starts over.
         for group, lr in zip(net.optimizer_.param_groups, self.base_lrs_):
             group["lr"] = lr
+
+
+class InitFromModule(Callback):
+    """Start training from another network's weights, except its classifier.
+
+    At the start of every ``fit``, the module's parameters and buffers take
+    the values of ``state_dict`` wherever a name and shape match and the
+    name does not start with one of ``skip`` (by default the final
+    ``classifier`` layer, whose classes may differ). Fine-tuning a trained
+    backbone on another set of classes is then an ordinary ``fit``.
+
+    Parameters
+    ----------
+    state_dict : dict of str to Tensor
+        For example ``trained.module_.state_dict()``.
+    skip : tuple of str, default=("classifier.",)
+
+    Attributes
+    ----------
+    loaded_ : list of str
+        The names taken from ``state_dict`` in the last ``fit``.
+    """
+
+    def __init__(self, state_dict, skip=("classifier.",)):
+        self.state_dict = state_dict
+        self.skip = skip
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        own = net.module_.state_dict()
+        take = {name: value for name, value in self.state_dict.items()
+                if name in own and tuple(own[name].shape) == tuple(value.shape)
+                and not name.startswith(tuple(self.skip))}
+        if not take:
+            raise ValueError(
+                "InitFromModule found no parameter of the same name and shape in "
+                "the network; the backbone and the fine-tuned network must share "
+                "their architecture (module and module__ parameters)."
+            )
+        net.module_.load_state_dict(take, strict=False)
+        self.loaded_ = sorted(take)

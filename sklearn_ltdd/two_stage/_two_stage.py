@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
@@ -14,7 +16,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..distillation import GradientMatchingDistiller
 from ..grouping import ClassGrouper
-from ..nets import ConvNetClassifier
+from ..nets import ConvNetClassifier, InitFromModule
+from ..nets._decoupled import _fit_backbone
 from ..utils import check_image_array, check_images_labels, check_input_shape
 from ..utils._random import torch_seed
 from ..utils._validation import check_option
@@ -95,6 +98,24 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         set split by group; "original" uses each group's original images.
         When ``stage1_data`` is a sampler with the same class and
         parameters, its output is reused rather than distilled again.
+    backbone : classifier with ``embed`` or None, default=None
+        None is the paper's model: each stage trains its own network from
+        scratch on its data. A network (``ConvNetClassifier``) is instead
+        trained once on all the original data with the class labels (any
+        loss and augmentation it offers), and both stages become heads on
+        what it learned, so stage 2 keeps what the whole data set taught
+        (decoupled training, Kang et al. 2020). Images of every stage's
+        data, distilled ones included, pass through the same backbone. A
+        fitted network wrapped in ``sklearn.frozen.FrozenEstimator`` is used
+        as it is, so several models can share one backbone.
+    fine_tune : bool, default=False
+        With a ``backbone``: False trains the stage estimators on its
+        frozen penultimate features (computed once per data set), with
+        ``LogisticRegression(max_iter=1000)`` as the default head; True
+        trains each stage estimator (default: the backbone's own recipe)
+        as a network whose layers start from the backbone's weights (all
+        but its final classifier, :class:`~sklearn_ltdd.nets.InitFromModule`)
+        and are fine-tuned on the stage's data.
     routing : {"hard", "soft"}, default="hard"
         How ``predict`` combines the stages. "hard" is the paper's pipeline:
         the class with the highest within-group probability in the most
@@ -120,6 +141,8 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         One fitted classifier per group (a constant for one-class groups),
         predicting labels of ``classes_``.
     stage1_data_, stage2_data_ : fitted samplers or None
+    backbone_ : fitted classifier or None
+        The shared network (``backbone`` given).
     n_train_images_ : int
         Images used by both stages together (the paper's "Train Img Num").
     timings_ : dict
@@ -152,13 +175,15 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, grouper=None, group_estimator=None, class_estimator=None,
-                 stage1_data="original", stage2_data=None, routing="hard",
-                 random_state=None, verbose=0):
+                 stage1_data="original", stage2_data=None, backbone=None, fine_tune=False,
+                 routing="hard", random_state=None, verbose=0):
         self.grouper = grouper
         self.group_estimator = group_estimator
         self.class_estimator = class_estimator
         self.stage1_data = stage1_data
         self.stage2_data = stage2_data
+        self.backbone = backbone
+        self.fine_tune = fine_tune
         self.routing = routing
         self.random_state = random_state
         self.verbose = verbose
@@ -186,7 +211,8 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         # the stage-2 data) leaves the seeds of the others unchanged.
         rng = check_random_state(self.random_state)
         streams = {role: np.random.RandomState(torch_seed(rng) % 2**32)
-                   for role in ("grouper", "stage1_data", "stage2_data", "stage1", "stage2")}
+                   for role in ("grouper", "stage1_data", "stage2_data", "stage1", "stage2",
+                                "backbone")}
         self.timings_ = {}
 
         start = time.perf_counter()
@@ -197,6 +223,24 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         start = time.perf_counter()
         X1, y1, X2, y2 = self._stage_data(X, y, streams)
         self.timings_["resampling"] = time.perf_counter() - start
+
+        self.backbone_ = None
+        if self.backbone is not None:
+            start = time.perf_counter()
+            seed = int(streams["backbone"].randint(2**31 - 1))
+            self.backbone_ = _fit_backbone(self.backbone, X, y, seed)
+            self.timings_["backbone"] = time.perf_counter() - start
+            self._log(f"backbone trained on {len(y)} images")
+            if not self.fine_tune:
+                # Features once per data set: stage 1 and stage 2 share them
+                # when they train on the same (original) images.
+                features = {}
+
+                def embed(data):
+                    if id(data) not in features:
+                        features[id(data)] = self.backbone_.embed(data)
+                    return features[id(data)]
+                X1, X2 = embed(X1), embed(X2)
 
         start = time.perf_counter()
         self._fit_stage1(X1, y1, streams["stage1"])
@@ -216,6 +260,12 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_data_params(self):
         check_option(self.routing, ("hard", "soft"), "routing")
+        check_option(self.fine_tune, (True, False), "fine_tune")
+        if self.backbone is not None and not hasattr(self.backbone, "embed"):
+            raise ValueError(
+                f"backbone must be a classifier with an embed(X) method (a "
+                f"ConvNetClassifier) or None, got {self.backbone!r}."
+            )
         for name in ("stage1_data", "stage2_data"):
             value = getattr(self, name)
             allowed_none = name == "stage2_data"
@@ -302,16 +352,37 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         positions = np.searchsorted(self.classes_, labels)
         return self.group_of_class_[positions]
 
+    def _stage_estimator(self, estimator):
+        """A clone of a stage's estimator, its default, or one that starts from the backbone."""
+        if self.backbone is None:
+            return clone(ConvNetClassifier() if estimator is None else estimator)
+        if not self.fine_tune:
+            return clone(LogisticRegression(max_iter=1000) if estimator is None else estimator)
+        base = self.backbone
+        if isinstance(base, FrozenEstimator):  # a shared, fitted backbone: its recipe
+            base = base.estimator
+        estimator = clone(base if estimator is None else estimator)
+        if "callbacks" not in estimator.get_params():
+            raise ValueError(
+                f"fine_tune=True starts the stage estimators from the backbone's "
+                f"weights through a skorch callback; {type(estimator).__name__} takes "
+                f"none. Use a ConvNetClassifier, or fine_tune=False."
+            )
+        init = ("init_from_backbone", InitFromModule(
+            {k: v.detach().cpu().clone() for k, v in self.backbone_.module_.state_dict().items()}))
+        callbacks = list(estimator.get_params()["callbacks"] or [])
+        return estimator.set_params(callbacks=callbacks + [init])
+
     def _fit_stage1(self, X1, y1, rng):
         groups = self._group_index(y1)
         if len(self.groups_) == 1:
             self.group_estimator_ = _ConstantClassifier(0)
             return
-        estimator = ConvNetClassifier() if self.group_estimator is None else self.group_estimator
-        self.group_estimator_ = _seed_unset_random_states(clone(estimator), rng).fit(X1, groups)
+        estimator = self._stage_estimator(self.group_estimator)
+        self.group_estimator_ = _seed_unset_random_states(estimator, rng).fit(X1, groups)
 
     def _fit_stage2(self, X2, y2, rng):
-        estimator = ConvNetClassifier() if self.class_estimator is None else self.class_estimator
+        estimator = self._stage_estimator(self.class_estimator)
         self.class_estimators_ = []
         for members in self.groups_:
             if len(members) == 1:
@@ -330,9 +401,12 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
 
     # -- predict --------------------------------------------------------------------------
     def _check_X(self, X):
+        """Validated input of the stage estimators: ``X``, or its backbone features."""
         check_is_fitted(self, "class_estimators_")
         X = check_image_array(X, ndim=(len(self._input_shape) + 1,), dtype=None)
         check_input_shape(X, self._input_shape, type(self).__name__)
+        if getattr(self, "backbone_", None) is not None and not self.fine_tune:
+            return self.backbone_.embed(X)
         return X
 
     def predict_group(self, X) -> np.ndarray:
