@@ -95,6 +95,7 @@ PROFILES = {
         "gm": {"n_iterations": 10, "outer_loop": 10, "inner_loop": 10},
         "mtt": {"n_iterations": 100, "n_experts": 5},
         "seeds": [0],
+        "cpu_budget": True,
     },
     "smoke": {
         "data": "digits", "max_per_class": None, "width": 8, "epochs": 5,
@@ -218,7 +219,7 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
             try:
                 distiller.load_checkpoint(path, X=X)
                 done = int(distiller.n_iter_)
-            except ValueError as exc:  # another random-stream version or parameters
+            except (ValueError, KeyError, OSError) as exc:  # another version, or not a checkpoint
                 print(f"  {name}: starting over; the checkpoint cannot be continued "
                       f"exactly: {exc}", flush=True)
                 record.setdefault("restarts", []).append(

@@ -71,8 +71,11 @@ def candidates(p, device, seed, gm_iterations, grid="full"):
     mtt = TrajectoryMatchingDistiller(
         ipc=p["ipc"], module_params={"width": p["width"]}, device=device, random_state=seed,
         **p["mtt"])
+    # MTT inside every fold (experts and all) is for a GPU: the CPU profile's grid
+    # leaves it out (its MTT rows come from reproduce_paper.py instead).
+    stage2 = ["original", gm] + ([] if p.get("cpu_budget") else [mtt])
     backbone = {"backbone": [net(**la_flip)], "group_estimator": [head],
-                "class_estimator": [head], "stage2_data": ["original", gm, mtt],
+                "class_estimator": [head], "stage2_data": stage2,
                 "routing": ["hard", "soft"]}
     if grid == "quick":
         return [{**original, "group_estimator": group_nets[1:], "class_estimator":

@@ -73,6 +73,10 @@ ESTIMATORS = [
     *samplers(),
 ]
 
+SKORCH_DEEPCOPY_REASON = (
+    "a skorch net given as a parameter: the check compares the parameter's joblib hash "
+    "with that of its deepcopy, and a skorch net's deepcopy hashes differently even "
+    "before any fit; fit does leave it unchanged (tests/test_decoupled.py)")
 PRECOMPUTED_REASON = ("its output is the set given at construction, whose shape and classes "
                       "differ from the check's data, which it rightly refuses")
 
@@ -109,9 +113,13 @@ EXPECTED_FAILURES = {
 
 
 def expected_failures(estimator):
+    params = estimator.get_params(deep=False)
+    with_net = {name: SKORCH_DEEPCOPY_REASON for name in ("check_estimators_overwrite_params",)
+                if any(isinstance(params.get(k), ConvNetClassifier)
+                       for k in ("backbone", "estimator"))}
     if getattr(estimator, "routing", None) == "soft":
-        return {}  # soft routing predicts the argmax of predict_proba: no known failure
-    return EXPECTED_FAILURES.get(type(estimator).__name__, {})
+        return with_net  # soft routing predicts the argmax of predict_proba
+    return {**EXPECTED_FAILURES.get(type(estimator).__name__, {}), **with_net}
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures)

@@ -163,8 +163,8 @@ def test_backbone_model_clones_pickles_and_grid_searches(digits):
     X, y = digits.X_train, digits.y_train
     model = backbone_model()
     assert clone(model).get_params()["backbone__max_epochs"] == 4
-    search = GridSearchCV(model, {"class_estimator": [LogisticRegression(C=0.1),
-                                                      LogisticRegression(C=10.0)],
+    search = GridSearchCV(model, {"class_estimator": [LogisticRegression(C=0.1, max_iter=1000),
+                                                      LogisticRegression(C=10.0, max_iter=1000)],
                                   "backbone__max_epochs": [2]}, cv=2).fit(X, y)
     assert search.best_params_["backbone__max_epochs"] == 2
     fitted = pickle.loads(pickle.dumps(search.best_estimator_))
@@ -174,3 +174,16 @@ def test_backbone_model_clones_pickles_and_grid_searches(digits):
         backbone_model(backbone=LogisticRegression()).fit(X, y)
     with pytest.raises(ValueError, match="fine_tune must be one of"):
         backbone_model(fine_tune="yes").fit(X, y)
+
+
+def test_fit_leaves_the_backbone_parameter_unchanged(digits):
+    # What check_estimators_overwrite_params means, without its deepcopy artefact.
+    import joblib
+
+    backbone = net(max_epochs=1)
+    before = joblib.hash(backbone)
+    backbone_model(backbone=backbone).fit(digits.X_train, digits.y_train)
+    DecoupledClassifier(backbone, method="tau").fit(digits.X_train, digits.y_train)
+    FeatureExtractor(backbone).fit(digits.X_train, digits.y_train)
+    assert joblib.hash(backbone) == before
+    assert not hasattr(backbone, "module_")  # the fitted networks are clones

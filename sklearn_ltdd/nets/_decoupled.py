@@ -225,22 +225,29 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         # The backbone's columns are in the order of its classes_, as ours.
         return self
 
-    def decision_function(self, X):
-        """Class scores: the head's (cRT) or the normalised logits (tau)."""
+    def _scores(self, X):
+        """Per-class scores: the head's log-probabilities (cRT) or normalised logits (tau)."""
         check_is_fitted(self, "backbone_")
         features = self.backbone_.embed(X)
         if self.method == "crt":
             return self.head_.predict_log_proba(features)
         return features.astype(np.float64) @ self.coef_.T
 
+    def decision_function(self, X):
+        """Class scores, shape (n_samples, n_classes); (n_samples,) for two classes."""
+        scores = self._scores(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
     def predict_proba(self, X):
-        scores = self.decision_function(X)
+        """Softmax of the scores (the head's own probabilities for cRT)."""
+        scores = self._scores(X)
         scores = scores - scores.max(axis=1, keepdims=True)
         proba = np.exp(scores)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
-        return self.classes_[self.decision_function(X).argmax(axis=1)]
+        index = self._scores(X).argmax(axis=1)
+        return self.classes_[index]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
