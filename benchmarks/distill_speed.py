@@ -32,7 +32,11 @@ from pathlib import Path
 
 import torch
 
-from sklearn_ltdd import GradientMatchingDistiller, TrajectoryMatchingDistiller
+from sklearn_ltdd import (
+    DistributionMatchingDistiller,
+    GradientMatchingDistiller,
+    TrajectoryMatchingDistiller,
+)
 from sklearn_ltdd.datasets import load_cifar10_lt, load_digits_lt
 from sklearn_ltdd.distillation import default_mtt_settings, train_expert_trajectories
 from sklearn_ltdd.nets import ConvNet
@@ -170,6 +174,17 @@ def main(argv=None):
                    **timed_fit(distiller, X, y, args.warmup, args.iterations)}
             row["loops"] = [distiller.outer_loop_, distiller.inner_loop_]
             row["default_total_s"] = row["s_per_it"] * 1000
+            save(row)
+
+        # Distribution matching: DM (no inner loop) and IDM (its network queue).
+        for name, kwargs in [("DM", {"method": "dm"}), ("IDM", {"method": "idm"})]:
+            if out_of_time():
+                skipped(name, ipc)
+                continue
+            distiller = DistributionMatchingDistiller(ipc=ipc, **common, **kwargs)
+            row = {"method": name, "path": "eager", "ipc": ipc,
+                   **timed_fit(distiller, X, y, args.warmup, args.iterations)}
+            row["default_total_s"] = row["s_per_it"] * 20000
             save(row)
 
         # MTT experts: many experts at once; per expert-epoch cost.

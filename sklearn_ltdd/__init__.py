@@ -10,6 +10,7 @@ the ConvNet3 backbone wrapped as a skorch net.
 __version__ = "0.1.0"
 
 from .distillation import (
+    DistributionMatchingDistiller,
     GradientMatchingDistiller,
     TrajectoryMatchingDistiller,
     ZCAWhitening,
@@ -24,6 +25,7 @@ __all__ = [
     "ConvNet",
     "ConvNetClassifier",
     "DecoupledClassifier",
+    "DistributionMatchingDistiller",
     "FeatureExtractor",
     "GradientMatchingDistiller",
     "TrajectoryMatchingDistiller",

@@ -102,7 +102,8 @@ def test_distill_speed_smoke(tmp_path):
     files = list(tmp_path.glob("distill_speed_smoke_*.json"))
     assert len(files) == 1
     runs = json.loads(files[0].read_text())["runs"]
-    assert [r["method"] for r in runs] == ["DC", "DSA", "MTT experts", "MTT distillation"]
+    assert [r["method"] for r in runs] == ["DC", "DSA", "DM", "IDM", "MTT experts",
+                                           "MTT distillation"]
     assert all(r.get("s_per_it", r.get("s_per_expert_epoch")) > 0 for r in runs)
 
 

@@ -17,6 +17,7 @@ from sklearn_ltdd import (
     ClassGrouper,
     ConvNetClassifier,
     DecoupledClassifier,
+    DistributionMatchingDistiller,
     FeatureExtractor,
     GradientMatchingDistiller,
     TrajectoryMatchingDistiller,
@@ -36,6 +37,12 @@ def distillers():
         TrajectoryMatchingDistiller(module=MLP, module_params=TINY_MLP, ipc=1, n_iterations=2,
                                     n_experts=2, syn_steps=2, max_start_epoch=1, zca=False,
                                     lr_img=0.1, augmentation=None, random_state=0),
+        DistributionMatchingDistiller(module=MLP, module_params=TINY_MLP, ipc=1, n_iterations=2,
+                                      augmentation=None, random_state=0),
+        # IDM's queue and regulariser (its expansion needs images, not the checks' tables).
+        DistributionMatchingDistiller(method="idm", expansion=False, n_networks=3,
+                                      network_interval=1, module=MLP, module_params=TINY_MLP,
+                                      ipc=1, n_iterations=2, augmentation=None, random_state=0),
     ]
 
 

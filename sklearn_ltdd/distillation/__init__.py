@@ -1,5 +1,7 @@
 """Distillers: condense a long-tailed image set into a small balanced one."""
 
+from ._distribution_matching import METHOD_DEFAULTS as DM_METHOD_DEFAULTS
+from ._distribution_matching import DistributionMatchingDistiller, expand_tiles
 from ._experts import train_expert_trajectories
 from ._gradient_matching import DC_LOOPS, GradientMatchingDistiller, default_loops
 from ._trajectory_matching import (
@@ -11,11 +13,14 @@ from ._zca import ZCAWhitening
 
 __all__ = [
     "DC_LOOPS",
+    "DM_METHOD_DEFAULTS",
     "MTT_DEFAULTS",
+    "DistributionMatchingDistiller",
     "GradientMatchingDistiller",
     "TrajectoryMatchingDistiller",
     "ZCAWhitening",
     "default_loops",
     "default_mtt_settings",
+    "expand_tiles",
     "train_expert_trajectories",
 ]

@@ -151,8 +151,9 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
         syn = syn.detach()
         X_syn = self._from_working_space(syn)
         self.X_syn_ = X_syn.cpu().numpy().astype(np.float32, copy=False)
-        self.y_syn_ = self.classes_[np.repeat(np.arange(len(self.classes_)), self.ipc)]
-        self.sampling_strategy_ = {label: self.ipc for label in self.classes_.tolist()}
+        per_class = self._images_per_class()
+        self.y_syn_ = self.classes_[np.repeat(np.arange(len(self.classes_)), per_class)]
+        self.sampling_strategy_ = {label: per_class for label in self.classes_.tolist()}
         self.loss_history_ = np.asarray(history + list(losses), dtype=np.float64)
         self.n_iter_ = len(self.loss_history_)
         self.resume_state_ = self._optimizer_state()
@@ -238,7 +239,8 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
             return False
         same_classes = np.array_equal(encoder.classes_, self.classes_)
         same_shape = tuple(X.shape[1:]) == self.input_shape_
-        if not (same_classes and same_shape and len(self.X_syn_) == self.ipc * len(self.classes_)):
+        same_size = len(self.X_syn_) == self._images_per_class() * len(self.classes_)
+        if not (same_classes and same_shape and same_size):
             raise ValueError(
                 "warm_start=True continues the current synthetic set, which "
                 "needs the same classes, image shape and ipc as the previous "
@@ -251,17 +253,26 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
         shape = (n_classes * self.ipc, *X.shape[1:])
         if self._resolved_init() == "noise":
             return torch.randn(shape, generator=self._generator, device=X.device)
+        return self._real_images(X, y, rng, self.ipc)
+
+    def _real_images(self, X, y, rng, per_class):
+        """``per_class`` real images of every class, class by class.
+
+        Drawn without replacement; a class with fewer images uses all of
+        them, then repeats randomly chosen ones with Gaussian noise (0.1 of
+        the data's standard deviation) so that the copies differ.
+        """
         y_np = y.cpu().numpy()
         rows, noisy = [], []
-        for c in range(n_classes):
+        for c in range(len(self.classes_)):
             members = np.flatnonzero(y_np == c)
-            chosen = rng.permutation(members)[: self.ipc]
-            extra = self.ipc - len(chosen)
+            chosen = rng.permutation(members)[:per_class]
+            extra = per_class - len(chosen)
             if extra > 0:
                 repeats = rng.choice(members, size=extra, replace=True)
                 chosen = np.concatenate([chosen, repeats])
             rows.append(chosen)
-            noisy.append(np.arange(self.ipc) >= self.ipc - extra)
+            noisy.append(np.arange(per_class) >= per_class - extra)
         index = torch.as_tensor(np.concatenate(rows), device=X.device)
         syn = X[index].clone()
         noisy = torch.as_tensor(np.concatenate(noisy), device=X.device)
@@ -270,6 +281,10 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
             scale = 0.1 * X.std()
             syn = torch.where(noisy.view(-1, *[1] * (syn.ndim - 1)), syn + scale * noise, syn)
         return syn
+
+    def _images_per_class(self) -> int:
+        """Images per class that ``fit_resample`` returns (``ipc`` unless expanded)."""
+        return self.ipc
 
     def _check_due(self, it):
         """Check for divergence at each of the first 10 iterations, then every 50."""
@@ -531,9 +546,10 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
             self.resume_state_ = {key[7:]: data[key] for key in data.files
                                   if key.startswith("state__")}
         self.input_shape_ = tuple(int(v) for v in self.input_shape_)
-        self.sampling_strategy_ = {label: self.ipc for label in self.classes_.tolist()}
+        self._check_params()  # resolves the "auto" settings the attributes below need
+        self.sampling_strategy_ = {label: self._images_per_class()
+                                   for label in self.classes_.tolist()}
         if X is not None:
-            self._check_params()
             X = check_image_array(X, ndim=(len(self.input_shape_) + 1,))
             if tuple(X.shape[1:]) != self.input_shape_:
                 raise ValueError(
