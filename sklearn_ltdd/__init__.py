@@ -7,8 +7,7 @@ trajectory matching), a class grouper, and a two-stage classifier, all on
 the ConvNet3 backbone wrapped as a skorch net.
 """
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .distillation import (
     DistributionMatchingDistiller,
     GradientMatchingDistiller,

@@ -1,4 +1,4 @@
-"""Command line: ``sklearn-ltdd demo`` (also ``python -m sklearn_ltdd demo``)."""
+"""Command line: ``sklearn-ltdd demo|distill|evaluate`` (also ``python -m sklearn_ltdd``)."""
 
 from __future__ import annotations
 
@@ -70,11 +70,186 @@ def _demo(args) -> int:
     print()
     print(format_long_tail_table(reports))
     print(f"\ngroups found by ClassGrouper: {reports[-1]['groups']}")
+    if args.plot:
+        _plot(data, two_stage, "Original + GM Distilled", args.plot)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"reports": reports, "seconds": timings, "settings": vars(args)},
                       fh, indent=2, default=str)
     return 0
+
+
+# -- data ------------------------------------------------------------------------------------
+def _load(args):
+    """The ``SOURCE`` of a command: "digits" (embedded) or anything load_image_dataset reads."""
+    if args.source == "digits":
+        from .datasets import load_digits_lt
+
+        kwargs = {} if args.imbalance_ratio is None else {"imbalance_ratio": args.imbalance_ratio}
+        return load_digits_lt(random_state=args.random_state, **kwargs)
+    from .datasets import load_image_dataset
+
+    return load_image_dataset(source=args.source, image_size=args.image_size,
+                              imbalance_ratio=args.imbalance_ratio,
+                              max_per_class=args.max_per_class, random_state=args.random_state)
+
+
+def _add_data_options(parser):
+    parser.add_argument("source", help='"digits" (the embedded digits-LT), a Hugging Face '
+                        "dataset id, a folder of Parquet files or an image folder "
+                        "(root/<class>/<image>)")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="resize images to this square size (needed for mixed sizes)")
+    parser.add_argument("--imbalance-ratio", type=float, default=None,
+                        help="make the training set long-tailed with this head/tail ratio")
+    parser.add_argument("--max-per-class", type=int, default=None,
+                        help="head-class size of the long-tailed profile")
+    parser.add_argument("--width", type=int, default=128, help="ConvNet width (paper: 128)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--random-state", type=int, default=0)
+
+
+class _EpochBar:
+    """A skorch callback showing one progress bar per fit, over its epochs."""
+
+    def __new__(cls, desc):
+        from skorch.callbacks import Callback
+        from tqdm.auto import tqdm
+
+        class EpochBar(Callback):
+            def on_train_begin(self, net, **kwargs):
+                self.bar_ = tqdm(total=net.max_epochs, desc=desc, leave=False)
+
+            def on_epoch_end(self, net, **kwargs):
+                self.bar_.update(1)
+
+            def on_train_end(self, net, **kwargs):
+                self.bar_.close()
+
+        return EpochBar()
+
+
+# -- distill -----------------------------------------------------------------------------------
+METHODS = ("gm", "dsa", "mtt", "dm", "idm")
+
+
+def _distiller(args):
+    from .distillation import (
+        DistributionMatchingDistiller,
+        GradientMatchingDistiller,
+        TrajectoryMatchingDistiller,
+    )
+
+    common = {"ipc": args.ipc, "module_params": {"width": args.width}, "device": args.device,
+              "random_state": args.random_state, "verbose": 0 if args.quiet else 1}
+    if args.iterations is not None:
+        common["n_iterations"] = args.iterations
+    if args.method in ("gm", "dsa"):
+        return GradientMatchingDistiller(augmentation="dsa" if args.method == "dsa" else None,
+                                         **common)
+    if args.method == "mtt":
+        return TrajectoryMatchingDistiller(**common)
+    return DistributionMatchingDistiller(method=args.method, **common)
+
+
+def _distill(args) -> int:
+    from .distillation import save_distilled_set
+
+    data = _load(args)
+    print(f"{len(data.y_train)} training images, per class {data.class_counts.tolist()}",
+          flush=True)
+    distiller = _distiller(args)
+    start = time.perf_counter()
+    distiller.fit(data.X_train, data.y_train)
+    seconds = time.perf_counter() - start
+    save_distilled_set(args.out, distiller, mean=data.mean, std=data.std)
+    print(f"{type(distiller).__name__}: {distiller.n_iter_} iterations in {seconds:.1f} s; "
+          f"wrote {len(distiller.y_syn_)} images ({len(distiller.y_syn_) // len(data.target_names)}"
+          f" per class) to {args.out}")
+    return 0
+
+
+# -- evaluate -------------------------------------------------------------------------------------
+def _evaluate(args) -> int:
+    from .distillation import load_distilled_set
+    from .grouping import ClassGrouper
+    from .metrics import format_long_tail_table, long_tail_report
+    from .nets import ConvNetClassifier
+    from .sampling import PrecomputedSampler
+    from .two_stage import TwoStageClassifier
+
+    data = _load(args)
+    target_names = np.asarray(data.target_names)
+    distilled = load_distilled_set(args.train) if args.train else None
+    if distilled is not None and tuple(distilled.X.shape[1:]) != tuple(data.X_train.shape[1:]):
+        raise SystemExit(
+            f"error: the set {args.train} holds images of shape {distilled.X.shape[1:]}, "
+            f"but {args.source} gives {data.X_train.shape[1:]}; pass the --image-size it "
+            f"was distilled at."
+        )
+
+    def net(on_distilled, desc):
+        augmentation = args.augmentation
+        if augmentation is None:  # as the set's method evaluates: DSA where it distilled with it
+            uses_dsa = on_distilled and (distilled.params or {}).get("augmentation") == "dsa"
+            augmentation = "dsa" if uses_dsa else "none"
+        lr = args.lr
+        if lr is None:
+            lr = distilled.learned_lr if on_distilled and distilled.learned_lr else 0.01
+        epochs = args.epochs or 300
+        return ConvNetClassifier(
+            module__width=args.width, max_epochs=epochs, lr=lr, criterion=args.criterion,
+            augmentation=None if augmentation == "none" else augmentation,
+            device=args.device, random_state=args.random_state,
+            callbacks=None if args.quiet else [("progress", _EpochBar(desc))])
+
+    start = time.perf_counter()
+    if args.two_stage:
+        stage2 = "original" if distilled is None else PrecomputedSampler(distilled.X, distilled.y)
+        model = TwoStageClassifier(
+            grouper=ClassGrouper(n_groups=args.groups, estimator=net(False, "grouping network"),
+                                 random_state=args.random_state),
+            group_estimator=net(False, "stage 1"),
+            class_estimator=net(distilled is not None, "stage 2"),
+            stage2_data=stage2, random_state=args.random_state)
+        name = "Original + " + ("Original" if distilled is None else
+                                f"{distilled.method.replace('Distiller', '')} set")
+        model.fit(data.X_train, data.y_train)
+        n_images, groups = model.n_train_images_, model.groups_
+    elif distilled is None:
+        model = net(False, "training").fit(data.X_train, data.y_train)
+        name, n_images, groups = "Original", len(data.y_train), None
+    else:
+        model = net(True, "training").fit(distilled.X, distilled.y)
+        name = f"{distilled.method.replace('Distiller', '')} set"
+        n_images, groups = len(distilled.y), None
+    seconds = time.perf_counter() - start
+    report = long_tail_report(data.y_test, model.predict(data.X_test), name=name,
+                              n_train_images=n_images, groups=groups,
+                              target_names=target_names, train_counts=data.class_counts,
+                              verbose=False)
+    report["seconds"] = seconds
+    print(format_long_tail_table([report]))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"report": report, "settings": vars(args)}, fh, indent=2, default=str)
+        print(f"wrote {args.json}")
+    if args.plot:
+        _plot(data, model, name, args.plot)
+    return 0
+
+
+def _plot(data, model, name, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .metrics import PerClassAccuracyDisplay
+
+    display = PerClassAccuracyDisplay.from_estimator(
+        model, data.X_test, data.y_test, train_counts=data.class_counts,
+        target_names=np.asarray(data.target_names), name=name)
+    display.figure_.savefig(path, dpi=110, bbox_inches="tight")
+    print(f"wrote {path}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,7 +280,62 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", default="auto", help="auto, cpu or cuda")
     demo.add_argument("--random-state", type=int, default=0)
     demo.add_argument("--json", default=None, help="also write the figures to this file")
+    demo.add_argument("--plot", default=None,
+                      help="save the two-stage model's per-class accuracy to this PNG")
     demo.set_defaults(func=_demo)
+
+    examples = "\n".join
+    distill = sub.add_parser(
+        "distill", help="distil a data set into a small balanced one and save it (.npz)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Distil the training set of SOURCE into IPC synthetic images per class.",
+        epilog=examples([
+            "examples:",
+            "  sklearn-ltdd distill digits --method gm --ipc 10 --iterations 20 --width 32 --out gm.npz",
+            "  sklearn-ltdd distill ../data/cifar10 --method dm --ipc 10 --max-per-class 1000 \\",
+            "      --imbalance-ratio 100 --out dm.npz",
+            "  sklearn-ltdd distill my_images/ --image-size 32 --method idm --ipc 5 --out idm.npz",
+        ]))
+    _add_data_options(distill)
+    distill.add_argument("--method", choices=METHODS, default="gm",
+                         help="gm (DC), dsa, mtt, dm or idm (default: gm)")
+    distill.add_argument("--ipc", type=int, default=10, help="images per class (default: 10)")
+    distill.add_argument("--iterations", type=int, default=None,
+                         help="distillation iterations (default: the method's own)")
+    distill.add_argument("--out", required=True, help="the .npz file to write")
+    distill.add_argument("--quiet", action="store_true", help="no progress bar")
+    distill.set_defaults(func=_distill)
+
+    evaluate = sub.add_parser(
+        "evaluate", help="train a ConvNet (or the two-stage model) and print its long-tail report",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=("Train on SOURCE's training set (or on a distilled set, --train) and "
+                     "report per-class accuracy, Acc Std and few-shot accuracy on its test set."),
+        epilog=examples([
+            "examples:",
+            "  sklearn-ltdd evaluate digits --width 32 --epochs 50",
+            "  sklearn-ltdd evaluate digits --criterion logit_adjusted --json la.json",
+            "  sklearn-ltdd evaluate digits --train gm.npz --two-stage --plot per_class.png",
+        ]))
+    _add_data_options(evaluate)
+    evaluate.add_argument("--train", default=None,
+                          help="a distilled set (.npz from distill) to train on")
+    evaluate.add_argument("--two-stage", action="store_true",
+                          help="the paper's two-stage model: stage 1 on the original data, "
+                               "stage 2 on the distilled set (or the original data)")
+    evaluate.add_argument("--groups", type=int, default=2,
+                          help="number of groups of the two-stage model (default: 2)")
+    evaluate.add_argument("--criterion", default="cross_entropy",
+                          help="cross_entropy, logit_adjusted, balanced_softmax or class_balanced")
+    evaluate.add_argument("--augmentation", choices=["none", "crop_flip", "dsa"], default=None,
+                          help="default: dsa on a DSA/MTT/DM set, none otherwise")
+    evaluate.add_argument("--epochs", type=int, default=None, help="training epochs (default 300)")
+    evaluate.add_argument("--lr", type=float, default=None,
+                          help="learning rate (default: 0.01, or an MTT set's learned one)")
+    evaluate.add_argument("--json", default=None, help="also write the report to this file")
+    evaluate.add_argument("--plot", default=None, help="save per-class accuracy to this PNG")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
+    evaluate.set_defaults(func=_evaluate)
     return parser
 
 

@@ -1,16 +1,13 @@
-"""CIFAR-10/100-LT loaders reading Hugging Face ``datasets`` (hub id or local copy)."""
+"""CIFAR-10/100-LT: presets of :func:`load_image_dataset` with fixed statistics."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-from pathlib import Path
 
 import numpy as np
-from sklearn.utils import Bunch
 
-from ..utils import images_from_uint8
-from ._long_tailed import make_long_tailed
+# get_data_home and _cache_key moved to _image_dataset; imported here for old imports.
+from ._image_dataset import _assemble, _cache_key, _load_decoded, get_data_home  # noqa: F401
 
 # Normalisation statistics of the gradient-matching reference code.
 _SPECS = {
@@ -31,119 +28,39 @@ _SPECS = {
 }
 
 
-def get_data_home(data_home=None) -> Path:
-    """Folder for decoded-array caches.
-
-    ``data_home``, else ``$SKLEARN_LTDD_DATA``, else
-    ``$XDG_CACHE_HOME/sklearn_ltdd`` (``~/.cache/sklearn_ltdd``).
-    """
-    if data_home is None:
-        data_home = os.environ.get("SKLEARN_LTDD_DATA")
-    if data_home is None:
-        base = os.environ.get("XDG_CACHE_HOME", os.path.join("~", ".cache"))
-        data_home = os.path.join(base, "sklearn_ltdd")
-    path = Path(data_home).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _cache_key(name: str, source: str) -> str:
-    local = Path(source).expanduser()
-    if local.is_dir():
-        parts = [str(local.resolve())]
-        for file in sorted(local.rglob("*")):
-            if file.is_file() and file.suffix in (".parquet", ".arrow", ".csv", ".json"):
-                stat = file.stat()
-                parts.append(f"{file.name}:{stat.st_size}:{int(stat.st_mtime)}")
-    else:
-        parts = [source]
-    digest = hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
-    return f"{name}-{digest}"
-
-
-def _load_split_arrays(name: str, source: str):
-    """Decode both splits with ``datasets``: uint8 (n, 32, 32, 3) images, labels."""
-    spec = _SPECS[name]
-    try:
-        from datasets import load_dataset
-
-        dataset = load_dataset(source)
-    except Exception as exc:  # offline, unknown id, bad folder
-        raise OSError(
-            f"Could not load {name.upper()} from source={source!r} "
-            f"({type(exc).__name__}: {exc}). Without internet access, pass "
-            f"source='path/to/folder' pointing at a local copy with the hub's "
-            f"schema (train and test Parquet files), or set the environment "
-            f"variable {spec['env']} to that folder."
-        ) from exc
-    missing = [split for split in ("train", "test") if split not in dataset]
-    if missing:
-        raise OSError(f"source={source!r} has no {missing} split(s); found {list(dataset)}.")
-    out = {}
-    for split in ("train", "test"):
-        part = dataset[split]
-        label_col = next((c for c in spec["label_columns"] if c in part.column_names), None)
-        image_col = next((c for c in ("img", "image") if c in part.column_names), None)
-        if label_col is None or image_col is None:
-            raise OSError(
-                f"source={source!r} does not have the schema of {spec['hub_id']}: "
-                f"columns {part.column_names}."
-            )
-        batch = part.with_format("numpy")[:]
-        out[f"X_{split}"] = np.asarray(batch[image_col], dtype=np.uint8)
-        out[f"y_{split}"] = np.asarray(batch[label_col], dtype=np.int64)
-        names = part.features[label_col].names
-    out["target_names"] = np.asarray(names)
-    return out
-
-
 def _load_cached(name: str, source, data_home):
+    """The decoded uint8 arrays of both splits (images (n, 32, 32, 3), int labels)."""
     spec = _SPECS[name]
     if source is None:
         source = os.environ.get(spec["env"], spec["hub_id"])
-    source = str(source)
-    cache = get_data_home(data_home) / f"{_cache_key(name, source)}.npz"
-    if cache.exists():
-        with np.load(cache, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    arrays = _load_split_arrays(name, source)
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, cache)
-    return arrays
+    hint = (
+        f"Without internet access, pass source='path/to/folder' pointing at a "
+        f"local copy with the hub's schema (train and test Parquet files), or "
+        f"set the environment variable {spec['env']} to that folder."
+    )
+    # No decode options in the cache key: the file names of earlier versions stay valid.
+    return _load_decoded(str(source), name=name, options=(), data_home=data_home,
+                         cache=True, image_column=("img", "image"),
+                         label_column=spec["label_columns"], image_size=None,
+                         require_test=True, what=name.upper(), hint=hint)
 
 
 def _load_lt(name, *, source, imbalance_ratio, max_per_class, random_state,
              return_X_y, data_home):
     spec = _SPECS[name]
     arrays = _load_cached(name, source, data_home)
-    _, y_train, idx = make_long_tailed(
-        arrays["y_train"], arrays["y_train"], imbalance_ratio=imbalance_ratio,
-        max_per_class=max_per_class, random_state=random_state,
-        return_indices=True,
-    )
-    X_train = images_from_uint8(arrays["X_train"][idx], mean=spec["mean"], std=spec["std"])
-    X_test = images_from_uint8(arrays["X_test"], mean=spec["mean"], std=spec["std"])
-    y_test = arrays["y_test"]
+    data = _assemble(arrays, source=str(source), test_size=None,
+                     imbalance_ratio=imbalance_ratio, max_per_class=max_per_class,
+                     mean=spec["mean"], std=spec["std"], random_state=random_state)
     if return_X_y:
-        return X_train, y_train, X_test, y_test
-    n_classes = len(arrays["target_names"])
-    return Bunch(
-        X_train=X_train,
-        y_train=y_train,
-        X_test=X_test,
-        y_test=y_test,
-        target_names=arrays["target_names"],
-        mean=np.asarray(spec["mean"], dtype=np.float32),
-        std=np.asarray(spec["std"], dtype=np.float32),
-        class_counts=np.bincount(y_train, minlength=n_classes),
-        DESCR=(
-            f"{name.upper()}-LT: long-tailed training set (imbalance ratio "
-            f"{imbalance_ratio}, head class {int(np.bincount(y_train).max())} "
-            f"images) and the full balanced test set; images normalised with "
-            f"the per-channel mean/std of the DC reference code."
-        ),
+        return data.X_train, data.y_train, data.X_test, data.y_test
+    data.DESCR = (
+        f"{name.upper()}-LT: long-tailed training set (imbalance ratio "
+        f"{imbalance_ratio}, head class {int(np.bincount(data.y_train).max())} "
+        f"images) and the full balanced test set; images normalised with "
+        f"the per-channel mean/std of the DC reference code."
     )
+    return data
 
 
 def load_cifar10_lt(*, source=None, imbalance_ratio: float = 100, max_per_class=None,
@@ -152,7 +69,9 @@ def load_cifar10_lt(*, source=None, imbalance_ratio: float = 100, max_per_class=
 
     The data are read with the Hugging Face ``datasets`` library, from a hub
     id (online) or a local folder with the same schema (offline), decoded
-    once and cached on disk as uint8 arrays.
+    once and cached on disk as uint8 arrays. A preset of
+    :func:`load_image_dataset` that normalises with the fixed statistics of
+    the DC reference code instead of the training set's.
 
     Parameters
     ----------
@@ -198,7 +117,7 @@ def load_cifar10_lt(*, source=None, imbalance_ratio: float = 100, max_per_class=
 
 def load_cifar100_lt(*, source=None, imbalance_ratio: float = 100, max_per_class=None,
                      random_state=0, return_X_y: bool = False, data_home=None):
-    """Load CIFAR100-LT (fine labels); same code path as :func:`load_cifar10_lt`.
+    """Load CIFAR100-LT (fine labels); a preset of :func:`load_image_dataset`.
 
     The default source is ``$SKLEARN_LTDD_CIFAR100``, else the hub id
     ``"uoft-cs/cifar100"``; with ``max_per_class=None`` the head class keeps

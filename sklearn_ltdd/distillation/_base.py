@@ -303,6 +303,7 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
             ok = ok & torch.isfinite(tensor).all()
         if not bool(ok):
             first = int((~finite).nonzero()[0, 0]) if not bool(finite.all()) else it
+            first += getattr(self, "_iterations_done", 0)  # counted over warm starts
             raise FloatingPointError(
                 f"{type(self).__name__}: the matching loss became NaN or "
                 f"infinite at iteration {first}; the images diverged. "

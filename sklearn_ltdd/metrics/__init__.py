@@ -1,5 +1,6 @@
-"""Long-tail metrics: per-class accuracy, the paper's "Acc Std", group and shot accuracy."""
+"""Long-tail metrics: per-class accuracy, "Acc Std", group and shot accuracy, and their plot."""
 
+from ._display import PerClassAccuracyDisplay
 from ._long_tail import (
     class_accuracy_std,
     format_long_tail_table,
@@ -12,6 +13,7 @@ from ._long_tail import (
 from ._scorers import acc_std_scorer, worst_class_scorer
 
 __all__ = [
+    "PerClassAccuracyDisplay",
     "acc_std_scorer",
     "class_accuracy_std",
     "format_long_tail_table",

@@ -79,6 +79,41 @@ def images_from_uint8(images, *, mean=None, std=None) -> np.ndarray:
 _LAYOUTS = {2: "(n_samples, n_features)", 4: "(n_samples, n_channels, height, width)"}
 
 
+def _looks_channels_last(X) -> bool:
+    """``(n, H, W, C)`` images: a trailing axis of 1, 3 or 4 channels.
+
+    Images in the package's layout have at most 4 channels in axis 1, so a
+    larger axis 1 followed by a channel-sized last axis means channels last.
+    uint8 pixels with a channel-sized last axis are read the same way unless
+    axis 1 could itself hold channels (1, 3 or 4).
+    """
+    if X.shape[-1] not in (1, 3, 4):
+        return False
+    if X.shape[1] > 4:
+        return True
+    return X.dtype == np.uint8 and X.shape[1] not in (1, 3, 4)
+
+
+def _check_channels_first(X, name: str) -> None:
+    """Raise a ValueError that says how to convert channels-last images."""
+    if not _looks_channels_last(X):
+        return
+    if X.dtype == np.uint8:
+        fix = f"{name} = sklearn_ltdd.utils.images_from_uint8({name})"
+    elif X.dtype.kind in "iu" and X.size and X.min() >= 0 and X.max() <= 255:
+        fix = f"{name} = sklearn_ltdd.utils.images_from_uint8({name}.astype(np.uint8))"
+    else:
+        fix = f"{name} = {name}.transpose(0, 3, 1, 2)"
+    raise ValueError(
+        f"{name} looks like images in channels-last layout (n_samples, height, "
+        f"width, n_channels): got shape {X.shape} and dtype {X.dtype}, but "
+        f"sklearn_ltdd expects float images of shape (n_samples, n_channels, "
+        f"height, width). Convert them with {fix} (images_from_uint8 scales "
+        f"uint8 pixels to [0, 1], moves the channel axis first and, with "
+        f"mean= and std=, standardises each channel)."
+    )
+
+
 def check_image_array(X, *, ndim=(4,), name: str = "X", min_samples: int = 1,
                       dtype=np.float32):
     """Validate an input array and return it as contiguous float32 numpy.
@@ -105,7 +140,9 @@ def check_image_array(X, *, ndim=(4,), name: str = "X", min_samples: int = 1,
     ------
     ValueError
         For a wrong number of dimensions, too few rows, an empty axis,
-        non-numeric values, NaN or infinity.
+        non-numeric values, NaN or infinity, and for images in the
+        channels-last layout ``(n, H, W, C)`` (the message says how to
+        convert them with :func:`images_from_uint8`).
 
     Examples
     --------
@@ -116,6 +153,10 @@ def check_image_array(X, *, ndim=(4,), name: str = "X", min_samples: int = 1,
     Traceback (most recent call last):
     ...
     ValueError: X must be a 4-D array of shape (n_samples, n_channels, height, width); got shape (2, 8, 8). For single-channel images use X[:, None].
+    >>> check_image_array(np.zeros((2, 32, 32, 3), dtype=np.uint8))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: X looks like images in channels-last layout ...
     """
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
@@ -149,7 +190,12 @@ def check_image_array(X, *, ndim=(4,), name: str = "X", min_samples: int = 1,
             f"a {d}-D array of shape {_LAYOUTS.get(d, '')}".rstrip() for d in ndim
         )
         hint = ""
-        if 4 in ndim and X.ndim == 3:
+        if 4 in ndim and X.ndim == 3 and X.dtype == np.uint8:
+            hint = (
+                f" For uint8 images (n, H, W) use {name} = "
+                f"sklearn_ltdd.utils.images_from_uint8({name})."
+            )
+        elif 4 in ndim and X.ndim == 3:
             hint = " For single-channel images use X[:, None]."
         elif 4 in ndim and X.ndim == 2:
             hint = (
@@ -169,6 +215,8 @@ def check_image_array(X, *, ndim=(4,), name: str = "X", min_samples: int = 1,
             f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of "
             f"1 is required ({name} has an empty axis)."
         )
+    if X.ndim == 4:
+        _check_channels_first(X, name)
     if dtype is None:
         dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     X = np.ascontiguousarray(X, dtype=dtype)

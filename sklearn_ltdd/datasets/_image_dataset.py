@@ -1,0 +1,506 @@
+"""Any image classification data through Hugging Face ``datasets``.
+
+A hub id, a local folder of Parquet files (the hub's layout) or an image
+folder (``root/<class>/<file>``) is decoded once to uint8 arrays, cached on
+disk, optionally made long-tailed and normalised. The CIFAR-LT loaders are
+presets of the same code path (:mod:`._cifar`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import numbers
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.utils import Bunch
+
+from ..utils import images_from_uint8
+from ._long_tailed import make_long_tailed
+
+_DATA_SUFFIXES = (".parquet", ".arrow", ".csv", ".json", ".jsonl")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+_IMAGE_NAMES = ("image", "img", "images", "picture", "pixel_values")
+_LABEL_NAMES = ("label", "labels", "fine_label", "target", "targets", "class", "y")
+_TEST_SPLITS = ("test", "validation")
+# PIL modes without colour; every other mode (RGB, RGBA, P, CMYK, ...) becomes RGB.
+_GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_SOURCE_HINT = (
+    "Without internet access, pass source='path/to/folder' pointing at a local "
+    "copy: Parquet files in the hub's layout (train and test files) or images "
+    "in one sub-folder per class (root/<class>/<file>.png)."
+)
+
+
+def get_data_home(data_home=None) -> Path:
+    """Folder for decoded-array caches.
+
+    ``data_home``, else ``$SKLEARN_LTDD_DATA``, else
+    ``$XDG_CACHE_HOME/sklearn_ltdd`` (``~/.cache/sklearn_ltdd``).
+    """
+    if data_home is None:
+        data_home = os.environ.get("SKLEARN_LTDD_DATA")
+    if data_home is None:
+        base = os.environ.get("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+        data_home = os.path.join(base, "sklearn_ltdd")
+    path = Path(data_home).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _cache_key(name: str, source: str, options: tuple = ()) -> str:
+    """``name-<digest>``: the source's files (path, size, mtime) and decode options."""
+    local = Path(source).expanduser()
+    if local.is_dir():
+        parts = [str(local.resolve())]
+        for file in sorted(local.rglob("*")):
+            if file.is_file() and file.suffix.lower() in _DATA_SUFFIXES + _IMAGE_SUFFIXES:
+                stat = file.stat()
+                rel = file.relative_to(local).as_posix()
+                parts.append(f"{rel}:{stat.st_size}:{int(stat.st_mtime)}")
+    else:
+        parts = [source]
+    if options:  # the CIFAR presets pass none: their cache names stay as they were
+        parts.append(repr(tuple(options)))
+    digest = hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+    return f"{name}-{digest}"
+
+
+def _looks_like_path(source) -> bool:
+    """A path (rather than a hub id ``name`` or ``owner/name``)."""
+    if isinstance(source, os.PathLike):
+        return True
+    text = str(source)
+    return (text.startswith((".", "/", "~")) or "\\" in text or text.count("/") > 1
+            or Path(text).suffix.lower() in _DATA_SUFFIXES)
+
+
+def _missing_folder(source) -> OSError:
+    return OSError(
+        f"source={str(source)!r} is not an existing folder. Pass the folder "
+        f"that holds the data (Parquet files, or one sub-folder of images "
+        f"per class), or a Hugging Face hub id such as 'uoft-cs/cifar10'."
+    )
+
+
+def _open_source(source: str, *, what: str, hint: str, cache_dir=None):
+    """The ``DatasetDict`` of a hub id, a Parquet folder or an image folder.
+
+    ``cache_dir`` receives the Arrow files ``datasets`` prepares (None: its
+    own cache, where downloads from the hub are kept).
+    """
+    local = Path(source).expanduser()
+    if not local.exists() and _looks_like_path(source):
+        raise _missing_folder(source)
+    if local.exists() and not local.is_dir():
+        raise OSError(
+            f"source={source!r} is a file; pass the folder that holds it "
+            f"(train and test files in the hub's layout)."
+        )
+    kwargs = {"path": source}
+    if local.is_dir():
+        files = [f for f in local.rglob("*") if f.is_file()]
+        has_data = any(f.suffix.lower() in _DATA_SUFFIXES for f in files)
+        if not has_data and any(f.suffix.lower() in _IMAGE_SUFFIXES for f in files):
+            kwargs = {"path": "imagefolder", "data_dir": str(local), "drop_labels": False}
+        elif not has_data:
+            raise OSError(
+                f"source={source!r} holds no Parquet, Arrow, CSV or JSON files and "
+                f"no images ({', '.join(_IMAGE_SUFFIXES)}). Point source at the "
+                f"folder of the data set."
+            )
+    try:
+        from datasets import load_dataset
+
+        return load_dataset(**kwargs, cache_dir=cache_dir)
+    except Exception as exc:  # offline, unknown id, unreadable folder
+        raise OSError(
+            f"Could not load {what} from source={source!r} "
+            f"({type(exc).__name__}: {exc}). {hint}"
+        ) from exc
+
+
+def _pick_splits(dataset, source: str, require_test: bool) -> dict:
+    """``{"train": ..., "test": ...}``; the test split is optional unless required."""
+    found = list(dataset)
+    test = next((name for name in _TEST_SPLITS if name in dataset), None)
+    if "train" not in dataset or (require_test and test is None):
+        need = "train and test splits" if require_test else "a train split"
+        raise OSError(
+            f"source={source!r} needs {need}; found {found}. Name the files "
+            f"train*.parquet / test*.parquet, or the image folders "
+            f"root/train/<class>/ and root/test/<class>/."
+        )
+    splits = {"train": dataset["train"]}
+    if test is not None:
+        splits["test"] = dataset[test]
+    return splits
+
+
+def _find_column(features, given, *, kind, names, what: str, source: str,
+                 exclude=()) -> str:
+    """The column named by ``given`` or, when None, the one found automatically."""
+    columns = list(features)
+    features = {k: v for k, v in features.items() if k not in exclude}
+    if given is not None:
+        for candidate in (given,) if isinstance(given, str) else tuple(given):
+            if candidate in columns:
+                return candidate
+        raise ValueError(
+            f"{what}_column={given!r} is not a column of source={source!r}; its "
+            f"columns are {columns}. Pass one of them as {what}_column=..."
+        )
+    typed = [c for c in features if isinstance(features[c], kind)]
+    if len(typed) == 1:
+        return typed[0]
+    named = [name for name in names if name in (typed or list(features))]
+    if named:
+        return named[0]
+    several = f"several {kind.__name__} columns {typed}" if typed else (
+        f"no {kind.__name__} column and no column with a usual {what} name {list(names)}")
+    raise ValueError(
+        f"Could not find the {what} column of source={source!r}: it has {several}; "
+        f"its columns are {columns}. Pass {what}_column='<name>'."
+    )
+
+
+def _to_pixels(image, size):
+    """A uint8 array (H, W) for grey or (H, W, 3) for colour; RGBA drops alpha."""
+    from PIL import Image
+
+    if not isinstance(image, Image.Image):
+        image = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("L" if image.mode in _GREY_MODES else "RGB")
+    if size is not None and image.size != (size[1], size[0]):
+        image = image.resize((size[1], size[0]), resample=Image.BILINEAR)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def _decode_split(part, image_col: str, label_col: str, size):
+    """Decoded pixels (a list of arrays) and raw labels of one split."""
+    pixels, labels = [], []
+    for batch in part.select_columns([image_col, label_col]).iter(batch_size=512):
+        pixels.extend(_to_pixels(image, size) for image in batch[image_col])
+        labels.extend(batch[label_col])
+    return pixels, labels
+
+
+def _stack(pixels, channels: int, shape) -> np.ndarray:
+    """(n, H, W, channels) uint8; grey images are repeated when channels is 3."""
+    out = np.empty((len(pixels), *shape, channels), dtype=np.uint8)
+    for i, image in enumerate(pixels):
+        out[i] = image[..., None] if image.ndim == 2 else image
+    return out
+
+
+def _encode_labels(raw: dict, feature, source: str):
+    """Integer codes 0..C-1 per split and the class names."""
+    from datasets import ClassLabel
+
+    if isinstance(feature, ClassLabel):
+        codes = {split: np.asarray(values, dtype=np.int64) for split, values in raw.items()}
+        names = np.asarray(feature.names)
+        for split, y in codes.items():
+            if y.size and (y.min() < 0 or y.max() >= len(names)):
+                raise ValueError(
+                    f"source={source!r}: split {split!r} has labels outside "
+                    f"0..{len(names) - 1} (e.g. -1 for unlabelled rows); use a "
+                    f"split whose rows are all labelled."
+                )
+        return codes, names
+    values = {split: np.asarray(v) for split, v in raw.items()}
+    names = np.unique(np.concatenate(list(values.values())))
+    if names.dtype == object:
+        names = names.astype(str)
+    return {split: np.searchsorted(names, v).astype(np.int64) for split, v in values.items()}, names
+
+
+def _decode_source(source: str, *, image_column, label_column, image_size,
+                   data_home=None, require_test: bool = False, what: str = "images",
+                   hint: str = _SOURCE_HINT) -> dict:
+    """Decode every split of ``source``: uint8 (n, H, W, C) images, int64 codes."""
+    if not Path(source).expanduser().is_dir():  # a hub id: keep its download cached
+        return _decode_dataset(_open_source(source, what=what, hint=hint), source=source,
+                               image_column=image_column, label_column=label_column,
+                               image_size=image_size, require_test=require_test)
+    # A local folder: the Arrow copy ``datasets`` prepares is only needed while
+    # decoding, so it goes to a scratch folder, not to the global HF cache.
+    with tempfile.TemporaryDirectory(dir=get_data_home(data_home), prefix="hf-scratch-",
+                                     ignore_cleanup_errors=True) as cache_dir:
+        dataset = _open_source(source, what=what, hint=hint, cache_dir=cache_dir)
+        arrays = _decode_dataset(dataset, source=source, image_column=image_column,
+                                 label_column=label_column, image_size=image_size,
+                                 require_test=require_test)
+        del dataset
+    return arrays
+
+
+def _decode_dataset(dataset, *, source: str, image_column, label_column, image_size,
+                    require_test: bool) -> dict:
+    """The uint8 images and int64 label codes of a ``DatasetDict``'s splits."""
+    from datasets import ClassLabel, Image
+
+    splits = _pick_splits(dataset, source, require_test)
+    features = splits["train"].features
+    image_col = _find_column(features, image_column, kind=Image, names=_IMAGE_NAMES,
+                             what="image", source=source)
+    label_col = _find_column(features, label_column, kind=ClassLabel, names=_LABEL_NAMES,
+                             what="label", source=source, exclude=(image_col,))
+    pixels, raw = {}, {}
+    for split, part in splits.items():
+        pixels[split], raw[split] = _decode_split(part, image_col, label_col, image_size)
+    shapes = sorted({image.shape[:2] for images in pixels.values() for image in images})
+    if len(shapes) > 1:
+        seen = ", ".join(f"{h}x{w}" for h, w in shapes[:5])
+        raise ValueError(
+            f"source={source!r} has images of different sizes (height x width: "
+            f"{seen}{', ...' if len(shapes) > 5 else ''}); pass image_size=(h, w) "
+            f"or an int to resize them all (PIL bilinear), e.g. "
+            f"image_size={shapes[0][0]}."
+        )
+    if not shapes:
+        raise ValueError(f"source={source!r} has no images in its train split.")
+    colour = any(image.ndim == 3 for images in pixels.values() for image in images)
+    codes, names = _encode_labels(raw, features[label_col], source)
+    arrays = {"target_names": names}
+    for split in pixels:
+        arrays[f"X_{split}"] = _stack(pixels[split], 3 if colour else 1, shapes[0])
+        arrays[f"y_{split}"] = codes[split]
+    present = np.unique(arrays["y_train"])
+    if present.size < 2:
+        only = names[present[0]].item() if present.size else None
+        raise ValueError(
+            f"source={source!r} has only one class ({only!r}) in its train split; "
+            f"a classifier needs at least 2. For an image folder put each class "
+            f"in its own sub-folder: root/<class>/<file>.png."
+        )
+    return arrays
+
+
+def _load_decoded(source: str, *, name: str, options: tuple, data_home, cache: bool,
+                  **decode) -> dict:
+    """The decoded arrays of ``source``, read from / written to the disk cache."""
+    if not cache:
+        return _decode_source(source, data_home=data_home, **decode)
+    path = get_data_home(data_home) / f"{_cache_key(name, source, options)}.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    arrays = _decode_source(source, data_home=data_home, **decode)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return arrays
+
+
+def _check_image_size(image_size):
+    """None or (h, w) of positive ints."""
+    if image_size is None:
+        return None
+    sides = (image_size, image_size) if isinstance(image_size, numbers.Integral) else image_size
+    try:
+        sides = tuple(sides)
+        valid = len(sides) == 2 and all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sides)
+    except TypeError:
+        valid = False
+    if isinstance(image_size, bool) or not valid:
+        raise ValueError(
+            f"image_size must be a positive int or a pair (height, width) of "
+            f"positive ints, got {image_size!r}."
+        )
+    return tuple(int(s) for s in sides)
+
+
+def _split_train_test(arrays: dict, *, test_size, random_state, source: str) -> dict:
+    """A stratified, seeded train/test split when the source has no test split."""
+    if "X_test" in arrays:
+        return arrays
+    y = arrays["y_train"]
+    try:
+        train, test = train_test_split(np.arange(len(y)), test_size=test_size,
+                                       stratify=y, random_state=random_state)
+    except ValueError as exc:
+        raise ValueError(
+            f"source={source!r} has no test split, and the stratified split with "
+            f"test_size={test_size!r} failed: {exc} Use a test_size that leaves "
+            f"every class at least one image on each side, or give the source a "
+            f"test split."
+        ) from exc
+    train, test = np.sort(train), np.sort(test)
+    return {**arrays, "X_train": arrays["X_train"][train], "y_train": y[train],
+            "X_test": arrays["X_train"][test], "y_test": y[test]}
+
+
+def _assemble(arrays: dict, *, source: str, test_size, imbalance_ratio, max_per_class,
+              mean, std, random_state) -> Bunch:
+    """Split, make long-tailed, normalise: the Bunch of :func:`load_image_dataset`."""
+    has_test = "X_test" in arrays
+    arrays = _split_train_test(arrays, test_size=test_size, random_state=random_state,
+                               source=source)
+    X_train, y_train = arrays["X_train"], arrays["y_train"]
+    long_tailed = imbalance_ratio is not None or max_per_class is not None
+    if long_tailed:
+        ratio = 1 if imbalance_ratio is None else imbalance_ratio
+        _, y_train, idx = make_long_tailed(y_train, y_train, imbalance_ratio=ratio,
+                                           max_per_class=max_per_class,
+                                           random_state=random_state, return_indices=True)
+        X_train = X_train[idx]
+    if mean is None:  # the training set's statistics, after the long-tailed selection
+        pixels = X_train.reshape(-1, X_train.shape[-1])
+        mean = pixels.mean(axis=0, dtype=np.float64) / 255.0
+        std = pixels.std(axis=0, dtype=np.float64) / 255.0
+        std[std == 0] = 1.0  # constant channels stay constant instead of NaN
+    mean = np.asarray(mean, dtype=np.float32)
+    std = np.asarray(std, dtype=np.float32)
+    X_train = images_from_uint8(X_train, mean=mean, std=std)
+    X_test = images_from_uint8(arrays["X_test"], mean=mean, std=std)
+    n_classes = len(arrays["target_names"])
+    counts = np.bincount(y_train, minlength=n_classes)
+    profile = "as in the source"
+    if long_tailed:
+        profile = (f"long-tailed: imbalance ratio {ratio}, head class "
+                   f"{int(counts.max())} images")
+    test = "the source's test split" if has_test else f"a stratified split (test_size={test_size})"
+    return Bunch(
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=arrays["y_test"],
+        target_names=arrays["target_names"],
+        mean=mean,
+        std=std,
+        class_counts=counts,
+        DESCR=(
+            f"Images from source={source!r}: {len(y_train)} training images of "
+            f"{n_classes} classes ({profile}) and {len(arrays['y_test'])} test "
+            f"images ({test}), {X_train.shape[1]} x {X_train.shape[2]} x "
+            f"{X_train.shape[3]}, normalised per channel."
+        ),
+    )
+
+
+def load_image_dataset(*, source: str | os.PathLike, image_column: str | None = None,
+                       label_column: str | None = None,
+                       image_size: int | tuple[int, int] | None = None,
+                       test_size: float | int = 0.2, imbalance_ratio: float | None = None,
+                       max_per_class: int | None = None, mean=None, std=None,
+                       random_state=0, return_X_y: bool = False, data_home=None,
+                       cache: bool = True):
+    """Load any image classification data set, optionally made long-tailed.
+
+    The data are read with the Hugging Face ``datasets`` library from a hub
+    id (online), a local folder of Parquet files in the hub's layout, or an
+    image folder ``root/<class>/<file>.png`` (``root/train/<class>/...`` and
+    ``root/test/<class>/...`` give both splits). Images are decoded once to
+    uint8 arrays and cached on disk; colour images become RGB (alpha is
+    dropped), and the data keep one channel only when every image is grey.
+
+    Parameters
+    ----------
+    source : str or path
+        A hub id such as ``"uoft-cs/cifar10"``, or a local folder such as
+        ``"../shared/data/cifar10"`` or an image folder.
+    image_column, label_column : str, default=None
+        The columns holding the images and the class labels. None finds
+        them: the column with an ``Image`` / ``ClassLabel`` feature, else a
+        usual name (``image``, ``img``; ``label``, ``labels``,
+        ``fine_label``, ...).
+    image_size : int or (int, int), default=None
+        Resize every image to ``(height, width)`` (an int: a square) with
+        PIL bilinear interpolation. Needed when the images have different
+        sizes.
+    test_size : float or int, default=0.2
+        Used only when the source has no ``test`` (or ``validation``) split:
+        the share (or number) of images held out by a stratified split,
+        seeded by ``random_state``.
+    imbalance_ratio : float, default=None
+        Make the training set long-tailed (:func:`make_long_tailed`): class
+        ``c`` keeps ``int(n_max * imbalance_ratio ** (-c / (C - 1)))``
+        images. None (and ``max_per_class=None``) keeps every image.
+    max_per_class : int, default=None
+        Images of the head class; None: the smallest class size. Given
+        alone, it caps every class (``imbalance_ratio=1``).
+    mean, std : sequence of float of length C, default=None
+        Per-channel normalisation of the ``[0, 1]``-scaled pixels. None:
+        the mean and std of the returned training images.
+    random_state : int, RandomState instance or None, default=0
+        Drives the test split and which images each class keeps.
+    return_X_y : bool, default=False
+        Return ``(X_train, y_train, X_test, y_test)`` instead of a Bunch.
+    data_home : str or path, default=None
+        Cache folder (``$SKLEARN_LTDD_DATA``, else ``~/.cache/sklearn_ltdd``).
+    cache : bool, default=True
+        Read and write the decoded uint8 arrays in ``data_home``.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``X_train`` (float32, n x C x H x W, normalised), ``y_train`` (int
+        codes 0..C-1), ``X_test``, ``y_test``, ``target_names`` (the class
+        of each code), ``mean``, ``std``, ``class_counts``, ``DESCR``.
+
+    Raises
+    ------
+    OSError
+        When the source cannot be read: a missing folder, a hub id while
+        offline, no train split.
+    ValueError
+        When no label column is found, the training set has a single class,
+        or the images have different sizes and ``image_size`` is None.
+
+    See Also
+    --------
+    load_cifar10_lt : the CIFAR10-LT preset of this loader.
+
+    Examples
+    --------
+    An image folder with two classes of five 8x8 images each:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = Path(tmp.name) / "images"
+    >>> for label in ("cat", "dog"):
+    ...     (root / label).mkdir(parents=True)
+    ...     for i in range(5):
+    ...         pixels = np.full((8, 8, 3), 40 * i, dtype=np.uint8)
+    ...         Image.fromarray(pixels).save(root / label / f"{i}.png")
+    >>> data = load_image_dataset(source=root, test_size=0.4,
+    ...                           data_home=Path(tmp.name) / "cache")
+    >>> data.X_train.shape, data.X_test.shape
+    ((6, 3, 8, 8), (4, 3, 8, 8))
+    >>> data.target_names.tolist(), data.class_counts.tolist()
+    (['cat', 'dog'], [3, 3])
+    >>> tmp.cleanup()
+    """
+    if source is None:
+        raise ValueError(
+            "source must be a hub id or a local folder, got None; e.g. "
+            "source='uoft-cs/cifar10' or source='path/to/images'."
+        )
+    if isinstance(source, os.PathLike) and not Path(source).expanduser().exists():
+        raise _missing_folder(source)
+    if (mean is None) != (std is None):
+        raise ValueError(
+            f"mean and std must be given together (or both left None to use the "
+            f"training set's statistics), got mean={mean!r} and std={std!r}."
+        )
+    size = _check_image_size(image_size)
+    source = str(source)
+    options = ("load_image_dataset", image_column, label_column, size)
+    arrays = _load_decoded(source, name="images", options=options, data_home=data_home,
+                           cache=cache, image_column=image_column,
+                           label_column=label_column, image_size=size)
+    data = _assemble(arrays, source=source, test_size=test_size,
+                     imbalance_ratio=imbalance_ratio, max_per_class=max_per_class,
+                     mean=mean, std=std, random_state=random_state)
+    if return_X_y:
+        return data.X_train, data.y_train, data.X_test, data.y_test
+    return data
