@@ -427,7 +427,7 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
     #: Parameters that may differ between the fit that saved a checkpoint and
     #: the estimator that continues from it.
     _checkpoint_free_params = ("n_iterations", "warm_start", "verbose", "device", "memory",
-                               "experts", "batch_classes", "cuda_graphs")
+                               "experts", "batch_classes", "cuda_graphs", "n_jobs")
 
     def _checkpoint_params(self) -> dict:
         """Parameters as JSON-able values (classes and objects by their repr)."""

@@ -8,12 +8,13 @@ from torch.func import grad, vmap
 from tqdm.auto import tqdm
 
 from ..augmentation import DSA
+from ..utils import resolve_device
 from ._functional import FlatParameters, ModuleFactory, make_loss, stack_params
 
 
 def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs, lr,
                               batch_size, augmentation, seed, device="cpu",
-                              n_parallel="auto", verbose=0):
+                              n_parallel="auto", n_jobs=None, verbose=0):
     """Train ``n_experts`` networks with plain SGD and record their parameters.
 
     Each expert starts from its own random initialisation and runs
@@ -21,10 +22,12 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
     SGD at a constant ``lr`` (no momentum, no weight decay) and, when
     ``augmentation`` is a :class:`~sklearn_ltdd.augmentation.DSA`, one
     randomly chosen DSA operation per batch with per-image parameters (the
-    reference ``buffer.py``), drawn for the whole epoch at its start. On CUDA, ``n_parallel`` experts train
-    together in one ``torch.func.vmap``; on the CPU they train in turn.
-    Every expert draws from a random stream of its own, so the trajectories
-    do not depend on how many experts train together.
+    reference ``buffer.py``), drawn for the whole epoch at its start. On
+    CUDA, ``n_parallel`` experts train together in one ``torch.func.vmap``;
+    on the CPU they train in turn. Every expert's seeds are drawn from
+    ``seed`` up front and every expert draws from a random stream of its
+    own, so the trajectories do not depend on how many experts train
+    together, nor on how the work is split into parallel tasks.
 
     Parameters
     ----------
@@ -40,9 +43,16 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
     seed : int
         Drives initialisations, batch orders and augmentation.
     device : str or torch.device, default="cpu"
+        Where the experts train; "auto" is resolved where each task runs
+        (on a Dask worker: that worker's GPU, if it has one).
     n_parallel : int or "auto", default="auto"
         Experts trained together in one vmap: "auto" is 25 on CUDA and 1
         (a plain loop, faster there) on the CPU.
+    n_jobs : int or None, default=None
+        Train the experts in this many parallel joblib tasks (None: one
+        task, in this process; -1: all processors). Tasks run wherever
+        joblib sends them: local processes by default, the workers of a
+        Dask cluster under ``joblib.parallel_config(backend="dask")``.
     verbose : int, default=0
 
     Returns
@@ -51,17 +61,37 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
         Flat parameter vectors after 0, 1, ..., ``epochs`` epochs, in the
         order of ``module.named_parameters()``.
     """
-    device = torch.device(device)
     rng = np.random.RandomState(seed % 2**32)
-    X_t = torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
+    init_seeds = rng.randint(2**31 - 1, size=n_experts)
+    stream_seeds = rng.randint(2**31 - 1, size=n_experts)
+    X = np.asarray(X, dtype=np.float32)
+    task = dict(module=module, module_kwargs=module_kwargs, epochs=epochs, lr=lr,
+                batch_size=batch_size, augmentation=augmentation, device=device,
+                n_parallel=n_parallel)
+    if n_jobs is None or n_jobs == 1:
+        return _train_experts(X, y, init_seeds, stream_seeds, verbose=verbose, **task)
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    n_tasks = max(1, min(n_experts, effective_n_jobs(n_jobs)))
+    parts = np.array_split(np.arange(n_experts), n_tasks)
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(_train_experts)(X, y, init_seeds[part], stream_seeds[part], verbose=0, **task)
+        for part in parts if len(part))
+    return np.concatenate(results)
+
+
+def _train_experts(X, y, init_seeds, stream_seeds, *, module, module_kwargs, epochs, lr,
+                   batch_size, augmentation, device, n_parallel, verbose):
+    """The experts of the given seeds, in this process (one joblib task)."""
+    device = resolve_device(device)
+    n_experts = len(init_seeds)
+    X_t = torch.as_tensor(X, device=device)
     y_t = torch.as_tensor(y, device=device, dtype=torch.long)
     n_classes = int(module_kwargs.get("n_classes", int(y_t.max()) + 1))
     factory = ModuleFactory(module, tuple(X.shape[1:]), n_classes, module_kwargs, device)
     if n_parallel == "auto":
         n_parallel = 25 if device.type == "cuda" else 1
     chunk = max(1, int(n_parallel))
-    init_seeds = rng.randint(2**31 - 1, size=n_experts)
-    stream_seeds = rng.randint(2**31 - 1, size=n_experts)
     out, flat = None, None
     bar = tqdm(total=n_experts * epochs, desc="expert trajectories",
                disable=not verbose, leave=False)

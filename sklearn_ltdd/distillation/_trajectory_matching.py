@@ -111,6 +111,12 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         Cache the expert trajectories on disk, keyed on the data and the
         expert settings, so a grid search over distillation settings trains
         them once (set ``random_state`` to an int for stable keys).
+    n_jobs : int or None, default=None
+        Train the expert trajectories in this many parallel joblib tasks
+        (:func:`train_expert_trajectories`): local processes, or the workers
+        of a Dask cluster under ``joblib.parallel_config(backend="dask")``.
+        The trajectories are the same however the work is split; each task
+        resolves ``device`` where it runs.
     cuda_graphs : {"auto", True, False}, default="auto"
         Capture one distillation iteration (the ``syn_steps`` unrolled
         student steps, the loss, its backward pass and both updates: about
@@ -172,7 +178,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
                  max_start_epoch="auto", lr_img="auto", lr_lr="auto", lr_teacher=0.01,
                  zca="auto", batch_syn=None, init="real", augmentation="dsa",
                  n_experts=100, trajectory_epochs="auto", expert_batch_size=256,
-                 experts=None, memory=None, cuda_graphs="auto", module=ConvNet,
+                 experts=None, memory=None, n_jobs=None, cuda_graphs="auto", module=ConvNet,
                  module_params=None, device="auto", random_state=None, verbose=0,
                  warm_start=False):
         super().__init__(ipc=ipc, n_iterations=n_iterations, module=module,
@@ -193,6 +199,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         self.expert_batch_size = expert_batch_size
         self.experts = experts
         self.memory = memory
+        self.n_jobs = n_jobs
         self.cuda_graphs = cuda_graphs
 
     # -- parameters -----------------------------------------------------------------
@@ -305,13 +312,14 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         train = train_expert_trajectories
         memory = check_memory(self.memory)
         if isinstance(memory, Memory) and memory.location is not None:
-            train = memory.cache(train, ignore=["device", "n_parallel", "verbose"])
+            train = memory.cache(train, ignore=["device", "n_parallel", "n_jobs", "verbose"])
         return train(
             X.cpu().numpy(), y.cpu().numpy(), module=self.module,
             module_kwargs=dict(self._factory.kwargs), n_experts=self.n_experts,
             epochs=s["trajectory_epochs"], lr=float(self.lr_teacher),
             batch_size=self.expert_batch_size, augmentation=self._dsa(), seed=seed,
-            device=str(self.device_), verbose=self.verbose,
+            device=str(self.device_) if self.n_jobs in (None, 1) else self.device,
+            n_jobs=self.n_jobs, verbose=self.verbose,
         )
 
     # -- the method -------------------------------------------------------------------
