@@ -49,6 +49,8 @@ TABLE_TITLES = {
     "table3": "Table 3: which data each stage trains on",
     "baselines": "Baselines a practitioner would try",
     "extra": "Other two-stage variants (not in the paper)",
+    "dm": "Distribution matching: DM and IDM (not in the paper)",
+    "backbone": "Decoupled training and the shared-backbone two-stage model (not in the paper)",
 }
 MISSING = "n/a"
 NO_RESULTS = (
@@ -377,10 +379,32 @@ def render_search(name, result) -> list[str]:
     return lines
 
 
+def render_scale_out(name, result) -> list[str]:
+    """One ``scale_out.py`` file: expert training locally and on Dask workers."""
+    lines = _heading(f"Expert trajectories on Dask workers: {name}", "-")
+    lines += _run_header(result, [
+        ("Commit", _joined(result.get("commit"))),
+        ("Work", f"{_joined(result.get('experts'))} experts x {_joined(result.get('epochs'))} "
+                 f"epochs on {_joined(result.get('n_images'))} images, ConvNet width "
+                 f"{_joined(result.get('width'))}"),
+    ])
+    rows = [[escape(r.get("where", MISSING)), escape(r.get("workers", MISSING)),
+             _seconds(r.get("seconds"), 1), escape(r.get("identical_to_1_thread", MISSING)),
+             MISSING if _number(r.get("max_abs_diff")) is None
+             else f"{_number(r.get('max_abs_diff')):.2g}"]
+            for r in result.get("runs") or [] if isinstance(r, dict)]
+    if rows:
+        lines += _list_table(["Where", "Workers", "Seconds", "Identical to a 1-thread local run",
+                              "Max abs difference"], rows)
+    return lines
+
+
 def render_result(name, result) -> list[str]:
     """Sections for one result file, by its kind."""
     if "best_params" in result:
         return render_search(name, result)
+    if any(isinstance(r, dict) and "where" in r for r in result.get("runs") or []):
+        return render_scale_out(name, result)
     if "tables" in result or "runs" not in result:
         return render_reproduction(name, result)
     return render_speed(name, result)

@@ -27,7 +27,10 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
     on the CPU they train in turn. Every expert's seeds are drawn from
     ``seed`` up front and every expert draws from a random stream of its
     own, so the trajectories do not depend on how many experts train
-    together, nor on how the work is split into parallel tasks.
+    together, nor on how the work is split into parallel tasks (bit for bit
+    where every process runs the same number of intra-op threads: torch's
+    CPU reductions round differently with another thread count, by 1e-6
+    to 1e-4 in the parameters after a few epochs).
 
     Parameters
     ----------

@@ -115,8 +115,10 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         Train the expert trajectories in this many parallel joblib tasks
         (:func:`train_expert_trajectories`): local processes, or the workers
         of a Dask cluster under ``joblib.parallel_config(backend="dask")``.
-        The trajectories are the same however the work is split; each task
-        resolves ``device`` where it runs.
+        The trajectories are the same however the work is split (bit for
+        bit where every process uses the same number of intra-op threads;
+        a process with another thread count rounds its sums differently,
+        by 1e-6 to 1e-4); each task resolves ``device`` where it runs.
     cuda_graphs : {"auto", True, False}, default="auto"
         Capture one distillation iteration (the ``syn_steps`` unrolled
         student steps, the loss, its backward pass and both updates: about
