@@ -837,7 +837,7 @@ def merge(out, profile_name):
         "device": sorted({s["device"] for s in seeds}),
         "torch": sorted({s["torch"] for s in seeds}),
         "commit": sorted({s["commit"] for s in seeds}),
-        "command": [s["command"] for s in seeds],
+        "command": list(dict.fromkeys(s["command"] for s in seeds)),
         "incomplete_seeds": [s["seed"] for s in seeds if s.get("complete") is False],
         "wall_time_s": {k: mean_std([s["wall_time_s"].get(k) for s in seeds])
                         for k in dict.fromkeys(k for s in seeds for k in s["wall_time_s"])},
