@@ -145,3 +145,14 @@ def test_search_verdict_calls_a_difference_within_fold_noise_a_tie():
     assert "within fold-to-fold noise" in script.validation_verdict(results(0.338, 0.041))
     assert "beats" in script.validation_verdict(results(0.40, 0.01))
     assert "loses to" in script.validation_verdict(results(0.30, 0.01))
+
+
+def test_search_heads_grid_varies_the_head_regularisation_only():
+    script = load("search_two_stage")
+    p = script.rp.PROFILES["smoke"]
+    grid = script.candidates(p, "cpu", 0, 1, grid="heads")
+    assert [g["class_estimator"][0].C for g in grid] == [1.0, 0.1, 0.01, 0.001, 0.0001]
+    for g in grid:
+        assert g["group_estimator"][0].C == g["class_estimator"][0].C
+        assert g["group_estimator"][0] is not g["class_estimator"][0]
+        assert g["stage2_data"] == ["original"] and len(g["backbone"]) == 1
