@@ -111,7 +111,7 @@ def test_search_two_stage_quick_grid(tmp_path):
     script = load("search_two_stage")
     assert script.main(["--profile", "smoke", "--grid", "quick", "--folds", "2",
                         "--out", str(tmp_path)]) == 0
-    results = json.loads((tmp_path / "search_smoke.json").read_text())
+    results = json.loads((tmp_path / "search_smoke_quick_seed0.json").read_text())
     assert len(results["cv_results"]) == 3
     assert set(results["best_params"]) <= {"group_estimator", "class_estimator", "stage2_data",
                                            "routing", "backbone"}
@@ -120,7 +120,7 @@ def test_search_two_stage_quick_grid(tmp_path):
     assert [b["name"] for b in results["cv_baselines"]] == [
         "Logit adjustment (Menon 2021)", "Logit adjustment + crop/flip"]
     assert all(0 <= b["mean"] <= 1 for b in results["cv_baselines"])
-    text = (tmp_path / "search_smoke.md").read_text()
+    text = (tmp_path / "search_smoke_quick_seed0.md").read_text()
     assert "chosen" in text and "the best flat baseline" in text
 
 
