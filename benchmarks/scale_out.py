@@ -7,7 +7,7 @@ a Dask cluster. This script times ``train_expert_trajectories`` locally (one
 process) and on a ``LocalCluster`` of 1 and 2 worker processes (one thread
 each), checks that every run returns the trajectories of a one-thread local
 run bit for bit (a process with more intra-op threads rounds differently,
-by about 1e-6; that difference is reported too), and writes
+slightly; that difference is reported too), and writes
 ``<out>/scale_out_<profile>_<device>.json`` and ``.md``.
 
 Examples
@@ -59,7 +59,7 @@ def main(argv=None):
         batch_size=256, augmentation=DSA(), seed=0, device="cpu")
     runs = []
     # Workers run one thread each; a process with another intra-op thread count
-    # rounds its reductions differently (a few 1e-6), so the exact reference is
+    # rounds its reductions differently, so the exact reference is
     # a local run on one thread, and the default-thread run is timed beside it.
     threads = torch.get_num_threads()
     train_expert_trajectories(X[:64], y[:64], **{**kwargs, "n_experts": 1, "epochs": 1})  # warm-up

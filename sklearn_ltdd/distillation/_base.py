@@ -14,6 +14,7 @@ from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from ..augmentation import DSA
 from ..nets._modules import ConvNet
 from ..sampling._base import SamplerMixin
 from ..utils import check_image_array, check_images_labels, resolve_device
@@ -25,6 +26,21 @@ INITIALISATIONS = ("real", "noise")
 
 #: Keys of the random streams derived from ``random_seed_`` (see ``_derived_seed``).
 _ITERATION, _EXPERT_PASS, _EXPERTS = 0, 1, 2
+
+
+def params_json(estimator, exclude=()) -> dict:
+    """An estimator's parameters as JSON values: classes by their dotted name,
+    other objects by their repr, ``exclude`` left out."""
+    out = {}
+    for key, value in estimator.get_params(deep=False).items():
+        if key in exclude:
+            continue
+        if isinstance(value, type):
+            value = f"{value.__module__}.{value.__qualname__}"
+        elif not isinstance(value, (str, int, float, bool, type(None), dict, list, tuple)):
+            value = repr(value)
+        out[key] = value
+    return json.loads(json.dumps(out, default=repr))
 
 
 class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
@@ -234,6 +250,22 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
                 f"got {type(self.module_params).__name__}."
             )
 
+    def _resolve_auto(self, table, keys):
+        """``{key: value}`` for ``keys``: the parameter, or ``table[key]`` where it is "auto"."""
+        out = {}
+        for key in keys:
+            value = getattr(self, key)
+            out[key] = table[key] if isinstance(value, str) and value == "auto" else value
+        return out
+
+    def _check_dsa_augmentation(self):
+        """The distillers whose augmentation is DSA or nothing: a clear error otherwise."""
+        if not (self.augmentation in (None, "dsa") or isinstance(self.augmentation, DSA)):
+            raise ValueError(
+                f"augmentation must be 'dsa', None or a DSA instance, got "
+                f"{self.augmentation!r}."
+            )
+
     def _can_continue(self, X, encoder) -> bool:
         if not self.warm_start or not hasattr(self, "X_syn_"):
             return False
@@ -430,17 +462,8 @@ class BaseDistiller(SamplerMixin, BaseEstimator, metaclass=ABCMeta):
                                "experts", "batch_classes", "cuda_graphs", "n_jobs")
 
     def _checkpoint_params(self) -> dict:
-        """Parameters as JSON-able values (classes and objects by their repr)."""
-        out = {}
-        for key, value in self.get_params(deep=False).items():
-            if key in self._checkpoint_free_params:
-                continue
-            if isinstance(value, type):
-                value = f"{value.__module__}.{value.__qualname__}"
-            elif not isinstance(value, (str, int, float, bool, type(None), dict, list)):
-                value = repr(value)
-            out[key] = value
-        return json.loads(json.dumps(out, default=repr))
+        """Parameters as JSON-able values, less those a continuation may change."""
+        return params_json(self, exclude=self._checkpoint_free_params)
 
     def save_checkpoint(self, file):
         """Save what a warm-started fit needs to continue this distillation exactly.

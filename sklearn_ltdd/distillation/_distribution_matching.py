@@ -219,10 +219,8 @@ class DistributionMatchingDistiller(BaseDistiller):
         table = dict(METHOD_DEFAULTS[self.method])
         if self.method == "idm" and self.ipc >= 50:
             table["ce_weight"] = 0.1
-        s = {}
-        for key in ("lr_img", "expansion", "n_networks", "ce_weight", "class_steps"):
-            value = getattr(self, key)
-            s[key] = table[key] if isinstance(value, str) and value == "auto" else value
+        s = self._resolve_auto(table, ("lr_img", "expansion", "n_networks", "ce_weight",
+                                       "class_steps"))
         check_scalar(s["lr_img"], "lr_img", numbers.Real, min_val=0, include_boundaries="neither")
         check_scalar(s["ce_weight"], "ce_weight", numbers.Real, min_val=0)
         check_scalar(s["n_networks"], "n_networks", numbers.Integral, min_val=0)
@@ -234,11 +232,7 @@ class DistributionMatchingDistiller(BaseDistiller):
             check_scalar(getattr(self, key), key, numbers.Integral, min_val=0)
         check_scalar(self.lr_net, "lr_net", numbers.Real, min_val=0)
         check_option(self.balance, BALANCES, "balance")
-        if not (self.augmentation in (None, "dsa") or isinstance(self.augmentation, DSA)):
-            raise ValueError(
-                f"augmentation must be 'dsa', None or a DSA instance, got "
-                f"{self.augmentation!r}."
-            )
+        self._check_dsa_augmentation()
         self.settings_ = s
 
     def _evaluation_params(self):
@@ -293,7 +287,17 @@ class DistributionMatchingDistiller(BaseDistiller):
                 "momentum": [torch.zeros_like(p) for p in params],
                 "correct": 0.0, "seen": 0.0}
 
-    def _queue_step(self, queue, it, X, y, counts):
+    def _queue_training_terms(self, y, n_classes):
+        """What ``balance`` changes in the queue's training, computed once per fit:
+        per-image sampling weights (``"sampling"``) and the log-prior added to
+        the logits (``"logit_adjusted"``), each None when not used."""
+        counts = torch.bincount(y, minlength=n_classes).float()
+        weights = (1.0 / counts)[y] if self.balance == "sampling" else None
+        log_prior = torch.log(counts / counts.sum()) if self.balance == "logit_adjusted" \
+            else None
+        return weights, log_prior
+
+    def _queue_step(self, queue, it, X, y, terms):
         """The queue's work after iteration ``it``: train some networks, maybe add one.
 
         Draws only from the queue's own stream (keyed on ``it``), so the
@@ -306,7 +310,7 @@ class DistributionMatchingDistiller(BaseDistiller):
         chosen = rng.choice(len(queue), size=min(self.networks_trained, len(queue)),
                             replace=False)
         for k in chosen.tolist():
-            self._train_queue_network(queue[k], X, y, counts, gen)
+            self._train_queue_network(queue[k], X, y, terms, gen)
         if (it + 1) % 100 == 0:  # the reference resets its accuracy meters at evaluations
             for entry in queue:
                 entry["correct"] = entry["seen"] = 0.0
@@ -315,14 +319,10 @@ class DistributionMatchingDistiller(BaseDistiller):
                 queue.pop(0)
             queue.append(self._new_queue_network(1, it + 1))
 
-    def _train_queue_network(self, entry, X, y, counts, gen):
+    def _train_queue_network(self, entry, X, y, terms, gen):
         net, params, momentum = entry["net"], entry["params"], entry["momentum"]
         n = X.shape[0]
-        weights = None
-        if self.balance == "sampling":
-            weights = (1.0 / counts.float())[y]
-        log_prior = torch.log(counts.float() / counts.sum()) if self.balance == \
-            "logit_adjusted" else None
+        weights, log_prior = terms
         for _ in range(self.network_steps):
             if weights is None:
                 index = torch.randint(n, (self.network_batch,), generator=gen, device=X.device)
@@ -355,7 +355,6 @@ class DistributionMatchingDistiller(BaseDistiller):
         gen = self._generator
         dsa = (DSA() if self.augmentation == "dsa" else self.augmentation) or None
         sampler = _ClassBatches(y, n_classes, self.batch_real, gen)
-        counts = torch.bincount(y, minlength=n_classes)
         # The valid entries of the padded (classes, width) batches, found once:
         # real batches are used unpadded, so no statistic sees a padding entry.
         valid = sampler.weight.flatten().nonzero().squeeze(1)
@@ -367,11 +366,12 @@ class DistributionMatchingDistiller(BaseDistiller):
 
         queue = None
         if s["n_networks"] > 0:
+            terms = self._queue_training_terms(y, n_classes)
             queue = getattr(self, "_queue", None) if continuing else None
             if queue is None or getattr(self, "_queue_iterations", None) != self._iterations_done:
                 queue = [self._new_queue_network(0, k) for k in range(3)]
                 for it in range(self._iterations_done):  # replay: the queue never sees syn
-                    self._queue_step(queue, it, X, y, counts)
+                    self._queue_step(queue, it, X, y, terms)
 
         syn = syn.clone().requires_grad_(True)
         optimizer = torch.optim.SGD([syn], lr=s["lr_img"], momentum=0.5)
@@ -427,7 +427,7 @@ class DistributionMatchingDistiller(BaseDistiller):
                 optimizer.step()
                 losses[it] += loss.detach()
             if queue is not None:
-                self._queue_step(queue, index_it, X, y, counts)
+                self._queue_step(queue, index_it, X, y, terms)
             if self.verbose and it % 10 == 0:
                 bar.set_postfix(loss=float(losses[it]))
             if self._check_due(it):

@@ -29,8 +29,8 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
     own, so the trajectories do not depend on how many experts train
     together, nor on how the work is split into parallel tasks (bit for bit
     where every process runs the same number of intra-op threads: torch's
-    CPU reductions round differently with another thread count, by 1e-6
-    to 1e-4 in the parameters after a few epochs).
+    CPU reductions round differently with another thread count: up to
+    7.6e-5 in the parameters after 3 epochs in ``benchmarks/scale_out.py``).
 
     Parameters
     ----------

@@ -9,20 +9,10 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from .._version import __version__
+from ._base import params_json
 
 FORMAT = "sklearn-ltdd distilled set"
 FORMAT_VERSION = 1
-
-
-def _params_json(estimator):
-    out = {}
-    for key, value in estimator.get_params(deep=False).items():
-        if isinstance(value, type):
-            value = f"{value.__module__}.{value.__qualname__}"
-        elif not isinstance(value, (str, int, float, bool, type(None), dict, list, tuple)):
-            value = repr(value)
-        out[key] = value
-    return json.loads(json.dumps(out, default=repr))
 
 
 def save_distilled_set(file, distiller, *, mean=None, std=None):
@@ -69,7 +59,7 @@ def save_distilled_set(file, distiller, *, mean=None, std=None):
             "method": type(distiller).__name__, "ipc": int(distiller.ipc),
             "images_per_class": int(len(distiller.y_syn_) // len(classes)),
             "n_iterations": int(getattr(distiller, "n_iter_", 0)),
-            "params": _params_json(distiller), "sklearn_ltdd_version": __version__,
+            "params": params_json(distiller), "sklearn_ltdd_version": __version__,
             "learned_lr": getattr(distiller, "learned_lr_", None)}
     arrays = {"X": np.asarray(distiller.X_syn_, dtype=np.float32),
               "y": np.asarray(distiller.y_syn_), "classes": classes}

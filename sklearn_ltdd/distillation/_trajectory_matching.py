@@ -118,7 +118,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         The trajectories are the same however the work is split (bit for
         bit where every process uses the same number of intra-op threads;
         a process with another thread count rounds its sums differently,
-        by 1e-6 to 1e-4); each task resolves ``device`` where it runs.
+        slightly); each task resolves ``device`` where it runs.
     cuda_graphs : {"auto", True, False}, default="auto"
         Capture one distillation iteration (the ``syn_steps`` unrolled
         student steps, the loss, its backward pass and both updates: about
@@ -208,10 +208,8 @@ class TrajectoryMatchingDistiller(BaseDistiller):
     def _check_params(self):
         super()._check_params()
         table = default_mtt_settings(self.ipc)
-        s = {}
-        for key in ("syn_steps", "expert_epochs", "max_start_epoch", "lr_lr", "zca"):
-            value = getattr(self, key)
-            s[key] = table[key] if isinstance(value, str) and value == "auto" else value
+        s = self._resolve_auto(table, ("syn_steps", "expert_epochs", "max_start_epoch",
+                                       "lr_lr", "zca"))
         if s["zca"] not in (True, False):
             raise ValueError(f"zca must be True, False or 'auto', got {self.zca!r}.")
         if isinstance(self.lr_img, str) and self.lr_img == "auto":
@@ -233,11 +231,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         epochs = needed if self.trajectory_epochs == "auto" else self.trajectory_epochs
         check_scalar(epochs, "trajectory_epochs", numbers.Integral, min_val=needed)
         s["trajectory_epochs"] = int(epochs)
-        if not (self.augmentation in (None, "dsa") or isinstance(self.augmentation, DSA)):
-            raise ValueError(
-                f"augmentation must be 'dsa', None or a DSA instance, got "
-                f"{self.augmentation!r}."
-            )
+        self._check_dsa_augmentation()
         self.settings_ = s
 
     def _divergence_hint(self):
