@@ -41,15 +41,11 @@ python benchmarks/campaign.py status
 from __future__ import annotations
 
 import argparse
-import collections
 import datetime as _dt
 import hashlib
 import json
 import os
-import re
 import shutil
-import signal
-import subprocess
 import sys
 import tarfile
 import time
@@ -57,6 +53,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))  # ltdd_bench, also when this file is imported by path
+
+from ltdd_bench.common import load_data, write_json  # noqa: E402
+from ltdd_bench.profiles import PROFILES  # noqa: E402
+from ltdd_bench.tables import merge  # noqa: E402
+from ltdd_bench.windows import (  # noqa: E402, F401  (the $OUT rules: for tests)
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_FILES,
+    check_out_dir,
+    run_command,
+)
 CAMPAIGN = HERE / "campaign"
 RESULTS = HERE / "results"
 PAYLOAD = ROOT / ".device" / "data" / "cifar10_lt.npz"
@@ -69,9 +77,6 @@ RESERVE = 8.0
 #: A step that would get less than this is skipped ("no time").
 MIN_STEP = 20.0
 
-#: The rules of ``$OUT``: what the device tool brings back.
-MAX_FILES, MAX_DEPTH, MAX_BYTES = 8, 2, 16 * 2**20
-NAME_OK = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 # -- the queue ------------------------------------------------------------------------
@@ -174,68 +179,6 @@ def step_budget(step, remaining):
 
 
 # -- running ---------------------------------------------------------------------------
-def _own_group_dying_with_parent():
-    """In the child: a process group of its own (so a time limit can stop the step
-    with everything it started), killed when the driver dies (a window's hard
-    kill must not leave a step running on: Linux's PR_SET_PDEATHSIG)."""
-    os.setpgrp()
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def run_command(command, timeout, env):
-    """Run ``command`` in its own process group, streaming its output; kill it at ``timeout``.
-
-    Returns (return code or None when killed, its output lines: the last 5,000).
-    """
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1,
-                            preexec_fn=_own_group_dying_with_parent)
-    tail = collections.deque(maxlen=5000)
-    deadline = time.time() + timeout
-    killed = False
-    os.set_blocking(proc.stdout.fileno(), False)
-    while True:
-        line = proc.stdout.readline()
-        if line:
-            print(line, end="", flush=True)
-            tail.append(line.rstrip())
-            continue
-        if proc.poll() is not None:
-            rest = proc.stdout.read() or ""
-            for extra in rest.splitlines():
-                print(extra, flush=True)
-                tail.append(extra)
-            break
-        if time.time() > deadline and not killed:
-            print(f"[campaign] time limit ({timeout:.0f} s): stopping the step", flush=True)
-            for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    proc.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            killed = True
-        time.sleep(0.05)
-    return (None if killed else proc.returncode), list(tail)
-
-
-def write_json(path, data):
-    """Write JSON atomically (a temporary name beside it, then a rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
 def run_window(args):
     t0 = float(os.environ.get("LTDD_T0") or time.time())
     out, work = Path(args.out), Path(args.work)
@@ -327,27 +270,6 @@ def _last_json(lines):
     return None
 
 
-def check_out_dir(out):
-    """Every way ``out`` breaks the rules of what a window brings back (empty: none)."""
-    out = Path(out)
-    problems, files = [], []
-    for path in sorted(out.rglob("*")):
-        rel = path.relative_to(out)
-        if not NAME_OK.match(path.name):
-            problems.append(f"{rel}: name has characters other than letters, digits, '.', '_', '-'")
-        if path.is_symlink():
-            problems.append(f"{rel}: a link")
-        elif path.is_file():
-            files.append(rel)
-            if len(rel.parts) - 1 > MAX_DEPTH:
-                problems.append(f"{rel}: more than {MAX_DEPTH} folders deep")
-            if path.stat().st_size > MAX_BYTES:
-                problems.append(f"{rel}: {path.stat().st_size} bytes, over {MAX_BYTES}")
-    if len(files) > MAX_FILES:
-        problems.append(f"{len(files)} files, over {MAX_FILES}: {[str(f) for f in files]}")
-    return problems
-
-
 # -- preflight --------------------------------------------------------------------------
 def preflight(args):
     """Check the machine; print one JSON line (``ok`` and what was found)."""
@@ -379,11 +301,9 @@ def preflight(args):
                                f"(FrozenEstimator, tags); carry a newer wheel")
         import sklearn_ltdd
         info["sklearn_ltdd"] = sklearn_ltdd.__version__
-        sys.path.insert(0, str(HERE))
-        import reproduce_paper
-        profile = reproduce_paper.PROFILES["smoke" if args.dry_run else "paper"]
+        profile = PROFILES["smoke" if args.dry_run else "paper"]
         start = time.time()
-        data = reproduce_paper.load_data(profile, None if args.dry_run else args.payload)
+        data = load_data(profile, None if args.dry_run else args.payload)
         info["data"] = {"train": int(len(data.y_train)), "test": int(len(data.y_test)),
                         "counts": data.class_counts.tolist(),
                         "seconds": round(time.time() - start, 1)}
@@ -425,8 +345,6 @@ def ingest(args):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
     # Rows: the window started from the committed seed files, so its files supersede them.
-    sys.path.insert(0, str(HERE))
-    import reproduce_paper
     profiles = set()
     for seed_file in sorted((src / "rows").glob("*/seed*.json")):
         target = results / seed_file.parent.name / seed_file.name
@@ -434,7 +352,7 @@ def ingest(args):
         shutil.copyfile(seed_file, target)
         profiles.add(seed_file.parent.name)
     for profile in sorted(profiles):
-        reproduce_paper.merge(results, profile)
+        merge(results, profile)
     # The speed table.
     import distill_speed
     for speed_file in sorted((src / "speed").glob("*.json")):

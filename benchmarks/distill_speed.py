@@ -22,7 +22,6 @@ python benchmarks/distill_speed.py --profile smoke      # digits, CPU, seconds
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -42,6 +41,10 @@ from sklearn_ltdd.distillation import default_mtt_settings, train_expert_traject
 from sklearn_ltdd.nets import ConvNet
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # ltdd_bench, also when this file is imported by path
+
+from ltdd_bench.common import git_commit  # noqa: E402
+from ltdd_bench.payload_io import load as load_payload  # noqa: E402
 REFERENCE = {"dc_s_per_it": 2.52, "dsa_s_per_it": 3.88, "mtt_s_per_it": 0.36,
              "expert_s_per_epoch": 0.8}
 
@@ -119,7 +122,7 @@ def main(argv=None):
         data = load_digits_lt()
         width = args.width or 8
     elif args.source is not None and str(args.source).endswith(".npz"):
-        data = _payload_module().load(args.source, profile="paper")  # numpy only
+        data = load_payload(args.source, profile="paper")  # numpy only
         width = args.width or 128
     else:
         data = load_cifar10_lt(source=args.source, max_per_class=1000)
@@ -137,7 +140,7 @@ def main(argv=None):
     results = {"profile": args.profile, "device": device_name, "torch": torch.__version__,
                "versions": {"numpy": numpy.__version__, "scikit-learn": sklearn.__version__,
                             "skorch": skorch.__version__, "cuda": torch.version.cuda},
-               "commit": _commit(),
+               "commit": git_commit(),
                "command": " ".join(["python"] + sys.argv), "n_images": int(len(y)),
                "width": width, "reference_h200": REFERENCE, "runs": []}
 
@@ -245,20 +248,6 @@ def main(argv=None):
         path.with_suffix(".md").write_text(markdown(results))
     print(f"wrote {path}" + ("" if args.no_markdown else f" and {path.with_suffix('.md')}"))
     return 0
-
-
-def _commit():
-    spec = importlib.util.spec_from_file_location("ltdd_reproduce", HERE / "reproduce_paper.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.git_commit()
-
-
-def _payload_module():
-    spec = importlib.util.spec_from_file_location("ltdd_payload", HERE / "payload.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def markdown(results):

@@ -33,7 +33,8 @@ from joblib import parallel_config
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import reproduce_paper as rp  # noqa: E402
+from ltdd_bench.common import git_commit, load_data  # noqa: E402
+from ltdd_bench.profiles import PROFILES  # noqa: E402
 
 from sklearn_ltdd.augmentation import DSA  # noqa: E402
 from sklearn_ltdd.distillation import train_expert_trajectories  # noqa: E402
@@ -51,8 +52,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import distributed
 
-    p = rp.PROFILES[args.profile]
-    data = rp.load_data(p, args.source)
+    p = PROFILES[args.profile]
+    data = load_data(p, args.source)
     X, y = data.X_train, data.y_train
     kwargs = dict(module=ConvNet, module_kwargs={"width": p["width"], "n_classes": len(
         data.target_names)}, n_experts=args.experts, epochs=args.epochs, lr=0.01,
@@ -105,7 +106,7 @@ def main(argv=None):
         print(runs[-1], flush=True)
     device = f"CPU {platform.machine()} ({os.cpu_count()} cores)"
     results = {"profile": args.profile, "device": device, "torch": torch.__version__,
-               "distributed": distributed.__version__, "commit": rp.git_commit(),
+               "distributed": distributed.__version__, "commit": git_commit(),
                "command": " ".join(["python"] + sys.argv), "n_images": int(len(y)),
                "width": p["width"], "experts": args.experts, "epochs": args.epochs, "runs": runs}
     out = Path(args.out)

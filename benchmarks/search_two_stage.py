@@ -29,13 +29,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import reproduce_paper as rp  # noqa: E402  (the profiles and data of the tables)
+from ltdd_bench.common import environment, load_data  # noqa: E402
+from ltdd_bench.profiles import PROFILES, convnet  # noqa: E402
 
 from sklearn.base import clone  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
@@ -56,7 +56,7 @@ def candidates(p, device, seed, gm_iterations, grid="full"):
     regularisation only.
     """
     def net(epochs=None, **kwargs):
-        return rp.convnet(p, device, seed, epochs, **kwargs)
+        return convnet(p, device, seed, epochs, **kwargs)
 
     la_flip = {"criterion": "logit_adjusted", "augmentation": "crop_flip"}
     # Balanced softmax is logit adjustment with tau=1 up to a constant: not repeated.
@@ -103,8 +103,8 @@ def candidates(p, device, seed, gm_iterations, grid="full"):
 def flat_baselines(p, device, seed):
     """The single-network baselines of ``reproduce_paper.py`` that a two-stage model must beat."""
     return {
-        "Logit adjustment (Menon 2021)": rp.convnet(p, device, seed, criterion="logit_adjusted"),
-        "Logit adjustment + crop/flip": rp.convnet(p, device, seed, criterion="logit_adjusted",
+        "Logit adjustment (Menon 2021)": convnet(p, device, seed, criterion="logit_adjusted"),
+        "Logit adjustment + crop/flip": convnet(p, device, seed, criterion="logit_adjusted",
                                                    augmentation="crop_flip"),
     }
 
@@ -135,7 +135,7 @@ def describe(params):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", choices=sorted(rp.PROFILES), default="smoke")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--gm-iterations", type=int, default=None,
@@ -147,14 +147,14 @@ def main(argv=None):
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args(argv)
-    p = rp.PROFILES[args.profile]
-    data = rp.load_data(p, args.source)
+    p = PROFILES[args.profile]
+    data = load_data(p, args.source)
     X, y = data.X_train, data.y_train
-    env = rp.environment(args)
+    env = environment(args)
     start = time.perf_counter()
 
     # Groups from a CE ConvNet trained on the training data (as in the tables).
-    base = rp.convnet(p, args.device, args.seed).fit(X, y)
+    base = convnet(p, args.device, args.seed).fit(X, y)
     groups = [g.tolist() for g in ClassGrouper(features="precomputed", random_state=args.seed)
               .fit(base.embed(X), y).groups_]
     model = TwoStageClassifier(grouper=groups, random_state=args.seed)

@@ -1,0 +1,119 @@
+"""Distillation in warm-started, checkpointed chunks under a time budget."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from .common import OutOfTime, write_json
+
+#: Seconds a distillation chunk aims at: long enough to amortise its set-up,
+#: short enough that a time limit loses little.
+CHUNK_SECONDS = 30.0
+#: Seconds kept free after a chunk (checkpoint, export, the rows after it).
+CHUNK_MARGIN = 10.0
+
+
+def distil(run, name, attempts, X, y, path, total, budget, export=None):
+    """Distil in warm-started chunks, checkpointing after each; returns the fitted distiller.
+
+    ``attempts`` is a list of (label, make) pairs tried in turn: the official
+    settings first, then an adaptation if they diverge (the divergence is
+    recorded, not hidden). ``path`` is the checkpoint (``save_checkpoint``),
+    which is also the distilled set once ``total`` iterations are done;
+    ``path.with_suffix(".json")`` records the settings, the outcome of each
+    attempt, the iterations and seconds of every chunk and the device.
+    An existing checkpoint is continued, so a run stopped by its time limit
+    (a GPU window) goes on where it stopped in the next run. Raises
+    :class:`OutOfTime` when the budget ends first.
+    """
+    record_path = path.with_suffix(".json")
+    record = (json.loads(record_path.read_text()) if record_path.exists()
+              else {"attempts": [], "chunks": [], "seconds": 0.0})
+
+    def note():
+        run.notes[name] = {"settings": record.get("settings"), "attempts": record["attempts"],
+                           "iterations": f"{record.get('n_iter', 0)}/{total}",
+                           "seconds": round(record["seconds"], 1)}
+
+    def save_record():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(record_path, record)
+        note()
+
+    for label, make in attempts:
+        if any(a["settings"] == label and a["outcome"] != "ok" for a in record["attempts"]):
+            continue  # this setting diverged in an earlier run
+        distiller = make().set_params(warm_start=True)
+        done = 0
+        if path.exists() and record.get("settings") == label:
+            try:
+                distiller.load_checkpoint(path, X=X)
+                done = int(distiller.n_iter_)
+            except (ValueError, KeyError, OSError) as exc:  # another version, or not a checkpoint
+                print(f"  {name}: starting over; the checkpoint cannot be continued "
+                      f"exactly: {exc}", flush=True)
+                record.setdefault("restarts", []).append(
+                    {"after": record.get("n_iter"), "reason": str(exc)})
+                record.update(chunks=[], seconds=0.0, n_iter=0, finished=False)
+                distiller = make().set_params(warm_start=True)
+                done = 0
+            if done >= total:
+                note()
+                run.reused.append(name)
+                run.seconds[f"distill_{name}"] = record["seconds"]
+                return distiller
+        record["settings"] = label
+        path.parent.mkdir(parents=True, exist_ok=True)
+        per_it = None
+        try:
+            while done < total:
+                if budget.iterations is not None and budget.iterations <= 0:
+                    raise OutOfTime(f"{name}: distillation budget spent at {done}/{total}")
+                k = total - done
+                if per_it is None:
+                    k = 1  # the first chunk measures (and trains MTT's experts)
+                else:
+                    k = min(k, max(1, int(CHUNK_SECONDS / per_it)))
+                    if budget.deadline is not None:
+                        k = min(k, int((budget.left() - CHUNK_MARGIN) / per_it))
+                if budget.iterations is not None:
+                    k = min(k, budget.iterations)
+                if k < 1 or budget.left() < CHUNK_MARGIN:
+                    raise OutOfTime(f"{name}: time limit at iteration {done}/{total}")
+                start = time.perf_counter()
+                distiller.set_params(n_iterations=k).fit(X, y)
+                seconds = time.perf_counter() - start
+                if budget.iterations is not None:
+                    budget.iterations -= k
+                per_it = seconds / k  # the first chunk's includes MTT's experts
+                done = int(distiller.n_iter_)
+                record["seconds"] += seconds
+                record["chunks"].append({"iterations": k, "seconds": seconds,
+                                         "device": run.env["device"], "done": done})
+                distiller.save_checkpoint(path)
+                record["n_iter"] = done
+                record["finished"] = done >= total
+                record["final_loss"] = float(distiller.loss_history_[-1])
+                if hasattr(distiller, "learned_lr_"):
+                    record["learned_lr"] = float(distiller.learned_lr_)
+                save_record()
+                if export is not None:
+                    export()
+                print(f"  {name}: {done}/{total} iterations ({seconds:.1f} s for {k})",
+                      flush=True)
+        except FloatingPointError as exc:
+            record["attempts"].append({"settings": label, "outcome": str(exc)})
+            print(f"  {name} with {label}: {exc}", flush=True)
+            path.unlink(missing_ok=True)
+            record.pop("settings", None)
+            save_record()
+            continue
+        record["attempts"].append({"settings": label, "outcome": "ok",
+                                   "learned_lr": record.get("learned_lr")})
+        save_record()
+        if export is not None:
+            export()
+        run.seconds[f"distill_{name}"] = record["seconds"]
+        return distiller
+    raise RuntimeError(f"every {name} setting diverged: {record['attempts']}")

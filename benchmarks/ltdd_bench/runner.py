@@ -1,0 +1,391 @@
+"""Declared tables and the runner that fits one seed of them.
+
+A table is a list of declarations (``reproduce_paper.py`` holds them):
+
+* :class:`Row`: one row: the table(s) it is recorded in, its name, the
+  estimator that produces it (a *recipe*: a function of the :class:`Context`
+  returning an unfitted estimator, or :class:`Shared` for a network that
+  other rows use too), the data ``fit`` gets and the sets it needs;
+* :class:`DistilledSet`: a distillation, run once per seed in checkpointed
+  chunks (:func:`.chunks.distil`) and reused by every row that names it;
+* :class:`SampledSet`: a cheap resampling of the training set (a random
+  subset, over-sampling), made once per seed;
+* :class:`Network`: a network several rows share (the Original ConvNet3
+  whose features group the classes, stage 1 on group labels, a backbone),
+  fitted once per seed;
+* :class:`Figure`: a panel of the paper's Figure 1.
+
+:func:`run_seed` resolves what the rows ask for once, records every row
+(checkpointing the seed file after each), skips rows already recorded, and
+orders the work so that rows needing no distillation come first, then each
+distillation with the rows that need it, in the order the sets are declared;
+:class:`~.common.OutOfTime` stops it where the budget ends.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.frozen import FrozenEstimator
+
+from sklearn_ltdd import ClassGrouper, TwoStageClassifier
+from sklearn_ltdd.grouping import plot_class_groups
+from sklearn_ltdd.metrics import long_tail_report
+from sklearn_ltdd.sampling import PrecomputedSampler
+
+from .chunks import distil
+from .common import Budget, load_data
+from .profiles import convnet
+from .tables import ROW_ORDER
+
+#: ``--tables`` keys of the paper's tables; other tables are selected by their own name.
+PAPER_KEYS = {"table1": "1", "table2": "2", "table3": "3"}
+
+
+# -- declarations -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Shared:
+    """A row whose model is the shared :class:`Network` ``name`` (fitted once per seed)."""
+
+    network: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a table.
+
+    ``tables``: where the report goes (the same fitted model can be a row of
+    several tables); ``name``: a string, or a function of the context;
+    ``model``: the recipe, ``f(ctx) -> unfitted estimator``, or
+    :class:`Shared`; ``data``: what ``fit`` gets, ``"original"`` or a set's
+    key (the model then trains on that set); ``needs``: further sets the
+    recipe uses (a two-stage model's stage-2 set); ``select``: the
+    ``--tables`` key (default: "1", "2", "3" for the paper's tables, else the
+    table's name); ``soft_routing``: also record the fitted two-stage model
+    with ``routing="soft"``. The images a row counts are the model's
+    ``n_train_images_`` (two-stage models: both stages) or the size of its
+    training data.
+    """
+
+    tables: tuple
+    name: object
+    model: object
+    data: str = "original"
+    needs: tuple = ()
+    select: str | None = None
+    soft_routing: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.tables, str):
+            object.__setattr__(self, "tables", (self.tables,))
+
+    @property
+    def sets(self) -> tuple:
+        return tuple(dict.fromkeys(((self.data,) if self.data != "original" else ())
+                                   + tuple(self.needs)))
+
+    @property
+    def key(self) -> str:
+        return self.select or PAPER_KEYS.get(self.tables[0], self.tables[0])
+
+
+@dataclass(frozen=True)
+class Network:
+    """A network several rows share: ``make(ctx)`` fitted on the original images with
+    the class labels, or with the group labels (``labels="groups"``)."""
+
+    make: Callable
+    labels: str = "classes"
+
+
+@dataclass(frozen=True)
+class DistilledSet:
+    """A distillation: ``attempts`` are (label, ``make(ctx)``) pairs tried in turn (the
+    official settings first; the next only if they diverge), ``iterations(profile)`` its
+    length, ``eval_epochs`` the profile's key of its evaluation epochs."""
+
+    attempts: tuple
+    iterations: Callable
+    eval_epochs: str = "dsa_epochs"
+
+
+@dataclass(frozen=True)
+class SampledSet:
+    """A resampling of the training set, ``make(ctx).fit_resample(X, y)``, once per seed."""
+
+    make: Callable
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A panel of Figure 1: groups and features of a network trained on ``data``
+    ("balanced", "original" or a set's key) for the profile's ``epochs`` key."""
+
+    panel: str
+    data: str
+    epochs: str = "epochs"
+
+    @property
+    def sets(self) -> tuple:
+        return () if self.data in ("balanced", "original") else (self.data,)
+
+
+# -- one seed ------------------------------------------------------------------------------
+class Run:
+    """The record of one seed: its rows, figures, wall times and distillation notes.
+
+    ``previous`` is this seed's record from an earlier run (another GPU
+    window, or the CPU): its rows are kept and not recomputed.
+    """
+
+    def __init__(self, data, profile, env, seed, checkpoint=None, previous=None):
+        self.data, self.profile, self.env, self.seed = data, profile, env, seed
+        self.checkpoint = checkpoint
+        previous = previous or {}
+        self.complete = False
+        self.groups = previous.get("groups")
+        self.rows = previous.get("tables", {})
+        self.figures = previous.get("figures", {})
+        self.seconds = {k: v for k, v in previous.get("wall_time_s", {}).items()
+                        if k not in ("total", "load_data")}
+        self.reused = []  # distilled sets loaded from --artifacts
+        self.notes = previous.get("distillation") or {}
+        self.history = previous.get("history", [])
+        self.added = []
+
+    def has(self, table, name):
+        return any(r["name"] == name for r in self.rows.get(table, []))
+
+    def record(self, table, name, model, n_images, seconds, groups=None):
+        report = long_tail_report(self.data.y_test, model.predict(self.data.X_test), name=name,
+                                  n_train_images=n_images, groups=groups,
+                                  target_names=self.data.target_names,
+                                  train_counts=self.data.class_counts, verbose=False)
+        report["seconds"] = seconds
+        report["device"] = self.env["device"]
+        if groups is not None:
+            report["groups"] = [[str(self.data.target_names[c]) for c in g] for g in groups]
+        print(f"  [{table}] {name}: total {report['total_acc']:.1f} %, Acc Std "
+              f"{report['acc_std']:.1f} ({seconds:.0f} s)", flush=True)
+        return self.add(table, report)
+
+    def add(self, table, report):
+        """Put a report in ``table`` (in the paper's row order) and checkpoint."""
+        rows = self.rows.setdefault(table, [])
+        rows[:] = [r for r in rows if r["name"] != report["name"]]
+        rows.append(dict(report))
+        self.added.append(f"{table}: {report['name']}")
+        order = ROW_ORDER.get(table)
+        if order:
+            rows.sort(key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
+        if self.checkpoint is not None:
+            self.checkpoint(self)
+        return report
+
+    def fit(self, stage, model, X, y):
+        start = time.perf_counter()
+        model.fit(X, y)
+        seconds = time.perf_counter() - start
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+        return model, seconds
+
+
+class Context:
+    """What a recipe sees: the profile ``p``, ``device``, ``seed``, the data, and the
+    shared parts (groups, networks, sets), each made once per seed on first use."""
+
+    def __init__(self, declarations, run, args, artifacts, budget, export):
+        self.decl, self.run, self.args = declarations, run, args
+        self.p, self.seed, self.data = run.profile, run.seed, run.data
+        self.device = run.env["run_device"]
+        self.X, self.y = run.data.X_train, run.data.y_train
+        self.n, self.ipc = len(self.y), self.p["ipc"]
+        self.n_classes = len(run.data.target_names)
+        self.seed_dir = Path(artifacts) / f"seed{self.seed}"
+        self.budget, self.export = budget or Budget(), export
+        self._networks, self._sets = {}, {}
+
+    # -- recipes' building blocks ---------------------------------------------------------
+    def net(self, epochs=None, **kwargs):
+        """ConvNet3 at the profile's width and epochs (``epochs`` may be a profile key)."""
+        return convnet(self.p, self.device, self.seed, epochs, **kwargs)
+
+    def evaluator(self, key, **params):
+        """The set's own evaluation recipe (``make_evaluator``) at the profile's width."""
+        spec = self.decl.sets[key]
+        params = {"max_epochs": self.p[spec.eval_epochs], "device": self.device,
+                  "random_state": self.seed, "module__width": self.p["width"], **params}
+        return self.set(key).make_evaluator(**params)
+
+    def groups(self):
+        """Eq. 3 on the final-layer features of the Original network (recorded once)."""
+        run = self.run
+        if run.groups is None:
+            model = self.network("original")
+            start = time.perf_counter()
+            grouper = ClassGrouper(features="precomputed", random_state=self.seed)
+            grouper.fit(model.embed(self.X), self.y)
+            run.groups = [g.tolist() for g in grouper.groups_]
+            run.seconds["grouping"] = time.perf_counter() - start
+            print(f"  groups: {[[str(self.data.target_names[c]) for c in g] for g in run.groups]}",
+                  flush=True)
+        return run.groups
+
+    def group_labels(self, y):
+        lookup = {c: g for g, members in enumerate(self.groups()) for c in members}
+        return np.array([lookup[c] for c in np.asarray(y).tolist()])
+
+    def network(self, name):
+        """The shared network ``name``, fitted on first use."""
+        return self._network(name)[0]
+
+    def frozen(self, name):
+        """The shared network ``name`` wrapped in ``FrozenEstimator`` (never refitted)."""
+        return FrozenEstimator(self.network(name))
+
+    def _network(self, name):
+        if name not in self._networks:
+            spec = self.decl.networks[name]
+            y = self.group_labels(self.y) if spec.labels == "groups" else self.y
+            self._networks[name] = self.run.fit(f"network:{name}", spec.make(self), self.X, y)
+        return self._networks[name]
+
+    def two_stage(self, stage1, stage2, class_estimator, **kwargs):
+        """The paper's two-stage model on this seed's groups; ``stage2`` is "original" or a
+        set's key, ``stage1`` a (frozen) group classifier."""
+        if stage2 != "original":
+            stage2 = self.sampler(stage2)
+        return TwoStageClassifier(grouper=self.groups(), group_estimator=stage1,
+                                  class_estimator=class_estimator, stage2_data=stage2,
+                                  random_state=self.seed, **kwargs)
+
+    # -- sets -------------------------------------------------------------------------------
+    def set(self, key):
+        """The fitted distiller (or sampler) of set ``key``, made on first use."""
+        if key not in self._sets:
+            spec = self.decl.sets[key]
+            if isinstance(spec, SampledSet):
+                sampler = spec.make(self)
+                X_res, y_res = sampler.fit_resample(self.X, self.y)
+                sampler.X_syn_, sampler.y_syn_ = np.asarray(X_res), np.asarray(y_res)
+                self._sets[key] = sampler
+            else:
+                attempts = [(label, lambda make=make: make(self)) for label, make in spec.attempts]
+                self._sets[key] = distil(self.run, key, attempts, self.X, self.y,
+                                         self.seed_dir / f"{key}_ipc{self.ipc}.npz",
+                                         spec.iterations(self.p), self.budget, self.export)
+        return self._sets[key]
+
+    def data_of(self, key):
+        """``(X, y)`` of set ``key``, or of the original training set."""
+        if key == "original":
+            return self.X, self.y
+        fitted = self.set(key)
+        return fitted.X_syn_, fitted.y_syn_
+
+    def sampler(self, key):
+        """Set ``key`` as a sampler that returns it (a two-stage model's stage data)."""
+        return PrecomputedSampler(*self.data_of(key))
+
+
+# -- the runner -------------------------------------------------------------------------------
+@dataclass
+class Declarations:
+    """Everything a ``reproduce_paper.py`` run may fit: rows, sets, networks, figures."""
+
+    rows: list
+    sets: dict
+    networks: dict
+    figures: list = ()
+
+    def phase(self, item) -> int:
+        """0 for work that needs no distillation, else 1 + the position of the last
+        distilled set it needs, in the order the sets are declared."""
+        order = [k for k, s in self.sets.items() if isinstance(s, DistilledSet)]
+        return max([order.index(k) + 1 for k in item.sets if k in order], default=0)
+
+
+def run_seed(declarations, args, profile, data, seed, artifacts, env, checkpoint=None,
+             previous=None, budget=None, export=None):
+    """Every wanted row of one seed, skipping those already in ``previous``.
+
+    Work goes phase by phase (:meth:`Declarations.phase`): rows, then the
+    figures, of each phase in the order they are declared. ``checkpoint(run)``
+    is called after each recorded row, ``export()`` after each distillation
+    chunk and figure, so a run stopped by a time limit (a GPU window) keeps
+    what it finished; :class:`~.common.OutOfTime` ends the run early when
+    ``budget`` is spent.
+    """
+    run = Run(data, profile, env, seed, checkpoint, previous)
+    ctx = Context(declarations, run, args, artifacts, budget, export)
+    wanted = set(args.tables)
+    figures = list(declarations.figures) if args.figure and seed == args.seeds[0] else []
+    rows = [r for r in declarations.rows if r.key in wanted]
+    for phase in sorted({declarations.phase(item) for item in rows + figures}):
+        for row in (r for r in rows if declarations.phase(r) == phase):
+            _run_row(ctx, row)
+        for figure in (f for f in figures if declarations.phase(f) == phase):
+            _figure(ctx, figure)
+    run.complete = True
+    return run
+
+
+def _run_row(ctx, row):
+    run = ctx.run
+    name = row.name(ctx) if callable(row.name) else row.name
+    names = [name] + ([f"{name}, soft routing"] if row.soft_routing else [])
+    if all(run.has(table, n) for table in row.tables for n in names):
+        return
+    if isinstance(row.model, Shared):
+        model, seconds = ctx._network(row.model.network)
+        n_images = ctx.n
+    else:
+        X, y = ctx.data_of(row.data)
+        model, seconds = run.fit(f"{row.tables[0]}:{name}", row.model(ctx), X, y)
+        n_images = getattr(model, "n_train_images_", None) or len(y)
+    groups = ctx.groups() if isinstance(model, TwoStageClassifier) else None
+    report = run.record(row.tables[0], name, model, n_images, seconds, groups)
+    for table in row.tables[1:]:
+        run.add(table, report)
+    if row.soft_routing:  # the same fitted model: argmax of P(g|x) P(c|g,x)
+        model.set_params(routing="soft")
+        run.record(row.tables[0], names[1], model, n_images, 0.0, groups)
+
+
+def _figure(ctx, figure):
+    """Features of test images from a net trained on the panel's data; one PNG per panel,
+    skipped when the seed's record has it."""
+    run, data, args = ctx.run, ctx.data, ctx.args
+    if figure.panel in run.figures:
+        return
+    rng = np.random.RandomState(ctx.seed)
+    keep = rng.choice(len(data.y_test), size=min(2000, len(data.y_test)), replace=False)
+    out = Path(args.figure_dir or args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if figure.data == "balanced":
+        full = load_data(ctx.p, args.source, balanced=True)
+        X, y = full.X_train, full.y_train
+    else:
+        X, y = ctx.data_of(figure.data)
+    start = time.perf_counter()
+    grouper = ClassGrouper(estimator=ctx.net(figure.epochs), random_state=ctx.seed).fit(X, y)
+    named = [[str(data.target_names[c]) for c in g] for g in grouper.groups_]
+    fig = plot_class_groups(grouper, data.X_test[keep], data.y_test[keep],
+                            target_names=data.target_names, random_state=ctx.seed,
+                            title=f"{figure.panel} training data: groups {named}")
+    path = out / f"{args.profile}_figure1_{figure.panel}.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    run.figures[figure.panel] = {"groups": [g.tolist() for g in grouper.groups_],
+                                 "device": run.env["device"], "file": path.name,
+                                 "seconds": time.perf_counter() - start}
+    if run.checkpoint is not None:
+        run.checkpoint(run)
+    if ctx.export is not None:
+        ctx.export()
+    print(f"  wrote {path}; groups from {figure.panel} data: {run.figures[figure.panel]['groups']}")

@@ -1,0 +1,199 @@
+"""Seed files merged into one record per profile, and its Markdown report.
+
+:func:`merge` reads every ``<out>/<profile>/seed<N>.json`` and writes
+``<out>/<profile>.json`` (rows as mean and standard deviation over seeds,
+beside the paper's figures) and ``<out>/<profile>.md`` (:func:`markdown`).
+``benchmarks/report.py`` runs it from the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import numpy as np
+
+from .common import HERE, write_json
+from .profiles import settings
+
+PAPER_TABLES = json.loads((HERE / "paper_tables.json").read_text())
+
+# The paper's row order (rows are recorded in another order: cheap ones first).
+ROW_ORDER = {
+    "table1": ["Original", "GM Distilled", "MTT Distilled"],
+    "table2": ["Original + Original", "Original + GM Distilled", "Original + MTT Distilled"],
+    "table3": ["Original + Original", "GM Distilled + GM Distilled", "Original + GM Distilled"],
+}
+
+PAPER_ROWS = {
+    ("table1", "Original"): ("table1_direct", "Original"),
+    ("table1", "GM Distilled"): ("table1_direct", "GM Distilled"),
+    ("table1", "MTT Distilled"): ("table1_direct", "MTT Distilled"),
+    ("table2", "Original + Original"): ("table2_two_stage", "Original + Original"),
+    ("table2", "Original + GM Distilled"): ("table2_two_stage", "Original + GM Distilled"),
+    ("table2", "Original + MTT Distilled"): ("table2_two_stage", "Original + MTT Distilled"),
+    ("table3", "Original + Original"): ("table3_ablation", "Original + Original"),
+    ("table3", "GM Distilled + GM Distilled"): ("table3_ablation", "GM Distilled + GM Distilled"),
+    ("table3", "Original + GM Distilled"): ("table3_ablation", "Original + GM Distilled"),
+}
+
+
+def paper_row(table, name, profile_name):
+    key = PAPER_ROWS.get((table, name))
+    if key is None or profile_name not in ("paper", "cpu"):
+        return None
+    for row in PAPER_TABLES[key[0]]:
+        if row["dataset"] == key[1]:
+            return {k: row.get(k) for k in ("train_images", "total_acc", "acc_std",
+                                            "group_acc", "per_class_acc")}
+    return None
+
+
+def mean_std(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
+
+
+def merge(out, profile_name):
+    """Merge the seed files of ``profile_name`` under ``out``; write and return the record."""
+    files = sorted((out / profile_name).glob("seed*.json"))
+    seeds = [json.loads(f.read_text()) for f in files]
+    if not seeds:
+        raise SystemExit(f"no seed files under {out / profile_name}")
+    tables = {}
+    found = [t for s in seeds for t in s["tables"]]
+    for table in [*TITLES, *dict.fromkeys(t for t in found if t not in TITLES)]:
+        names = []
+        for s in seeds:
+            names += [r["name"] for r in s["tables"].get(table, []) if r["name"] not in names]
+        rows = []
+        for name in names:
+            reports = [r for s in seeds for r in s["tables"].get(table, []) if r["name"] == name]
+            first = reports[0]
+            rows.append({
+                "name": name,
+                "train_images": first["train_images"],
+                "seeds": [s["seed"] for s in seeds if any(r["name"] == name for r in s["tables"].get(table, []))],
+                "total_acc": mean_std([r["total_acc"] for r in reports]),
+                "balanced_acc": mean_std([r["balanced_acc"] for r in reports]),
+                "acc_std": mean_std([r["acc_std"] for r in reports]),
+                "group_acc": mean_std([r.get("group_acc") for r in reports]),
+                "few_shot": mean_std([r.get("few_shot") for r in reports]),
+                "per_class_acc": {c: mean_std([r["per_class_acc"][c] for r in reports])
+                                  for c in first["per_class_acc"]},
+                "seconds": mean_std([r.get("seconds") for r in reports]),
+                "groups": first.get("groups"),
+                "paper": paper_row(table, name, profile_name),
+                "trained_on": sorted({r.get("device") or s_device for r, s_device in
+                                      ((r, s["device"]) for s in seeds
+                                       for r in s["tables"].get(table, []) if r["name"] == name)}),
+            })
+        if rows:
+            tables[table] = rows
+    merged = {
+        "profile": profile_name,
+        "settings": settings(seeds[0]["settings"]),
+        "seeds": [s["seed"] for s in seeds],
+        "device": sorted({s["device"] for s in seeds}),
+        "torch": sorted({s["torch"] for s in seeds}),
+        "commit": sorted({s["commit"] for s in seeds}),
+        "command": list(dict.fromkeys(s["command"] for s in seeds)),
+        "incomplete_seeds": [s["seed"] for s in seeds if s.get("complete") is False],
+        "wall_time_s": {k: mean_std([s["wall_time_s"].get(k) for s in seeds])
+                        for k in dict.fromkeys(k for s in seeds for k in s["wall_time_s"])},
+        "groups": [s.get("groups") for s in seeds],
+        "distillation": [s.get("distillation") for s in seeds],
+        "figures": [s.get("figures") for s in seeds],
+        "missing": {f"seed{s['seed']}": [f"{t}: {n}" for t, names in ROW_ORDER.items()
+                                         for n in names
+                                         if not any(r["name"] == n for r in s["tables"].get(t, []))]
+                    for s in seeds},
+        "tables": tables,
+    }
+    merged["missing"] = {k: v for k, v in merged["missing"].items() if v}
+    write_json(out / f"{profile_name}.json", merged)
+    (out / f"{profile_name}.md").write_text(markdown(merged))
+    print(f"merged {len(seeds)} seed file(s) into {out / profile_name}.json and .md")
+    return merged
+
+
+def _pm(stat):
+    if stat is None:
+        return "-"
+    return f"{stat['mean']:.1f} ± {stat['std']:.1f}" if stat["n"] > 1 else f"{stat['mean']:.1f}"
+
+
+def _short_device(name):
+    """'NVIDIA H100 80GB HBM3' -> 'H100'; CPUs as 'CPU'."""
+    if name.startswith("CPU"):
+        return "CPU"
+    return name.replace("NVIDIA ", "").split(" ")[0]
+
+
+def _diff(stat, paper):
+    if stat is None or paper is None:
+        return "-"
+    return f"{stat['mean'] - paper:+.1f}"
+
+
+TITLES = {
+    "table1": "Table 1: ConvNet3 trained on the original and on distilled sets (ipc=10)",
+    "table2": "Table 2: two-stage model, stage 1 on the original data",
+    "table3": "Table 3: which data each stage trains on",
+    "baselines": "Baselines a practitioner would try (same ConvNet3 and budget)",
+    "extra": "Two-stage models built from better parts (issue 7; not in the paper)",
+    "backbone": "Decoupled training and the shared-backbone two-stage model (issue 14; "
+                "not in the paper)",
+}
+
+
+def markdown(merged):
+    lines = [f"# Results: profile `{merged['profile']}`", "",
+             f"- seeds: {merged['seeds']}", f"- device: {', '.join(merged['device'])}",
+             f"- torch: {', '.join(merged['torch'])}; commit: {', '.join(merged['commit'])}",
+             f"- settings: `{json.dumps(merged['settings'])}`",
+             "- commands:"] + [f"  - `{c}`" for c in merged["command"]] + [
+             "- wall time per stage (s, mean over seeds): " + ", ".join(
+                 f"{k} {v['mean']:.0f}" for k, v in merged["wall_time_s"].items() if v),
+             f"- groups (per seed): {merged['groups']}",
+             f"- distillation runs (per seed; settings tried and outcome): "
+             f"{json.dumps(merged.get('distillation'))}", "",
+             ] + ([f"- **incomplete**: seed(s) {merged['incomplete_seeds']} stopped before "
+                   "every row was done (a time limit); the rows shown for them are finished", ""]
+                  if merged.get("incomplete_seeds") else []) + (
+             ["- **rows still missing** (the paper's tables):"]
+             + [f"  - {seed}: {', '.join(rows)}" for seed, rows in merged["missing"].items()]
+             + [""] if merged.get("missing") else []) + [
+             "Accuracies in % on the balanced test set, mean ± std over seeds; "
+             "'paper' is the paper's figure and 'diff' ours minus the paper's.", ""]
+    if merged["profile"] != "paper":
+        lines += [f"**Profile `{merged['profile']}` is not the paper's setting** (see its "
+                  "settings above: a narrower network, fewer epochs and iterations, or other "
+                  "data). Its figures show that the pipeline runs end to end; their "
+                  "differences from the paper's are expected and are not a reproduction.", ""]
+    for table, rows in merged["tables"].items():
+        lines += [f"## {TITLES.get(table, table)}", "",
+                  "| model | images | total acc | paper | diff | Acc Std | paper | diff "
+                  "| group acc | paper | few-shot acc | trained on |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for r in rows:
+            paper = r["paper"] or {}
+            lines.append(
+                f"| {r['name']} | {r['train_images']} | {_pm(r['total_acc'])} | "
+                f"{paper.get('total_acc', '-')} | {_diff(r['total_acc'], paper.get('total_acc'))} | "
+                f"{_pm(r['acc_std'])} | {paper.get('acc_std', '-')} | "
+                f"{_diff(r['acc_std'], paper.get('acc_std'))} | {_pm(r['group_acc'])} | "
+                f"{paper.get('group_acc') or '-'} | {_pm(r['few_shot'])} | "
+                f"{', '.join(_short_device(d) for d in r.get('trained_on', [])) or '-'} |")
+        classes = list(rows[0]["per_class_acc"])
+        lines += ["", "Per-class accuracy (%):", "",
+                  "| model | " + " | ".join(classes) + " |",
+                  "|---|" + "---:|" * len(classes)]
+        for r in rows:
+            lines.append(f"| {r['name']} | " + " | ".join(
+                f"{r['per_class_acc'][c]['mean']:.1f}" for c in classes) + " |")
+            if r["paper"]:
+                lines.append("| (paper) | " + " | ".join(
+                    f"{r['paper']['per_class_acc'].get(c, '-')}" for c in classes) + " |")
+        lines.append("")
+    return "\n".join(lines)
