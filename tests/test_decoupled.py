@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 
@@ -187,3 +188,19 @@ def test_fit_leaves_the_backbone_parameter_unchanged(digits):
     FeatureExtractor(backbone).fit(digits.X_train, digits.y_train)
     assert joblib.hash(backbone) == before
     assert not hasattr(backbone, "module_")  # the fitted networks are clones
+
+
+@pytest.mark.parametrize("stage", ["group_estimator", "class_estimator"])
+def test_a_network_head_on_backbone_features_is_refused_before_training(stage, digits,
+                                                                        monkeypatch):
+    def no_training(self, *args, **kwargs):
+        raise AssertionError("trained before the parameters were checked")
+
+    monkeypatch.setattr(ConvNetClassifier, "fit", no_training)
+    model = backbone_model(**{stage: net()})
+    message = (rf"fine_tune=False.*penultimate features.*{stage} is a ConvNetClassifier.*"
+               r"LogisticRegression.*fine_tune=True")
+    with pytest.raises(ValueError, match=message):
+        model.fit(digits.X_train, digits.y_train)
+    with pytest.raises(ValueError, match=message):  # a shared, fitted one too
+        backbone_model(**{stage: FrozenEstimator(net())}).fit(digits.X_train, digits.y_train)

@@ -215,3 +215,29 @@ def test_mean_and_std_together(tmp_path):
     with pytest.raises(ValueError, match="mean and std must be given together"):
         load_image_dataset(source=root, mean=[0.5] * 3, data_home=tmp_path / "cache")
 
+
+
+def test_source_is_the_first_positional_argument(tmp_path):
+    # As datasets.load_dataset(path) and torchvision's ImageFolder(root).
+    root = make_parquet_folder(tmp_path / "parquet")
+    by_position = load_image_dataset(root, data_home=tmp_path / "cache")
+    by_keyword = load_image_dataset(source=root, data_home=tmp_path / "cache")
+    np.testing.assert_array_equal(by_position.X_train, by_keyword.X_train)
+    np.testing.assert_array_equal(by_position.y_test, by_keyword.y_test)
+
+
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_reading_a_local_copy_is_quiet_unless_verbose(verbose, tmp_path, capfd):
+    # A README without a metadata block makes the hub log "Repo card metadata
+    # block was not found"; datasets draws "Generating train split" bars.
+    root = make_parquet_folder(tmp_path / "parquet")
+    (root / "README.md").write_text("# a local copy\n")
+    capfd.readouterr()  # what writing the Parquet files printed
+    before = datasets.is_progress_bar_enabled()
+    load_image_dataset(root, data_home=tmp_path / "cache", cache=False, verbose=verbose)
+    printed = "".join(capfd.readouterr())
+    if verbose:
+        assert "Generating train split" in printed
+    else:
+        assert printed == ""
+    assert datasets.is_progress_bar_enabled() == before  # the user's setting is restored

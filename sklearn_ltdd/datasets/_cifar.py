@@ -28,7 +28,7 @@ _SPECS = {
 }
 
 
-def _load_cached(name: str, source, data_home):
+def _load_cached(name: str, source, data_home, verbose=0):
     """The decoded uint8 arrays of both splits (images (n, 32, 32, 3), int labels)."""
     spec = _SPECS[name]
     if source is None:
@@ -42,13 +42,13 @@ def _load_cached(name: str, source, data_home):
     return _load_decoded(str(source), name=name, options=(), data_home=data_home,
                          cache=True, image_column=("img", "image"),
                          label_column=spec["label_columns"], image_size=None,
-                         require_test=True, what=name.upper(), hint=hint)
+                         require_test=True, what=name.upper(), hint=hint, verbose=verbose)
 
 
 def _load_lt(name, *, source, imbalance_ratio, max_per_class, random_state,
-             return_X_y, data_home):
+             return_X_y, data_home, verbose):
     spec = _SPECS[name]
-    arrays = _load_cached(name, source, data_home)
+    arrays = _load_cached(name, source, data_home, verbose)
     data = _assemble(arrays, source=str(source), test_size=None,
                      imbalance_ratio=imbalance_ratio, max_per_class=max_per_class,
                      mean=spec["mean"], std=spec["std"], random_state=random_state)
@@ -63,8 +63,9 @@ def _load_lt(name, *, source, imbalance_ratio, max_per_class, random_state,
     return data
 
 
-def load_cifar10_lt(*, source=None, imbalance_ratio: float = 100, max_per_class=None,
-                    random_state=0, return_X_y: bool = False, data_home=None):
+def load_cifar10_lt(source=None, *, imbalance_ratio: float = 100, max_per_class=None,
+                    random_state=0, return_X_y: bool = False, data_home=None,
+                    verbose: int = 0):
     """Load CIFAR10-LT: a long-tailed training set and the balanced test set.
 
     The data are read with the Hugging Face ``datasets`` library, from a hub
@@ -89,6 +90,9 @@ def load_cifar10_lt(*, source=None, imbalance_ratio: float = 100, max_per_class=
         Return ``(X_train, y_train, X_test, y_test)`` instead of a Bunch.
     data_home : str or path, default=None
         Cache folder (see :func:`get_data_home`).
+    verbose : int, default=0
+        1 shows what ``datasets`` prints while it decodes the source the
+        first time (progress bars, the hub's messages); 0 keeps it quiet.
 
     Returns
     -------
@@ -112,11 +116,12 @@ def load_cifar10_lt(*, source=None, imbalance_ratio: float = 100, max_per_class=
     """
     return _load_lt("cifar10", source=source, imbalance_ratio=imbalance_ratio,
                     max_per_class=max_per_class, random_state=random_state,
-                    return_X_y=return_X_y, data_home=data_home)
+                    return_X_y=return_X_y, data_home=data_home, verbose=verbose)
 
 
-def load_cifar100_lt(*, source=None, imbalance_ratio: float = 100, max_per_class=None,
-                     random_state=0, return_X_y: bool = False, data_home=None):
+def load_cifar100_lt(source=None, *, imbalance_ratio: float = 100, max_per_class=None,
+                     random_state=0, return_X_y: bool = False, data_home=None,
+                    verbose: int = 0):
     """Load CIFAR100-LT (fine labels); a preset of :func:`load_image_dataset`.
 
     The default source is ``$SKLEARN_LTDD_CIFAR100``, else the hub id
@@ -125,4 +130,4 @@ def load_cifar100_lt(*, source=None, imbalance_ratio: float = 100, max_per_class
     """
     return _load_lt("cifar100", source=source, imbalance_ratio=imbalance_ratio,
                     max_per_class=max_per_class, random_state=random_state,
-                    return_X_y=return_X_y, data_home=data_home)
+                    return_X_y=return_X_y, data_home=data_home, verbose=verbose)

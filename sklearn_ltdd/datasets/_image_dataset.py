@@ -8,7 +8,9 @@ presets of the same code path (:mod:`._cifar`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import numbers
 import os
 import tempfile
@@ -86,11 +88,42 @@ def _missing_folder(source) -> OSError:
     )
 
 
-def _open_source(source: str, *, what: str, hint: str, cache_dir=None):
+@contextlib.contextmanager
+def _quiet_datasets(verbose):
+    """Silence ``datasets``' progress bars and the hub's log messages unless ``verbose``.
+
+    Reading a local copy otherwise prints "Generating train split" bars and
+    "Repo card metadata block was not found"; the previous settings are
+    restored afterwards, so a user's own configuration is left as it was.
+    """
+    if verbose:
+        yield
+        return
+    import datasets
+    from datasets.utils import logging as datasets_logging
+
+    bars = datasets.is_progress_bar_enabled()
+    level = datasets_logging.get_verbosity()
+    hub = logging.getLogger("huggingface_hub")
+    hub_level = hub.level
+    datasets.disable_progress_bars()
+    datasets_logging.set_verbosity_error()
+    hub.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hub.setLevel(hub_level)
+        datasets_logging.set_verbosity(level)
+        if bars:
+            datasets.enable_progress_bars()
+
+
+def _open_source(source: str, *, what: str, hint: str, cache_dir=None, verbose=0):
     """The ``DatasetDict`` of a hub id, a Parquet folder or an image folder.
 
     ``cache_dir`` receives the Arrow files ``datasets`` prepares (None: its
-    own cache, where downloads from the hub are kept).
+    own cache, where downloads from the hub are kept); ``verbose`` shows
+    ``datasets``' progress bars and messages.
     """
     local = Path(source).expanduser()
     if not local.exists() and _looks_like_path(source):
@@ -115,7 +148,8 @@ def _open_source(source: str, *, what: str, hint: str, cache_dir=None):
     try:
         from datasets import load_dataset
 
-        return load_dataset(**kwargs, cache_dir=cache_dir)
+        with _quiet_datasets(verbose):
+            return load_dataset(**kwargs, cache_dir=cache_dir)
     except Exception as exc:  # offline, unknown id, unreadable folder
         raise OSError(
             f"Could not load {what} from source={source!r} "
@@ -221,17 +255,19 @@ def _encode_labels(raw: dict, feature, source: str):
 
 def _decode_source(source: str, *, image_column, label_column, image_size,
                    data_home=None, require_test: bool = False, what: str = "images",
-                   hint: str = _SOURCE_HINT) -> dict:
+                   hint: str = _SOURCE_HINT, verbose=0) -> dict:
     """Decode every split of ``source``: uint8 (n, H, W, C) images, int64 codes."""
     if not Path(source).expanduser().is_dir():  # a hub id: keep its download cached
-        return _decode_dataset(_open_source(source, what=what, hint=hint), source=source,
+        dataset = _open_source(source, what=what, hint=hint, verbose=verbose)
+        return _decode_dataset(dataset, source=source,
                                image_column=image_column, label_column=label_column,
                                image_size=image_size, require_test=require_test)
     # A local folder: the Arrow copy ``datasets`` prepares is only needed while
     # decoding, so it goes to a scratch folder, not to the global HF cache.
     with tempfile.TemporaryDirectory(dir=get_data_home(data_home), prefix="hf-scratch-",
                                      ignore_cleanup_errors=True) as cache_dir:
-        dataset = _open_source(source, what=what, hint=hint, cache_dir=cache_dir)
+        dataset = _open_source(source, what=what, hint=hint, cache_dir=cache_dir,
+                               verbose=verbose)
         arrays = _decode_dataset(dataset, source=source, image_column=image_column,
                                  label_column=label_column, image_size=image_size,
                                  require_test=require_test)
@@ -384,13 +420,13 @@ def _assemble(arrays: dict, *, source: str, test_size, imbalance_ratio, max_per_
     )
 
 
-def load_image_dataset(*, source: str | os.PathLike, image_column: str | None = None,
+def load_image_dataset(source: str | os.PathLike, *, image_column: str | None = None,
                        label_column: str | None = None,
                        image_size: int | tuple[int, int] | None = None,
                        test_size: float | int = 0.2, imbalance_ratio: float | None = None,
                        max_per_class: int | None = None, mean=None, std=None,
                        random_state=0, return_X_y: bool = False, data_home=None,
-                       cache: bool = True):
+                       cache: bool = True, verbose: int = 0):
     """Load any image classification data set, optionally made long-tailed.
 
     The data are read with the Hugging Face ``datasets`` library from a hub
@@ -436,6 +472,9 @@ def load_image_dataset(*, source: str | os.PathLike, image_column: str | None = 
         Cache folder (``$SKLEARN_LTDD_DATA``, else ``~/.cache/sklearn_ltdd``).
     cache : bool, default=True
         Read and write the decoded uint8 arrays in ``data_home``.
+    verbose : int, default=0
+        1 shows what ``datasets`` prints while it reads the source (its
+        progress bars and the hub's messages); 0 keeps them quiet.
 
     Returns
     -------
@@ -472,7 +511,7 @@ def load_image_dataset(*, source: str | os.PathLike, image_column: str | None = 
     ...     for i in range(5):
     ...         pixels = np.full((8, 8, 3), 40 * i, dtype=np.uint8)
     ...         Image.fromarray(pixels).save(root / label / f"{i}.png")
-    >>> data = load_image_dataset(source=root, test_size=0.4,
+    >>> data = load_image_dataset(root, test_size=0.4,
     ...                           data_home=Path(tmp.name) / "cache")
     >>> data.X_train.shape, data.X_test.shape
     ((6, 3, 8, 8), (4, 3, 8, 8))
@@ -497,7 +536,7 @@ def load_image_dataset(*, source: str | os.PathLike, image_column: str | None = 
     options = ("load_image_dataset", image_column, label_column, size)
     arrays = _load_decoded(source, name="images", options=options, data_home=data_home,
                            cache=cache, image_column=image_column,
-                           label_column=label_column, image_size=size)
+                           label_column=label_column, image_size=size, verbose=verbose)
     data = _assemble(arrays, source=source, test_size=test_size,
                      imbalance_ratio=imbalance_ratio, max_per_class=max_per_class,
                      mean=mean, std=std, random_state=random_state)

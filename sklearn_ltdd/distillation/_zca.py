@@ -11,6 +11,7 @@ from sklearn.utils import check_scalar
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import check_image_array, check_input_shape
+from ..utils._batching import in_fixed_chunks
 
 
 #: MTT whitens CIFAR-10 images scaled to [0, 1] with kornia's ZCA and eps=0.1;
@@ -104,13 +105,13 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return tags
 
     def transform(self, X):
-        """Whiten ``X``."""
-        out = apply_zca(self._check(X), torch.from_numpy(self.mean_),
-                        torch.from_numpy(self.whitening_))
-        return out.numpy()
+        """Whiten ``X`` (row by row: the result does not depend on how ``X`` is cut)."""
+        X = self._check(X)
+        mean, matrix = torch.from_numpy(self.mean_), torch.from_numpy(self.whitening_)
+        return in_fixed_chunks(lambda x: apply_zca(x, mean, matrix), X).numpy()
 
     def inverse_transform(self, X):
         """Map whitened data back to the input space."""
-        out = apply_zca(self._check(X), torch.from_numpy(self.mean_),
-                        torch.from_numpy(self.unwhitening_), inverse=True)
-        return out.numpy()
+        X = self._check(X)
+        mean, matrix = torch.from_numpy(self.mean_), torch.from_numpy(self.unwhitening_)
+        return in_fixed_chunks(lambda x: apply_zca(x, mean, matrix, inverse=True), X).numpy()

@@ -22,6 +22,7 @@ from ..utils import (
     check_input_shape,
     resolve_device,
 )
+from ..utils._batching import DEFAULT_CHUNK, in_fixed_chunks
 from ..utils._random import forked_torch_rng, torch_seed
 from ._callbacks import HalfwayStepLR
 from ._losses import CRITERIA
@@ -234,9 +235,17 @@ class ConvNetClassifier(NeuralNetClassifier):
 
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device_)
-        if self.module_.training and self._augment is not None:
+        if not self.module_.training:  # the same output for a row however X is cut
+            return in_fixed_chunks(lambda xb: self.module_(xb, **fit_params), x,
+                                   self._inference_chunk())
+        if self._augment is not None:
             x = self._augment(x, self._generator("augment", x.device))
         return self.module_(x, **fit_params)
+
+    def _inference_chunk(self) -> int:
+        """Rows per forward pass at prediction (every pass gets exactly this many)."""
+        size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
+        return int(size) if size and size > 0 else DEFAULT_CHUNK
 
     def get_loss(self, y_pred, y_true, *args, **kwargs):
         y_true = to_tensor(y_true, device=self.device_)
@@ -450,11 +459,12 @@ class ConvNetClassifier(NeuralNetClassifier):
                 f"{type(self.module_).__name__} has no embed() method; give the "
                 f"module an embed(x) returning penultimate features."
             )
-        batch_size = batch_size or self.batch_size
+        batch_size = batch_size or self._inference_chunk()
         self.module_.eval()
         out = []
         with torch.no_grad():
-            for start in range(0, len(X), batch_size):
-                xb = torch.as_tensor(X[start:start + batch_size], device=self.device_)
-                out.append(self.module_.embed(xb).cpu().numpy())
+            # Fixed-size passes: a row's features do not depend on how X is cut.
+            for start in range(0, len(X), 16 * batch_size):
+                xb = torch.as_tensor(X[start:start + 16 * batch_size], device=self.device_)
+                out.append(in_fixed_chunks(self.module_.embed, xb, batch_size).cpu().numpy())
         return np.concatenate(out).astype(np.float32, copy=False)

@@ -207,7 +207,7 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         seed = int(rng.randint(2**31 - 1))
         self.backbone_ = _fit_backbone(self.backbone, X, y, seed)
         if self.method == "crt":
-            features = self.backbone_.embed(X)
+            features = self.backbone_.embed(X).astype(np.float64)  # as _scores sees them
             rows = class_balanced_indices(y, rng)
             head = LogisticRegression(max_iter=1000) if self.head is None else clone(self.head)
             self.head_ = head.fit(features[rows], y[rows])
@@ -228,10 +228,12 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
     def _scores(self, X):
         """Per-class scores: the head's log-probabilities (cRT) or normalised logits (tau)."""
         check_is_fitted(self, "backbone_")
-        features = self.backbone_.embed(X)
+        # float64, as scikit-learn heads compute: a row's score does not depend on
+        # how X is cut (float32 matrix products round by the number of rows).
+        features = self.backbone_.embed(X).astype(np.float64)
         if self.method == "crt":
             return self.head_.predict_log_proba(features)
-        return features.astype(np.float64) @ self.coef_.T
+        return features @ self.coef_.T
 
     def decision_function(self, X):
         """Class scores, shape (n_samples, n_classes); (n_samples,) for two classes."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import time
 
 import numpy as np
@@ -17,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..distillation import GradientMatchingDistiller
 from ..grouping import ClassGrouper
 from ..nets import ConvNetClassifier, InitFromModule
+from ..nets._classifier import _image_ndim
 from ..nets._decoupled import _fit_backbone
 from ..utils import check_image_array, check_images_labels, check_input_shape
 from ..utils._random import torch_seed
@@ -50,6 +50,13 @@ def _seed_unset_random_states(estimator, rng):
 def _is_explicit_groups(grouper):
     return isinstance(grouper, (list, tuple)) and all(
         isinstance(g, (list, tuple, np.ndarray)) for g in grouper)
+
+
+def _needs_images(estimator) -> bool:
+    """Whether ``estimator`` (or the one a FrozenEstimator wraps) only takes images."""
+    if isinstance(estimator, FrozenEstimator):
+        estimator = estimator.estimator
+    return isinstance(estimator, ConvNetClassifier) and _image_ndim(estimator.module) == (4,)
 
 
 def _has_fit_resample(obj):
@@ -238,7 +245,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
 
                 def embed(data):
                     if id(data) not in features:
-                        features[id(data)] = self.backbone_.embed(data)
+                        features[id(data)] = self._features(data)
                     return features[id(data)]
                 X1, X2 = embed(X1), embed(X2)
 
@@ -266,6 +273,17 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
                 f"backbone must be a classifier with an embed(X) method (a "
                 f"ConvNetClassifier) or None, got {self.backbone!r}."
             )
+        if self.backbone is not None and not self.fine_tune:
+            for name in ("group_estimator", "class_estimator"):
+                if _needs_images(getattr(self, name)):
+                    raise ValueError(
+                        f"With a backbone and fine_tune=False, the stage estimators are "
+                        f"trained on the backbone's penultimate features (2-D arrays), "
+                        f"but {name} is a ConvNetClassifier, which needs images "
+                        f"(n, C, H, W). Either give {name} a feature classifier (None: "
+                        f"LogisticRegression(max_iter=1000)), or set fine_tune=True to "
+                        f"train copies of the backbone's network on the images."
+                    )
         for name in ("stage1_data", "stage2_data"):
             value = getattr(self, name)
             allowed_none = name == "stage2_data"
@@ -406,8 +424,13 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         X = check_image_array(X, ndim=(len(self._input_shape) + 1,), dtype=None)
         check_input_shape(X, self._input_shape, type(self).__name__)
         if getattr(self, "backbone_", None) is not None and not self.fine_tune:
-            return self.backbone_.embed(X)
+            return self._features(X)
         return X
+
+    def _features(self, X):
+        """The backbone's features as float64, what scikit-learn heads compute in: their
+        rows then round the same however X is cut (float32 products do not)."""
+        return self.backbone_.embed(X).astype(np.float64)
 
     def predict_group(self, X) -> np.ndarray:
         """Index (into ``groups_``) of the group each image is routed to."""
