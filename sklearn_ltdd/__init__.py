@@ -2,8 +2,8 @@
 
 Scikit-learn estimators for the two-stage method of Zheng et al.,
 "Dataset Distillation Enhancing Long-Tail Learning": distillers that condense
-a long-tailed image set into a small balanced one (gradient matching and
-trajectory matching), a class grouper, and a two-stage classifier, all on
+a long-tailed image set into a small balanced one (gradient, trajectory,
+distribution and statistics matching), a class grouper, and a two-stage classifier, all on
 the ConvNet3 backbone wrapped as a skorch net.
 """
 
@@ -11,6 +11,7 @@ from ._version import __version__
 from .distillation import (
     DistributionMatchingDistiller,
     GradientMatchingDistiller,
+    StatisticsMatchingDistiller,
     TrajectoryMatchingDistiller,
     ZCAWhitening,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "DistributionMatchingDistiller",
     "FeatureExtractor",
     "GradientMatchingDistiller",
+    "StatisticsMatchingDistiller",
     "TrajectoryMatchingDistiller",
     "TwoStageClassifier",
     "ZCAWhitening",

@@ -130,13 +130,15 @@ class _EpochBar:
 
 
 # -- distill -----------------------------------------------------------------------------------
-METHODS = ("gm", "dsa", "mtt", "dm", "idm")
+METHODS = ("gm", "dsa", "mtt", "dm", "idm", "sm")
+DEBIAS = {"cumulative": "cumulative", "logit_adjusted": "logit_adjusted", "none": None}
 
 
 def _distiller(args):
     from .distillation import (
         DistributionMatchingDistiller,
         GradientMatchingDistiller,
+        StatisticsMatchingDistiller,
         TrajectoryMatchingDistiller,
     )
 
@@ -149,7 +151,26 @@ def _distiller(args):
                                          **common)
     if args.method == "mtt":
         return TrajectoryMatchingDistiller(**common)
+    if args.method == "sm":
+        return StatisticsMatchingDistiller(debias=DEBIAS[args.debias],
+                                           expert_epochs=args.teacher_epochs, **common)
     return DistributionMatchingDistiller(method=args.method, **common)
+
+
+def _teacher(args, data):
+    """The teacher of ``evaluate --teacher``: statistics matching's default network, trained
+    on the training set (batch-norm ConvNet3, the ``--debias`` loss, mixup/CutMix)."""
+    from sklearn.frozen import FrozenEstimator
+
+    from .distillation import StatisticsMatchingDistiller
+
+    recipe = StatisticsMatchingDistiller(
+        debias=DEBIAS[args.debias], expert_epochs=args.teacher_epochs,
+        module_params={"width": args.width}, device=args.device)
+    teacher = recipe.default_network(seed=args.random_state)
+    if not args.quiet:
+        teacher.set_params(callbacks=[("progress", _EpochBar("teacher"))])
+    return FrozenEstimator(teacher.fit(data.X_train, data.y_train))
 
 
 def _distill(args) -> int:
@@ -181,6 +202,7 @@ def _evaluate(args) -> int:
     data = _load(args)
     target_names = np.asarray(data.target_names)
     distilled = load_distilled_set(args.train) if args.train else None
+    teacher = _teacher(args, data) if args.teacher else None
     if distilled is not None and tuple(distilled.X.shape[1:]) != tuple(data.X_train.shape[1:]):
         raise SystemExit(
             f"error: the set {args.train} holds images of shape {distilled.X.shape[1:]}, "
@@ -189,6 +211,14 @@ def _evaluate(args) -> int:
         )
 
     def net(on_distilled, desc):
+        callbacks = None if args.quiet else [("progress", _EpochBar(desc))]
+        if teacher is not None and on_distilled:  # the student recipe, learning the teacher
+            from .nets import make_student
+
+            params = {"max_epochs": args.epochs} if args.epochs else {}
+            return make_student(teacher, module__width=args.width, device=args.device,
+                                random_state=args.random_state, callbacks=callbacks,
+                                **params)
         augmentation = args.augmentation
         if augmentation is None:  # as the set's method evaluates: DSA where it distilled with it
             uses_dsa = on_distilled and (distilled.params or {}).get("augmentation") == "dsa"
@@ -200,8 +230,7 @@ def _evaluate(args) -> int:
         return ConvNetClassifier(
             module__width=args.width, max_epochs=epochs, lr=lr, criterion=args.criterion,
             augmentation=None if augmentation == "none" else augmentation,
-            device=args.device, random_state=args.random_state,
-            callbacks=None if args.quiet else [("progress", _EpochBar(desc))])
+            device=args.device, random_state=args.random_state, callbacks=callbacks)
 
     start = time.perf_counter()
     if args.two_stage:
@@ -210,19 +239,21 @@ def _evaluate(args) -> int:
             grouper=ClassGrouper(n_groups=args.groups, estimator=net(False, "grouping network"),
                                  random_state=args.random_state),
             group_estimator=net(False, "stage 1"),
-            class_estimator=net(distilled is not None, "stage 2"),
+            class_estimator=net(distilled is not None or teacher is not None, "stage 2"),
             stage2_data=stage2, random_state=args.random_state)
         name = "Original + " + ("Original" if distilled is None else
                                 f"{distilled.method.replace('Distiller', '')} set")
         model.fit(data.X_train, data.y_train)
         n_images, groups = model.n_train_images_, model.groups_
     elif distilled is None:
-        model = net(False, "training").fit(data.X_train, data.y_train)
+        model = net(teacher is not None, "training").fit(data.X_train, data.y_train)
         name, n_images, groups = "Original", len(data.y_train), None
     else:
         model = net(True, "training").fit(distilled.X, distilled.y)
         name = f"{distilled.method.replace('Distiller', '')} set"
         n_images, groups = len(distilled.y), None
+    if teacher is not None:
+        name += ", soft labels"
     seconds = time.perf_counter() - start
     report = long_tail_report(data.y_test, model.predict(data.X_test), name=name,
                               n_train_images=n_images, groups=groups,
@@ -250,6 +281,14 @@ def _plot(data, model, name, path):
         target_names=np.asarray(data.target_names), name=name)
     display.figure_.savefig(path, dpi=110, bbox_inches="tight")
     print(f"wrote {path}")
+
+
+def _add_teacher_options(parser):
+    parser.add_argument("--debias", choices=sorted(DEBIAS), default="cumulative",
+                        help="the teacher's (and sm's observer's) long-tail loss "
+                             "(default: cumulative, the paper's)")
+    parser.add_argument("--teacher-epochs", type=int, default=200,
+                        help="epochs of the teacher (and sm's observer) (default: 200)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -295,14 +334,18 @@ def build_parser() -> argparse.ArgumentParser:
             "  sklearn-ltdd distill ../data/cifar10 --method dm --ipc 10 --max-per-class 1000 \\",
             "      --imbalance-ratio 100 --out dm.npz",
             "  sklearn-ltdd distill my_images/ --image-size 32 --method idm --ipc 5 --out idm.npz",
+            "  sklearn-ltdd distill digits --method sm --ipc 10 --width 32 --teacher-epochs 50 \\",
+            "      --out sm.npz    # statistics matching; the set keeps the teacher's soft labels",
         ]))
     _add_data_options(distill)
     distill.add_argument("--method", choices=METHODS, default="gm",
-                         help="gm (DC), dsa, mtt, dm or idm (default: gm)")
+                         help="gm (DC), dsa, mtt, dm, idm or sm (statistics matching) "
+                              "(default: gm)")
     distill.add_argument("--ipc", type=int, default=10, help="images per class (default: 10)")
     distill.add_argument("--iterations", type=int, default=None,
                          help="distillation iterations (default: the method's own)")
     distill.add_argument("--out", required=True, help="the .npz file to write")
+    _add_teacher_options(distill)
     distill.add_argument("--quiet", action="store_true", help="no progress bar")
     distill.set_defaults(func=_distill)
 
@@ -316,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  sklearn-ltdd evaluate digits --width 32 --epochs 50",
             "  sklearn-ltdd evaluate digits --criterion logit_adjusted --json la.json",
             "  sklearn-ltdd evaluate digits --train gm.npz --two-stage --plot per_class.png",
+            "  sklearn-ltdd evaluate digits --train sm.npz --teacher --width 32   # soft labels",
         ]))
     _add_data_options(evaluate)
     evaluate.add_argument("--train", default=None,
@@ -332,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--epochs", type=int, default=None, help="training epochs (default 300)")
     evaluate.add_argument("--lr", type=float, default=None,
                           help="learning rate (default: 0.01, or an MTT set's learned one)")
+    evaluate.add_argument("--teacher", action="store_true",
+                          help="train a teacher on the original data and let the network on "
+                               "the distilled set (or stage 2) learn its soft labels, with the "
+                               "student recipe (1000 epochs unless --epochs)")
+    _add_teacher_options(evaluate)
     evaluate.add_argument("--json", default=None, help="also write the report to this file")
     evaluate.add_argument("--plot", default=None, help="save per-class accuracy to this PNG")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars")

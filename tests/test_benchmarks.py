@@ -32,7 +32,7 @@ def test_reproduce_paper_smoke_profile(tmp_path, capsys):
                                "Original + MTT Distilled"]
     assert names["table3"] == ["Original + Original", "GM Distilled + GM Distilled",
                                "Original + GM Distilled"]
-    assert len(names["baselines"]) == 6 and len(names["extra"]) == 6
+    assert len(names["baselines"]) == 8 and len(names["extra"]) == 6
     row = merged["tables"]["table2"][1]
     assert 0 <= row["total_acc"]["mean"] <= 100 and row["group_acc"] is not None
     assert row["train_images"] == 503 + 20
@@ -83,11 +83,29 @@ def test_a_run_stopped_midway_keeps_its_finished_rows(tmp_path, monkeypatch):
     # Cheap rows first, then GM; MTT rows never ran.
     assert names["table1"] == ["Original", "GM Distilled"]
     assert names["table2"] == ["Original + Original", "Original + GM Distilled"]
-    assert len(names["baselines"]) == 6
+    assert len(names["baselines"]) == 8
     assert script.main(["--profile", "smoke", "--out", str(out), "--merge-only"]) == 0
     merged = json.loads((out / "smoke.json").read_text())
     assert merged["incomplete_seeds"] == [0]
     assert "**incomplete**" in (out / "smoke.md").read_text()
+
+
+def test_soft_label_rows_on_the_smoke_profile(tmp_path):
+    script = load("reproduce_paper")
+    out = tmp_path / "results"
+    assert script.main(["--profile", "smoke", "--out", str(out), "--artifacts",
+                        str(tmp_path / "a"), "--tables", "soft"]) == 0
+    seed = json.loads((out / "smoke" / "seed0.json").read_text())
+    names = [r["name"] for r in seed["tables"]["soft"]]
+    assert names[0] == "Teacher: BN ConvNet3, LA + mixup/CutMix, 3 epochs"
+    for label in ("Random 2 real images per class", "SM", "DM", "IDM",
+                  "IDM (balanced queue)"):
+        assert f"{label}, hard labels" in names and f"{label}, soft labels" in names
+    rows = {r["name"]: r for r in seed["tables"]["soft"]}
+    assert rows["SM, soft labels"]["train_images"] == 20
+    assert rows["Original + SM, stage 2 learns the teacher"]["group_acc"] is not None
+    assert "GM, soft labels" not in names  # the bi-level sets: --tables soft_bilevel
+    assert "## Soft labels" in (out / "smoke.md").read_text()
 
 
 def test_paper_rows_carry_the_papers_figures():

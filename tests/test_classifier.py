@@ -190,8 +190,8 @@ def test_errors(tiny_images):
         clf.predict(np.full((1, 1, 16, 16), np.nan))
     with pytest.raises(ValueError, match="only one class"):
         small().fit(X, np.zeros(60))
-    with pytest.raises(ValueError, match="lr_schedule must be 'halfway' or None"):
-        small(lr_schedule="cosine").fit(X, y)
+    with pytest.raises(ValueError, match="lr_schedule must be 'halfway', 'cosine' or None"):
+        small(lr_schedule="step").fit(X, y)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

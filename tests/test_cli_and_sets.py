@@ -78,3 +78,19 @@ def test_sets_errors(digits, tmp_path):
     dm.save_checkpoint(tmp_path / "ckpt.npz")
     with pytest.raises(ValueError, match="checkpoints load with load_checkpoint"):
         load_distilled_set(tmp_path / "ckpt.npz")
+
+
+def test_statistics_matching_and_a_student_of_a_teacher(tmp_path):
+    out = tmp_path / "sm.npz"
+    assert main(["distill", "digits", "--method", "sm", "--ipc", "2", "--iterations", "2",
+                 "--width", "8", "--teacher-epochs", "2", "--debias", "logit_adjusted",
+                 "--out", str(out), "--quiet"]) == 0
+    loaded = load_distilled_set(out)
+    assert loaded.method == "StatisticsMatchingDistiller" and loaded.soft_labels.shape == (20, 10)
+    assert loaded.params["debias"] == "logit_adjusted" and loaded.params["expert_epochs"] == 2
+    report_path = tmp_path / "report.json"
+    assert main(["evaluate", "digits", "--train", str(out), "--teacher", "--teacher-epochs", "2",
+                 "--width", "8", "--epochs", "2", "--json", str(report_path), "--quiet"]) == 0
+    report = json.loads(report_path.read_text())["report"]
+    assert report["name"] == "StatisticsMatching set, soft labels"
+    assert report["train_images"] == 20

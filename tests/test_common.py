@@ -20,6 +20,7 @@ from sklearn_ltdd import (
     DistributionMatchingDistiller,
     FeatureExtractor,
     GradientMatchingDistiller,
+    StatisticsMatchingDistiller,
     TrajectoryMatchingDistiller,
     TwoStageClassifier,
     ZCAWhitening,
@@ -43,6 +44,10 @@ def distillers():
         DistributionMatchingDistiller(method="idm", expansion=False, n_networks=3,
                                       network_interval=1, module=MLP, module_params=TINY_MLP,
                                       ipc=1, n_iterations=2, augmentation=None, random_state=0),
+        # Statistics matching on a batch-norm MLP (its crops need images: real init here).
+        StatisticsMatchingDistiller(module=MLP, module_params=TINY_MLP, ipc=1, n_iterations=2,
+                                    expert_epochs=2, init="real", augmentation=None,
+                                    random_state=0),
     ]
 
 

@@ -73,6 +73,7 @@ def test_loss_argument_errors():
 
 
 def test_registry_names():
-    assert set(CRITERIA) == {"cross_entropy", "logit_adjusted", "balanced_softmax", "class_balanced"}
+    assert set(CRITERIA) == {"cross_entropy", "logit_adjusted", "balanced_softmax", "class_balanced",
+                             "cumulative_reweighted"}
     for cls in CRITERIA.values():
         assert cls(class_counts=COUNTS)(LOGITS, TARGET).ndim == 0

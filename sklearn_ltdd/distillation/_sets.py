@@ -9,7 +9,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from .._version import __version__
-from ._base import params_json
+from ._checkpoint import params_json
 
 FORMAT = "sklearn-ltdd distilled set"
 FORMAT_VERSION = 1
@@ -19,7 +19,9 @@ def save_distilled_set(file, distiller, *, mean=None, std=None):
     """Write a fitted distiller's synthetic set to a compressed ``.npz`` file.
 
     The file holds the images (``X``, float32 as the distiller returns them),
-    their labels (``y``) and ``classes``, and, as JSON metadata, the method,
+    their labels (``y``) and ``classes``, the teacher's soft labels
+    (``soft_labels``, rows in the order of ``classes``) where the distiller
+    has them (:class:`StatisticsMatchingDistiller`), and, as JSON metadata, the method,
     ``ipc``, the images per class, the distiller's parameters, the package
     version and, when given, the normalisation (``mean``, ``std`` per
     channel) that the images are in, so they can be turned back into
@@ -63,6 +65,8 @@ def save_distilled_set(file, distiller, *, mean=None, std=None):
             "learned_lr": getattr(distiller, "learned_lr_", None)}
     arrays = {"X": np.asarray(distiller.X_syn_, dtype=np.float32),
               "y": np.asarray(distiller.y_syn_), "classes": classes}
+    if getattr(distiller, "soft_labels_", None) is not None:  # statistics matching's
+        arrays["soft_labels"] = np.asarray(distiller.soft_labels_, dtype=np.float64)
     if (mean is None) != (std is None):
         raise ValueError("give both mean and std (the images' normalisation), or neither.")
     if mean is not None:
@@ -84,8 +88,8 @@ def load_distilled_set(file):
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        ``X``, ``y``, ``classes``, ``mean`` and ``std`` (None when not
-        saved), ``method``, ``ipc``, ``images_per_class``, ``params``,
+        ``X``, ``y``, ``classes``, ``mean``, ``std`` and ``soft_labels``
+        (None when not saved), ``method``, ``ipc``, ``images_per_class``, ``params``,
         ``learned_lr``, ``sklearn_ltdd_version``. ``X, y`` train any
         classifier; ``PrecomputedSampler(data.X, data.y)`` makes them the
         stage data of a :class:`~sklearn_ltdd.two_stage.TwoStageClassifier`.
@@ -108,7 +112,8 @@ def load_distilled_set(file):
                              f"distilled set; checkpoints load with load_checkpoint.")
         out = Bunch(X=data["X"], y=data["y"], classes=data["classes"],
                     mean=data["mean"] if "mean" in data.files else None,
-                    std=data["std"] if "std" in data.files else None)
+                    std=data["std"] if "std" in data.files else None,
+                    soft_labels=data["soft_labels"] if "soft_labels" in data.files else None)
     out.update({key: meta.get(key) for key in ("method", "ipc", "images_per_class", "params",
                                                "learned_lr", "n_iterations",
                                                "sklearn_ltdd_version")})
@@ -121,7 +126,8 @@ def to_hf_dataset(distilled):
     Images are de-normalised with the set's ``mean`` and ``std`` and
     rounded to uint8 (so pixel values come back within 1/255); the
     ``image`` column has the ``Image`` feature and ``label`` a
-    ``ClassLabel`` with the class names.
+    ``ClassLabel`` with the class names; a set with soft labels gets a
+    ``soft_label`` column (the teacher's probabilities, in class order).
 
     Parameters
     ----------
@@ -132,7 +138,7 @@ def to_hf_dataset(distilled):
     -------
     dataset : datasets.Dataset
     """
-    from datasets import ClassLabel, Dataset, Features, Image
+    from datasets import ClassLabel, Dataset, Features, Image, Sequence, Value
 
     if not isinstance(distilled, Bunch):
         distilled = load_distilled_set(distilled)
@@ -150,5 +156,9 @@ def to_hf_dataset(distilled):
     names = [str(c) for c in distilled.classes.tolist()]
     position = {c: i for i, c in enumerate(distilled.classes.tolist())}
     labels = [position[v] for v in distilled.y.tolist()]
-    features = Features({"image": Image(), "label": ClassLabel(names=names)})
-    return Dataset.from_dict({"image": list(pixels), "label": labels}, features=features)
+    columns = {"image": list(pixels), "label": labels}
+    features = {"image": Image(), "label": ClassLabel(names=names)}
+    if distilled.get("soft_labels") is not None:
+        columns["soft_label"] = np.asarray(distilled.soft_labels, dtype=np.float32).tolist()
+        features["soft_label"] = Sequence(Value("float32"), length=len(names))
+    return Dataset.from_dict(columns, features=Features(features))

@@ -257,7 +257,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
     def _working_space_is_identity(self):
         return getattr(self, "zca_", None) is None
 
-    def _restore_data_state(self, X):
+    def _restore_data_state(self, X, y=None):
         self._to_working_space(X, fit=True)  # refits zca_ (or sets it to None)
 
     def __getstate__(self):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 from skorch.callbacks import Callback
@@ -54,6 +55,57 @@ class HalfwayStepLR(Callback):
         # Restore the initial learning rate so a later partial_fit starts over.
         for group, lr in zip(net.optimizer_.param_groups, self.base_lrs_):
             group["lr"] = lr
+
+
+class CosineLR(Callback):
+    """Cosine learning-rate decay over the epochs of a ``fit`` call.
+
+    After epoch ``e`` (of ``N``) the learning rate is
+    ``base * (1 + cos(pi * e / N)) / 2``: it starts at ``lr`` and ends near
+    0, the schedule of knowledge-distillation students (SRe2L, RDED).
+
+    Examples
+    --------
+    >>> import math
+    >>> round((1 + math.cos(math.pi * 150 / 300)) / 2, 3)   # halfway: half the rate
+    0.5
+    """
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.epochs_ = max(int(net.max_epochs), 1)
+        self.done_ = 0
+        self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
+
+    def on_epoch_end(self, net, **kwargs):
+        self.done_ += 1
+        factor = 0.5 * (1.0 + math.cos(math.pi * self.done_ / self.epochs_))
+        for group, lr in zip(net.optimizer_.param_groups, self.base_lrs_):
+            group["lr"] = lr * factor
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        for group, lr in zip(net.optimizer_.param_groups, self.base_lrs_):
+            group["lr"] = lr
+
+
+class CriterionProgress(Callback):
+    """Tell a criterion with ``set_progress`` how far training is (``epoch / max_epochs``).
+
+    :class:`~sklearn_ltdd.nets.CumulativeReweightedLoss` moves its weight
+    from plain to reweighted cross-entropy with it; other criteria are left
+    alone.
+    """
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.done_ = 0
+
+    def on_epoch_begin(self, net, **kwargs):
+        criterion = getattr(net, "criterion_", None)
+        criterion = getattr(criterion, "_orig_mod", criterion)  # a compiled one
+        if hasattr(criterion, "set_progress"):
+            criterion.set_progress(self.done_ / max(int(net.max_epochs), 1))
+
+    def on_epoch_end(self, net, **kwargs):
+        self.done_ += 1
 
 
 class InitFromModule(Callback):

@@ -15,7 +15,7 @@ from skorch.dataset import Dataset
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
-from ..augmentation import get_augmentation
+from ..augmentation import MIXINGS, BatchMixing, get_augmentation
 from ..utils import (
     check_image_array,
     check_images_labels,
@@ -24,9 +24,10 @@ from ..utils import (
 )
 from ..utils._batching import DEFAULT_CHUNK, in_fixed_chunks
 from ..utils._random import forked_torch_rng, torch_seed
-from ._callbacks import HalfwayStepLR
-from ._losses import CRITERIA
+from ._callbacks import CosineLR, CriterionProgress, HalfwayStepLR
+from ._losses import CRITERIA, distillation_loss
 from ._modules import ConvNet, module_kwargs_from_data
+from ._teacher import TeacherTargets
 
 #: Default optimiser settings of the paper (section 4.1) and DC's evaluation.
 _PRESET_KWARGS = {
@@ -42,15 +43,21 @@ def _image_ndim(module):
 
 
 class _DeviceBatches:
-    """Mini-batches sliced from tensors already on the device."""
+    """Mini-batches sliced from tensors already on the device.
 
-    def __init__(self, data, batch_size, generator):
+    ``skip_single``: leave out a last batch of one image (batch norm cannot
+    train on it), unless it is the only one.
+    """
+
+    def __init__(self, data, batch_size, generator, skip_single=False):
         self.X, self.y = data
         self.batch_size = int(batch_size)
         self.generator = generator
+        self.skip_single = skip_single and len(self.X) % self.batch_size == 1 \
+            and len(self.X) > 1
 
     def __len__(self):
-        return -(-len(self.X) // self.batch_size)
+        return -(-len(self.X) // self.batch_size) - int(self.skip_single)
 
     def __iter__(self):
         n = len(self.X)
@@ -58,7 +65,7 @@ class _DeviceBatches:
             order = None
         else:
             order = torch.randperm(n, generator=self.generator).to(self.X.device)
-        for start in range(0, n, self.batch_size):
+        for start in range(0, n - int(self.skip_single), self.batch_size):
             index = (slice(start, start + self.batch_size) if order is None
                      else order[start:start + self.batch_size])
             yield self.X[index], (None if self.y is None else self.y[index])
@@ -94,16 +101,38 @@ class ConvNetClassifier(NeuralNetClassifier):
     lr : float, default=0.01
     max_epochs : int, default=300
     batch_size : int, default=256
-    lr_schedule : {"halfway", None}, default="halfway"
+    lr_schedule : {"halfway", "cosine", None}, default="halfway"
         ``"halfway"`` multiplies the learning rate by 0.1 after epoch
         ``(max_epochs - 1) // 2 + 1`` and restarts the momentum, as the
-        DC/MTT evaluation code does (:class:`HalfwayStepLR`); None keeps it
-        constant.
+        DC/MTT evaluation code does (:class:`HalfwayStepLR`); ``"cosine"``
+        decays it to 0 over the epochs (:class:`CosineLR`, the schedule of
+        knowledge-distillation students); None keeps it constant.
     augmentation : {None, "crop_flip", "dsa"} or callable, default=None
         Training-time augmentation of each batch, off at prediction:
         random crop (padding 4) + horizontal flip, or differentiable
         Siamese augmentation with the DC defaults (how DC and MTT evaluate
         their distilled sets). A callable ``f(x, generator) -> x`` works too.
+    batch_mixing : {None, "mixup", "cutmix", "mixup_or_cutmix"}, default=None
+        Mix each augmented training batch with a shuffled copy of itself
+        (torchvision's ``MixUp``/``CutMix``, :class:`~sklearn_ltdd.augmentation.BatchMixing`);
+        the targets become the mixed labels, which every ``criterion``
+        accepts. Images only.
+    mixing_alpha : float, default=1.0
+        The Beta(alpha, alpha) distribution of the mixing weight.
+    teacher : fitted classifier or None, default=None
+        Learn from a teacher (knowledge distillation, Hinton et al. 2015):
+        on every training batch, after augmentation and mixing, the targets
+        are the teacher's probabilities on that same batch at temperature
+        ``teacher_temperature``, and the loss is ``T^2 KL(teacher || student)``
+        (``criterion`` is then not used). A fitted classifier whose classes
+        include the student's; wrap it in ``sklearn.frozen.FrozenEstimator``
+        so that ``clone`` (pipelines, grid search) keeps it fitted. A
+        student trained on some of the classes (a group of a two-stage model)
+        learns the teacher's view of those classes. None trains on the
+        labels as usual.
+    teacher_temperature : float, default=4.0
+        The softening temperature ``T`` (4 is Hinton's usual value and what
+        ``benchmarks/`` measured on CIFAR10-LT; SRe2L and RDED use 20).
     train_split : callable or None, default=None
         skorch's internal validation split; none by default.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
@@ -154,6 +183,10 @@ class ConvNetClassifier(NeuralNetClassifier):
         batch_size: int = 256,
         lr_schedule: str | None = "halfway",
         augmentation=None,
+        batch_mixing=None,
+        mixing_alpha: float = 1.0,
+        teacher=None,
+        teacher_temperature: float = 4.0,
         train_split=None,
         device="auto",
         random_state=None,
@@ -176,14 +209,21 @@ class ConvNetClassifier(NeuralNetClassifier):
         )
         self.lr_schedule = lr_schedule
         self.augmentation = augmentation
+        self.batch_mixing = batch_mixing
+        self.mixing_alpha = mixing_alpha
+        self.teacher = teacher
+        self.teacher_temperature = teacher_temperature
         self.random_state = random_state
 
     # -- callbacks ---------------------------------------------------------
     @property
     def _default_callbacks(self):
         callbacks = list(super()._default_callbacks)
-        if isinstance(self.lr_schedule, str) and self.lr_schedule == "halfway":
-            callbacks.insert(1, ("lr_schedule", HalfwayStepLR()))
+        schedule = {"halfway": HalfwayStepLR, "cosine": CosineLR}.get(
+            self.lr_schedule if isinstance(self.lr_schedule, str) else None)
+        if schedule is not None:
+            callbacks.insert(1, ("lr_schedule", schedule()))
+        callbacks.insert(1, ("criterion_progress", CriterionProgress()))
         return callbacks
 
     # -- devices -------------------------------------------------------------
@@ -201,13 +241,13 @@ class ConvNetClassifier(NeuralNetClassifier):
         """Resolve the device and seeds, then build module, criterion, optimizer."""
         self.device_ = resolve_device(self.device)
         if self.random_state is None:  # draw from torch's global stream
-            seeds = [int(torch.randint(2**62, ()).item()) for _ in range(3)]
+            seeds = [int(torch.randint(2**62, ()).item()) for _ in range(4)]
         else:
             rng = check_random_state(self.random_state)
-            seeds = [torch_seed(rng) for _ in range(3)]
+            seeds = [torch_seed(rng) for _ in range(4)]
         # Names end in "_": skorch reports every other attribute as a parameter.
         self.seeds_ = {"module": seeds[0] if self.random_state is not None else None,
-                       "loader": seeds[1], "augment": seeds[2]}
+                       "loader": seeds[1], "augment": seeds[2], "mix": seeds[3]}
         self.cache_ = {}  # generators and device copies of the data; not pickled
         check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
         check_scalar(self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither")
@@ -218,10 +258,15 @@ class ConvNetClassifier(NeuralNetClassifier):
                 f"{self.batch_size!r}."
             )
         if not (self.lr_schedule is None or (isinstance(self.lr_schedule, str)
-                                             and self.lr_schedule == "halfway")):
+                                             and self.lr_schedule in ("halfway", "cosine"))):
             raise ValueError(
-                f"lr_schedule must be 'halfway' or None, got {self.lr_schedule!r}."
+                f"lr_schedule must be 'halfway', 'cosine' or None, got {self.lr_schedule!r}."
             )
+        if self.batch_mixing is not None and self.batch_mixing not in MIXINGS:
+            raise ValueError(f"batch_mixing must be None or one of {list(MIXINGS)}, "
+                             f"got {self.batch_mixing!r}.")
+        check_scalar(self.mixing_alpha, "mixing_alpha", numbers.Real, min_val=0,
+                     include_boundaries="neither")
         return super().initialize()
 
     def _initialize_module(self, reason=None):
@@ -238,9 +283,47 @@ class ConvNetClassifier(NeuralNetClassifier):
         if not self.module_.training:  # the same output for a row however X is cut
             return in_fixed_chunks(lambda xb: self.module_(xb, **fit_params), x,
                                    self._inference_chunk())
+        return self.module_(x, **fit_params)
+
+    def train_step_single(self, batch, **fit_params):
+        """One step: augment, mix, then learn the labels or the teacher's soft targets."""
+        self._set_training(True)
+        Xi, yi = batch
+        x = to_tensor(Xi, device=self.device_)
+        y = to_tensor(yi, device=self.device_)
         if self._augment is not None:
             x = self._augment(x, self._generator("augment", x.device))
-        return self.module_(x, **fit_params)
+        if self.batch_mixing is not None:
+            mixing = self.cache_.get("mixing")
+            if mixing is None:
+                mixing = BatchMixing(self.batch_mixing, len(self.classes_), self.mixing_alpha)
+                self.cache_["mixing"] = mixing
+            x, y = mixing(x, y, self._generator("mix"))
+        y_pred = self.infer(x, **fit_params)
+        if self.teacher is None:
+            loss = self.get_loss(y_pred, y, X=x, training=True)
+        else:
+            loss = distillation_loss(y_pred, self._teacher_targets()(x), self.teacher_temperature)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _teacher_targets(self):
+        targets = self.cache_.get("teacher")
+        if targets is None:
+            targets = TeacherTargets(self.teacher, self.classes_, self.teacher_temperature)
+            self.cache_["teacher"] = targets
+        return targets
+
+    def _forward_eval(self, x):
+        """Logits of the trained network on a tensor batch, in eval mode (a teacher's call)."""
+        module = self.module_
+        training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                return module(x)
+        finally:
+            module.train(training)
 
     def _inference_chunk(self) -> int:
         """Rows per forward pass at prediction (every pass gets exactly this many)."""
@@ -304,7 +387,9 @@ class ConvNetClassifier(NeuralNetClassifier):
                   and (dataset.y is None or isinstance(dataset.y, np.ndarray)))
         if simple:
             generator = self._generator("loader") if training and shuffle else None
-            return _DeviceBatches(self._on_device(dataset), batch_size, generator)
+            skip = training and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                                    for m in self.module_.modules())
+            return _DeviceBatches(self._on_device(dataset), batch_size, generator, skip)
         kwargs = self.get_params_for(prefix)
         kwargs["batch_size"] = batch_size
         if "generator" not in kwargs:
@@ -406,6 +491,8 @@ class ConvNetClassifier(NeuralNetClassifier):
             self.initialize()
         else:
             X, y_enc = self._encode(X, y, reset=False)
+        if self.teacher is not None:  # its errors before any training
+            self._teacher_targets()
         self.partial_fit(X, y_enc, _encoded=True, **fit_params)
         return self
 

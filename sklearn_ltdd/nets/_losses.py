@@ -1,8 +1,9 @@
 """Long-tail losses, built from the class counts of the training labels.
 
-All take raw logits and integer targets, like :class:`torch.nn.CrossEntropyLoss`,
-and leave prediction unchanged: a net trained with them predicts with the
-argmax (or softmax) of its raw logits.
+All take raw logits and integer targets, or soft targets (rows of class
+probabilities, as batch mixing makes them), like
+:class:`torch.nn.CrossEntropyLoss`, and leave prediction unchanged: a net
+trained with them predicts with the argmax (or softmax) of its raw logits.
 """
 
 from __future__ import annotations
@@ -118,6 +119,80 @@ class ClassBalancedLoss(nn.Module):
         return F.cross_entropy(logits, target, weight=self.weight)
 
 
+class CumulativeReweightedLoss(nn.Module):
+    """Cross-entropy that moves to class-reweighted cross-entropy as training goes on.
+
+    The debiasing loss of the uni-level long-tailed distillation framework
+    (Cui et al., AAAI 2026, eqs. 6-7, after GLMC, Du et al. 2023):
+    ``(1 - a) CE(p, y) + a sum_k w_k (-y_k log p_k)`` with
+    ``w_k = n_k^(-q)`` (normalised to mean 1) and ``a = (t / T)^2`` the
+    squared training progress, set at each epoch through
+    :meth:`set_progress` (``ConvNetClassifier`` does it): plain
+    cross-entropy learns features early, the tail-weighted term corrects the
+    classifier late. Targets may be soft (mixed labels), as the paper trains
+    with mixup and CutMix views.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+    q : float, default=1.2
+        Sharpness of the reweighting (GLMC's CIFAR-10-LT setting; the paper
+        gives no value).
+
+    Examples
+    --------
+    >>> import torch
+    >>> loss = CumulativeReweightedLoss([3, 1], q=1.0)
+    >>> logits, target = torch.zeros(1, 2), torch.tensor([1])
+    >>> round(loss(logits, target).item(), 4)          # start: plain CE, -log(1/2)
+    0.6931
+    >>> loss.set_progress(1.0)                          # end: weight 1.5 on the tail class
+    >>> round(loss(logits, target).item(), 4)
+    1.0397
+    """
+
+    def __init__(self, class_counts, q: float = 1.2):
+        super().__init__()
+        counts = _as_counts(class_counts)
+        weight = counts.pow(-float(q))
+        self.q = float(q)
+        self.register_buffer("weight", weight / weight.mean())
+        self.alpha = 0.0
+
+    def set_progress(self, fraction: float):
+        """Training progress ``t / T`` in [0, 1]; the reweighted term gets ``fraction ** 2``."""
+        self.alpha = float(min(max(fraction, 0.0), 1.0)) ** 2
+
+    def forward(self, logits, target):
+        log_p = F.log_softmax(logits, dim=1)
+        if target.ndim == 1:
+            target = F.one_hot(target.long(), logits.shape[1]).to(log_p.dtype)
+        plain = -(target * log_p).sum(1)
+        weighted = -(self.weight * target * log_p).sum(1)
+        return ((1.0 - self.alpha) * plain + self.alpha * weighted).mean()
+
+
+def distillation_loss(logits, teacher_probabilities, temperature: float = 1.0):
+    """Knowledge-distillation loss (Hinton et al. 2015): ``T^2 KL(p_T || softmax(z / T))``.
+
+    ``teacher_probabilities`` are the teacher's softmax at temperature
+    ``T``; the ``T^2`` factor keeps the gradients' scale independent of
+    ``T``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> z = torch.tensor([[2.0, 0.0]])
+    >>> p = torch.softmax(z / 4.0, dim=1)
+    >>> round(float(distillation_loss(z, p, temperature=4.0)), 5)   # the teacher's logits
+    0.0
+    """
+    temperature = float(temperature)
+    log_q = F.log_softmax(logits.float() / temperature, dim=1)
+    kl = F.kl_div(log_q, teacher_probabilities.float(), reduction="batchmean")
+    return kl * temperature ** 2
+
+
 class CrossEntropyLoss(nn.CrossEntropyLoss):
     """Plain cross-entropy that accepts (and ignores) ``class_counts``."""
 
@@ -131,4 +206,5 @@ CRITERIA = {
     "logit_adjusted": LogitAdjustedLoss,
     "balanced_softmax": BalancedSoftmaxLoss,
     "class_balanced": ClassBalancedLoss,
+    "cumulative_reweighted": CumulativeReweightedLoss,
 }

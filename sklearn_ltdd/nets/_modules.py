@@ -176,6 +176,9 @@ class ConvNet(nn.Module):
         return self.classifier(self.embed(x))
 
 
+MLP_NORMS = {"none": None, "batchnorm": nn.BatchNorm1d, "layernorm": nn.LayerNorm}
+
+
 class MLP(nn.Module):
     """A small multilayer perceptron for flat (tabular) features.
 
@@ -190,6 +193,9 @@ class MLP(nn.Module):
     n_classes : int, default=10
     hidden : tuple of int, default=(128, 128)
         Widths of the hidden layers.
+    norm : {"none", "batchnorm", "layernorm"}, default="none"
+        Normalisation after each hidden linear layer (batch norm lets
+        statistics matching run on tabular data).
     activation : {"relu", "leakyrelu", "sigmoid", "gelu"}, default="relu"
 
     Examples
@@ -200,13 +206,17 @@ class MLP(nn.Module):
     """
 
     def __init__(self, n_features: int = 64, n_classes: int = 10,
-                 hidden=(128, 128), activation: str = "relu"):
+                 hidden=(128, 128), activation: str = "relu", norm: str = "none"):
         super().__init__()
         make_act = _lookup(ACTIVATIONS, activation, "activation")
         layers: list[nn.Module] = []
         size = int(n_features)
+        make_norm = _lookup(MLP_NORMS, norm, "norm")
         for width in hidden:
-            layers += [nn.Linear(size, int(width)), make_act()]
+            layers.append(nn.Linear(size, int(width)))
+            if make_norm is not None:
+                layers.append(make_norm(int(width)))
+            layers.append(make_act())
             size = int(width)
         self.features = nn.Sequential(*layers)
         self.n_features = size

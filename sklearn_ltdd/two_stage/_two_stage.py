@@ -398,6 +398,16 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             return
         estimator = self._stage_estimator(self.group_estimator)
         self.group_estimator_ = _seed_unset_random_states(estimator, rng).fit(X1, groups)
+        predicted = np.asarray(getattr(self.group_estimator_, "classes_", np.arange(
+            len(self.groups_)))).tolist()
+        if predicted != list(range(len(self.groups_))):
+            # A FrozenEstimator is not refitted: it must already predict group indices.
+            raise ValueError(
+                f"group_estimator predicts the labels {predicted!r}, but stage 1 routes to "
+                f"the group indices {list(range(len(self.groups_)))!r} of "
+                f"{[g.tolist() for g in self.groups_]!r}; a fitted (frozen) group "
+                f"estimator must be trained on those group indices."
+            )
 
     def _fit_stage2(self, X2, y2, rng):
         estimator = self._stage_estimator(self.class_estimator)

@@ -1,0 +1,94 @@
+"""Random resized crops as one batched, differentiable operation, and the confident initial set."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def crop_parameters(n, generator, device, scale=(0.5, 1.0), flip=True):
+    """``(n, 4)`` crops: side (as a fraction of the image's), centre x and y in [-1, 1]
+    coordinates, and a horizontal flip sign. Square crops of an area fraction drawn
+    from ``scale``; the crop stays inside the image."""
+    u = torch.rand(n, 4, generator=generator, device=device)
+    low, high = float(scale[0]), float(scale[1])
+    side = torch.sqrt(low + (high - low) * u[:, 0])
+    cx = (2.0 * u[:, 1] - 1.0) * (1.0 - side)
+    cy = (2.0 * u[:, 2] - 1.0) * (1.0 - side)
+    sign = torch.where(u[:, 3] < 0.5, -1.0, 1.0) if flip else torch.ones_like(side)
+    return torch.stack([side, cx, cy, sign], dim=1)
+
+
+def apply_crops(x, params):
+    """The crops ``params`` (:func:`crop_parameters`) of images ``x``, resized back to
+    ``x``'s size (bilinear); differentiable with respect to ``x``."""
+    side, cx, cy, sign = params.unbind(1)
+    theta = torch.zeros(x.shape[0], 2, 3, device=x.device, dtype=x.dtype)
+    theta[:, 0, 0] = side * sign
+    theta[:, 0, 2] = cx
+    theta[:, 1, 1] = side
+    theta[:, 1, 2] = cy
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def identity_crops(n, device):
+    """Parameters of the whole image, unflipped."""
+    return torch.tensor([1.0, 0.0, 0.0, 1.0], device=device).repeat(n, 1)
+
+
+def confident_crops(X, y, n_classes, ipc, score, generator, n_crops=5, scale=(0.5, 1.0),
+                    batch_size=512):
+    """The uni-level framework's confidence-guided, multi-round initialisation.
+
+    Every real image of a class gets ``n_crops`` candidates: the image itself
+    and ``n_crops - 1`` random resized crops (with flips); ``score(images,
+    labels)`` rates each (the teacher's log-probability of the true class).
+    Then, round after round, every image of the class offers its best
+    candidate not taken yet, and the best offers fill the class's free
+    places, until it has ``ipc`` images: the most confident views, with at
+    most one view of an image per round, so a class with enough images gets
+    ``ipc`` different ones. A class with fewer than ``ipc`` images gets more
+    candidates per image (``ceil(ipc / n_c)`` at least), so its later rounds
+    add other views of the same images.
+
+    Returns
+    -------
+    images : tensor (n_classes * ipc, C, H, W), class by class
+    sources : tensor (n_classes * ipc,) of row indices into ``X``
+    """
+    out, sources = [], []
+    for c in range(n_classes):
+        members = torch.nonzero(y == c).flatten()
+        k = max(int(n_crops), math.ceil(ipc / max(len(members), 1)))
+        params = crop_parameters(len(members) * k, generator, X.device, scale)
+        params = params.view(len(members), k, 4)
+        params[:, 0] = identity_crops(len(members), X.device)
+        flat = params.view(-1, 4)
+        rows = members.repeat_interleave(k)
+        scores = torch.empty(len(rows), device=X.device)
+        with torch.no_grad():
+            for start in range(0, len(rows), batch_size):
+                part = slice(start, start + batch_size)
+                views = apply_crops(X[rows[part]], flat[part])
+                scores[part] = score(views, torch.full((views.shape[0],), c, device=X.device))
+        scores = scores.view(len(members), k)
+        taken = torch.zeros_like(scores, dtype=torch.bool)
+        chosen = []
+        while len(chosen) < ipc:
+            offer = torch.where(taken, -math.inf, scores)
+            best, which = offer.max(1)
+            open_ = torch.nonzero(torch.isfinite(best)).flatten()
+            order = open_[torch.argsort(best[open_], descending=True, stable=True)]
+            for image in order[: ipc - len(chosen)].tolist():
+                view = int(which[image])
+                taken[image, view] = True
+                chosen.append((image, view))
+        picked_params = torch.stack([params[i, v] for i, v in chosen])
+        picked_rows = members[torch.tensor([i for i, _ in chosen], device=X.device)]
+        with torch.no_grad():
+            out.append(apply_crops(X[picked_rows], picked_params))
+        sources.append(picked_rows)
+    return torch.cat(out), torch.cat(sources)

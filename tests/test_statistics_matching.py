@@ -1,0 +1,215 @@
+"""StatisticsMatchingDistiller: networks, recalibration, initial views, recovery, soft labels."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from sklearn.frozen import FrozenEstimator
+
+from sklearn_ltdd import ConvNetClassifier, StatisticsMatchingDistiller
+from sklearn_ltdd.distillation import load_distilled_set, save_distilled_set
+from sklearn_ltdd.distillation._bn_statistics import (
+    batch_norm_layers,
+    captured_inputs,
+    class_statistics,
+    statistics_loss,
+    targets_from_classes,
+)
+from sklearn_ltdd.distillation._crops import apply_crops, confident_crops, identity_crops
+
+
+def sm(**kwargs):
+    params = dict(ipc=2, n_iterations=3, expert_epochs=2, module_params={"width": 8},
+                  random_state=0)
+    params.update(kwargs)
+    return StatisticsMatchingDistiller(**params)
+
+
+@pytest.fixture(scope="module")
+def bn_net(digits):
+    return ConvNetClassifier(module__width=8, module__norm="batchnorm", max_epochs=3,
+                             batch_size=64, random_state=0).fit(digits.X_train, digits.y_train)
+
+
+def test_output_contract_and_soft_labels(digits, bn_net):
+    X, y = digits.X_train, digits.y_train
+    model = sm(observer=FrozenEstimator(bn_net), teacher="observer")
+    X_syn, y_syn = model.fit_resample(X, y)
+    assert X_syn.shape == (20, 1, 16, 16) and y_syn.tolist() == sorted(list(range(10)) * 2)
+    assert model.observer_ is model.teacher_ and model.observer_.estimator is bn_net
+    # The teacher's probabilities on the synthetic images, columns in classes_ order.
+    np.testing.assert_allclose(model.soft_labels_, bn_net.predict_proba(X_syn), atol=1e-5)
+    np.testing.assert_allclose(model.soft_labels_.sum(1), 1.0, atol=1e-9)
+    assert set(model.timings_) == {"networks", "recalibration", "initialisation", "recovery"}
+    assert model.loss_history_.shape == (3,) and model.n_iter_ == 3
+    assert (y[model.init_sources_] == model.y_syn_).all()  # each view of its own class
+    # Labels of any kind, with the default networks (fitted on those labels).
+    labels = np.array(list("abcdefghij"))[y]
+    strings = sm().fit(X, labels)
+    assert strings.y_syn_.tolist() == sorted(list("abcdefghij") * 2)
+    assert strings.teacher_.classes_.tolist() == list("abcdefghij")
+    with pytest.raises(ValueError, match=r"classes \['a', 'b'.*not among the teacher's"):
+        sm(observer=FrozenEstimator(bn_net), teacher="observer").fit(X, labels)
+
+
+def test_networks_given_fitted_unfitted_or_by_default(digits, bn_net):
+    X, y = digits.X_train, digits.y_train
+    unfitted = ConvNetClassifier(module__width=8, module__norm="batchnorm", max_epochs=1)
+    model = sm(observer=unfitted).fit(X, y)
+    assert not hasattr(unfitted, "module_")  # a clone was fitted
+    assert model.observer_.max_epochs == 1 and model.teacher_ is not model.observer_
+    default = sm().fit(X, y)
+    assert default.observer_.criterion == "cumulative_reweighted"
+    assert default.observer_.module__norm == "batchnorm"
+    # Two experts with their own seeds, as the paper trains them.
+    assert default.observer_.random_state != default.teacher_.random_state
+    with pytest.raises(ValueError, match="observer must be a trained network with batch "
+                                         "normalisation"):
+        sm(observer=ConvNetClassifier(module__width=8, max_epochs=1)).fit(X, y)
+
+
+def test_class_statistics_are_exact_class_means_in_any_batch_order(bn_net, digits):
+    X = torch.as_tensor(digits.X_train)
+    y = torch.as_tensor(digits.y_train)
+    module = bn_net.module_
+    layers = batch_norm_layers(module)
+    mean_a, var_a = class_statistics(module, layers, X, y, 10, batch_size=37)
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    mean_b, var_b = class_statistics(module, layers, X[order], y[order], 10, batch_size=256)
+    module.eval()
+    with torch.no_grad(), captured_inputs(layers) as inputs:
+        module(X)
+        first = inputs[0].double()
+    for c in (0, 9):  # the head and the tail class
+        rows = first[y == c].transpose(0, 1).flatten(1)
+        torch.testing.assert_close(mean_a[0][c].double(), rows.mean(1), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(var_a[0][c].double(), rows.var(1, unbiased=False),
+                                   rtol=1e-4, atol=1e-6)
+    for a, b in zip(mean_a + var_a, mean_b + var_b):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_balanced_targets_weigh_every_class_the_same():
+    class_mean = [torch.tensor([[0.0], [2.0]])]
+    class_var = [torch.tensor([[1.0], [3.0]])]
+    mixture = targets_from_classes(class_mean, class_var, "mixture")
+    literal = targets_from_classes(class_mean, class_var, "class_mean")
+    assert mixture.mean[0].item() == 1.0 and literal.mean[0].item() == 1.0
+    assert literal.var[0].item() == 2.0  # the mean of the class variances
+    assert mixture.var[0].item() == 3.0  # plus the spread of the class means (1)
+
+
+def test_statistics_loss_by_hand():
+    x = torch.arange(24.0).view(4, 2, 3)  # 2 classes x 2 images, 2 channels, 3 positions
+    targets = targets_from_classes([torch.zeros(2, 2)], [torch.ones(2, 2)])
+    flat = x
+    mean, var = flat.mean((0, 2)), flat.var((0, 2), unbiased=False)
+    expected = (mean - targets.mean[0]).norm() + (var - targets.var[0]).norm()
+    blocks = flat.view(2, 2, 2, 3)
+    c_mean, c_var = blocks.mean((1, 3)), blocks.var((1, 3), unbiased=False)
+    expected += 0.5 * ((c_mean - 0).norm(dim=1) + (c_var - 1).norm(dim=1)).mean()
+    torch.testing.assert_close(statistics_loss([x], targets, 2, 0.5), expected)
+
+
+def test_confident_views_in_rounds_one_per_image():
+    X = torch.zeros(5, 1, 4, 4)
+    y = torch.tensor([0, 0, 0, 1, 1])
+    X[:, 0, 0, 0] = torch.arange(5.0)  # an image's score: its first pixel (kept by every view)
+    scores = []
+
+    def score(views, labels):
+        out = views[:, 0, 0, 0] * 10 + torch.rand(len(views)) * 0  # deterministic
+        scores.append(out)
+        return out
+
+    gen = torch.Generator().manual_seed(0)
+    images, sources = confident_crops(X, y, 2, ipc=3, score=score, generator=gen, n_crops=2,
+                                      scale=(1.0, 1.0))
+    # Class 0 (3 images): one view of each, best first; class 1 (2 images): both, then the
+    # better one's second view in the next round.
+    assert sources.tolist() == [2, 1, 0, 4, 3, 4]
+    assert images.shape == (6, 1, 4, 4)
+    torch.testing.assert_close(apply_crops(X, identity_crops(5, "cpu")), X, atol=1e-6, rtol=0)
+
+
+def test_recovery_matches_the_statistics_better(digits, bn_net):
+    X, y = digits.X_train, digits.y_train
+    frozen = FrozenEstimator(bn_net)
+    model = sm(observer=frozen, teacher="observer", n_iterations=40, augmentation=None,
+               lr_img=0.05).fit(X, y)
+    assert model.loss_history_[-1] < 0.6 * model.loss_history_[0]
+    start = sm(observer=frozen, teacher="observer", n_iterations=1, lr_img=1e-12).fit(X, y)
+    assert not np.allclose(start.X_syn_, model.X_syn_)
+    lo, hi = X.min(axis=(0, 2, 3)), X.max(axis=(0, 2, 3))
+    assert model.X_syn_.min() >= lo.min() - 1e-6 and model.X_syn_.max() <= hi.max() + 1e-6
+
+
+@pytest.mark.parametrize("kwargs", [{"ce_weight": 0.5}, {"recalibration": None},
+                                    {"init": "real", "augmentation": None}])
+def test_chunks_and_checkpoints_equal_one_run(kwargs, digits):
+    X, y = digits.X_train, digits.y_train
+    one = sm(n_iterations=6, **kwargs).fit(X, y)
+    chunks = sm(n_iterations=3, warm_start=True, **kwargs).fit(X, y)
+    chunks.fit(X, y)
+    np.testing.assert_allclose(one.X_syn_, chunks.X_syn_, atol=1e-6, rtol=0)
+    buffer = io.BytesIO()
+    sm(n_iterations=3, **kwargs).fit(X, y).save_checkpoint(buffer)
+    buffer.seek(0)
+    # Another estimator: the default networks are trained again from the saved seed.
+    resumed = sm(n_iterations=3, warm_start=True, **kwargs).load_checkpoint(buffer)
+    resumed.fit(X, y)
+    np.testing.assert_allclose(one.X_syn_, resumed.X_syn_, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(one.soft_labels_, resumed.soft_labels_, atol=1e-6)
+
+
+def test_a_loaded_set_is_evaluated_by_a_student_of_its_teacher(digits, tmp_path):
+    X, y = digits.X_train, digits.y_train
+    model = sm().fit(X, y)
+    model.save_checkpoint(tmp_path / "sm.npz")
+    loaded = sm(warm_start=True).load_checkpoint(tmp_path / "sm.npz")
+    with pytest.raises(ValueError, match="load_checkpoint.*X=X, y=y"):
+        loaded.make_evaluator()
+    loaded.load_checkpoint(tmp_path / "sm.npz", X=X, y=y)
+    student = loaded.make_evaluator(max_epochs=2)
+    assert student.teacher.estimator.max_epochs == 2 and student.batch_mixing == "cutmix"
+    np.testing.assert_allclose(loaded.soft_labels_, model.soft_labels_, atol=1e-6)
+    student.fit(loaded.X_syn_, loaded.y_syn_)
+    save_distilled_set(tmp_path / "set.npz", model)
+    saved = load_distilled_set(tmp_path / "set.npz")
+    np.testing.assert_array_equal(saved.soft_labels, model.soft_labels_)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"debias": "focal"}, "debias must be one of"),
+    ({"recalibration": "global"}, "recalibration must be one of"),
+    ({"variance": "pooled"}, "variance must be one of"),
+    ({"init": "random"}, "init must be one of"),
+    ({"crop_scale": (0.0, 1.0)}, "crop_scale must be"),
+    ({"teacher": "expert"}, "teacher must be a classifier, 'observer' or None"),
+    ({"n_crops": 0}, "n_crops == 0"),
+    ({"lr_img": 0}, "lr_img == 0"),
+    ({"augmentation": "dsa"}, "augmentation must be one of"),
+])
+def test_parameter_errors(kwargs, match, tiny_images):
+    with pytest.raises(ValueError, match=match):
+        sm(**kwargs).fit(*tiny_images)
+
+
+def test_an_unfitted_frozen_observer_is_a_clear_error(tiny_images):
+    frozen = FrozenEstimator(ConvNetClassifier(module__norm="batchnorm"))
+    with pytest.raises(ValueError, match="observer: the FrozenEstimator wraps an unfitted"):
+        sm(observer=frozen).fit(*tiny_images)
+
+
+def test_every_distiller_makes_the_same_student(digits):
+    from sklearn_ltdd import DistributionMatchingDistiller
+
+    dm = DistributionMatchingDistiller(ipc=1, n_iterations=1, module_params={"width": 8},
+                                       random_state=0).fit(digits.X_train, digits.y_train)
+    hard = dm.make_student(max_epochs=2)
+    assert hard.teacher is None and hard.module__width == 8 and hard.max_epochs == 2
+    teacher = ConvNetClassifier(module__width=8, max_epochs=1).fit(digits.X_train,
+                                                                   digits.y_train)
+    soft = dm.make_student(teacher, max_epochs=2).fit(dm.X_syn_, dm.y_syn_)
+    assert isinstance(soft.teacher, FrozenEstimator) and soft.teacher.estimator is teacher
