@@ -73,6 +73,7 @@ from sklearn_ltdd import (  # noqa: E402
     DecoupledClassifier,
     DistributionMatchingDistiller,
     GradientMatchingDistiller,
+    StatisticsMatchingDistiller,
     TrajectoryMatchingDistiller,
     TwoStageClassifier,
 )
@@ -81,6 +82,11 @@ from sklearn_ltdd.sampling import ImageSampler  # noqa: E402
 
 LA = {"criterion": "logit_adjusted"}
 LA_FLIP = {"criterion": "logit_adjusted", "augmentation": "crop_flip"}
+#: The soft-label teacher: a batch-norm ConvNet3 with logit adjustment on mixup or CutMix
+#: batches (measured above the paper's cumulative reweighting on the CPU profile).
+TEACHER = {"module__norm": "batchnorm", "criterion": "logit_adjusted",
+           "batch_mixing": "mixup_or_cutmix", "augmentation": "crop_flip", "lr": 0.05,
+           "batch_size": 64, "lr_schedule": "cosine"}
 HEAD = LogisticRegression(max_iter=1000, class_weight="balanced")
 
 
@@ -130,6 +136,10 @@ SETS = {
     "idm_balanced_queue": DistilledSet((("official", _distiller(
         DistributionMatchingDistiller, "idm", method="idm", balance="sampling")),),
         _iterations("idm")),
+    # Statistics matching (issue 22) with the shared teacher as observer and teacher.
+    "sm": DistilledSet((("shared teacher", lambda c: _distiller(
+        StatisticsMatchingDistiller, "sm", observer=c.frozen("teacher"),
+        teacher="observer")(c)),), _iterations("sm")),
 }
 
 NETWORKS = {
@@ -137,6 +147,8 @@ NETWORKS = {
     "la_flip": Network(lambda c: c.net(**LA_FLIP)),              # the LA + crop/flip baseline
     "group_ce": Network(lambda c: c.net(), labels="groups"),     # stage 1 of "Original + X"
     "group_la_flip": Network(lambda c: c.net(**LA_FLIP), labels="groups"),
+    # Issue 22: the teacher of every soft-label row and statistics matching's observer.
+    "teacher": Network(lambda c: c.net(c.p["teacher"]["epochs"], **TEACHER)),
 }
 
 
@@ -157,6 +169,18 @@ def _heads(stage2, fine_tune=False):
         return c.two_stage(None if fine_tune else HEAD, stage2, None if fine_tune else HEAD,
                            backbone=c.frozen("la_flip"), fine_tune=fine_tune)
     return make
+
+
+def _student_rows(label, key, select="soft"):
+    """Issue 22: set ``key`` under the one student recipe, hard and soft labels."""
+    def name(kind):
+        return lambda c: f"{label(c) if callable(label) else label}, {kind} labels"
+    return [Row("soft", name("hard"), lambda c: c.student(), data=key, select=select),
+            Row("soft", name("soft"), lambda c: c.student("teacher"), data=key, select=select)]
+
+
+def _random_label(c):
+    return f"Random {c.ipc} real images per class"
 
 
 def _dm_rows(label, key):
@@ -214,6 +238,24 @@ ROWS = [
     *_dm_rows("DM", "dm"),
     *_dm_rows("IDM", "idm"),
     *_dm_rows("IDM (balanced queue)", "idm_balanced_queue"),
+    # Soft labels (issue 22): the teacher, and every small set under one student recipe.
+    Row("baselines", "Logit adjustment + mixup", lambda c: c.net(**LA, batch_mixing="mixup")),
+    Row("baselines", "Logit adjustment + CutMix", lambda c: c.net(**LA, batch_mixing="cutmix")),
+    Row("soft", lambda c: f"Teacher: BN ConvNet3, LA + mixup/CutMix, {c.p['teacher']['epochs']} "
+                          f"epochs", Shared("teacher"), select="soft"),
+    *_student_rows(_random_label, "random"),
+    *_student_rows("SM", "sm"),
+    Row("soft", lambda c: f"Original + {_random_label(c)[0].lower()}{_random_label(c)[1:]}, "
+                          "stage 2 learns the teacher", needs=("random",),
+        select="soft", model=lambda c: c.two_stage(c.frozen("group_ce"), "random",
+                                                   c.student("teacher"))),
+    Row("soft", "Original + SM, stage 2 learns the teacher", needs=("sm",), select="soft",
+        model=lambda c: c.two_stage(c.frozen("group_ce"), "sm", c.student("teacher"))),
+    *_student_rows("DM", "dm"),
+    *_student_rows("IDM", "idm"),
+    *_student_rows("IDM (balanced queue)", "idm_balanced_queue"),
+    *_student_rows("GM", "gm", select="soft_bilevel"),
+    *_student_rows("MTT", "mtt", select="soft_bilevel"),
 ]
 
 FIGURES = [Figure("balanced", "balanced"), Figure("original", "original"),

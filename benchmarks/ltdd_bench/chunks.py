@@ -48,7 +48,7 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
         done = 0
         if path.exists() and record.get("settings") == label:
             try:
-                distiller.load_checkpoint(path, X=X)
+                distiller.load_checkpoint(path, X=X, y=y)
                 done = int(distiller.n_iter_)
             except (ValueError, KeyError, OSError) as exc:  # another version, or not a checkpoint
                 print(f"  {name}: starting over; the checkpoint cannot be continued "

@@ -11,6 +11,9 @@ smoke     digits-LT, tiny everything: the whole script in under a minute.
 
 from __future__ import annotations
 
+#: Recovery steps of statistics matching in every GPU and CPU profile.
+SM_ITERATIONS = 100
+
 PROFILES = {
     "paper": {
         "data": "cifar10", "max_per_class": 1000, "width": 128, "epochs": 300,
@@ -18,6 +21,8 @@ PROFILES = {
         "gm": {"n_iterations": 1000},
         "mtt": {"n_iterations": 5000, "n_experts": 100},
         "dm": {"n_iterations": 20000}, "idm": {"n_iterations": 20000},
+        "teacher": {"epochs": 200}, "sm": {"n_iterations": SM_ITERATIONS},
+        "student_epochs": 1000,
         "seeds": [0, 1, 2],
     },
     "standard": {
@@ -26,6 +31,8 @@ PROFILES = {
         "gm": {"n_iterations": 1000},
         "mtt": {"n_iterations": 5000, "n_experts": 100},
         "dm": {"n_iterations": 20000}, "idm": {"n_iterations": 20000},
+        "teacher": {"epochs": 200}, "sm": {"n_iterations": SM_ITERATIONS},
+        "student_epochs": 1000,
         "seeds": [0],
     },
     "cpu": {
@@ -34,6 +41,8 @@ PROFILES = {
         "gm": {"n_iterations": 10, "outer_loop": 10, "inner_loop": 10},
         "mtt": {"n_iterations": 100, "n_experts": 5},
         "dm": {"n_iterations": 200}, "idm": {"n_iterations": 100, "network_interval": 10},
+        "teacher": {"epochs": 100}, "sm": {"n_iterations": SM_ITERATIONS},
+        "student_epochs": 1000,
         "seeds": [0],
         "cpu_budget": True,
     },
@@ -44,6 +53,7 @@ PROFILES = {
         "mtt": {"n_iterations": 2, "n_experts": 2, "syn_steps": 2, "max_start_epoch": 2,
                 "zca": False, "lr_img": 1.0},
         "dm": {"n_iterations": 2}, "idm": {"n_iterations": 2, "network_interval": 1},
+        "teacher": {"epochs": 3}, "sm": {"n_iterations": 2}, "student_epochs": 5,
         "seeds": [0],
     },
 }

@@ -36,6 +36,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn_ltdd import ClassGrouper, TwoStageClassifier
 from sklearn_ltdd.grouping import plot_class_groups
 from sklearn_ltdd.metrics import long_tail_report
+from sklearn_ltdd.nets import make_student
 from sklearn_ltdd.sampling import PrecomputedSampler
 
 from .chunks import distil
@@ -214,6 +215,13 @@ class Context:
     def net(self, epochs=None, **kwargs):
         """ConvNet3 at the profile's width and epochs (``epochs`` may be a profile key)."""
         return convnet(self.p, self.device, self.seed, epochs, **kwargs)
+
+    def student(self, teacher=None, **params):
+        """The one student recipe (``make_student``) at the profile's width and epochs;
+        ``teacher`` a shared network's name for soft labels, None for hard labels."""
+        params = {"module__width": self.p["width"], "max_epochs": self.p["student_epochs"],
+                  "device": self.device, "random_state": self.seed, **params}
+        return make_student(None if teacher is None else self.frozen(teacher), **params)
 
     def evaluator(self, key, **params):
         """The set's own evaluation recipe (``make_evaluator``) at the profile's width."""

@@ -144,6 +144,8 @@ TITLES = {
     "extra": "Two-stage models built from better parts (issue 7; not in the paper)",
     "backbone": "Decoupled training and the shared-backbone two-stage model (issue 14; "
                 "not in the paper)",
+    "soft": "Soft labels: one student recipe on every small set, with hard labels and with the "
+            "teacher's soft labels (issue 22; not in the paper)",
 }
 
 
