@@ -146,7 +146,7 @@ def build_queue(args, state):
                    "1", "--warmup", "1", "--experts", "2", "--device", "cpu"] if args.dry_run else
                   ["--profile", "paper", "--ipc", "10", "1", "--iterations", "2",
                    "--mtt-iterations", "3", "--warmup", "1", "--experts", "10",
-                   "--expert-epochs", "4"] + source)
+                   "--expert-epochs", "4", "--fast"] + source)
     queue.append(Step("speed", 200, py + [str(HERE / "distill_speed.py"), *speed_args,
                                           "--out", str(out / "speed"), "--no-markdown"],
                       done=done_for("speed", speed), kind="speed"))

@@ -45,6 +45,7 @@ sys.path.insert(0, str(HERE))  # ltdd_bench, also when this file is imported by 
 
 from ltdd_bench.common import git_commit  # noqa: E402
 from ltdd_bench.payload_io import load as load_payload  # noqa: E402
+FAST = {"precision": "bf16", "compile": True}
 REFERENCE = {"dc_s_per_it": 2.52, "dsa_s_per_it": 3.88, "mtt_s_per_it": 0.36,
              "expert_s_per_epoch": 0.8}
 
@@ -110,6 +111,9 @@ def main(argv=None):
     parser.add_argument("--time-limit", type=float, default=None,
                         help="seconds for the whole run: a measurement that would start "
                              "after it is skipped (and recorded as skipped)")
+    parser.add_argument("--fast", action="store_true",
+                        help=f"also time every distiller with {FAST} (the compilation is in "
+                             f"the set-up column)")
     parser.add_argument("--no-markdown", action="store_true",
                         help="write the JSON only (a GPU window returns few files)")
     args = parser.parse_args(argv)
@@ -161,18 +165,22 @@ def main(argv=None):
         save({"method": method, "ipc": ipc, "skipped": "time limit"})
 
     # The eager path, and on CUDA the captured one beside it (each once).
-    paths = [("eager", False)] + ([("cuda graphs", True)] if on_gpu else [])
+    # Each path: (name, cuda_graphs, the fast settings' parameters or {}).
+    paths = [("eager", False, {})] + ([("cuda graphs", True, {})] if on_gpu else [])
+    if args.fast:
+        paths.append(("bf16 + compiled", on_gpu, FAST))
     for ipc in args.ipc:
         variants = [("DC", {}), ("DSA", {"augmentation": "dsa"})]
         if args.compare_batching:
             variants += [(f"{name} batch_classes={flag}", {**kw, "batch_classes": flag})
                          for name, kw in list(variants) for flag in (True, False)]
-        for (name, kwargs), (path_name, graphs) in [(v, q) for v in variants for q in paths]:
+        for (name, kwargs), (path_name, graphs, fast) in [(v, q) for v in variants
+                                                          for q in paths]:
             if out_of_time():
                 skipped(name, ipc)
                 continue
             distiller = GradientMatchingDistiller(ipc=ipc, init="real", cuda_graphs=graphs,
-                                                  **common, **kwargs)
+                                                  **common, **kwargs, **fast)
             row = {"method": name, "path": path_name, "ipc": ipc,
                    **timed_fit(distiller, X, y, args.warmup, args.iterations)}
             row["loops"] = [distiller.outer_loop_, distiller.inner_loop_]
@@ -180,12 +188,14 @@ def main(argv=None):
             save(row)
 
         # Distribution matching: DM (no inner loop) and IDM (its network queue).
-        for name, kwargs in [("DM", {"method": "dm"}), ("IDM", {"method": "idm"})]:
+        dm_paths = [("eager", {})] + ([("bf16 + compiled", FAST)] if args.fast else [])
+        for (name, kwargs), (path_name, fast) in [(v, q) for v in (
+                ("DM", {"method": "dm"}), ("IDM", {"method": "idm"})) for q in dm_paths]:
             if out_of_time():
                 skipped(name, ipc)
                 continue
-            distiller = DistributionMatchingDistiller(ipc=ipc, **common, **kwargs)
-            row = {"method": name, "path": "eager", "ipc": ipc,
+            distiller = DistributionMatchingDistiller(ipc=ipc, **common, **kwargs, **fast)
+            row = {"method": name, "path": path_name, "ipc": ipc,
                    **timed_fit(distiller, X, y, args.warmup, args.iterations)}
             row["default_total_s"] = row["s_per_it"] * 20000
             save(row)
@@ -229,13 +239,13 @@ def main(argv=None):
             continue
         # Tiny learning rates: a timing run must not stop on divergence, and
         # they do not change the arithmetic of an iteration.
-        for path_name, graphs in paths:
+        for path_name, graphs, fast in paths:
             if out_of_time():
                 skipped("MTT distillation", ipc)
                 continue
             distiller = TrajectoryMatchingDistiller(
                 ipc=ipc, experts=experts, lr_img=1e-3, lr_lr=1e-9, max_start_epoch=max_start,
-                cuda_graphs=graphs, **common)
+                cuda_graphs=graphs, **common, **fast)
             row = {"method": "MTT distillation", "path": path_name, "ipc": ipc,
                    "syn_steps": settings["syn_steps"],
                    **timed_fit(distiller, X, y, args.warmup, args.mtt_iterations)}

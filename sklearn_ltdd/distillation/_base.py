@@ -17,6 +17,13 @@ from ..augmentation import DSA
 from ..nets._modules import ConvNet
 from ..sampling._base import SamplerMixin
 from ..utils import check_images_labels, resolve_device
+from ..utils._acceleration import (
+    autocast,
+    check_compile,
+    check_precision,
+    compiled_method,
+    resolve_compile,
+)
 from ..utils._random import torch_generator, torch_seed
 from ..utils._validation import check_option
 from ._checkpoint import CheckpointMixin
@@ -64,14 +71,16 @@ class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCM
     _initialisations = INITIALISATIONS
 
     def __init__(self, *, ipc=10, n_iterations=1000, module=ConvNet, module_params=None,
-                 init="real", augmentation=None, device="auto", random_state=None,
-                 verbose=0, warm_start=False):
+                 init="real", augmentation=None, precision="fp32", compile=False,
+                 device="auto", random_state=None, verbose=0, warm_start=False):
         self.ipc = ipc
         self.n_iterations = n_iterations
         self.module = module
         self.module_params = module_params
         self.init = init
         self.augmentation = augmentation
+        self.precision = precision
+        self.compile = compile
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -119,10 +128,11 @@ class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCM
         self._generator = torch_generator(rng, self.device_)
         self._factory = ModuleFactory(self.module, self.input_shape_, len(self.classes_),
                                       self.module_params, self.device_)
+        self._compile = resolve_compile(self.compile, self.device_)
         try:
             self._fit_synthetic(X, y_enc, rng, continuing)
         finally:
-            del self._rng, self._generator, self._factory
+            del self._rng, self._generator, self._factory, self._compile
             self.__dict__.pop("_opt_state", None)
             self.__dict__.pop("_iterations_done", None)
         return self
@@ -233,8 +243,18 @@ class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCM
         return X
 
     # -- helpers ---------------------------------------------------------------
+    def _autocast(self):
+        """bfloat16 autocast for ``precision="bf16"`` (see :func:`~sklearn_ltdd.utils._acceleration.autocast`)."""
+        return autocast(self.precision, self.device_)
+
+    def _accelerated(self, module, method="forward"):
+        """``module.<method>``, compiled (once per architecture) when ``compile`` says so."""
+        return compiled_method(module, self._compile, type(self).__name__, method)
+
     def _check_params(self):
         check_scalar(self.ipc, "ipc", numbers.Integral, min_val=1)
+        check_precision(self.precision)
+        check_compile(self.compile)
         check_scalar(self.n_iterations, "n_iterations", numbers.Integral, min_val=1)
         check_option(self.init, self._initialisations, "init")
         if self.module_params is not None and not isinstance(self.module_params, dict):

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.func import grad, vmap
 from tqdm.auto import tqdm
 
 from ..augmentation import DSA
 from ..utils import resolve_device
+from ..utils._acceleration import (
+    autocast,
+    check_compile,
+    check_precision,
+    compiled_functional,
+    resolve_compile,
+)
 from ._functional import FlatParameters, ModuleFactory, make_loss, stack_params
 
 
 def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs, lr,
                               batch_size, augmentation, seed, device="cpu",
-                              n_parallel="auto", n_jobs=None, verbose=0):
+                              n_parallel="auto", n_jobs=None, precision="fp32", compile=False,
+                              verbose=0):
     """Train ``n_experts`` networks with plain SGD and record their parameters.
 
     Each expert starts from its own random initialisation and runs
@@ -56,6 +65,11 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
         task, in this process; -1: all processors). Tasks run wherever
         joblib sends them: local processes by default, the workers of a
         Dask cluster under ``joblib.parallel_config(backend="dask")``.
+    precision : {"fp32", "bf16"}, default="fp32"
+        ``"bf16"``: forward passes under bfloat16 autocast.
+    compile : {False, True, "auto"}, default=False
+        Compile each expert's forward and backward (one expert at a time,
+        the CPU's path), once per architecture.
     verbose : int, default=0
 
     Returns
@@ -68,9 +82,11 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
     init_seeds = rng.randint(2**31 - 1, size=n_experts)
     stream_seeds = rng.randint(2**31 - 1, size=n_experts)
     X = np.asarray(X, dtype=np.float32)
+    check_precision(precision)
+    check_compile(compile)
     task = dict(module=module, module_kwargs=module_kwargs, epochs=epochs, lr=lr,
                 batch_size=batch_size, augmentation=augmentation, device=device,
-                n_parallel=n_parallel)
+                n_parallel=n_parallel, precision=precision, compile=compile)
     if n_jobs is None or n_jobs == 1:
         return _train_experts(X, y, init_seeds, stream_seeds, verbose=verbose, **task)
     from joblib import Parallel, delayed, effective_n_jobs
@@ -84,7 +100,7 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
 
 
 def _train_experts(X, y, init_seeds, stream_seeds, *, module, module_kwargs, epochs, lr,
-                   batch_size, augmentation, device, n_parallel, verbose):
+                   batch_size, augmentation, device, n_parallel, precision, compile, verbose):
     """The experts of the given seeds, in this process (one joblib task)."""
     device = resolve_device(device)
     n_experts = len(init_seeds)
@@ -95,6 +111,8 @@ def _train_experts(X, y, init_seeds, stream_seeds, *, module, module_kwargs, epo
     if n_parallel == "auto":
         n_parallel = 25 if device.type == "cuda" else 1
     chunk = max(1, int(n_parallel))
+    # Compiled one expert at a time (the CPU's path): a vmap over compiled code is not.
+    compiled = resolve_compile(compile, device) and chunk == 1
     out, flat = None, None
     bar = tqdm(total=n_experts * epochs, desc="expert trajectories",
                disable=not verbose, leave=False)
@@ -108,9 +126,12 @@ def _train_experts(X, y, init_seeds, stream_seeds, *, module, module_kwargs, epo
             out = np.empty((n_experts, epochs + 1, flat.n_params), dtype=np.float32)
         snapshots = [flat.flatten(params)]
         loss_fn = make_loss(nets[0])
+        if compiled or precision != "fp32":
+            loss_fn = _accelerated_loss(nets[0], compiled, precision, device)
         for _ in range(epochs):
             params = _train_epoch(loss_fn, params, X_t, y_t, lr, batch_size,
-                                  augmentation, generators)
+                                  augmentation, generators,
+                                  step=loss_fn.grad if hasattr(loss_fn, "grad") else None)
             snapshots.append(flat.flatten(params))
             bar.update(len(nets))
         out[first:first + len(nets)] = torch.stack(snapshots, dim=1).cpu().numpy()
@@ -118,7 +139,28 @@ def _train_experts(X, y, init_seeds, stream_seeds, *, module, module_kwargs, epo
     return out
 
 
-def _train_epoch(loss_fn, params, X, y, lr, batch_size, augmentation, generators):
+def _accelerated_loss(net, compiled, precision, device):
+    """The cross-entropy of a network's functional forward, compiled and/or under autocast;
+    ``.grad(params, x, y)`` gives its gradient (first order: the compiled backward)."""
+    forward = compiled_functional(net, compiled, "train_expert_trajectories")
+    buffers = {k: v.detach() for k, v in net.named_buffers()}
+
+    def loss(params, x, y):
+        with autocast(precision, device):
+            logits = forward(params, buffers, x)
+        return F.cross_entropy(logits.float(), y)
+
+    def gradient(params, x, y):
+        leaves = {k: v.detach().requires_grad_() for k, v in params.items()}
+        with torch.enable_grad():
+            grads = torch.autograd.grad(loss(leaves, x, y), list(leaves.values()))
+        return dict(zip(leaves, grads))
+
+    loss.grad = gradient
+    return loss
+
+
+def _train_epoch(loss_fn, params, X, y, lr, batch_size, augmentation, generators, step=None):
     """One epoch of SGD for a stack of experts (leading dimension of params).
 
     Expert ``e`` shuffles and augments with ``generators[e]``: its batch
@@ -137,8 +179,8 @@ def _train_epoch(loss_fn, params, X, y, lr, batch_size, augmentation, generators
         n_batches = -(-n // batch_size)
         rows = [augmentation.sample(n, g, X.device, batch_of, n_batches) for g in generators]
         aug = {key: torch.stack([r[key] for r in rows]) for key in rows[0]}  # (experts, n)
-    step = grad(loss_fn)
-    batched_step = vmap(step, in_dims=(0, 0, 0)) if n_experts > 1 else None
+    batched_step = vmap(grad(loss_fn), in_dims=(0, 0, 0)) if n_experts > 1 else None
+    step = grad(loss_fn) if step is None else step
     for start in range(0, n, batch_size):
         index = order[:, start:start + batch_size]
         xb, yb = X[index], y[index]  # (experts, batch, ...)

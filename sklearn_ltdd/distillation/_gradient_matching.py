@@ -5,7 +5,6 @@ from __future__ import annotations
 import numbers
 
 import torch
-import torch.nn.functional as F
 from sklearn.utils import check_scalar
 from torch.func import grad, vmap
 
@@ -14,7 +13,8 @@ from ..nets._modules import ConvNet
 from ..utils._validation import check_option
 from ._base import BaseDistiller
 from ._functional import make_loss, parameters_of
-from ._graphs import CUDA_GRAPH_OPTIONS, GraphedStep, resolve_cuda_graphs
+from ._gm_steps import _ClassBatches, _has_batch_statistics, _InnerTraining, _module_grad
+from ._graphs import CUDA_GRAPH_OPTIONS, resolve_cuda_graphs
 
 #: DC's ``get_loops``: ipc -> (outer_loop, inner_loop).
 DC_LOOPS = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
@@ -131,15 +131,26 @@ class GradientMatchingDistiller(BaseDistiller):
     module_params : dict, default=None
         Extra constructor arguments, e.g. ``{"width": 64}``.
     batch_classes : {"auto", True, False}, default="auto"
-        How the real gradients of all classes are computed: True runs one
-        ``vmap`` over classes (real batches padded to a common size with
-        zero weights), False loops over classes; "auto" batches on CUDA and
-        loops on the CPU, where the batched convolution backward is slower
-        (measured 0.30 s against 0.074 s per ipc=1 iteration on digits,
+        How the gradients of all classes (real and synthetic) are computed:
+        True runs one ``vmap`` over classes (real batches padded to a common
+        size with zero weights), False loops over classes; "auto" batches on
+        CUDA and loops on the CPU, where the batched convolution backward is
+        slower (measured 0.30 s against 0.074 s per ipc=1 iteration on digits,
         width 32, 2 cores; ``benchmarks/distill_speed.py``). Both give the
         same gradients up to rounding. For a network with batch statistics
         (``norm="batchnorm"``), padding would change the statistics, so the
         batched path then groups classes of equal batch size instead.
+    precision : {"fp32", "bf16"}, default="fp32"
+        ``"bf16"`` runs every forward pass (real and synthetic gradients,
+        the inner training) under bfloat16 autocast; parameters, gradients
+        and the matching distance stay float32.
+    compile : {False, True, "auto"}, default=False
+        Compile the first-order hot loops with ``torch.compile``: the
+        network's inner training and the real batches' gradients (on the
+        CPU, class by class). The synthetic images' gradient-of-gradient
+        stays eager (compilation does not do double backward). "auto"
+        compiles where a compiler works; True warns once and runs eagerly
+        where none does.
     cuda_graphs : {"auto", True, False}, default="auto"
         Capture the network's inner training between matching rounds
         (``inner_loop`` epochs: 50 sequential steps at ipc=10, most of an
@@ -207,10 +218,12 @@ class GradientMatchingDistiller(BaseDistiller):
                  lr_img=0.1, lr_net=0.01, momentum_net=0.0, batch_real=256, batch_train=256,
                  distance="layerwise", init="auto", augmentation=None, module=ConvNet,
                  module_params=None, batch_classes="auto", cuda_graphs="auto",
-                 device="auto", random_state=None, verbose=0, warm_start=False):
+                 precision="fp32", compile=False, device="auto", random_state=None, verbose=0,
+                 warm_start=False):
         super().__init__(ipc=ipc, n_iterations=n_iterations, module=module,
                          module_params=module_params, init=init,
-                         augmentation=augmentation, device=device,
+                         augmentation=augmentation, precision=precision, compile=compile,
+                         device=device,
                          random_state=random_state, verbose=verbose,
                          warm_start=warm_start)
         self.outer_loop = outer_loop
@@ -285,6 +298,8 @@ class GradientMatchingDistiller(BaseDistiller):
             mode = "buckets" if padded and _has_batch_statistics(net) else "pad"
         loss_fn = make_loss(net)
         class_grads = vmap(grad(loss_fn), in_dims=(None, 0, 0, 0))
+        real_grad = _module_grad(net, self._accelerated(net)) if self._compile else None
+        syn_grad = grad(loss_fn)
         # Detached views of the network's parameters: the matching reads
         # them, the inner training updates them in place.
         params = parameters_of(net)
@@ -292,7 +307,8 @@ class GradientMatchingDistiller(BaseDistiller):
         if self.outer_loop_ > 1 and self.inner_loop_ > 0:
             inner = _InnerTraining(net, syn.shape, y_syn, self.inner_loop_, self.batch_train,
                                    self.lr_net, self.momentum_net, dsa, gen,
-                                   resolve_cuda_graphs(self.cuda_graphs, X.device))
+                                   resolve_cuda_graphs(self.cuda_graphs, X.device),
+                                   self._accelerated(net), self._autocast)
 
         syn = syn.clone().requires_grad_(True)
         optimizer = torch.optim.SGD([syn], lr=self.lr_img, momentum=0.5)
@@ -318,10 +334,17 @@ class GradientMatchingDistiller(BaseDistiller):
                     aug = dsa.sample(n_classes, gen, X.device)
                     x_real = dsa.apply(x_real.flatten(0, 1), aug, class_of_real).view_as(x_real)
                     x_syn = dsa.apply(x_syn.flatten(0, 1), aug, y_syn).view_as(x_syn)
-                with torch.no_grad():
+                with torch.no_grad(), self._autocast():
                     g_real = self._real_grads(loss_fn, class_grads, params, x_real,
-                                              y[index], weight, sampler, mode)
-                g_syn = class_grads(params, x_syn, y_syn_cls, ones)
+                                              y[index], weight, sampler, mode, real_grad)
+                with self._autocast():
+                    if mode == "loop":  # the CPU: per class, as vmapped conv gradients are slow
+                        per_class = [syn_grad(params, x_syn[c], y_syn_cls[c])
+                                     for c in range(n_classes)]
+                        g_syn = {name: torch.stack([g[name] for g in per_class])
+                                 for name in params}
+                    else:
+                        g_syn = class_grads(params, x_syn, y_syn_cls, ones)
                 loss = distance(g_syn, g_real)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -340,12 +363,14 @@ class GradientMatchingDistiller(BaseDistiller):
         return syn.detach(), losses.cpu().tolist()
 
     @staticmethod
-    def _real_grads(loss_fn, class_grads, params, x, y, weight, sampler, mode):
+    def _real_grads(loss_fn, class_grads, params, x, y, weight, sampler, mode, real_grad=None):
         """Per-class gradients on the real batches, as a dict of (classes, ...).
 
         ``mode`` is "pad" (one vmap over all classes, padded entries with
         weight 0), "buckets" (one vmap per group of classes of equal batch
-        size, no padding) or "loop" (one class at a time).
+        size, no padding) or "loop" (one class at a time; through the
+        compiled network, ``real_grad``, when there is one: first-order, so
+        it compiles, where the matching's second-order step does not).
         """
         if mode == "pad":
             return class_grads(params, x, y, weight)
@@ -357,117 +382,7 @@ class GradientMatchingDistiller(BaseDistiller):
                 for name in out:
                     out[name][members] = g[name]
             return out
-        step = grad(loss_fn)
+        step = grad(loss_fn) if real_grad is None else real_grad
         per_class = [step(params, x[c, :size], y[c, :size])
                      for c, size in enumerate(sampler.sizes)]
         return {name: torch.stack([g[name] for g in per_class]) for name in params}
-
-
-class _InnerTraining:
-    """``epochs`` epochs of SGD on the synthetic set, as one fixed sequence of steps.
-
-    Between matching rounds the network trains on the detached synthetic
-    images. Everything random in a round (each epoch's batch order and,
-    with DSA, each batch's augmentation: one operation per batch, parameters
-    per image) is drawn by :meth:`run` into static buffers before the round,
-    so the round is a fixed sequence of kernels, run eagerly or captured as
-    one CUDA graph (:class:`GraphedStep`). The update is SGD as
-    ``torch.optim.SGD`` computes it without weight decay; momentum buffers
-    start at zero for every new network, which equals PyTorch's first-step
-    copy of the gradient.
-    """
-
-    def __init__(self, net, x_shape, y, epochs, batch, lr, momentum, dsa, generator, graphs):
-        device = y.device
-        self.net, self.y, self.dsa, self.generator = net, y, dsa, generator
-        self.params = list(net.parameters())
-        self.buffers = [torch.zeros_like(p) for p in self.params] if momentum else []
-        self.lr, self.momentum = float(lr), float(momentum)
-        n = int(x_shape[0])
-        self.epochs = int(epochs)
-        self.bounds = [(s, min(s + batch, n)) for s in range(0, n, batch)]
-        self.x = torch.zeros(x_shape, device=device)
-        self.keys = torch.zeros(self.epochs, n, device=device)
-        # Which batch each (epoch, position) row belongs to: one DSA operation each.
-        batch_of = torch.arange(n, device=device) // batch
-        self.groups = (torch.arange(self.epochs, device=device)[:, None] * len(self.bounds)
-                       + batch_of[None, :]).flatten()
-        self.aug = None
-        self.step = GraphedStep(self._steps, self.params + self.buffers, graphs,
-                                "GradientMatchingDistiller inner training")
-
-    def reset(self):
-        """A new network: momentum starts from zero."""
-        for buffer in self.buffers:
-            buffer.zero_()
-
-    def run(self, x):
-        self.x.copy_(x)
-        torch.rand(self.keys.shape, generator=self.generator, out=self.keys)
-        if self.dsa is not None:
-            drawn = self.dsa.sample(self.groups.numel(), self.generator, self.x.device,
-                                    self.groups, self.epochs * len(self.bounds))
-            if self.aug is None:
-                self.aug = {k: torch.empty_like(v).view(self.epochs, -1) for k, v in drawn.items()}
-            for key, value in drawn.items():
-                self.aug[key].copy_(value.view(self.epochs, -1))
-        self.step()
-
-    def _steps(self):
-        for epoch in range(self.epochs):
-            order = self.keys[epoch].argsort()
-            for start, stop in self.bounds:
-                index = order[start:stop]
-                xb = self.x[index]
-                if self.dsa is not None:
-                    xb = self.dsa.apply(xb, {k: v[epoch, start:stop] for k, v in self.aug.items()})
-                loss = F.cross_entropy(self.net(xb), self.y[index])
-                grads = torch.autograd.grad(loss, self.params)
-                with torch.no_grad():
-                    if self.buffers:
-                        torch._foreach_mul_(self.buffers, self.momentum)
-                        torch._foreach_add_(self.buffers, grads)
-                        torch._foreach_add_(self.params, self.buffers, alpha=-self.lr)
-                    else:
-                        torch._foreach_add_(self.params, grads, alpha=-self.lr)
-
-
-def _has_batch_statistics(net) -> bool:
-    """Whether ``net`` normalises with statistics over the batch (BatchNorm)."""
-    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules())
-
-
-class _ClassBatches:
-    """Random real batches for every class at once, drawn on the device.
-
-    Each call returns indices ``(n_classes, width)`` into the data and a
-    0/1 weight marking real entries: class c gets ``min(n_c, batch)``
-    distinct random images, padded with weight 0 up to ``width``.
-    """
-
-    def __init__(self, y, n_classes, batch, generator):
-        counts = torch.bincount(y, minlength=n_classes)
-        n_max = int(counts.max())
-        order = torch.argsort(y, stable=True)
-        starts = torch.cumsum(counts, 0) - counts
-        cols = torch.arange(n_max, device=y.device)
-        self.valid = cols[None, :] < counts[:, None]
-        table = starts[:, None] + cols[None, :].clamp(max=n_max - 1)
-        table = torch.minimum(table, (starts + counts - 1)[:, None])
-        self.table = order[table]
-        self.width = min(int(batch), n_max)
-        self.sizes = [min(int(n), int(batch)) for n in counts.tolist()]
-        self.weight = (torch.arange(self.width, device=y.device)[None, :]
-                       < counts.clamp(max=batch)[:, None]).float()
-        self.generator = generator
-        by_size = {}
-        for c, size in enumerate(self.sizes):
-            by_size.setdefault(size, []).append(c)
-        self.buckets = [(size, torch.tensor(members, device=y.device))
-                        for size, members in sorted(by_size.items(), reverse=True)]
-
-    def sample(self):
-        keys = torch.rand(self.valid.shape, generator=self.generator, device=self.valid.device)
-        keys = torch.where(self.valid, keys, 2.0)
-        pick = keys.argsort(dim=1)[:, : self.width]
-        return self.table.gather(1, pick), self.weight

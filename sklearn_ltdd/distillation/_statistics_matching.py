@@ -136,6 +136,12 @@ class StatisticsMatchingDistiller(BaseDistiller):
         run.
     augmentation : {"crops", None}, default="crops"
         A random resized crop and flip of every image at every step.
+    precision : {"fp32", "bf16"}, default="fp32"
+        ``"bf16"``: the default networks train, and the observer runs in
+        recovery, under bfloat16 autocast (statistics in float32).
+    compile : {False, True, "auto"}, default=False
+        Compile the default networks' training; the recovery runs eagerly
+        (it reads the BN layers' inputs through hooks).
     module : torch module class, default=ConvNet
         Network class of the default observer and teacher.
     module_params : dict, default=None
@@ -177,11 +183,13 @@ class StatisticsMatchingDistiller(BaseDistiller):
                  debias="cumulative", expert_epochs=200, recalibration="class_balanced",
                  variance="mixture", init="confident_crops", n_crops=5, crop_scale=(0.5, 1.0),
                  class_weight=1.0, ce_weight=0.0, lr_img=0.001, augmentation="crops",
-                 module=ConvNet, module_params=None, device="auto", random_state=None,
+                 module=ConvNet, module_params=None, precision="fp32", compile=False,
+                 device="auto", random_state=None,
                  verbose=0, warm_start=False):
         super().__init__(ipc=ipc, n_iterations=n_iterations, module=module,
                          module_params=module_params, init=init, augmentation=augmentation,
-                         device=device, random_state=random_state, verbose=verbose,
+                         precision=precision, compile=compile, device=device,
+                         random_state=random_state, verbose=verbose,
                          warm_start=warm_start)
         self.observer = observer
         self.teacher = teacher
@@ -240,7 +248,8 @@ class StatisticsMatchingDistiller(BaseDistiller):
             module=self.module, **{f"module__{k}": v for k, v in module_params.items()},
             **loss, augmentation="crop_flip" if images else None,
             max_epochs=self.expert_epochs, lr=0.05, batch_size=64, lr_schedule="cosine",
-            device=self.device, random_state=seed)
+            precision=self.precision, compile=self.compile, device=self.device,
+            random_state=seed)
 
     def _resolve(self, given, role, X, y):
         """A fitted network for ``role`` from the parameter ``given``."""
@@ -375,7 +384,9 @@ class StatisticsMatchingDistiller(BaseDistiller):
                     if self.augmentation == "crops":
                         x = apply_crops(syn, crop_parameters(syn.shape[0], gen, X.device,
                                                              self.crop_scale))
-                    logits = module(x)
+                    with self._autocast():
+                        logits = module(x).float()
+                    inputs[:] = [i.float() for i in inputs]
                     loss = statistics_loss(inputs, self._targets, n_classes, self.class_weight)
                     if self.ce_weight:
                         loss = loss + self.ce_weight * F.cross_entropy(logits[:, columns],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import warnings
 
@@ -127,6 +128,12 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         fixed buffers and the arithmetic is the same either way, so the
         result does not depend on this switch. "auto" captures on CUDA; if
         a capture fails, the fit goes on eagerly with one ``RuntimeWarning``.
+    precision : {"fp32", "bf16"}, default="fp32"
+        ``"bf16"``: the experts' and the unrolled student's forward passes
+        under bfloat16 autocast (the trajectory distance in float32).
+    compile : {False, True, "auto"}, default=False
+        Compile the experts' training (first order, one expert at a time);
+        the unrolled student, differentiated twice, stays eager.
     module, module_params, device, random_state, verbose, warm_start
         As in :class:`GradientMatchingDistiller`.
 
@@ -181,11 +188,13 @@ class TrajectoryMatchingDistiller(BaseDistiller):
                  zca="auto", batch_syn=None, init="real", augmentation="dsa",
                  n_experts=100, trajectory_epochs="auto", expert_batch_size=256,
                  experts=None, memory=None, n_jobs=None, cuda_graphs="auto", module=ConvNet,
-                 module_params=None, device="auto", random_state=None, verbose=0,
+                 module_params=None, precision="fp32", compile=False, device="auto",
+                 random_state=None, verbose=0,
                  warm_start=False):
         super().__init__(ipc=ipc, n_iterations=n_iterations, module=module,
                          module_params=module_params, init=init,
-                         augmentation=augmentation, device=device,
+                         augmentation=augmentation, precision=precision, compile=compile,
+                         device=device,
                          random_state=random_state, verbose=verbose,
                          warm_start=warm_start)
         self.syn_steps = syn_steps
@@ -315,7 +324,8 @@ class TrajectoryMatchingDistiller(BaseDistiller):
             epochs=s["trajectory_epochs"], lr=float(self.lr_teacher),
             batch_size=self.expert_batch_size, augmentation=self._dsa(), seed=seed,
             device=str(self.device_) if self.n_jobs in (None, 1) else self.device,
-            n_jobs=self.n_jobs, verbose=self.verbose,
+            n_jobs=self.n_jobs, precision=self.precision, compile=self.compile,
+            verbose=self.verbose,
         )
 
     # -- the method -------------------------------------------------------------------
@@ -357,7 +367,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         step = _StudentIteration(
             forward, flat, syn, y_syn, start_lr, s["syn_steps"], batch, s["lr_img"],
             s["lr_lr"], dsa, gen, state.get("syn_momentum"), state.get("lr_momentum"),
-            resolve_cuda_graphs(self.cuda_graphs, X.device))
+            resolve_cuda_graphs(self.cuda_graphs, X.device), self._autocast)
         pinned = torch.from_numpy(experts)
         if X.device.type == "cuda":
             # Page-locked once per expert set, not on every (warm-started) fit.
@@ -413,8 +423,9 @@ class _StudentIteration:
     """
 
     def __init__(self, forward, flat, syn, y_syn, start_lr, syn_steps, batch, lr_img, lr_lr,
-                 dsa, generator, syn_momentum, lr_momentum, graphs):
+                 dsa, generator, syn_momentum, lr_momentum, graphs, autocast=None):
         device = syn.device
+        self.autocast = autocast or contextlib.nullcontext
         self.forward, self.flat, self.y_syn, self.dsa, self.generator = (
             forward, flat, y_syn, dsa, generator)
         self.syn = syn.detach().clone().requires_grad_(True)
@@ -462,7 +473,9 @@ class _StudentIteration:
 
     def _student_grad(self, w, x, y):
         """Gradient of the student's loss, kept differentiable (create_graph)."""
-        loss = F.cross_entropy(self.forward(self.flat.unflatten(w), x), y)
+        with self.autocast():
+            logits = self.forward(self.flat.unflatten(w), x)
+        loss = F.cross_entropy(logits.float(), y)
         return torch.autograd.grad(loss, w, create_graph=True)[0]
 
     def _iteration(self):

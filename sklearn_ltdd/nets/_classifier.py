@@ -11,23 +11,26 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
-from skorch.dataset import Dataset
 from skorch.utils import to_tensor
-from torch.utils.data import DataLoader
 
-from ..augmentation import MIXINGS, BatchMixing, get_augmentation
+from ..augmentation import MIXINGS
 from ..utils import (
     check_image_array,
     check_images_labels,
     check_input_shape,
     resolve_device,
 )
-from ..utils._batching import DEFAULT_CHUNK, in_fixed_chunks
+from ..utils._acceleration import (
+    autocast,
+    check_compile,
+    check_precision,
+)
+from ..utils._batching import in_fixed_chunks
 from ..utils._random import forked_torch_rng, torch_seed
 from ._callbacks import CosineLR, CriterionProgress, HalfwayStepLR
-from ._losses import CRITERIA, distillation_loss
+from ._losses import CRITERIA
 from ._modules import ConvNet, module_kwargs_from_data
-from ._teacher import TeacherTargets
+from ._steps import StepsMixin
 
 #: Default optimiser settings of the paper (section 4.1) and DC's evaluation.
 _PRESET_KWARGS = {
@@ -42,36 +45,7 @@ def _image_ndim(module):
     return (4,) if module is ConvNet or isinstance(module, ConvNet) else (2, 3, 4)
 
 
-class _DeviceBatches:
-    """Mini-batches sliced from tensors already on the device.
-
-    ``skip_single``: leave out a last batch of one image (batch norm cannot
-    train on it), unless it is the only one.
-    """
-
-    def __init__(self, data, batch_size, generator, skip_single=False):
-        self.X, self.y = data
-        self.batch_size = int(batch_size)
-        self.generator = generator
-        self.skip_single = skip_single and len(self.X) % self.batch_size == 1 \
-            and len(self.X) > 1
-
-    def __len__(self):
-        return -(-len(self.X) // self.batch_size) - int(self.skip_single)
-
-    def __iter__(self):
-        n = len(self.X)
-        if self.generator is None:
-            order = None
-        else:
-            order = torch.randperm(n, generator=self.generator).to(self.X.device)
-        for start in range(0, n - int(self.skip_single), self.batch_size):
-            index = (slice(start, start + self.batch_size) if order is None
-                     else order[start:start + self.batch_size])
-            yield self.X[index], (None if self.y is None else self.y[index])
-
-
-class ConvNetClassifier(NeuralNetClassifier):
+class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
     """ConvNet3 image classifier: a skorch net with the paper's training recipe.
 
     SGD (lr 0.01, momentum 0.9, weight decay 5e-4), batches of 256 drawn
@@ -133,6 +107,21 @@ class ConvNetClassifier(NeuralNetClassifier):
     teacher_temperature : float, default=4.0
         The softening temperature ``T`` (4 is Hinton's usual value and what
         ``benchmarks/`` measured on CIFAR10-LT; SRe2L and RDED use 20).
+    precision : {"fp32", "bf16"}, default="fp32"
+        ``"bf16"`` runs the network's forward passes (training and
+        prediction) under bfloat16 autocast: convolutions and matrix
+        products in bfloat16 (AMX on recent x86 CPUs, tensor cores on
+        GPUs), parameters, gradients, norms and the loss in float32.
+    compile : {False, True, "auto"}, default=False
+        Compile the network's forward (and, through it, its backward) with
+        ``torch.compile``. "auto"
+        compiles where a compiler works (on the CPU a C++ compiler), True
+        warns once and runs eagerly where none does. The compiled code is
+        shared by every network of the same architecture in the process
+        (a grid search compiles once). Compilation costs
+        seconds to a minute at the first batches of a process, so it pays
+        off on long fits. skorch's own ``compile`` (which would wrap
+        ``module_``) is replaced by this: ``module_`` stays a plain module.
     train_split : callable or None, default=None
         skorch's internal validation split; none by default.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
@@ -187,6 +176,8 @@ class ConvNetClassifier(NeuralNetClassifier):
         mixing_alpha: float = 1.0,
         teacher=None,
         teacher_temperature: float = 4.0,
+        precision: str = "fp32",
+        compile=False,
         train_split=None,
         device="auto",
         random_state=None,
@@ -205,6 +196,7 @@ class ConvNetClassifier(NeuralNetClassifier):
             train_split=train_split,
             device=device,
             verbose=verbose,
+            compile=compile,
             **kwargs,
         )
         self.lr_schedule = lr_schedule
@@ -213,6 +205,7 @@ class ConvNetClassifier(NeuralNetClassifier):
         self.mixing_alpha = mixing_alpha
         self.teacher = teacher
         self.teacher_temperature = teacher_temperature
+        self.precision = precision
         self.random_state = random_state
 
     # -- callbacks ---------------------------------------------------------
@@ -267,6 +260,8 @@ class ConvNetClassifier(NeuralNetClassifier):
                              f"got {self.batch_mixing!r}.")
         check_scalar(self.mixing_alpha, "mixing_alpha", numbers.Real, min_val=0,
                      include_boundaries="neither")
+        check_precision(self.precision)
+        check_compile(self.compile)
         return super().initialize()
 
     def _initialize_module(self, reason=None):
@@ -277,58 +272,6 @@ class ConvNetClassifier(NeuralNetClassifier):
     def _initialize_criterion(self, reason=None):
         with self._on_resolved_device():
             return super()._initialize_criterion(reason=reason)
-
-    def infer(self, x, **fit_params):
-        x = to_tensor(x, device=self.device_)
-        if not self.module_.training:  # the same output for a row however X is cut
-            return in_fixed_chunks(lambda xb: self.module_(xb, **fit_params), x,
-                                   self._inference_chunk())
-        return self.module_(x, **fit_params)
-
-    def train_step_single(self, batch, **fit_params):
-        """One step: augment, mix, then learn the labels or the teacher's soft targets."""
-        self._set_training(True)
-        Xi, yi = batch
-        x = to_tensor(Xi, device=self.device_)
-        y = to_tensor(yi, device=self.device_)
-        if self._augment is not None:
-            x = self._augment(x, self._generator("augment", x.device))
-        if self.batch_mixing is not None:
-            mixing = self.cache_.get("mixing")
-            if mixing is None:
-                mixing = BatchMixing(self.batch_mixing, len(self.classes_), self.mixing_alpha)
-                self.cache_["mixing"] = mixing
-            x, y = mixing(x, y, self._generator("mix"))
-        y_pred = self.infer(x, **fit_params)
-        if self.teacher is None:
-            loss = self.get_loss(y_pred, y, X=x, training=True)
-        else:
-            loss = distillation_loss(y_pred, self._teacher_targets()(x), self.teacher_temperature)
-        loss.backward()
-        return {"loss": loss, "y_pred": y_pred}
-
-    def _teacher_targets(self):
-        targets = self.cache_.get("teacher")
-        if targets is None:
-            targets = TeacherTargets(self.teacher, self.classes_, self.teacher_temperature)
-            self.cache_["teacher"] = targets
-        return targets
-
-    def _forward_eval(self, x):
-        """Logits of the trained network on a tensor batch, in eval mode (a teacher's call)."""
-        module = self.module_
-        training = module.training
-        module.eval()
-        try:
-            with torch.no_grad():
-                return module(x)
-        finally:
-            module.train(training)
-
-    def _inference_chunk(self) -> int:
-        """Rows per forward pass at prediction (every pass gets exactly this many)."""
-        size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
-        return int(size) if size and size > 0 else DEFAULT_CHUNK
 
     def get_loss(self, y_pred, y_true, *args, **kwargs):
         y_true = to_tensor(y_true, device=self.device_)
@@ -349,69 +292,6 @@ class ConvNetClassifier(NeuralNetClassifier):
         super().__setstate__(state)  # maps CUDA tensors to the CPU if needed
         self.device_ = torch.device(self.device)
         self.device = requested
-
-    # -- randomness ----------------------------------------------------------
-    @property
-    def _augment(self):
-        return get_augmentation(self.augmentation)
-
-    def _generator(self, name, device="cpu"):
-        """The generator of one random stream (seeded once per ``initialize``)."""
-        generator = self.cache_.get(name)
-        if generator is None or generator.device != torch.device(device):
-            generator = torch.Generator(device=device)
-            generator.manual_seed(self.seeds_[name])
-            self.cache_[name] = generator
-        return generator
-
-    def get_iterator(self, dataset, training=False):
-        """Batches of ``dataset``: from device-resident tensors when possible.
-
-        For in-memory arrays and the default loader settings, the data are
-        copied to the device once per fit (or predict) and batches are
-        slices of it, shuffled by the net's own generator; this avoids the
-        per-sample indexing, collation and host-to-device copy of a
-        ``DataLoader`` at every step. Any other loader setting
-        (``iterator_train__num_workers``, a custom ``dataset``, ...) falls
-        back to skorch's ``DataLoader`` path.
-        """
-        prefix = "iterator_train" if training else "iterator_valid"
-        kwargs = self.get_params_for(prefix)
-        batch_size = kwargs.pop("batch_size", self.batch_size)
-        if batch_size == -1:
-            batch_size = len(dataset)
-        shuffle = kwargs.pop("shuffle", False)
-        iterator = self.iterator_train if training else self.iterator_valid
-        simple = (iterator is DataLoader and not kwargs and isinstance(dataset, Dataset)
-                  and isinstance(dataset.X, np.ndarray)
-                  and (dataset.y is None or isinstance(dataset.y, np.ndarray)))
-        if simple:
-            generator = self._generator("loader") if training and shuffle else None
-            skip = training and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-                                    for m in self.module_.modules())
-            return _DeviceBatches(self._on_device(dataset), batch_size, generator, skip)
-        kwargs = self.get_params_for(prefix)
-        kwargs["batch_size"] = batch_size
-        if "generator" not in kwargs:
-            # The net's generator for shuffling; a private one at prediction,
-            # so a DataLoader never draws its base seed from torch's global one.
-            kwargs["generator"] = self._generator("loader") if training else torch.Generator()
-        return iterator(dataset, **kwargs)
-
-    def _on_device(self, dataset):
-        """``(X, y)`` of a dataset as device tensors, copied once per fit or predict.
-
-        One copy per dataset, so a validation split does not evict the
-        training set's copy at every epoch; ``partial_fit`` and
-        ``predict_proba`` drop them all when they return.
-        """
-        copies = self.cache_.setdefault("data", {})
-        if id(dataset) not in copies:
-            X = torch.as_tensor(dataset.X, device=self.device_)
-            y = None if dataset.y is None else torch.as_tensor(dataset.y, device=self.device_)
-            copies[id(dataset)] = (dataset, X, y)  # the dataset kept: its id stays unique
-        _, X, y = copies[id(dataset)]
-        return X, y
 
     # -- module and criterion built from the data ------------------------------
     def _inferred_module_kwargs(self) -> dict:
@@ -553,5 +433,7 @@ class ConvNetClassifier(NeuralNetClassifier):
             # Fixed-size passes: a row's features do not depend on how X is cut.
             for start in range(0, len(X), 16 * batch_size):
                 xb = torch.as_tensor(X[start:start + 16 * batch_size], device=self.device_)
-                out.append(in_fixed_chunks(self.module_.embed, xb, batch_size).cpu().numpy())
+                with autocast(self.precision, self.device_):
+                    features = in_fixed_chunks(self.module_.embed, xb, batch_size)
+                out.append(features.float().cpu().numpy())
         return np.concatenate(out).astype(np.float32, copy=False)

@@ -1,0 +1,296 @@
+"""The official DC/DSA/DM and MTT code and this package, side by side on one machine.
+
+Takes local checkouts of the official repositories (nothing of them is in
+this repository), runs their scripts (``main.py``, ``main_DM.py``,
+``buffer.py``, ``distill.py``) and this package's distillers on the same
+data (the paper's CIFAR10-LT, 2,478 images, ConvNet3 of width 128) on the
+same machine, one process at a time, with the same number of threads, and
+writes seconds per iteration (per expert epoch for the experts) and the
+ratios, official time over ours, with device, versions and commit.
+
+How the official scripts run unchanged is in ``ltdd_bench/official.py``
+(a fresh interpreter per script; the data loader, Weights & Biases,
+kornia's ZCA and one hard-coded ``.cuda()`` are replaced; ``get_network``,
+called once per iteration, is timed). Evaluation is off on both sides
+(``--num_eval 0``); the first iteration of every run is a warm-up and is
+left out of the per-iteration figure; this package's set-up (data to the
+device, and with ``--fast`` the compilation) is reported on its own and
+counted in the "run of the default length" column.
+
+Get the official code with::
+
+    git clone https://github.com/VICO-UoE/DatasetCondensation /tmp/official/DatasetCondensation
+    git clone https://github.com/GeorgeCazenavette/mtt-distillation /tmp/official/mtt-distillation
+
+Examples
+--------
+python benchmarks/compare_official.py --dc /tmp/official/DatasetCondensation \\
+    --mtt /tmp/official/mtt-distillation --source ../shared/data/cifar10 --fast
+python benchmarks/compare_official.py --dc ... --methods dm10 dc1 --iterations 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from ltdd_bench.common import (  # noqa: E402
+    command,
+    device_name,
+    git_commit,
+    load_data,
+    slug,
+    versions,
+    write_json,
+)
+from ltdd_bench.profiles import PROFILES  # noqa: E402
+
+DSA = "color_crop_cutout_flip_scale_rotate"
+COMMON = ["--dataset", "CIFAR10", "--model", "ConvNet", "--num_exp", "1", "--num_eval", "0"]
+#: method -> (official repository, script, its arguments, our estimator and parameters,
+#: the method's default number of iterations). ``K`` is replaced by the iteration count.
+METHODS = {
+    "dc1": ("dc", "main.py", ["--method", "DC", "--ipc", "1", *COMMON],
+            ("gm", {"ipc": 1}), 1000),
+    "dc10": ("dc", "main.py", ["--method", "DC", "--ipc", "10", *COMMON],
+             ("gm", {"ipc": 10}), 1000),
+    "dsa1": ("dc", "main.py", ["--method", "DSA", "--dsa_strategy", DSA, "--init", "real",
+                               "--ipc", "1", *COMMON], ("gm", {"ipc": 1, "augmentation": "dsa"}),
+             1000),
+    "dsa10": ("dc", "main.py", ["--method", "DSA", "--dsa_strategy", DSA, "--init", "real",
+                                "--ipc", "10", *COMMON],
+              ("gm", {"ipc": 10, "augmentation": "dsa"}), 1000),
+    "dm10": ("dc", "main_DM.py", ["--ipc", "10", "--init", "real", "--lr_img", "1",
+                                  "--dsa_strategy", DSA, *COMMON], ("dm", {"ipc": 10}), 20000),
+    # MTT on a one-expert buffer of 3 epochs (start epoch 0 or 1): the arithmetic of an
+    # iteration does not depend on which epoch it starts from.
+    "mtt10": ("mtt", "distill.py", ["--dataset", "CIFAR10", "--model", "ConvNet", "--ipc", "10",
+                                    "--syn_steps", "30", "--expert_epochs", "2",
+                                    "--max_start_epoch", "2", "--zca", "--lr_img", "1000",
+                                    "--lr_lr", "1e-05", "--lr_teacher", "0.01", "--eval_it",
+                                    "100000", "--num_eval", "0", "--max_files", "1"],
+              ("mtt", {"ipc": 10, "n_experts": 1, "max_start_epoch": 2, "syn_steps": 30,
+                       "expert_epochs": 2}), 5000),
+    "experts": ("mtt", "buffer.py", ["--dataset", "CIFAR10", "--model", "ConvNet",
+                                     "--num_experts", "1", "--save_interval", "1", "--zca"],
+                ("experts", {}), 50),
+}
+#: This package's fast settings.
+FAST = {"precision": "bf16", "compile": True}
+
+
+def official(method, repo, data, iterations, threads, workdir):
+    """Seconds per iteration (expert epoch) of an official script, first one left out."""
+    kind, script, argv, _, _ = METHODS[method]
+    work = Path(workdir) / f"official_{method}"
+    work.mkdir(parents=True, exist_ok=True)
+    paths = ["--data_path", str(work / "data"), "--save_path", str(work / "save")]
+    buffers = ["--buffer_path", str(Path(workdir) / "buffers")]
+    if script == "buffer.py":
+        argv = argv + ["--train_epochs", str(iterations + 1), *buffers, "--data_path",
+                       str(work / "data")]
+    elif kind == "mtt":
+        argv = argv + ["--Iteration", str(iterations), *buffers, "--data_path",
+                       str(work / "data")]
+    else:
+        argv = argv + ["--Iteration", str(iterations), *paths]
+    spec = {"repo": repo, "script": script, "argv": argv, "kind": kind, "data": str(data),
+            "threads": threads, "workdir": str(work)}
+    spec_path = work / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONWARNINGS="ignore",
+               TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", WANDB_MODE="disabled")
+    proc = subprocess.run([sys.executable, str(HERE / "ltdd_bench" / "official.py"),
+                           str(spec_path)], capture_output=True, text=True, env=env, cwd=work)
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("OFFICIAL_TIMINGS ")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"official {method} failed ({proc.returncode}):\n"
+                           f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    record = json.loads(line.split(" ", 1)[1])
+    if script == "buffer.py":
+        train = [s for mode, s in record["epochs"] if mode == "train"]
+        test = [s for mode, s in record["epochs"] if mode == "test"]
+        return {"seconds": train[1:], "test_pass_s": float(np.median(test)) if test else None}
+    starts = record["iteration_starts"] + [record["end"]]
+    return {"seconds": list(np.diff(starts))[1:]}
+
+
+def ours(method, data, iterations, threads, settings):
+    """Seconds per iteration of this package, in a fresh process, after one warm-up iteration;
+    the set-up of the first fit (with compilation) apart."""
+    spec = {"method": method, "data": str(data), "iterations": iterations,
+            "threads": threads, "settings": settings}
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    proc = subprocess.run([sys.executable, __file__, "--_ours", json.dumps(spec)],
+                          capture_output=True, text=True, env=env)
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("OURS_TIMINGS ")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"ours {method} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return json.loads(line.split(" ", 1)[1])
+
+
+def _ours_child(spec):
+    """The child process of :func:`ours`."""
+    import torch
+
+    from sklearn_ltdd import (
+        DistributionMatchingDistiller,
+        GradientMatchingDistiller,
+        TrajectoryMatchingDistiller,
+    )
+    from sklearn_ltdd.augmentation import DSA as DSAugment
+    from sklearn_ltdd.distillation import train_expert_trajectories
+    from sklearn_ltdd.nets import ConvNet
+
+    torch.set_num_threads(int(spec["threads"]))
+    arrays = np.load(spec["data"])
+    X, y = arrays["X"], arrays["y"]
+    kind, params = METHODS[spec["method"]][3]
+    settings, n = spec["settings"], int(spec["iterations"])
+    common = {"module_params": {"width": 128}, "device": "cpu", "random_state": 0, **settings}
+    if kind == "experts":
+        options = dict(module=ConvNet, module_kwargs={"width": 128, "n_classes": 10},
+                       n_experts=1, lr=0.01, batch_size=256, augmentation=DSAugment(), seed=0,
+                       device="cpu", **settings)
+        start = time.perf_counter()
+        train_expert_trajectories(X, y, epochs=1, **options)
+        setup = time.perf_counter() - start
+        seconds = []
+        for _ in range(n):  # one epoch each: the same cost as an epoch of a longer run
+            start = time.perf_counter()
+            train_expert_trajectories(X, y, epochs=1, **options)
+            seconds.append(time.perf_counter() - start)
+        return {"seconds": seconds, "setup_s": setup}
+    cls = {"gm": GradientMatchingDistiller, "dm": DistributionMatchingDistiller,
+           "mtt": TrajectoryMatchingDistiller}[kind]
+    if kind == "mtt":  # a timing run must not stop on divergence; same arithmetic
+        params = {**params, "lr_img": 1e-3, "lr_lr": 1e-9}
+    estimator = cls(**params, **common, n_iterations=1, warm_start=True)
+    start = time.perf_counter()
+    estimator.fit(X, y)  # the warm-up iteration, with MTT's experts and any compilation
+    first = time.perf_counter() - start
+    seconds = []
+    for _ in range(n):
+        start = time.perf_counter()
+        estimator.fit(X, y)
+        seconds.append(time.perf_counter() - start)
+    return {"seconds": seconds, "setup_s": max(first - float(np.median(seconds)), 0.0)}
+
+
+def main(argv=None):
+    if argv is None and len(sys.argv) > 2 and sys.argv[1] == "--_ours":
+        print("OURS_TIMINGS " + json.dumps(_ours_child(json.loads(sys.argv[2]))), flush=True)
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dc", help="local checkout of VICO-UoE/DatasetCondensation")
+    parser.add_argument("--mtt", help="local checkout of GeorgeCazenavette/mtt-distillation")
+    parser.add_argument("--source", default=os.environ.get("SKLEARN_LTDD_CIFAR10"))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="timed iterations per run (default: 1 for DC/DSA ipc 10, "
+                             "3 for MTT and the experts, 5 otherwise)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--fast", action="store_true",
+                        help=f"also time this package with {FAST}")
+    parser.add_argument("--out", default=str(HERE / "results"))
+    args = parser.parse_args(argv)
+    needed = {METHODS[m][0] for m in args.methods}
+    missing = [name for name in sorted(needed) if not getattr(args, name)]
+    if missing:
+        print(__doc__.split("Examples")[0].split("Get the official code with::")[1].strip(),
+              file=sys.stderr)
+        print(f"\nerror: pass --{' --'.join(missing)} (local checkouts; nothing is "
+              f"downloaded)", file=sys.stderr)
+        return 2
+    data = load_data(PROFILES["cpu"], args.source)  # the paper's 2,478 images
+    record = {"device": device_name("cpu"), **versions(), "commit": git_commit(),
+              "command": command(), "threads": args.threads, "n_images": int(len(data.y_train)),
+              "official_commits": {name: _repo_commit(getattr(args, name)) for name in needed},
+              "width": 128, "fast_settings": FAST, "runs": []}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"compare_official_{slug(record['device'])}.json"
+    with tempfile.TemporaryDirectory(prefix="ltdd_official_") as work:
+        arrays = Path(work) / "data.npz"
+        np.savez(arrays, X=data.X_train, y=data.y_train, X_test=data.X_test[:256],
+                 y_test=data.y_test[:256])
+        for method in args.methods:
+            repo, _, _, _, default_length = METHODS[method]
+            n = args.iterations or (1 if method in ("dc10", "dsa10") else
+                                    3 if method in ("mtt10", "experts") else 5)
+            row = {"method": method, "timed": n, "default_length": default_length}
+            if method == "mtt10":  # its buffer first (not timed)
+                official("experts", args.mtt, arrays, 2, args.threads, work)
+            row["official"] = official(method, getattr(args, repo), arrays, n, args.threads, work)
+            print(method, "official", row["official"], flush=True)
+            row["ours"] = ours(method, arrays, n, args.threads, {})
+            print(method, "ours", row["ours"], flush=True)
+            if args.fast:
+                row["ours_fast"] = ours(method, arrays, n, args.threads, FAST)
+                print(method, "ours fast", row["ours_fast"], flush=True)
+            record["runs"].append(row)
+            write_json(path, record)
+    path.with_suffix(".md").write_text(markdown(record))
+    print(f"wrote {path} and {path.with_suffix('.md')}")
+    return 0
+
+
+def _repo_commit(repo):
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+NAMES = {"dc1": "DC, ipc 1", "dc10": "DC, ipc 10", "dsa1": "DSA, ipc 1", "dsa10": "DSA, ipc 10",
+         "dm10": "DM, ipc 10", "mtt10": "MTT, ipc 10", "experts": "MTT experts (per epoch)"}
+
+
+def markdown(record):
+    lines = [f"# The official code and sklearn-ltdd on {record['device']}", "",
+             f"- {record['n_images']} images (CIFAR10-LT, the paper's), ConvNet3 width "
+             f"{record['width']}, {record['threads']} threads; torch {record['torch']}; commit "
+             f"{record['commit']}; official commits {record['official_commits']}",
+             f"- command: `{record['command']}`",
+             "- seconds per iteration (per epoch for the experts): median of the timed "
+             "iterations after one warm-up, each side in a fresh process; ratio = official / "
+             "ours (above 1: this package is faster)",
+             "- a run of the default length: the method's default iterations (1000 DC/DSA, "
+             "20000 DM, 5000 MTT, 50 expert epochs) at that speed, plus this package's set-up "
+             "(and compilation, with the fast settings)", "",
+             "| method | official s/it | ours s/it | ratio | fast s/it | ratio | fast set-up s "
+             "| ratio, run of the default length (default / fast) |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in record["runs"]:
+        off = float(np.median(r["official"]["seconds"]))
+        our = float(np.median(r["ours"]["seconds"]))
+        cells = [NAMES[r["method"]], f"{off:.3f}", f"{our:.3f}", f"{off / our:.2f}x"]
+        length = r["default_length"]
+        whole = [off * length / (our * length + r["ours"].get("setup_s", 0.0))]
+        if "ours_fast" in r:
+            fast = float(np.median(r["ours_fast"]["seconds"]))
+            setup = r["ours_fast"].get("setup_s", 0.0)
+            cells += [f"{fast:.3f}", f"{off / fast:.2f}x", f"{setup:.1f}"]
+            whole.append(off * length / (fast * length + setup))
+        else:
+            cells += ["-", "-", "-"]
+        cells.append(" / ".join(f"{w:.2f}x" for w in whole))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Precision and compilation: the ``precision`` and ``compile`` options of every estimator."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import shutil
+import warnings
+
+import torch
+
+PRECISIONS = ("fp32", "bf16")
+COMPILE_OPTIONS = ("auto", True, False)
+
+
+def check_precision(precision) -> str:
+    if not (isinstance(precision, str) and precision in PRECISIONS):
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}.")
+    return precision
+
+
+def check_compile(value):
+    if not any(value is option or (isinstance(value, str) and value == option)
+               for option in COMPILE_OPTIONS):
+        raise ValueError(f"compile must be one of {list(COMPILE_OPTIONS)}, got {value!r}.")
+    return value
+
+
+def autocast(precision: str, device):
+    """bfloat16 autocast on ``device`` for ``precision="bf16"``, else nothing.
+
+    Matrix products and convolutions run in bfloat16 (AMX on recent x86
+    CPUs, tensor cores on GPUs); reductions, norms and losses stay in
+    float32, and parameters and their gradients remain float32.
+    """
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+
+
+@functools.lru_cache(maxsize=None)
+def compiler_available(device_type: str) -> bool:
+    """Whether ``torch.compile`` can build kernels for ``device_type`` here.
+
+    On the CPU inductor needs a C++ compiler; a tiny function is compiled
+    once per process to find out (a user's machine may have none). On CUDA
+    it needs Triton.
+    """
+    if device_type == "cpu":
+        configured = torch._inductor.config.cpp.cxx
+        names = [c for c in (configured if isinstance(configured, tuple) else (configured,)) if c]
+        if not any(shutil.which(name) for name in names):
+            return False
+    elif device_type == "cuda":
+        try:
+            import triton  # noqa: F401
+        except ImportError:
+            return False
+    try:
+        probe = torch.compile(lambda x: torch.relu(x) * 2.0 + 1.0, dynamic=False)
+        probe(torch.zeros(4, device=device_type))
+    except Exception:  # noqa: BLE001 (any failure means: not here)
+        return False
+    return True
+
+
+def resolve_compile(value, device) -> bool:
+    """``compile`` resolved on ``device``: "auto" compiles where a compiler works.
+
+    ``True`` asks for it; where no compiler works it warns once and runs
+    eagerly (the same arithmetic), rather than failing deep inside torch.
+    """
+    check_compile(value)
+    if value is False:
+        return False
+    device_type = torch.device(device).type
+    if compiler_available(device_type):
+        return True
+    if value is True:
+        warnings.warn(
+            f"compile=True, but torch.compile cannot build kernels on {device_type} here "
+            f"(on the CPU it needs a C++ compiler, such as g++); running eagerly, with the "
+            f"same results. Use compile='auto' to choose silently, or install a compiler.",
+            RuntimeWarning, stacklevel=3)
+    return False
+
+
+class Compiled:
+    """``fn`` through ``torch.compile``, falling back to ``fn`` itself if compiling fails.
+
+    Compilation happens at the first call; should it fail there (an
+    operation the compiler does not support, a broken tool chain), one
+    ``RuntimeWarning`` says so and every call runs ``fn`` eagerly from then
+    on. With ``enabled=False`` it is ``fn``.
+    """
+
+    def __init__(self, fn, enabled: bool, name: str, **options):
+        self.fn = fn
+        self.name = name
+        self.compiled = torch.compile(fn, **options) if enabled else None
+
+    def __call__(self, *args, **kwargs):
+        if self.compiled is None:
+            return self.fn(*args, **kwargs)
+        try:
+            return self.compiled(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 (reported, then the eager path)
+            warnings.warn(f"{self.name}: torch.compile failed ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:200]}); running eagerly.",
+                          RuntimeWarning, stacklevel=2)
+            self.compiled = None
+            return self.fn(*args, **kwargs)
+
+    def __getstate__(self):  # compiled code does not pickle: rebuilt eagerly
+        return {"fn": self.fn, "name": self.name, "compiled": None}
+
+
+class _Method(torch.nn.Module):
+    """``inner.<method>`` as a module's forward (for ``functional_call``)."""
+
+    def __init__(self, inner, method):
+        super().__init__()
+        self.inner, self.method = inner, method
+
+    def forward(self, x):
+        return getattr(self.inner, self.method)(x)
+
+
+#: One compiled functional call per architecture, method and device, shared by every
+#: module of that architecture in the process (their weights are arguments).
+_SHARED = {}
+
+
+def compiled_functional(module: torch.nn.Module, enabled: bool, name: str, method="forward"):
+    """``f(params, buffers, x)``: ``module.<method>(x)`` with the given tensors.
+
+    Compiled (``enabled``) once per architecture, method and device in the
+    process: the function runs ``torch.func.functional_call`` on a template
+    of the architecture with the weights as arguments, so a fresh network
+    at every distillation iteration, or at every fit of a grid search, runs
+    the same compiled code instead of compiling again (past torch's limit of
+    recompilations it would silently run eagerly). Unprefixed names, as
+    ``module.named_parameters()`` gives them. ``module``'s mode (train or
+    eval) is read at every call.
+    """
+    if not enabled:
+        template = _Method(module, method)
+    else:
+        key = (type(module), repr(module), method, str(next(module.parameters()).device))
+        if key not in _SHARED:
+            import copy
+
+            template = _Method(copy.deepcopy(module), method)
+
+            def functional(params, buffers, x):
+                return torch.func.functional_call(template, (params, buffers), (x,))
+
+            _SHARED[key] = (template, Compiled(functional, True, name))
+        template, compiled = _SHARED[key]
+
+    def run(params, buffers, x):
+        template.train(module.training)  # a guard of the compiled code: one graph per mode
+        params = {f"inner.{k}": v for k, v in params.items()}
+        buffers = {f"inner.{k}": v for k, v in buffers.items()}
+        if not enabled:
+            return torch.func.functional_call(template, (params, buffers), (x,))
+        return compiled(params, buffers, x)
+
+    return run
+
+
+def compiled_method(module: torch.nn.Module, enabled: bool, name: str, method="forward"):
+    """``x -> module.<method>(x)``, compiled once per architecture (``enabled``).
+
+    :func:`compiled_functional` on ``module``'s own parameters and buffers:
+    gradients flow to them, batch-norm running statistics update them.
+    """
+    if not enabled:
+        return getattr(module, method)
+    functional = compiled_functional(module, True, name, method)
+    params, buffers = dict(module.named_parameters()), dict(module.named_buffers())
+    return lambda x: functional(params, buffers, x)
