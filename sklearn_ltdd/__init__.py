@@ -17,6 +17,7 @@ from .distillation import (
 )
 from .grouping import ClassGrouper, plot_class_groups
 from .nets import MLP, ConvNet, ConvNetClassifier, DecoupledClassifier, FeatureExtractor
+from .selection import CoresetSampler
 from .two_stage import TwoStageClassifier
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "ClassGrouper",
     "ConvNet",
     "ConvNetClassifier",
+    "CoresetSampler",
     "DecoupledClassifier",
     "DistributionMatchingDistiller",
     "FeatureExtractor",

@@ -10,5 +10,7 @@ generators.
 
 from ._dsa import DSA, CropFlip, get_augmentation
 from ._mixing import MIXINGS, BatchMixing
+from ._tiles import expand_tiles, tile_images
 
-__all__ = ["DSA", "MIXINGS", "BatchMixing", "CropFlip", "get_augmentation"]
+__all__ = ["DSA", "MIXINGS", "BatchMixing", "CropFlip", "expand_tiles", "get_augmentation",
+           "tile_images"]

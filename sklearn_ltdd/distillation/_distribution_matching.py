@@ -10,10 +10,12 @@ import torch.nn.functional as F
 from sklearn.utils import check_scalar
 
 from ..augmentation import DSA
+from ..augmentation._tiles import expand_tiles
+from ..augmentation._tiles import tile_images as _tile
 from ..nets._modules import ConvNet
 from ..utils._validation import check_option
 from ._base import BaseDistiller
-from ._gradient_matching import _ClassBatches
+from ._gm_steps import _ClassBatches
 
 #: Settings of each method's documented command (DM: the DatasetCondensation
 #: README's ``main_DM.py`` command; IDM: ``command.txt`` of uitrbn/IDM).
@@ -27,38 +29,6 @@ BALANCES = (None, "sampling", "logit_adjusted")
 
 # Keys of the random streams (``_derived_seed``) beside the iterations'.
 _QUEUE_NET, _QUEUE_TRAIN = 10, 11
-
-
-def expand_tiles(x):
-    """IDM's partition and expansion: each image's four quadrants, upsampled.
-
-    An image of ``(C, H, W)`` holds four half-resolution images in its
-    quadrants; each is upsampled (bilinear) back to ``(H, W)``. Quadrants
-    come in the reference's order: top-left, bottom-left, top-right,
-    bottom-right, the four of one image consecutive.
-
-    Examples
-    --------
-    >>> import torch
-    >>> expand_tiles(torch.zeros(3, 1, 8, 8)).shape
-    torch.Size([12, 1, 8, 8])
-    """
-    height, width = x.shape[-2:]
-    h, w = height // 2, width // 2
-    quadrants = [x[..., :h, :w], x[..., h:, :w], x[..., :h, w:], x[..., h:, w:]]
-    tiles = torch.stack(quadrants, dim=1).flatten(0, 1)
-    return F.interpolate(tiles, size=(height, width), mode="bilinear", align_corners=False)
-
-
-def _tile(images, ipc):
-    """Inverse layout of :func:`expand_tiles` for initialisation: 4 images per stored one."""
-    n, channels, height, width = images.shape
-    small = F.interpolate(images, scale_factor=0.5, mode="bilinear", align_corners=False,
-                          antialias=True)
-    small = small.view(n // 4, 4, channels, height // 2, width // 2)
-    top = torch.cat([small[:, 0], small[:, 2]], dim=-1)
-    bottom = torch.cat([small[:, 1], small[:, 3]], dim=-1)
-    return torch.cat([top, bottom], dim=-2)
 
 
 class DistributionMatchingDistiller(BaseDistiller):
@@ -146,6 +116,13 @@ class DistributionMatchingDistiller(BaseDistiller):
         Both commands start from real images.
     augmentation : {"dsa", None} or DSA, default="dsa"
         The same transformation for a class's real and synthetic batch.
+    precision : {"fp32", "bf16"}, default="fp32"
+        ``"bf16"``: the embeddings under bfloat16 autocast (the distances in
+        float32).
+    compile : {False, True, "auto"}, default=False
+        Compile the embedding of the real and the synthetic batches (first
+        order: the whole matching step), once per architecture, shared by
+        the fresh network of every iteration.
     module, module_params, device, random_state, verbose, warm_start
         As in :class:`GradientMatchingDistiller`; the module needs an
         ``embed`` method (ConvNet and MLP have one).
@@ -192,11 +169,13 @@ class DistributionMatchingDistiller(BaseDistiller):
                  batch_real=256, expansion="auto", n_networks="auto", network_interval=30,
                  network_steps=10, networks_trained=2, lr_net=0.01, network_batch=256,
                  ce_weight="auto", class_steps="auto", balance=None, init="real",
-                 augmentation="dsa", module=ConvNet, module_params=None, device="auto",
+                 augmentation="dsa", module=ConvNet, module_params=None, precision="fp32",
+                 compile=False, device="auto",
                  random_state=None, verbose=0, warm_start=False):
         super().__init__(ipc=ipc, n_iterations=n_iterations, module=module,
                          module_params=module_params, init=init, augmentation=augmentation,
-                         device=device, random_state=random_state, verbose=verbose,
+                         precision=precision, compile=compile, device=device,
+                         random_state=random_state, verbose=verbose,
                          warm_start=warm_start)
         self.method = method
         self.lr_img = lr_img
@@ -266,7 +245,7 @@ class DistributionMatchingDistiller(BaseDistiller):
         if self._resolved_init() == "noise":
             shape = (len(self.classes_) * self.ipc, *X.shape[1:])
             return torch.randn(shape, generator=self._generator, device=X.device)
-        return _tile(self._real_images(X, y, rng, 4 * self.ipc), self.ipc)
+        return _tile(self._real_images(X, y, rng, 4 * self.ipc))
 
     # -- networks ------------------------------------------------------------------------
     def _frozen_network(self, seed):
@@ -396,8 +375,9 @@ class DistributionMatchingDistiller(BaseDistiller):
             aug = dsa.sample(n_classes, gen, X.device) if dsa is not None else None
             if dsa is not None:
                 x_real = dsa.apply(x_real, aug, class_of_real)
-            with torch.no_grad():
-                embedded = net.embed(x_real)
+            embed = self._accelerated(net, "embed")
+            with torch.no_grad(), self._autocast():
+                embedded = embed(x_real).float()
                 real_means = torch.zeros(n_classes, embedded.shape[1], device=X.device)
                 real_means.index_add_(0, class_of_real, embedded)
                 real_means = real_means / real_counts
@@ -411,8 +391,9 @@ class DistributionMatchingDistiller(BaseDistiller):
                     if dsa is not None:
                         rows_of = torch.full((x_syn.shape[0],), c, device=X.device)
                         x_syn = dsa.apply(x_syn, aug, rows_of)
-                    loss = self._class_loss(net, x_syn, real_means[c:c + 1], y_syn[
-                        c * per_class:(c + 1) * per_class], accuracy)
+                    with self._autocast():
+                        loss = self._class_loss(net, embed, x_syn, real_means[c:c + 1], y_syn[
+                            c * per_class:(c + 1) * per_class], accuracy)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
@@ -421,7 +402,9 @@ class DistributionMatchingDistiller(BaseDistiller):
                 x_syn = self._from_working_space(syn)
                 if dsa is not None:
                     x_syn = dsa.apply(x_syn, aug, y_syn)
-                loss = self._class_loss(net, x_syn, real_means, y_syn, accuracy, n_classes)
+                with self._autocast():
+                    loss = self._class_loss(net, embed, x_syn, real_means, y_syn, accuracy,
+                                            n_classes)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -440,9 +423,9 @@ class DistributionMatchingDistiller(BaseDistiller):
         self._opt_state = {"syn_momentum": self._momentum_of(optimizer, syn)}
         return syn.detach(), losses.cpu().tolist()
 
-    def _class_loss(self, net, x_syn, real_means, labels, accuracy, n_classes=1):
+    def _class_loss(self, net, embed, x_syn, real_means, labels, accuracy, n_classes=1):
         """Squared distances of mean embeddings (per class), plus the weighted cross-entropy."""
-        embedded = net.embed(x_syn)
+        embedded = embed(x_syn).float()
         sums = torch.zeros(n_classes, embedded.shape[1], device=x_syn.device)
         index = labels - labels.min() if n_classes == 1 else labels
         sums = sums.index_add(0, index, embedded)

@@ -15,7 +15,7 @@ FORMAT = "sklearn-ltdd distilled set"
 FORMAT_VERSION = 1
 
 
-def save_distilled_set(file, distiller, *, mean=None, std=None):
+def save_distilled_set(file, distiller, *, mean=None, std=None, X=None, y=None):
     """Write a fitted distiller's synthetic set to a compressed ``.npz`` file.
 
     The file holds the images (``X``, float32 as the distiller returns them),
@@ -31,12 +31,17 @@ def save_distilled_set(file, distiller, *, mean=None, std=None):
     Parameters
     ----------
     file : str, path or file-like
-    distiller : fitted distiller
-        ``GradientMatchingDistiller``, ``TrajectoryMatchingDistiller`` or
-        ``DistributionMatchingDistiller``.
+    distiller : fitted distiller or sampler
+        ``GradientMatchingDistiller``, ``TrajectoryMatchingDistiller``,
+        ``DistributionMatchingDistiller``, ``StatisticsMatchingDistiller``,
+        or a fitted sampler such as :class:`~sklearn_ltdd.CoresetSampler`
+        with the set it returned passed as ``X`` and ``y``.
     mean, std : array-like of shape (n_channels,), default=None
         The normalisation of the images, for example ``data.mean`` and
         ``data.std`` of a loader's Bunch.
+    X, y : array-like, default=None
+        The set, where ``distiller`` does not keep it as ``X_syn_`` and
+        ``y_syn_`` (a sampler's ``fit_resample`` output).
 
     Examples
     --------
@@ -53,18 +58,21 @@ def save_distilled_set(file, distiller, *, mean=None, std=None):
     >>> loaded.X.shape, loaded.method, loaded.ipc
     ((10, 1, 16, 16), 'GradientMatchingDistiller', 1)
     """
-    check_is_fitted(distiller, "X_syn_")
+    if X is None or y is None:
+        check_is_fitted(distiller, "X_syn_")
+        X, y = distiller.X_syn_, distiller.y_syn_
+    else:
+        check_is_fitted(distiller, "classes_")
     classes = np.asarray(distiller.classes_)
     if classes.dtype == object:
         classes = classes.astype(str)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
             "method": type(distiller).__name__, "ipc": int(distiller.ipc),
-            "images_per_class": int(len(distiller.y_syn_) // len(classes)),
+            "images_per_class": int(len(y) // len(classes)),
             "n_iterations": int(getattr(distiller, "n_iter_", 0)),
             "params": params_json(distiller), "sklearn_ltdd_version": __version__,
             "learned_lr": getattr(distiller, "learned_lr_", None)}
-    arrays = {"X": np.asarray(distiller.X_syn_, dtype=np.float32),
-              "y": np.asarray(distiller.y_syn_), "classes": classes}
+    arrays = {"X": np.asarray(X, dtype=np.float32), "y": np.asarray(y), "classes": classes}
     if getattr(distiller, "soft_labels_", None) is not None:  # statistics matching's
         arrays["soft_labels"] = np.asarray(distiller.soft_labels_, dtype=np.float64)
     if (mean is None) != (std is None):
