@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import sys
-import tarfile
 import time
 from pathlib import Path
 
@@ -56,7 +55,8 @@ from ltdd_bench.common import (  # noqa: E402
     load_data,
     write_json,
 )
-from ltdd_bench.profiles import PROFILES, settings  # noqa: E402
+from ltdd_bench.profiles import PROFILES  # noqa: E402
+from ltdd_bench.chunks import export_artifacts  # noqa: E402
 from ltdd_bench.runner import (  # noqa: E402
     Declarations,
     DistilledSet,
@@ -66,10 +66,12 @@ from ltdd_bench.runner import (  # noqa: E402
     SampledSet,
     Shared,
     run_seed,
+    seed_saver,
 )
 from ltdd_bench.tables import merge, paper_row  # noqa: E402, F401  (paper_row: for tests)
 
 from sklearn_ltdd import (  # noqa: E402
+    CoresetSampler,
     DecoupledClassifier,
     DistributionMatchingDistiller,
     GradientMatchingDistiller,
@@ -82,6 +84,8 @@ from sklearn_ltdd.sampling import ImageSampler  # noqa: E402
 
 LA = {"criterion": "logit_adjusted"}
 LA_FLIP = {"criterion": "logit_adjusted", "augmentation": "crop_flip"}
+#: Issue 23's fast settings, whose rows stand beside the default (fp32, eager) ones.
+FAST = {"precision": "bf16", "compile": True}
 #: The soft-label teacher: a batch-norm ConvNet3 with logit adjustment on mixup or CutMix
 #: batches (measured above the paper's cumulative reweighting on the CPU profile).
 TEACHER = {"module__norm": "batchnorm", "criterion": "logit_adjusted",
@@ -112,6 +116,33 @@ def _iterations(key):
     return lambda p: p[key]["n_iterations"]
 
 
+CORESET_STRATEGIES = ("random", "herding", "k_center", "difficulty")
+
+
+def _coreset_key(strategy, combine):
+    return f"coreset_{strategy}" + ("_x4" if combine > 1 else "")
+
+
+def _coreset_rows():
+    """Issue 24: every coreset under the one student recipe (hard labels), and two-stage
+    models with the random and the difficulty coresets in stage 2."""
+    names = {"random": "random", "herding": "herding", "k_center": "k-center",
+             "difficulty": "difficulty (EL2N, auto window)"}
+    rows = []
+    for strategy in CORESET_STRATEGIES:
+        for k in (1, 4):
+            label = f"Coreset: {names[strategy]}" + (", 4 per stored image" if k > 1 else "")
+            rows.append(Row("coreset", label, lambda c: c.student(),
+                            data=_coreset_key(strategy, k)))
+    for strategy in ("random", "difficulty"):
+        for k in (1, 4):
+            key = _coreset_key(strategy, k)
+            label = f"Original + coreset: {names[strategy]}" + (", 4 per stored" if k > 1 else "")
+            rows.append(Row("coreset", label, needs=(key,), model=lambda c, key=key: c.two_stage(
+                c.frozen("group_ce"), key, c.student())))
+    return rows
+
+
 def _ros_epochs(c):
     """Random over-sampling gets the same number of SGD steps as the others."""
     n_resampled = c.n_classes * int(np.bincount(c.y).max())
@@ -136,6 +167,15 @@ SETS = {
     "idm_balanced_queue": DistilledSet((("official", _distiller(
         DistributionMatchingDistiller, "idm", method="idm", balance="sampling")),),
         _iterations("idm")),
+    # Coresets (issue 24): each strategy, alone and with four images per stored one.
+    **{_coreset_key(s, k): SampledSet(lambda c, s=s, k=k: CoresetSampler(
+        c.ipc, s, estimator=c.frozen("scorer"), combine=k, random_state=c.seed))
+       for s in CORESET_STRATEGIES for k in (1, 4)},
+    # The fast settings (issue 23): GM and DM distilled in bf16, compiled.
+    "gm_fast": DistilledSet((("official", _distiller(GradientMatchingDistiller, "gm", **FAST)),),
+                            _iterations("gm"), eval_epochs="distilled_epochs"),
+    "dm_fast": DistilledSet((("official", _distiller(DistributionMatchingDistiller, "dm",
+                                                     method="dm", **FAST)),), _iterations("dm")),
     # Statistics matching (issue 22) with the shared teacher as observer and teacher.
     "sm": DistilledSet((("shared teacher", lambda c: _distiller(
         StatisticsMatchingDistiller, "sm", observer=c.frozen("teacher"),
@@ -149,6 +189,10 @@ NETWORKS = {
     "group_la_flip": Network(lambda c: c.net(**LA_FLIP), labels="groups"),
     # Issue 22: the teacher of every soft-label row and statistics matching's observer.
     "teacher": Network(lambda c: c.net(c.p["teacher"]["epochs"], **TEACHER)),
+    # Issue 24: the coresets' scoring and embedding network (CoresetSampler's default).
+    "scorer": Network(lambda c: CoresetSampler(
+        scoring_epochs=c.p["coreset"]["scoring_epochs"], module_params={"width": c.p["width"]},
+        device=c.device).default_estimator(c.seed)),
 }
 
 
@@ -256,6 +300,16 @@ ROWS = [
     *_student_rows("IDM (balanced queue)", "idm_balanced_queue"),
     *_student_rows("GM", "gm", select="soft_bilevel"),
     *_student_rows("MTT", "mtt", select="soft_bilevel"),
+    # Coresets under hard labels (issue 24), beside the hard-label rows of the soft table.
+    *_coreset_rows(),
+    # The fast settings (issue 23), each beside its default row in another table.
+    Row("fast", "Original", lambda c: c.net(**FAST)),
+    Row("fast", "Logit adjustment (Menon 2021)", lambda c: c.net(**LA, **FAST)),
+    Row("fast", "Logit adjustment + crop/flip", lambda c: c.net(**LA_FLIP, **FAST)),
+    Row("fast", "GM Distilled", lambda c: c.evaluator("gm_fast", **FAST), data="gm_fast"),
+    Row("fast", "DM Distilled", lambda c: c.evaluator("dm_fast", **FAST), data="dm_fast"),
+    Row("fast", lambda c: f"{_random_label(c)}, soft labels",
+        lambda c: c.student("teacher", **FAST), data="random"),
 ]
 
 FIGURES = [Figure("balanced", "balanced"), Figure("original", "original"),
@@ -266,30 +320,6 @@ TABLE_KEYS = sorted({row.key for row in ROWS}, key=lambda k: (len(k) > 1, k))
 
 
 # -- the command line ----------------------------------------------------------------------------
-def export_artifacts(artifacts, tar_path, since=None):
-    """Pack ``artifacts`` (less the expert cache) into ``tar_path``, atomically.
-
-    Written beside the target and renamed over it, so a kill at any moment
-    leaves the previous archive or the new one, never half of one. With
-    ``since`` (a ``time.time()``; default ``$LTDD_EXPORT_SINCE``), only files
-    modified since then: a GPU window returns what it made, not what it was
-    given.
-    """
-    if since is None and os.environ.get("LTDD_EXPORT_SINCE"):
-        since = float(os.environ["LTDD_EXPORT_SINCE"])
-    tar_path = Path(tar_path)
-    part = tar_path.with_name(tar_path.name + ".part")
-    with tarfile.open(part, "w") as tar:
-        for file in sorted(Path(artifacts).rglob("*")):
-            rel = file.relative_to(artifacts)
-            if not file.is_file() or "experts" in rel.parts:
-                continue
-            if since is not None and file.stat().st_mtime < since:
-                continue
-            tar.add(file, arcname=str(rel))
-    os.replace(part, tar_path)
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -354,7 +384,7 @@ def main(argv=None):
         path = out / args.profile / f"seed{seed}.json"
         previous_path = resume / args.profile / f"seed{seed}.json"
         previous = json.loads(previous_path.read_text()) if previous_path.exists() else None
-        save = _saver(path, args, profile, env, seed, load_seconds)
+        save = seed_saver(path, args, profile, env, seed, load_seconds)
         holder = {}
 
         def checkpoint(run, save=save):
@@ -381,25 +411,6 @@ def main(argv=None):
     if stopped:
         print(f"incomplete: {stopped}")
     return 0
-
-
-def _saver(path, args, profile, env, seed, load_seconds):
-    """``save(run)``: write the seed's record (atomically) with its wall times and history."""
-    seed_start = time.perf_counter()
-
-    def save(run):
-        wall = {"load_data": load_seconds, **run.seconds,
-                "total": time.perf_counter() - seed_start}
-        this = {k: env[k] for k in ("device", "torch", "commit", "command")}
-        this["rows_added"] = list(run.added)
-        this["complete"] = run.complete
-        write_json(path, {"profile": args.profile, "seed": seed, "settings": settings(profile),
-                          **{k: v for k, v in env.items() if k != "run_device"},
-                          "complete": run.complete, "wall_time_s": wall,
-                          "reused_artifacts": run.reused, "distillation": run.notes,
-                          "groups": run.groups, "figures": run.figures,
-                          "history": run.history + [this], "tables": run.rows})
-    return save
 
 
 if __name__ == "__main__":

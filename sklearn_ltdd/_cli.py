@@ -24,9 +24,11 @@ def _demo(args) -> int:
     print(f"training images per class: {data.class_counts.tolist()} "
           f"({len(data.y_train)} in all); balanced test set: {len(data.y_test)}")
 
+    fast = {"precision": args.precision, "compile": COMPILE[args.compile]}
+
     def convnet(epochs):
         return ConvNetClassifier(module__width=args.width, max_epochs=epochs,
-                                 device=args.device)
+                                 device=args.device, **fast)
 
     reports, timings = [], {}
 
@@ -50,7 +52,7 @@ def _demo(args) -> int:
     distiller = GradientMatchingDistiller(
         ipc=args.ipc, n_iterations=args.iterations, init="real",
         module_params={"width": args.width}, device=args.device,
-        random_state=args.random_state)
+        random_state=args.random_state, **fast)
     X_syn, y_syn = distiller.fit_resample(data.X_train, data.y_train)
     distill_seconds = time.perf_counter() - start
     distilled = convnet(args.distilled_epochs).set_params(random_state=args.random_state)
@@ -130,7 +132,8 @@ class _EpochBar:
 
 
 # -- distill -----------------------------------------------------------------------------------
-METHODS = ("gm", "dsa", "mtt", "dm", "idm", "sm")
+METHODS = ("gm", "dsa", "mtt", "dm", "idm", "sm", "coreset")
+COMPILE = {"auto": "auto", "on": True, "off": False}
 DEBIAS = {"cumulative": "cumulative", "logit_adjusted": "logit_adjusted", "none": None}
 
 
@@ -154,6 +157,12 @@ def _distiller(args):
     if args.method == "sm":
         return StatisticsMatchingDistiller(debias=DEBIAS[args.debias],
                                            expert_epochs=args.teacher_epochs, **common)
+    if args.method == "coreset":
+        from .selection import CoresetSampler
+
+        return CoresetSampler(args.ipc, args.strategy, combine=args.combine,
+                              module_params={"width": args.width}, device=args.device,
+                              random_state=args.random_state)
     return DistributionMatchingDistiller(method=args.method, **common)
 
 
@@ -181,12 +190,13 @@ def _distill(args) -> int:
           flush=True)
     distiller = _distiller(args)
     start = time.perf_counter()
-    distiller.fit(data.X_train, data.y_train)
+    X_set, y_set = distiller.fit_resample(data.X_train, data.y_train)
     seconds = time.perf_counter() - start
-    save_distilled_set(args.out, distiller, mean=data.mean, std=data.std)
-    print(f"{type(distiller).__name__}: {distiller.n_iter_} iterations in {seconds:.1f} s; "
-          f"wrote {len(distiller.y_syn_)} images ({len(distiller.y_syn_) // len(data.target_names)}"
-          f" per class) to {args.out}")
+    save_distilled_set(args.out, distiller, mean=data.mean, std=data.std, X=X_set, y=y_set)
+    done = (f"{distiller.n_iter_} iterations" if hasattr(distiller, "n_iter_")
+            else f"{args.strategy} selection")
+    print(f"{type(distiller).__name__}: {done} in {seconds:.1f} s; wrote {len(y_set)} images "
+          f"({len(y_set) // len(data.target_names)} per class) to {args.out}")
     return 0
 
 
@@ -317,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--iterations", type=int, default=10,
                       help="gradient-matching iterations (paper: 1000)")
     demo.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    demo.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                      help="the networks' precision (default: fp32)")
+    demo.add_argument("--compile", choices=sorted(COMPILE), default="off",
+                      help="torch.compile the networks' training: auto (where a compiler "
+                           "works), on or off (default: off)")
     demo.add_argument("--random-state", type=int, default=0)
     demo.add_argument("--json", default=None, help="also write the figures to this file")
     demo.add_argument("--plot", default=None,
@@ -336,15 +351,24 @@ def build_parser() -> argparse.ArgumentParser:
             "  sklearn-ltdd distill my_images/ --image-size 32 --method idm --ipc 5 --out idm.npz",
             "  sklearn-ltdd distill digits --method sm --ipc 10 --width 32 --teacher-epochs 50 \\",
             "      --out sm.npz    # statistics matching; the set keeps the teacher's soft labels",
+            "  sklearn-ltdd distill digits --method coreset --strategy difficulty --ipc 10 \\",
+            "      --width 32 --out coreset.npz    # real images, chosen by difficulty",
         ]))
     _add_data_options(distill)
     distill.add_argument("--method", choices=METHODS, default="gm",
-                         help="gm (DC), dsa, mtt, dm, idm or sm (statistics matching) "
-                              "(default: gm)")
+                         help="gm (DC), dsa, mtt, dm, idm, sm (statistics matching) or "
+                              "coreset (real images, selected) (default: gm)")
     distill.add_argument("--ipc", type=int, default=10, help="images per class (default: 10)")
     distill.add_argument("--iterations", type=int, default=None,
                          help="distillation iterations (default: the method's own)")
     distill.add_argument("--out", required=True, help="the .npz file to write")
+    distill.add_argument("--strategy", default="difficulty",
+                         choices=["difficulty", "herding", "k_center", "random"],
+                         help="--method coreset: how real images are chosen (default: "
+                              "difficulty)")
+    distill.add_argument("--combine", type=int, choices=[1, 4], default=1,
+                         help="--method coreset: selected images per stored image (4: a 2x2 "
+                              "grid at half resolution)")
     _add_teacher_options(distill)
     distill.add_argument("--quiet", action="store_true", help="no progress bar")
     distill.set_defaults(func=_distill)

@@ -108,6 +108,21 @@ def test_soft_label_rows_on_the_smoke_profile(tmp_path):
     assert "## Soft labels" in (out / "smoke.md").read_text()
 
 
+def test_coreset_rows_on_the_smoke_profile(tmp_path):
+    script = load("reproduce_paper")
+    out = tmp_path / "results"
+    assert script.main(["--profile", "smoke", "--out", str(out), "--artifacts",
+                        str(tmp_path / "a"), "--tables", "coreset"]) == 0
+    seed = json.loads((out / "smoke" / "seed0.json").read_text())
+    rows = {r["name"]: r for r in seed["tables"]["coreset"]}
+    assert len(rows) == 12
+    assert rows["Coreset: herding"]["train_images"] == 20  # 2 per class
+    assert rows["Coreset: herding, 4 per stored image"]["train_images"] == 80
+    assert rows["Original + coreset: difficulty (EL2N, auto window)"]["group_acc"] is not None
+    assert seed["wall_time_s"]["select_coreset_difficulty"] > 0
+    assert "## Coresets under hard labels" in (out / "smoke.md").read_text()
+
+
 def test_paper_rows_carry_the_papers_figures():
     script = load("reproduce_paper")
     row = script.paper_row("table2", "Original + GM Distilled", "paper")
@@ -214,3 +229,15 @@ def test_rows_are_declarations_run_cheap_first():
 def test_no_benchmark_script_is_long():
     for path in [*BENCHMARKS.glob("*.py"), *BENCHMARKS.glob("ltdd_bench/*.py")]:
         assert len(path.read_text().splitlines()) <= 450, path.name
+
+
+def test_sm_sweep_smoke(tmp_path):
+    script = load("sm_sweep")
+    assert script.main(["--profile", "smoke", "--out", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "sm_sweep_smoke.json").read_text())
+    assert [t["criterion"] for t in record["teachers"]] == ["logit_adjusted",
+                                                            "cumulative_reweighted"]
+    sets = [r["set"] for r in record["rows"]]
+    assert sets[:2] == ["random real images"] * 2 and len(sets) == len(script.VARIANTS) + 1
+    assert all(0 <= r["acc"] <= 100 for r in record["rows"])
+    assert "initial views only" in (tmp_path / "sm_sweep_smoke.md").read_text()

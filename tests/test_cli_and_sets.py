@@ -94,3 +94,14 @@ def test_statistics_matching_and_a_student_of_a_teacher(tmp_path):
     report = json.loads(report_path.read_text())["report"]
     assert report["name"] == "StatisticsMatching set, soft labels"
     assert report["train_images"] == 20
+
+
+def test_coreset_from_the_command_line(tmp_path):
+    out = tmp_path / "coreset.npz"
+    assert main(["distill", "digits", "--method", "coreset", "--strategy", "difficulty",
+                 "--ipc", "3", "--width", "8", "--out", str(out), "--quiet"]) == 0
+    loaded = load_distilled_set(out)
+    assert loaded.method == "CoresetSampler" and loaded.X.shape == (30, 1, 16, 16)
+    assert loaded.params["strategy"] == "difficulty"
+    assert main(["evaluate", "digits", "--train", str(out), "--width", "8", "--epochs", "2",
+                 "--quiet"]) == 0

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import tarfile
 import time
+from pathlib import Path
 
 from .common import OutOfTime, write_json
 
@@ -117,3 +120,27 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
         run.seconds[f"distill_{name}"] = record["seconds"]
         return distiller
     raise RuntimeError(f"every {name} setting diverged: {record['attempts']}")
+
+
+def export_artifacts(artifacts, tar_path, since=None):
+    """Pack ``artifacts`` (less the expert cache) into ``tar_path``, atomically.
+
+    Written beside the target and renamed over it, so a kill at any moment
+    leaves the previous archive or the new one, never half of one. With
+    ``since`` (a ``time.time()``; default ``$LTDD_EXPORT_SINCE``), only files
+    modified since then: a GPU window returns what it made, not what it was
+    given.
+    """
+    if since is None and os.environ.get("LTDD_EXPORT_SINCE"):
+        since = float(os.environ["LTDD_EXPORT_SINCE"])
+    tar_path = Path(tar_path)
+    part = tar_path.with_name(tar_path.name + ".part")
+    with tarfile.open(part, "w") as tar:
+        for file in sorted(Path(artifacts).rglob("*")):
+            rel = file.relative_to(artifacts)
+            if not file.is_file() or "experts" in rel.parts:
+                continue
+            if since is not None and file.stat().st_mtime < since:
+                continue
+            tar.add(file, arcname=str(rel))
+    os.replace(part, tar_path)

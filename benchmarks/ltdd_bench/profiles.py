@@ -22,7 +22,7 @@ PROFILES = {
         "mtt": {"n_iterations": 5000, "n_experts": 100},
         "dm": {"n_iterations": 20000}, "idm": {"n_iterations": 20000},
         "teacher": {"epochs": 200}, "sm": {"n_iterations": SM_ITERATIONS},
-        "student_epochs": 1000,
+        "student_epochs": 1000, "coreset": {"scoring_epochs": 40},
         "seeds": [0, 1, 2],
     },
     "standard": {
@@ -32,7 +32,7 @@ PROFILES = {
         "mtt": {"n_iterations": 5000, "n_experts": 100},
         "dm": {"n_iterations": 20000}, "idm": {"n_iterations": 20000},
         "teacher": {"epochs": 200}, "sm": {"n_iterations": SM_ITERATIONS},
-        "student_epochs": 1000,
+        "student_epochs": 1000, "coreset": {"scoring_epochs": 40},
         "seeds": [0],
     },
     "cpu": {
@@ -42,7 +42,7 @@ PROFILES = {
         "mtt": {"n_iterations": 100, "n_experts": 5},
         "dm": {"n_iterations": 200}, "idm": {"n_iterations": 100, "network_interval": 10},
         "teacher": {"epochs": 100}, "sm": {"n_iterations": SM_ITERATIONS},
-        "student_epochs": 1000,
+        "student_epochs": 1000, "coreset": {"scoring_epochs": 30},
         "seeds": [0],
         "cpu_budget": True,
     },
@@ -54,6 +54,7 @@ PROFILES = {
                 "zca": False, "lr_img": 1.0},
         "dm": {"n_iterations": 2}, "idm": {"n_iterations": 2, "network_interval": 1},
         "teacher": {"epochs": 3}, "sm": {"n_iterations": 2}, "student_epochs": 5,
+        "coreset": {"scoring_epochs": 2},
         "seeds": [0],
     },
 }

@@ -40,8 +40,8 @@ from sklearn_ltdd.nets import make_student
 from sklearn_ltdd.sampling import PrecomputedSampler
 
 from .chunks import distil
-from .common import Budget, load_data
-from .profiles import convnet
+from .common import Budget, load_data, write_json
+from .profiles import convnet, settings
 from .tables import ROW_ORDER
 
 #: ``--tables`` keys of the paper's tables; other tables are selected by their own name.
@@ -279,7 +279,9 @@ class Context:
             spec = self.decl.sets[key]
             if isinstance(spec, SampledSet):
                 sampler = spec.make(self)
+                start = time.perf_counter()
                 X_res, y_res = sampler.fit_resample(self.X, self.y)
+                self.run.seconds[f"select_{key}"] = time.perf_counter() - start
                 sampler.X_syn_, sampler.y_syn_ = np.asarray(X_res), np.asarray(y_res)
                 self._sets[key] = sampler
             else:
@@ -397,3 +399,22 @@ def _figure(ctx, figure):
     if ctx.export is not None:
         ctx.export()
     print(f"  wrote {path}; groups from {figure.panel} data: {run.figures[figure.panel]['groups']}")
+
+
+def seed_saver(path, args, profile, env, seed, load_seconds):
+    """``save(run)``: write the seed's record (atomically) with its wall times and history."""
+    seed_start = time.perf_counter()
+
+    def save(run):
+        wall = {"load_data": load_seconds, **run.seconds,
+                "total": time.perf_counter() - seed_start}
+        this = {k: env[k] for k in ("device", "torch", "commit", "command")}
+        this["rows_added"] = list(run.added)
+        this["complete"] = run.complete
+        write_json(path, {"profile": args.profile, "seed": seed, "settings": settings(profile),
+                          **{k: v for k, v in env.items() if k != "run_device"},
+                          "complete": run.complete, "wall_time_s": wall,
+                          "reused_artifacts": run.reused, "distillation": run.notes,
+                          "groups": run.groups, "figures": run.figures,
+                          "history": run.history + [this], "tables": run.rows})
+    return save

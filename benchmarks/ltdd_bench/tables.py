@@ -146,6 +146,10 @@ TITLES = {
                 "not in the paper)",
     "soft": "Soft labels: one student recipe on every small set, with hard labels and with the "
             "teacher's soft labels (issue 22; not in the paper)",
+    "coreset": "Coresets under hard labels: real images chosen per class, the same student "
+               "recipe (issue 24; not in the paper)",
+    "fast": "The fast settings (bf16 + compiled): rows of the tables above, trained (and "
+            "distilled) with precision='bf16', compile=True (issue 23)",
 }
 
 
