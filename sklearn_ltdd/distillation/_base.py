@@ -24,6 +24,7 @@ from ..utils._acceleration import (
     compiled_method,
     resolve_compile,
 )
+from ..utils._batching import has_batch_statistics, micro_batched, resolve_micro_batch
 from ..utils._random import torch_generator, torch_seed
 from ..utils._validation import check_option
 from ._checkpoint import CheckpointMixin
@@ -72,7 +73,8 @@ class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCM
 
     def __init__(self, *, ipc=10, n_iterations=1000, module=ConvNet, module_params=None,
                  init="real", augmentation=None, precision="fp32", compile=False,
-                 device="auto", random_state=None, verbose=0, warm_start=False):
+                 micro_batch="auto", device="auto", random_state=None, verbose=0,
+                 warm_start=False):
         self.ipc = ipc
         self.n_iterations = n_iterations
         self.module = module
@@ -81,6 +83,7 @@ class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCM
         self.augmentation = augmentation
         self.precision = precision
         self.compile = compile
+        self.micro_batch = micro_batch
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -129,10 +132,12 @@ class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCM
         self._factory = ModuleFactory(self.module, self.input_shape_, len(self.classes_),
                                       self.module_params, self.device_)
         self._compile = resolve_compile(self.compile, self.device_)
+        self._micro = resolve_micro_batch(self.micro_batch, self.device_, self._compile,
+                                          has_batch_statistics(self._factory(0)))
         try:
             self._fit_synthetic(X, y_enc, rng, continuing)
         finally:
-            del self._rng, self._generator, self._factory, self._compile
+            del self._rng, self._generator, self._factory, self._compile, self._micro
             self.__dict__.pop("_opt_state", None)
             self.__dict__.pop("_iterations_done", None)
         return self
@@ -247,14 +252,19 @@ class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCM
         """bfloat16 autocast for ``precision="bf16"`` (see :func:`~sklearn_ltdd.utils._acceleration.autocast`)."""
         return autocast(self.precision, self.device_)
 
-    def _accelerated(self, module, method="forward"):
-        """``module.<method>``, compiled (once per architecture) when ``compile`` says so."""
-        return compiled_method(module, self._compile, type(self).__name__, method)
+    def _accelerated(self, module, method="forward", micro=True):
+        """``module.<method>``, compiled (once per architecture) when ``compile`` says so,
+        in passes of ``micro_batch`` rows (``micro``)."""
+        call = compiled_method(module, self._compile, type(self).__name__, method)
+        if not micro or not self._micro:
+            return call
+        return lambda x: micro_batched(call, x, self._micro)
 
     def _check_params(self):
         check_scalar(self.ipc, "ipc", numbers.Integral, min_val=1)
         check_precision(self.precision)
         check_compile(self.compile)
+        resolve_micro_batch(self.micro_batch, "cpu")  # its errors
         check_scalar(self.n_iterations, "n_iterations", numbers.Integral, min_val=1)
         check_option(self.init, self._initialisations, "init")
         if self.module_params is not None and not isinstance(self.module_params, dict):

@@ -165,16 +165,16 @@ class DistributionMatchingDistiller(BaseDistiller):
     (80, 1, 16, 16)
     """
 
-    def __init__(self, *, ipc=10, n_iterations=20000, method="dm", lr_img="auto",
-                 batch_real=256, expansion="auto", n_networks="auto", network_interval=30,
-                 network_steps=10, networks_trained=2, lr_net=0.01, network_batch=256,
-                 ce_weight="auto", class_steps="auto", balance=None, init="real",
-                 augmentation="dsa", module=ConvNet, module_params=None, precision="fp32",
-                 compile=False, device="auto",
-                 random_state=None, verbose=0, warm_start=False):
-        super().__init__(ipc=ipc, n_iterations=n_iterations, module=module,
-                         module_params=module_params, init=init, augmentation=augmentation,
-                         precision=precision, compile=compile, device=device,
+    def __init__(self, *, ipc=10, n_iterations=20000, method="dm", lr_img="auto", batch_real=256, expansion="auto",
+                 n_networks="auto", network_interval=30, network_steps=10,
+                 networks_trained=2, lr_net=0.01, network_batch=256, ce_weight="auto",
+                 class_steps="auto", balance=None, init="real", augmentation="dsa",
+                 module=ConvNet, module_params=None, precision="fp32", compile=False,
+                 micro_batch="auto", device="auto", random_state=None, verbose=0,
+                 warm_start=False):
+        super().__init__(ipc=ipc, n_iterations=n_iterations, module=module, module_params=module_params,
+                         init=init, augmentation=augmentation, precision=precision,
+                         compile=compile, micro_batch=micro_batch, device=device,
                          random_state=random_state, verbose=verbose,
                          warm_start=warm_start)
         self.method = method
@@ -375,7 +375,7 @@ class DistributionMatchingDistiller(BaseDistiller):
             aug = dsa.sample(n_classes, gen, X.device) if dsa is not None else None
             if dsa is not None:
                 x_real = dsa.apply(x_real, aug, class_of_real)
-            embed = self._accelerated(net, "embed")
+            embed = self._accelerated(net, "embed")  # in passes of micro_batch images
             with torch.no_grad(), self._autocast():
                 embedded = embed(x_real).float()
                 real_means = torch.zeros(n_classes, embedded.shape[1], device=X.device)

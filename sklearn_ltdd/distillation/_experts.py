@@ -17,13 +17,14 @@ from ..utils._acceleration import (
     compiled_functional,
     resolve_compile,
 )
+from ..utils._batching import has_batch_statistics, micro_batched, resolve_micro_batch
 from ._functional import FlatParameters, ModuleFactory, make_loss, stack_params
 
 
 def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs, lr,
                               batch_size, augmentation, seed, device="cpu",
                               n_parallel="auto", n_jobs=None, precision="fp32", compile=False,
-                              verbose=0):
+                              micro_batch="auto", verbose=0):
     """Train ``n_experts`` networks with plain SGD and record their parameters.
 
     Each expert starts from its own random initialisation and runs
@@ -70,6 +71,10 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
     compile : {False, True, "auto"}, default=False
         Compile each expert's forward and backward (one expert at a time,
         the CPU's path), once per architecture.
+    micro_batch : "auto", int or None, default="auto"
+        Forward passes of that many images, the loss over the whole batch
+        (:func:`~sklearn_ltdd.utils._batching.resolve_micro_batch`: on the
+        CPU, 16 images, or 64 compiled).
     verbose : int, default=0
 
     Returns
@@ -86,7 +91,8 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
     check_compile(compile)
     task = dict(module=module, module_kwargs=module_kwargs, epochs=epochs, lr=lr,
                 batch_size=batch_size, augmentation=augmentation, device=device,
-                n_parallel=n_parallel, precision=precision, compile=compile)
+                n_parallel=n_parallel, precision=precision, compile=compile,
+                micro_batch=micro_batch)
     if n_jobs is None or n_jobs == 1:
         return _train_experts(X, y, init_seeds, stream_seeds, verbose=verbose, **task)
     from joblib import Parallel, delayed, effective_n_jobs
@@ -100,7 +106,8 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
 
 
 def _train_experts(X, y, init_seeds, stream_seeds, *, module, module_kwargs, epochs, lr,
-                   batch_size, augmentation, device, n_parallel, precision, compile, verbose):
+                   batch_size, augmentation, device, n_parallel, precision, compile,
+                   micro_batch, verbose):
     """The experts of the given seeds, in this process (one joblib task)."""
     device = resolve_device(device)
     n_experts = len(init_seeds)
@@ -125,9 +132,11 @@ def _train_experts(X, y, init_seeds, stream_seeds, *, module, module_kwargs, epo
             flat = FlatParameters({k: v[0] for k, v in params.items()})
             out = np.empty((n_experts, epochs + 1, flat.n_params), dtype=np.float32)
         snapshots = [flat.flatten(params)]
-        loss_fn = make_loss(nets[0])
+        micro = resolve_micro_batch(micro_batch, device, compiled, has_batch_statistics(nets[0]))
+        micro = micro if len(nets) == 1 else None  # a vmap over experts: whole batches
+        loss_fn = make_loss(nets[0], micro)
         if compiled or precision != "fp32":
-            loss_fn = _accelerated_loss(nets[0], compiled, precision, device)
+            loss_fn = _accelerated_loss(nets[0], compiled, precision, device, micro)
         for _ in range(epochs):
             params = _train_epoch(loss_fn, params, X_t, y_t, lr, batch_size,
                                   augmentation, generators,
@@ -139,7 +148,7 @@ def _train_experts(X, y, init_seeds, stream_seeds, *, module, module_kwargs, epo
     return out
 
 
-def _accelerated_loss(net, compiled, precision, device):
+def _accelerated_loss(net, compiled, precision, device, micro=None):
     """The cross-entropy of a network's functional forward, compiled and/or under autocast;
     ``.grad(params, x, y)`` gives its gradient (first order: the compiled backward)."""
     forward = compiled_functional(net, compiled, "train_expert_trajectories")
@@ -147,7 +156,7 @@ def _accelerated_loss(net, compiled, precision, device):
 
     def loss(params, x, y):
         with autocast(precision, device):
-            logits = forward(params, buffers, x)
+            logits = micro_batched(lambda part: forward(params, buffers, part), x, micro)
         return F.cross_entropy(logits.float(), y)
 
     def gradient(params, x, y):

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, replace_all_batch_norm_modules_
 
 from ..nets._modules import module_kwargs_from_data
+from ..utils._batching import micro_batched
 from ..utils._random import forked_torch_rng
 
 
@@ -67,12 +68,17 @@ def buffers_of(net: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: b.detach() for name, b in net.named_buffers()}
 
 
-def make_loss(net: torch.nn.Module):
-    """Return ``loss(params, x, y, weight=None)``: (weighted) mean cross-entropy."""
+def make_loss(net: torch.nn.Module, micro_batch=None):
+    """Return ``loss(params, x, y, weight=None)``: (weighted) mean cross-entropy.
+
+    ``micro_batch``: the forward pass in passes of that many rows
+    (:func:`~sklearn_ltdd.utils._batching.micro_batched`), the loss over all.
+    """
     buffers = buffers_of(net)
 
     def loss(params, x, y, weight=None):
-        logits = functional_call(net, (params, buffers), (x,))
+        logits = micro_batched(lambda part: functional_call(net, (params, buffers), (part,)),
+                               x, micro_batch)
         if weight is None:
             return F.cross_entropy(logits, y)
         per_sample = F.cross_entropy(logits, y, reduction="none")
@@ -81,12 +87,13 @@ def make_loss(net: torch.nn.Module):
     return loss
 
 
-def make_forward(net: torch.nn.Module):
-    """Return ``forward(params, x) -> logits``."""
+def make_forward(net: torch.nn.Module, micro_batch=None):
+    """Return ``forward(params, x) -> logits`` (in passes of ``micro_batch`` rows)."""
     buffers = buffers_of(net)
 
     def forward(params, x):
-        return functional_call(net, (params, buffers), (x,))
+        return micro_batched(lambda part: functional_call(net, (params, buffers), (part,)),
+                             x, micro_batch)
 
     return forward
 

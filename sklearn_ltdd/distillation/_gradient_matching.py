@@ -214,16 +214,15 @@ class GradientMatchingDistiller(BaseDistiller):
     ((10, 1, 16, 16), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
 
-    def __init__(self, *, ipc=10, n_iterations=1000, outer_loop="auto", inner_loop="auto",
-                 lr_img=0.1, lr_net=0.01, momentum_net=0.0, batch_real=256, batch_train=256,
-                 distance="layerwise", init="auto", augmentation=None, module=ConvNet,
-                 module_params=None, batch_classes="auto", cuda_graphs="auto",
-                 precision="fp32", compile=False, device="auto", random_state=None, verbose=0,
+    def __init__(self, *, ipc=10, n_iterations=1000, outer_loop="auto", inner_loop="auto", lr_img=0.1, lr_net=0.01,
+                 momentum_net=0.0, batch_real=256, batch_train=256, distance="layerwise",
+                 init="auto", augmentation=None, module=ConvNet, module_params=None,
+                 batch_classes="auto", cuda_graphs="auto", precision="fp32", compile=False,
+                 micro_batch="auto", device="auto", random_state=None, verbose=0,
                  warm_start=False):
-        super().__init__(ipc=ipc, n_iterations=n_iterations, module=module,
-                         module_params=module_params, init=init,
-                         augmentation=augmentation, precision=precision, compile=compile,
-                         device=device,
+        super().__init__(ipc=ipc, n_iterations=n_iterations, module=module, module_params=module_params,
+                         init=init, augmentation=augmentation, precision=precision,
+                         compile=compile, micro_batch=micro_batch, device=device,
                          random_state=random_state, verbose=verbose,
                          warm_start=warm_start)
         self.outer_loop = outer_loop
@@ -296,7 +295,7 @@ class GradientMatchingDistiller(BaseDistiller):
             # variance. Then classes of equal size share a vmap, unpadded.
             padded = any(size != sampler.width for size in sampler.sizes)
             mode = "buckets" if padded and _has_batch_statistics(net) else "pad"
-        loss_fn = make_loss(net)
+        loss_fn = make_loss(net, self._micro)
         class_grads = vmap(grad(loss_fn), in_dims=(None, 0, 0, 0))
         real_grad = _module_grad(net, self._accelerated(net)) if self._compile else None
         syn_grad = grad(loss_fn)

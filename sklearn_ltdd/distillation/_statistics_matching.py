@@ -179,16 +179,15 @@ class StatisticsMatchingDistiller(BaseDistiller):
     _initialisations = INITS
     _checkpoint_free_params = BaseDistiller._checkpoint_free_params + ("observer", "teacher")
 
-    def __init__(self, *, ipc=10, n_iterations=100, observer=None, teacher=None,
-                 debias="cumulative", expert_epochs=200, recalibration="class_balanced",
-                 variance="mixture", init="confident_crops", n_crops=5, crop_scale=(0.5, 1.0),
-                 class_weight=1.0, ce_weight=0.0, lr_img=0.001, augmentation="crops",
-                 module=ConvNet, module_params=None, precision="fp32", compile=False,
-                 device="auto", random_state=None,
-                 verbose=0, warm_start=False):
-        super().__init__(ipc=ipc, n_iterations=n_iterations, module=module,
-                         module_params=module_params, init=init, augmentation=augmentation,
-                         precision=precision, compile=compile, device=device,
+    def __init__(self, *, ipc=10, n_iterations=100, observer=None, teacher=None, debias="cumulative",
+                 expert_epochs=200, recalibration="class_balanced", variance="mixture",
+                 init="confident_crops", n_crops=5, crop_scale=(0.5, 1.0), class_weight=1.0,
+                 ce_weight=0.0, lr_img=0.001, augmentation="crops", module=ConvNet,
+                 module_params=None, precision="fp32", compile=False, micro_batch="auto",
+                 device="auto", random_state=None, verbose=0, warm_start=False):
+        super().__init__(ipc=ipc, n_iterations=n_iterations, module=module, module_params=module_params,
+                         init=init, augmentation=augmentation, precision=precision,
+                         compile=compile, micro_batch=micro_batch, device=device,
                          random_state=random_state, verbose=verbose,
                          warm_start=warm_start)
         self.observer = observer

@@ -183,18 +183,16 @@ class TrajectoryMatchingDistiller(BaseDistiller):
     ((10, 1, 16, 16), (2, 4))
     """
 
-    def __init__(self, *, ipc=10, n_iterations=5000, syn_steps="auto", expert_epochs="auto",
-                 max_start_epoch="auto", lr_img="auto", lr_lr="auto", lr_teacher=0.01,
-                 zca="auto", batch_syn=None, init="real", augmentation="dsa",
-                 n_experts=100, trajectory_epochs="auto", expert_batch_size=256,
-                 experts=None, memory=None, n_jobs=None, cuda_graphs="auto", module=ConvNet,
-                 module_params=None, precision="fp32", compile=False, device="auto",
-                 random_state=None, verbose=0,
-                 warm_start=False):
-        super().__init__(ipc=ipc, n_iterations=n_iterations, module=module,
-                         module_params=module_params, init=init,
-                         augmentation=augmentation, precision=precision, compile=compile,
-                         device=device,
+    def __init__(self, *, ipc=10, n_iterations=5000, syn_steps="auto", expert_epochs="auto", max_start_epoch="auto",
+                 lr_img="auto", lr_lr="auto", lr_teacher=0.01, zca="auto", batch_syn=None,
+                 init="real", augmentation="dsa", n_experts=100, trajectory_epochs="auto",
+                 expert_batch_size=256, experts=None, memory=None, n_jobs=None,
+                 cuda_graphs="auto", module=ConvNet, module_params=None, precision="fp32",
+                 compile=False, micro_batch="auto", device="auto", random_state=None,
+                 verbose=0, warm_start=False):
+        super().__init__(ipc=ipc, n_iterations=n_iterations, module=module, module_params=module_params,
+                         init=init, augmentation=augmentation, precision=precision,
+                         compile=compile, micro_batch=micro_batch, device=device,
                          random_state=random_state, verbose=verbose,
                          warm_start=warm_start)
         self.syn_steps = syn_steps
@@ -325,7 +323,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
             batch_size=self.expert_batch_size, augmentation=self._dsa(), seed=seed,
             device=str(self.device_) if self.n_jobs in (None, 1) else self.device,
             n_jobs=self.n_jobs, precision=self.precision, compile=self.compile,
-            verbose=self.verbose,
+            micro_batch=self.micro_batch, verbose=self.verbose,
         )
 
     # -- the method -------------------------------------------------------------------
@@ -355,7 +353,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
                 f"network has {flat.n_params}; they come from another module."
             )
         self.experts_ = experts
-        forward = make_forward(template)
+        forward = make_forward(template, self._micro)
         dsa = self._dsa()
         gen = self._generator
         y_syn = self._synthetic_labels(X.device)

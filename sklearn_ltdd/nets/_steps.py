@@ -11,7 +11,13 @@ from torch.utils.data import DataLoader
 
 from ..augmentation import BatchMixing, get_augmentation
 from ..utils._acceleration import autocast, compiled_method, resolve_compile
-from ..utils._batching import DEFAULT_CHUNK, in_fixed_chunks
+from ..utils._batching import (
+    DEFAULT_CHUNK,
+    has_batch_statistics,
+    in_fixed_chunks,
+    micro_batched,
+    resolve_micro_batch,
+)
 from ._losses import distillation_loss
 from ._teacher import TeacherTargets
 
@@ -56,16 +62,32 @@ class StepsMixin:
             if not self.module_.training:  # the same output for a row however X is cut
                 out = in_fixed_chunks(lambda xb: forward(xb, **fit_params), x,
                                       self._inference_chunk())
-            else:
-                out = forward(x, **fit_params)
+            else:  # in passes of micro_batch rows, the loss over the whole batch
+                out = micro_batched(lambda xb: forward(xb, **fit_params), x,
+                                    self._micro_batch(training=True))
         return out.float()
+
+    def _micro_batch(self, training):
+        """Rows per forward pass (None: the whole batch); batch norm is cut at prediction
+        only, where it uses its running statistics."""
+        key = f"micro_{training}"
+        if key not in self.cache_:
+            stats = training and has_batch_statistics(self.module_)
+            self.cache_[key] = resolve_micro_batch(self.micro_batch, self.device_,
+                                                   self._compiled(), stats)
+        return self.cache_[key]
+
+    def _compiled(self) -> bool:
+        """``compile`` resolved once per fit (its warning, if any, once)."""
+        if "compile" not in self.cache_:
+            self.cache_["compile"] = resolve_compile(self.compile, self.device_)
+        return self.cache_["compile"]
 
     def _forward_fn(self):
         """The module's forward, compiled when ``compile`` says so (made once per fit)."""
         forward = self.cache_.get("forward")
         if forward is None:
-            enabled = resolve_compile(self.compile, self.device_)
-            compiled = compiled_method(self.module_, enabled, type(self).__name__)
+            compiled = compiled_method(self.module_, self._compiled(), type(self).__name__)
 
             def forward(x, **fit_params):
                 return compiled(x) if not fit_params else self.module_(x, **fit_params)
@@ -119,13 +141,15 @@ class StepsMixin:
         module.eval()
         try:
             with torch.no_grad(), autocast(self.precision, self.device_):
-                return self._forward_fn()(x).float()
+                return micro_batched(self._forward_fn(), x, self._micro_batch(False)).float()
         finally:
             module.train(training)
 
     def _inference_chunk(self) -> int:
-        """Rows per forward pass at prediction (every pass gets exactly this many)."""
-        size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
+        """Rows per forward pass at prediction (every pass gets exactly this many):
+        ``iterator_valid__batch_size`` if given, else ``micro_batch``'s, else the batch size."""
+        size = self.get_params_for("iterator_valid").get("batch_size")
+        size = size or self._micro_batch(False) or self.batch_size
         return int(size) if size and size > 0 else DEFAULT_CHUNK
 
     # -- randomness ----------------------------------------------------------
