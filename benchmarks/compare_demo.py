@@ -44,8 +44,10 @@ def run_demo(checkout, extra, work):
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"the demo of {checkout} failed:\n{proc.stderr[-3000:]}")
-    seconds = json.loads(report.read_text())["seconds"]
-    return {"models": seconds, "models_total": float(sum(seconds.values())), "process": wall}
+    result = json.loads(report.read_text())
+    seconds = result["seconds"]
+    return {"models": seconds, "models_total": float(sum(seconds.values())), "process": wall,
+            "total_acc": {r["name"]: r["total_acc"] for r in result.get("reports", [])}}
 
 
 def main(argv=None):
@@ -54,17 +56,20 @@ def main(argv=None):
     parser.add_argument("--baseline", required=True, help="an older checkout of this repository")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--args", default="", help="extra arguments of the current demo")
+    parser.add_argument("--name", default="",
+                        help="suffix of the result files (one file per set of demo arguments)")
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args(argv)
     baseline = Path(args.baseline).resolve()
     commits = {"baseline": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=baseline,
                                           capture_output=True, text=True).stdout.strip(),
                "current": git_commit()}
-    record = {"device": device_name("cpu"), **versions(), "command": command(),
-              "commits": commits, "current_args": args.args, "runs": []}
+    record = {"kind": "compare_demo", "device": device_name("cpu"), **versions(),
+              "command": command(), "commits": commits, "current_args": args.args, "runs": []}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"compare_demo_{slug(record['device'])}.json"
+    suffix = f"_{slug(args.name)}" if args.name else ""
+    path = out / f"compare_demo_{slug(record['device'])}{suffix}.json"
     with tempfile.TemporaryDirectory(prefix="ltdd_demo_") as work:
         for repeat in range(args.repeats):
             for side, checkout, extra in (("baseline", baseline, []),
@@ -90,12 +95,14 @@ def markdown(record):
              "- the two demos ran alternately, each in a fresh process; seconds of its three "
              "models as the demo reports them, and of the whole process", "",
              "| side | run | Original | GM Distilled | Original + GM Distilled | models | "
-             "process |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "process | total accuracy % (the three models) |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in record["runs"]:
         m = r["models"]
+        acc = " / ".join(f"{a:.1f}" for a in r.get("total_acc", {}).values()) or "-"
         lines.append(f"| {r['side']} | {r['repeat']} | {m.get('Original', 0):.1f} | "
                      f"{m.get('GM Distilled', 0):.1f} | {m.get('Original + GM Distilled', 0):.1f}"
-                     f" | {r['models_total']:.1f} | {r['process']:.1f} |")
+                     f" | {r['models_total']:.1f} | {r['process']:.1f} | {acc} |")
     share = median("current", "models_total") / median("baseline", "models_total")
     process = median("current", "process") / median("baseline", "process")
     lines += ["", f"The current demo's models take {100 * share:.0f} % of the baseline's time "

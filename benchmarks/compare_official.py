@@ -205,6 +205,9 @@ def main(argv=None):
     parser.add_argument("--fast", action="store_true",
                         help=f"also time this package with {FAST}")
     parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the rows of the existing result file for the methods not "
+                             "run now (each row records its own commit and command)")
     args = parser.parse_args(argv)
     needed = {METHODS[m][0] for m in args.methods}
     missing = [name for name in sorted(needed) if not getattr(args, name)]
@@ -215,13 +218,17 @@ def main(argv=None):
               f"downloaded)", file=sys.stderr)
         return 2
     data = load_data(PROFILES["cpu"], args.source)  # the paper's 2,478 images
-    record = {"device": device_name("cpu"), **versions(), "commit": git_commit(),
+    record = {"kind": "compare_official", "device": device_name("cpu"), **versions(), "commit": git_commit(),
               "command": command(), "threads": args.threads, "n_images": int(len(data.y_train)),
               "official_commits": {name: _repo_commit(getattr(args, name)) for name in needed},
               "width": 128, "fast_settings": FAST, "runs": []}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"compare_official_{slug(record['device'])}.json"
+    if args.resume and path.exists():
+        earlier = json.loads(path.read_text())
+        record["runs"] = [{"commit": earlier["commit"], "command": earlier["command"], **run}
+                          for run in earlier["runs"] if run["method"] not in args.methods]
     with tempfile.TemporaryDirectory(prefix="ltdd_official_") as work:
         arrays = Path(work) / "data.npz"
         np.savez(arrays, X=data.X_train, y=data.y_train, X_test=data.X_test[:256],
@@ -230,7 +237,8 @@ def main(argv=None):
             repo, _, _, _, default_length = METHODS[method]
             n = args.iterations or (1 if method in ("dc10", "dsa10") else
                                     3 if method in ("mtt10", "experts") else 5)
-            row = {"method": method, "timed": n, "default_length": default_length}
+            row = {"method": method, "timed": n, "default_length": default_length,
+                   "commit": record["commit"], "command": record["command"]}
             if method == "mtt10":  # its buffer first (not timed)
                 official("experts", args.mtt, arrays, 2, args.threads, work)
             row["official"] = official(method, getattr(args, repo), arrays, n, args.threads, work)
@@ -274,6 +282,11 @@ def markdown(record):
              "| method | official s/it | ours s/it | ratio | fast s/it | ratio | fast set-up s "
              "| ratio, run of the default length (default / fast) |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
+    earlier = [f"{NAMES[r['method']]} at {r['commit']} (`{r['command']}`)"
+               for r in record["runs"] if r.get("commit", record["commit"]) != record["commit"]
+               or r.get("command", record["command"]) != record["command"]]
+    if earlier:
+        lines[4:4] = ["- rows kept from an earlier run (`--resume`): " + "; ".join(earlier)]
     for r in record["runs"]:
         off = float(np.median(r["official"]["seconds"]))
         our = float(np.median(r["ours"]["seconds"]))

@@ -85,7 +85,7 @@ def main(argv=None):
             module__width=width, max_epochs=args.epochs, device=args.device, random_state=0,
             precision="bf16", compile=True).fit(X, y),
     }
-    record = {"device": device_name(args.device), **versions(), "commit": git_commit(),
+    record = {"kind": "fit_speed", "device": device_name(args.device), **versions(), "commit": git_commit(),
               "command": command(), "profile": args.profile, "n_images": int(len(y)),
               "width": width, "epochs": args.epochs, "runs": []}
     out = Path(args.out)

@@ -73,7 +73,7 @@ def main(argv=None):
     def score(model):
         return 100 * balanced_accuracy_score(data.y_test, model.predict(data.X_test))
 
-    record = {"profile": args.profile, "device": device_name(args.device), **versions(),
+    record = {"kind": "sm_sweep", "profile": args.profile, "device": device_name(args.device), **versions(),
               "commit": git_commit(), "command": command(), "seeds": args.seeds,
               "teacher_epochs": p["teacher"]["epochs"], "student_epochs": p["student_epochs"],
               "teachers": [], "rows": []}

@@ -42,6 +42,11 @@ import re
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from render_markdown import markdown_to_rst  # noqa: E402
+
+#: Result files whose script writes a Markdown report beside them, shown as it is.
+REPORTED = ("compare_official", "fit_speed", "compare_demo", "sm_sweep")
 #: Titles of the known tables, in the order they are shown.
 TABLE_TITLES = {
     "table1": "Table 1: ConvNet3 trained directly on the original or a distilled set",
@@ -51,6 +56,10 @@ TABLE_TITLES = {
     "extra": "Other two-stage variants (not in the paper)",
     "dm": "Distribution matching: DM and IDM (not in the paper)",
     "backbone": "Decoupled training and the shared-backbone two-stage model (not in the paper)",
+    "soft": "Soft labels: one student recipe on every small set, hard and soft labels "
+            "(not in the paper)",
+    "coreset": "Coresets under hard labels (not in the paper)",
+    "fast": "The fast settings (bf16 + compiled), beside the rows above",
 }
 MISSING = "n/a"
 NO_RESULTS = (
@@ -399,8 +408,11 @@ def render_scale_out(name, result) -> list[str]:
     return lines
 
 
-def render_result(name, result) -> list[str]:
-    """Sections for one result file, by its kind."""
+def render_result(name, result, markdown=None) -> list[str]:
+    """Sections for one result file, by its kind (``markdown``: its report, if any)."""
+    if markdown is not None and (result.get("kind") or name.startswith(REPORTED)):
+        # A script that writes its own report: shown as it is.
+        return markdown_to_rst(markdown, "-").splitlines() + [""]
     if "best_params" in result:
         return render_search(name, result)
     if any(isinstance(r, dict) and "where" in r for r in result.get("runs") or []):
@@ -463,7 +475,9 @@ def render_results(results_dir) -> tuple[str, list[str]]:
     lines = []
     for name, result in sorted(loaded, key=_sort_key):
         if isinstance(result, dict):
-            lines += render_result(Path(name).stem, result)
+            report = results_dir / f"{Path(name).stem}.md"
+            lines += render_result(Path(name).stem, result,
+                                   report.read_text(encoding="utf-8") if report.exists() else None)
         else:
             lines += [*_heading(name, "-"), result, ""]
     return "\n".join(lines).rstrip() + "\n", problems

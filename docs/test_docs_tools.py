@@ -137,3 +137,18 @@ def test_a_scale_out_file_renders_its_runs():
     assert "     - 20.0\n     - True\n     - 0" in text
     assert "     - 22.5\n     - False\n     - 7.6e-05" in text
     assert "per iteration" not in text  # not mistaken for a speed file
+
+
+def test_a_report_written_beside_its_json_is_shown():
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "fit_speed_paper_cpu.json").write_text(json.dumps({"kind": "fit_speed",
+                                                                     "runs": []}))
+        (folder / "fit_speed_paper_cpu.md").write_text(
+            "# Training speed\n\n- command: `python x.py`\n\n| variant | images/s |\n"
+            "|---|---:|\n| plain | 300 |\n")
+        text, problems = render_results(folder)
+    assert problems == [] and "Training speed\n---" in text
+    assert "``python x.py``" in text and "   * - plain" in text

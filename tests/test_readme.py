@@ -9,9 +9,11 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def test_readme_python_snippets_run():
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     runnable = [b for b in blocks if "load_cifar" not in b]
-    assert len(runnable) == 2
+    assert len(runnable) == 3
     namespace = {}
     for block in runnable:  # the second snippet reuses the first one's data
         exec(compile(block, str(README), "exec"), namespace)
     assert 0 <= namespace["report"]["total_acc"] <= 100
     assert namespace["search"].best_params_["gradientmatchingdistiller__ipc"] in (1, 2)
+    assert namespace["sm"].soft_labels_.shape == (100, 10)
+    assert namespace["student"].predict(namespace["data"].X_test[:5]).shape == (5,)

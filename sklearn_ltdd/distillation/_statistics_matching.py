@@ -7,13 +7,12 @@ import numbers
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_scalar
 from sklearn.utils.validation import check_is_fitted
 
 from ..nets._modules import ConvNet
+from ..utils._estimators import fitted_estimator
 from ..utils._validation import check_option
 from ._base import BaseDistiller
 from ._bn_statistics import (
@@ -252,20 +251,9 @@ class StatisticsMatchingDistiller(BaseDistiller):
 
     def _resolve(self, given, role, X, y):
         """A fitted network for ``role`` from the parameter ``given``."""
-        if isinstance(given, FrozenEstimator):
-            try:
-                check_is_fitted(given.estimator)
-            except NotFittedError as exc:
-                raise ValueError(f"{role}: the FrozenEstimator wraps an unfitted "
-                                 f"{type(given.estimator).__name__}; fit it first.") from exc
-            return given
         seed = self._derived_seed(_NETWORK, {"observer": 0, "teacher": 1}[role]) % 2**32
-        estimator = (self.default_network(seed, images=X.ndim == 4) if given is None
-                     else clone(given))
-        params = estimator.get_params()
-        if "random_state" in params and params["random_state"] is None:
-            estimator.set_params(random_state=seed)
-        return estimator.fit(X, y)
+        return fitted_estimator(given, lambda: self.default_network(seed, images=X.ndim == 4),
+                                X, y, role=role, seed=seed)
 
     def _resolve_networks(self, X, y):
         """``observer_`` and ``teacher_`` (kept across warm starts), on ``(X, y)`` as arrays."""

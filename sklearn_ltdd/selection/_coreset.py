@@ -7,18 +7,17 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, clone
-from sklearn.exceptions import NotFittedError
+from sklearn.base import BaseEstimator
 from sklearn.frozen import FrozenEstimator
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state, check_scalar
-from sklearn.utils.validation import check_is_fitted
 
 from ..augmentation._tiles import expand_tiles, tile_images
 from ..nets import ConvNetClassifier
 from ..nets._modules import ConvNet
 from ..sampling._base import SamplerMixin
 from ..utils import check_images_labels
+from ..utils._estimators import fitted_estimator
 from ..utils._validation import check_option
 from ._strategies import DIFFICULTIES, STRATEGIES, difficulty_scores, select
 
@@ -160,21 +159,10 @@ class CoresetSampler(SamplerMixin, BaseEstimator):
         """The fitted scoring and embedding network (None for "random")."""
         if self.strategy == "random":
             return None
-        given = self.estimator
-        if isinstance(given, FrozenEstimator):
-            try:
-                check_is_fitted(given.estimator)
-            except NotFittedError as exc:
-                raise ValueError("estimator: the FrozenEstimator wraps an unfitted "
-                                 f"{type(given.estimator).__name__}; fit it first.") from exc
-            network = given
-        else:
-            seed = int(rng.randint(2**31 - 1))
-            network = (self.default_estimator(seed, images=X.ndim == 4) if given is None
-                       else clone(given))
-            if network.get_params().get("random_state", 0) is None:
-                network.set_params(random_state=seed)
-            network.fit(X, y)
+        seed = int(rng.randint(2**31 - 1))
+        network = fitted_estimator(
+            self.estimator, lambda: self.default_estimator(seed, images=X.ndim == 4), X, y,
+            role="estimator", seed=seed)
         inner = network.estimator if isinstance(network, FrozenEstimator) else network
         if self.strategy in ("herding", "k_center") and not hasattr(inner, "embed"):
             raise ValueError(f"strategy={self.strategy!r} selects in a network's feature "
