@@ -16,6 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn_ltdd import (
     ClassGrouper,
     ConvNetClassifier,
+    CoresetSampler,
     DecoupledClassifier,
     DistributionMatchingDistiller,
     FeatureExtractor,
@@ -52,8 +53,14 @@ def distillers():
 
 
 def samplers():
+    # The coreset sampler: a seeded draw, and the strategies that need a network
+    # (an MLP scorer and embedder on the checks' tables).
+    scorer = ConvNetClassifier(module=MLP, module__hidden=(8,), max_epochs=2, lr=0.1)
     return [ImageSampler(RandomOverSampler(random_state=0)),
-            PrecomputedSampler(np.zeros((3, 4), dtype=np.float32), np.array([0, 1, 2]))]
+            PrecomputedSampler(np.zeros((3, 4), dtype=np.float32), np.array([0, 1, 2])),
+            CoresetSampler(ipc=2, strategy="random", random_state=0),
+            CoresetSampler(ipc=2, strategy="herding", estimator=scorer, random_state=0),
+            CoresetSampler(ipc=2, strategy="difficulty", estimator=scorer, random_state=0)]
 
 
 ESTIMATORS = [

@@ -161,3 +161,10 @@ def test_combine_needs_even_images_and_herding_needs_features():
     network = NoEmbed()
     with pytest.raises(ValueError, match="needs an embed"):
         CoresetSampler(ipc=1, strategy="herding", estimator=FrozenEstimator(network)).fit(X, y)
+
+
+def test_one_class_is_refused_and_sample_indices_are_declared():
+    with pytest.raises(ValueError, match="CoresetSampler balances classes"):
+        CoresetSampler(strategy="random").fit(np.zeros((6, 4)), np.zeros(6))
+    tags = CoresetSampler().__sklearn_tags__()
+    assert tags.sampler_tags.sample_indices is True

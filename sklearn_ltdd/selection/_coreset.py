@@ -184,6 +184,10 @@ class CoresetSampler(SamplerMixin, BaseEstimator):
     def _fit_resample(self, X, y):
         self._check_params()
         X, y = check_images_labels(X, y, ndim=(2, 3, 4), min_classes=1)
+        if len(np.unique(y)) < 2:
+            raise ValueError(f"y has only one class ({np.unique(y)[0].item()!r}); CoresetSampler "
+                             "balances classes, so it needs at least 2 (to take a subset of one "
+                             "class, index it directly).")
         if self.combine > 1 and (X.ndim != 4 or X.shape[2] % 2 or X.shape[3] % 2):
             raise ValueError(f"combine={self.combine} tiles images (n, C, H, W) of even height "
                              f"and width into quadrants; got {X.shape[1:]}. Use combine=1.")
@@ -261,6 +265,8 @@ class CoresetSampler(SamplerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
+        if getattr(tags, "sampler_tags", None) is not None:  # imbalanced-learn's tags
+            tags.sampler_tags.sample_indices = True  # like imblearn's under-samplers
         return tags
 
 
