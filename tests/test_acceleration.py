@@ -138,3 +138,32 @@ def test_options_clone_pickle_grid_search_and_errors(digits):
         with pytest.raises(ValueError, match="precision must be one of"):
             cls(ipc=1, n_iterations=1, precision="half").fit(X, y)
         assert clone(cls(precision="bf16", compile="auto")).get_params()["compile"] == "auto"
+
+
+def test_each_architecture_and_grad_mode_compiles_on_a_code_object_of_its_own():
+    # torch.compile counts recompilations per code object (limit 8, then eager with a
+    # warning): architectures and grad modes must not share one.
+    nets = [ConvNet(in_channels=1, n_classes=2, image_size=(8, 8), width=w) for w in (3, 5)]
+    for module in nets:
+        _acceleration.compiled_functional(module, True, "test")
+    codes = {id(compiled.fn.__code__)  # code objects compare equal by value
+             for key, (_, by_grad) in _acceleration._SHARED.items()
+             if key[0] is ConvNet and key[1] in {repr(m) for m in nets}
+             for compiled in by_grad.values()}
+    assert len(codes) == 4
+
+
+def test_a_fresh_code_object_gets_its_own_compiled_variants():
+    from torch._dynamo.utils import counters
+
+    def make(k):
+        def f(x):
+            return x * k
+        return f
+
+    torch._dynamo.reset()
+    counters.clear()
+    functions = [torch.compile(_acceleration._own_code(make(k)), backend="eager")
+                 for k in range(10)]
+    assert [f(torch.ones(1)).item() for f in functions] == list(range(10))
+    assert counters["stats"]["unique_graphs"] == 10

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import shutil
+import types
 import warnings
 
 import torch
@@ -151,11 +152,8 @@ def compiled_functional(module: torch.nn.Module, enabled: bool, name: str, metho
             import copy
 
             template = _Method(copy.deepcopy(module), method)
-
-            def functional(params, buffers, x):
-                return torch.func.functional_call(template, (params, buffers), (x,))
-
-            _SHARED[key] = (template, Compiled(functional, True, name))
+            _SHARED[key] = (template, {grad: Compiled(_own_code(_functional(template)), True, name)
+                                       for grad in (False, True)})
         template, compiled = _SHARED[key]
 
     def run(params, buffers, x):
@@ -164,9 +162,32 @@ def compiled_functional(module: torch.nn.Module, enabled: bool, name: str, metho
         buffers = {f"inner.{k}": v for k, v in buffers.items()}
         if not enabled:
             return torch.func.functional_call(template, (params, buffers), (x,))
-        return compiled(params, buffers, x)
+        return compiled[torch.is_grad_enabled()](params, buffers, x)
 
     return run
+
+
+def _functional(template):
+    def functional(params, buffers, x):
+        return torch.func.functional_call(template, (params, buffers), (x,))
+
+    return functional
+
+
+def _own_code(fn):
+    """``fn`` with a code object of its own.
+
+    torch.compile keeps a function's compiled variants, and counts them
+    against its recompilation limit (8), per code object, and every closure
+    made by one ``def`` shares one code object. Without a copy, every
+    architecture, mode and grad mode of a process would count against one
+    limit, past which torch runs the function eagerly with a warning (seen
+    in the benchmark, a process that distils with GM and DM and trains
+    evaluators). With a copy per architecture and grad mode, each keeps its
+    own few variants (train or eval, a static and a dynamic batch size).
+    """
+    return types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__,
+                              fn.__defaults__, fn.__closure__)
 
 
 def compiled_method(module: torch.nn.Module, enabled: bool, name: str, method="forward"):
