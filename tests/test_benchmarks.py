@@ -241,3 +241,24 @@ def test_sm_sweep_smoke(tmp_path):
     assert sets[:2] == ["random real images"] * 2 and len(sets) == len(script.VARIANTS) + 1
     assert all(0 <= r["acc"] <= 100 for r in record["rows"])
     assert "initial views only" in (tmp_path / "sm_sweep_smoke.md").read_text()
+
+
+def test_compare_official_needs_local_checkouts(capsys):
+    compare = load("compare_official")
+    assert compare.main(["--methods", "dc1"]) == 2
+    assert "git clone https://github.com/VICO-UoE/DatasetCondensation" in capsys.readouterr().err
+
+
+def test_official_utils_load_with_overlapping_writes_made_copies(tmp_path, monkeypatch):
+    import torch
+
+    load("compare_official")  # puts ltdd_bench on the path
+    from ltdd_bench.official import _load_utils
+
+    (tmp_path / "utils.py").write_text(
+        "def siamese(t):\n    t[:] = t[0]\n    return t\n")
+    monkeypatch.setitem(sys.modules, "utils", None)
+    utils = _load_utils(str(tmp_path))
+    assert sys.modules["utils"] is utils
+    assert utils.siamese(torch.arange(3.0)).tolist() == [0.0, 0.0, 0.0]
+    assert (tmp_path / "utils.py").read_text().count(".clone()") == 0  # the file is unchanged

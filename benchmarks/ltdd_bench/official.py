@@ -20,12 +20,20 @@ What is replaced, and why:
 * ``torch.Tensor.cuda`` returns the tensor on a machine without CUDA
   (MTT's ``distill.py`` moves its images with ``.cuda()`` when it saves them
   at iteration 0).
+* The repositories' ``utils.py`` is loaded from its file with one textual
+  change for current PyTorch: the Siamese augmentation's ``t[:] = t[0]``
+  (a write whose source overlaps its target, refused since PyTorch 2.x with
+  "some elements of the input tensor and the written-to tensor refer to a
+  single memory location") runs as ``t[:] = t[0].clone()``: the same values,
+  one copy of a (batch, 1, 1, 1) tensor more per augmentation. The files
+  on disk are not changed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import runpy
 import sys
 import time
@@ -106,6 +114,22 @@ def _dataset_loader(utils, arrays, n_values):
     return get_dataset
 
 
+#: ``t[:] = t[0]``, the Siamese augmentation's overlapping write (see above).
+_OVERLAPPING_WRITE = re.compile(r"^(\s*)(\w+)\[:\] = \2\[0\]\s*$", re.MULTILINE)
+
+
+def _load_utils(repo):
+    """The repository's ``utils`` module, its overlapping writes made explicit copies."""
+    path = os.path.join(repo, "utils.py")
+    with open(path) as fh:
+        source = _OVERLAPPING_WRITE.sub(r"\1\2[:] = \2[0].clone()", fh.read())
+    module = types.ModuleType("utils")
+    module.__file__ = path
+    sys.modules["utils"] = module
+    exec(compile(source, path, "exec"), module.__dict__)
+    return module
+
+
 def run(spec: dict) -> dict:
     """Run ``spec["script"]`` of ``spec["repo"]`` with ``spec["argv"]``; the timings.
 
@@ -122,7 +146,7 @@ def run(spec: dict) -> dict:
     _stub_modules(record)
     if not torch.cuda.is_available():
         torch.Tensor.cuda = lambda self, *args, **kwargs: self
-    import utils  # the repository's own module
+    utils = _load_utils(repo)  # the repository's own module
 
     utils.get_dataset = _dataset_loader(utils, arrays, 12 if spec["kind"] == "mtt" else 9)
     real_network, real_epoch = utils.get_network, utils.epoch
