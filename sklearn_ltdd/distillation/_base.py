@@ -24,7 +24,12 @@ from ..utils._acceleration import (
     compiled_method,
     resolve_compile,
 )
-from ..utils._batching import has_batch_statistics, micro_batched, resolve_micro_batch
+from ..utils._batching import (
+    activation_size,
+    has_batch_statistics,
+    micro_batched,
+    resolve_micro_batch,
+)
 from ..utils._random import torch_generator, torch_seed
 from ..utils._validation import check_option
 from ._checkpoint import CheckpointMixin
@@ -132,8 +137,10 @@ class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCM
         self._factory = ModuleFactory(self.module, self.input_shape_, len(self.classes_),
                                       self.module_params, self.device_)
         self._compile = resolve_compile(self.compile, self.device_)
+        template = self._factory(0)
         self._micro = resolve_micro_batch(self.micro_batch, self.device_, self._compile,
-                                          has_batch_statistics(self._factory(0)))
+                                          has_batch_statistics(template),
+                                          activation_size(template))
         try:
             self._fit_synthetic(X, y_enc, rng, continuing)
         finally:

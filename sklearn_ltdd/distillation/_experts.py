@@ -17,7 +17,12 @@ from ..utils._acceleration import (
     compiled_functional,
     resolve_compile,
 )
-from ..utils._batching import has_batch_statistics, micro_batched, resolve_micro_batch
+from ..utils._batching import (
+    activation_size,
+    has_batch_statistics,
+    micro_batched,
+    resolve_micro_batch,
+)
 from ._functional import FlatParameters, ModuleFactory, make_loss, stack_params
 
 
@@ -132,7 +137,8 @@ def _train_experts(X, y, init_seeds, stream_seeds, *, module, module_kwargs, epo
             flat = FlatParameters({k: v[0] for k, v in params.items()})
             out = np.empty((n_experts, epochs + 1, flat.n_params), dtype=np.float32)
         snapshots = [flat.flatten(params)]
-        micro = resolve_micro_batch(micro_batch, device, compiled, has_batch_statistics(nets[0]))
+        micro = resolve_micro_batch(micro_batch, device, compiled, has_batch_statistics(nets[0]),
+                                    activation_size(nets[0]))
         micro = micro if len(nets) == 1 else None  # a vmap over experts: whole batches
         loss_fn = make_loss(nets[0], micro)
         if compiled or precision != "fp32":

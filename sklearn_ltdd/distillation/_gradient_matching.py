@@ -10,11 +10,16 @@ from torch.func import grad, vmap
 
 from ..augmentation import DSA
 from ..nets._modules import ConvNet
+from ..utils._batching import activation_size
 from ..utils._validation import check_option
 from ._base import BaseDistiller
 from ._functional import make_loss, parameters_of
 from ._gm_steps import _ClassBatches, _has_batch_statistics, _InnerTraining, _module_grad
 from ._graphs import CUDA_GRAPH_OPTIONS, resolve_cuda_graphs
+
+#: Activations per image (first block) from which the CPU computes the synthetic
+#: gradients class by class rather than in one vmap (see ``batch_classes``).
+SYN_LOOP_ACTIVATION = 32768
 
 #: DC's ``get_loops``: ipc -> (outer_loop, inner_loop).
 DC_LOOPS = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
@@ -136,7 +141,12 @@ class GradientMatchingDistiller(BaseDistiller):
         size with zero weights), False loops over classes; "auto" batches on
         CUDA and loops on the CPU, where the batched convolution backward is
         slower (measured 0.30 s against 0.074 s per ipc=1 iteration on digits,
-        width 32, 2 cores; ``benchmarks/distill_speed.py``). Both give the
+        width 32, 2 cores; ``benchmarks/distill_speed.py``). The synthetic
+        images' gradients (a few images per class, differentiated twice)
+        loop over classes on the CPU only for large networks (at least
+        32,768 activations per image in the first block, e.g. ConvNet3 of
+        width 128 at 32x32); for small ones, such as the demo's width 32 at
+        16x16, one ``vmap`` was 1.3 times as fast. Both give the
         same gradients up to rounding. For a network with batch statistics
         (``norm="batchnorm"``), padding would change the statistics, so the
         batched path then groups classes of equal batch size instead.
@@ -296,6 +306,8 @@ class GradientMatchingDistiller(BaseDistiller):
             padded = any(size != sampler.width for size in sampler.sizes)
             mode = "buckets" if padded and _has_batch_statistics(net) else "pad"
         loss_fn = make_loss(net, self._micro)
+        syn_loop = mode == "loop" and (activation_size(net) or SYN_LOOP_ACTIVATION) >= \
+            SYN_LOOP_ACTIVATION
         class_grads = vmap(grad(loss_fn), in_dims=(None, 0, 0, 0))
         real_grad = _module_grad(net, self._accelerated(net)) if self._compile else None
         syn_grad = grad(loss_fn)
@@ -337,7 +349,7 @@ class GradientMatchingDistiller(BaseDistiller):
                     g_real = self._real_grads(loss_fn, class_grads, params, x_real,
                                               y[index], weight, sampler, mode, real_grad)
                 with self._autocast():
-                    if mode == "loop":  # the CPU: per class, as vmapped conv gradients are slow
+                    if syn_loop:  # the CPU, a large network: per class
                         per_class = [syn_grad(params, x_syn[c], y_syn_cls[c])
                                      for c in range(n_classes)]
                         g_syn = {name: torch.stack([g[name] for g in per_class])

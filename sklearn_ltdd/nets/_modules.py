@@ -139,6 +139,8 @@ class ConvNet(nn.Module):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}.")
         height, width_px = _pair(image_size)
+        #: Elements of the first block's output per image (the largest activation).
+        self.activation_size = int(width) * height * width_px
         layers: list[nn.Module] = []
         channels = in_channels
         for _ in range(depth):

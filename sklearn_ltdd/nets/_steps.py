@@ -13,6 +13,7 @@ from ..augmentation import BatchMixing, get_augmentation
 from ..utils._acceleration import autocast, compiled_method, resolve_compile
 from ..utils._batching import (
     DEFAULT_CHUNK,
+    activation_size,
     has_batch_statistics,
     in_fixed_chunks,
     micro_batched,
@@ -74,7 +75,8 @@ class StepsMixin:
         if key not in self.cache_:
             stats = training and has_batch_statistics(self.module_)
             self.cache_[key] = resolve_micro_batch(self.micro_batch, self.device_,
-                                                   self._compiled(), stats)
+                                                   self._compiled(), stats,
+                                                   activation_size(self.module_))
         return self.cache_[key]
 
     def _compiled(self) -> bool:

@@ -47,18 +47,33 @@ def in_fixed_chunks(fn, x: torch.Tensor, size: int = DEFAULT_CHUNK) -> torch.Ten
 
 #: Rows per forward pass on the CPU ("auto"): eager float32, and compiled.
 CPU_MICRO_BATCH, CPU_MICRO_BATCH_COMPILED = 16, 64
+#: Elements per image of the first block's output of ConvNet3 (width 128, 32x32),
+#: the network the passes above were measured on.
+REFERENCE_ACTIVATION = 128 * 32 * 32
 
 
-def resolve_micro_batch(value, device, compiled=False, batch_statistics=False):
+def activation_size(module) -> int | None:
+    """Elements per image of ``module``'s largest activation, where it says (ConvNet does:
+    its first block's output); None otherwise."""
+    size = getattr(module, "activation_size", None)
+    return int(size) if size else None
+
+
+def resolve_micro_batch(value, device, compiled=False, batch_statistics=False, activation=None):
     """``micro_batch`` resolved: rows per forward pass, or None for the whole batch.
 
-    A training batch of 256 images of ConvNet3 makes activations of 134 MB
-    per layer, which the CPU streams through memory at every layer and
-    allocates anew at every step; cut into passes of 16 images (64
-    compiled) whose outputs are concatenated before the loss, it fits in
-    the caches and trains 1.7 times as fast (measured on two cores,
+    A training batch of 256 images of ConvNet3 (width 128, 32x32) makes
+    activations of 134 MB per layer, which the CPU streams through memory at
+    every layer and allocates anew at every step; cut into passes of 16
+    images (64 compiled) whose outputs are concatenated before the loss, it
+    fits in the caches and trains 1.7 times as fast (measured on two cores,
     ``benchmarks/results/``), with the same loss and gradients up to
-    floating-point rounding. Networks with batch statistics (batch norm)
+    floating-point rounding. A smaller network needs fewer passes:
+    ``activation`` (elements per image of the largest activation, see
+    :func:`activation_size`) scales the rows per pass so that a pass holds
+    as many numbers as 16 images of ConvNet3 do (a 16x16 ConvNet of width 32,
+    the demo's, trains in whole batches of 256: cutting them into passes of
+    16 made it 1.8 times slower). Networks with batch statistics (batch norm)
     are never cut: their statistics would change. "auto" cuts on the CPU
     only (a GPU wants large batches).
 
@@ -66,6 +81,8 @@ def resolve_micro_batch(value, device, compiled=False, batch_statistics=False):
     --------
     >>> resolve_micro_batch("auto", "cpu"), resolve_micro_batch("auto", "cpu", compiled=True)
     (16, 64)
+    >>> resolve_micro_batch("auto", "cpu", activation=32 * 16 * 16)   # ConvNet3 width 32, 16x16
+    256
     >>> resolve_micro_batch("auto", "cpu", batch_statistics=True) is None
     True
     >>> resolve_micro_batch(None, "cpu") is None, resolve_micro_batch(32, "cuda")
@@ -78,7 +95,10 @@ def resolve_micro_batch(value, device, compiled=False, batch_statistics=False):
             raise ValueError(f"micro_batch must be 'auto', a positive int or None, got {value!r}.")
         if batch_statistics or torch.device(device).type != "cpu":
             return None
-        return CPU_MICRO_BATCH_COMPILED if compiled else CPU_MICRO_BATCH
+        rows = CPU_MICRO_BATCH_COMPILED if compiled else CPU_MICRO_BATCH
+        if activation:
+            rows = max(rows, rows * REFERENCE_ACTIVATION // int(activation))
+        return rows
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"micro_batch must be 'auto', a positive int or None, got {value!r}.")
     return None if batch_statistics else int(value)
