@@ -262,3 +262,12 @@ def test_official_utils_load_with_overlapping_writes_made_copies(tmp_path, monke
     assert sys.modules["utils"] is utils
     assert utils.siamese(torch.arange(3.0)).tolist() == [0.0, 0.0, 0.0]
     assert (tmp_path / "utils.py").read_text().count(".clone()") == 0  # the file is unchanged
+
+
+def test_selection_speed_smoke_profile(tmp_path):
+    script = load("selection_speed")
+    assert script.main(["--profile", "smoke", "--repeats", "1", "--out", str(tmp_path)]) == 0
+    record = json.loads(next(tmp_path.glob("selection_speed_smoke_*.json")).read_text())
+    assert [r["variant"] for r in record["runs"]][-1] == "DM, 2 iterations"
+    assert all(r["seconds"] > 0 for r in record["runs"])
+    assert "share of DM's time" in next(tmp_path.glob("selection_speed_smoke_*.md")).read_text()
