@@ -140,7 +140,10 @@ def test_distill_speed_smoke(tmp_path):
     runs = json.loads(files[0].read_text())["runs"]
     assert [r["method"] for r in runs] == ["DC", "DSA", "DM", "IDM", "MTT experts",
                                            "MTT distillation"]
-    assert all(r.get("s_per_it", r.get("s_per_expert_epoch")) > 0 for r in runs)
+    # Timings are measured, not tested: the per-iteration figure is a difference of two
+    # timed fits, which a busy machine can make zero at one iteration.
+    assert all(r["seconds"] > 0 and r.get("s_per_it", r.get("s_per_expert_epoch")) >= 0
+               for r in runs)
 
 
 def test_search_two_stage_quick_grid(tmp_path):
