@@ -146,7 +146,8 @@ class GradientMatchingDistiller(BaseDistiller):
         loop over classes on the CPU only for large networks (at least
         32,768 activations per image in the first block, e.g. ConvNet3 of
         width 128 at 32x32); for small ones, such as the demo's width 32 at
-        16x16, one ``vmap`` was 1.3 times as fast. Both give the
+        16x16, one ``vmap`` was faster (a single timing on two cores, not a
+        committed benchmark). Both give the
         same gradients up to rounding. For a network with batch statistics
         (``norm="batchnorm"``), padding would change the statistics, so the
         batched path then groups classes of equal batch size instead.

@@ -72,8 +72,9 @@ def resolve_micro_batch(value, device, compiled=False, batch_statistics=False, a
     ``activation`` (elements per image of the largest activation, see
     :func:`activation_size`) scales the rows per pass so that a pass holds
     as many numbers as 16 images of ConvNet3 do (a 16x16 ConvNet of width 32,
-    the demo's, trains in whole batches of 256: cutting them into passes of
-    16 made it 1.8 times slower). Networks with batch statistics (batch norm)
+    the demo's, trains in whole batches of 256: there, passes of 16 only
+    added per-operation overhead, and the demo was slower than before
+    micro-batching). Networks with batch statistics (batch norm)
     are never cut: their statistics would change. "auto" cuts on the CPU
     only (a GPU wants large batches).
 
