@@ -17,19 +17,10 @@ from ..augmentation import DSA
 from ..nets._modules import ConvNet
 from ..sampling._base import SamplerMixin
 from ..utils import check_images_labels, resolve_device
-from ..utils._acceleration import (
-    autocast,
-    check_compile,
-    check_precision,
-    compiled_method,
-    resolve_compile,
-)
-from ..utils._batching import (
-    activation_size,
-    has_batch_statistics,
-    micro_batched,
-    resolve_micro_batch,
-)
+from ..utils._acceleration import (autocast, check_compile, check_precision, compiled_method,
+                                   resolve_compile)
+from ..utils._batching import (activation_size, has_batch_statistics, micro_batched,
+                               resolve_micro_batch)
 from ..utils._random import torch_generator, torch_seed
 from ..utils._validation import check_option
 from ._checkpoint import CheckpointMixin

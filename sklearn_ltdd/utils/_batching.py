@@ -66,8 +66,9 @@ def resolve_micro_batch(value, device, compiled=False, batch_statistics=False, a
     activations of 134 MB per layer, which the CPU streams through memory at
     every layer and allocates anew at every step; cut into passes of 16
     images (64 compiled) whose outputs are concatenated before the loss, it
-    fits in the caches and trains 1.7 times as fast (measured on two cores,
-    ``benchmarks/results/``), with the same loss and gradients up to
+    fits in the caches (with it, ConvNetClassifier's defaults train 1.6
+    times as fast as a plain eager loop on two cores,
+    ``benchmarks/results/fit_speed_*``), with the same loss and gradients up to
     floating-point rounding. A smaller network needs fewer passes:
     ``activation`` (elements per image of the largest activation, see
     :func:`activation_size`) scales the rows per pass so that a pass holds
