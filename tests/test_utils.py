@@ -109,3 +109,22 @@ def test_torch_generator_reproducible_and_global_rng_untouched():
     with forked_torch_rng(123):
         assert torch.equal(inside, torch.rand(2))
     assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_forked_seeding_leaves_cuda_generators_alone(monkeypatch):
+    # torch.manual_seed would reseed every CUDA generator, which fork_rng(devices=[]) neither
+    # saves nor restores: the library seeds only what it forked (issue 28).
+    from sklearn_ltdd.augmentation import BatchMixing
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: calls.append(seed))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda seed: calls.append(seed))
+    with forked_torch_rng(7):
+        torch.rand(1)
+    mix = BatchMixing("mixup_or_cutmix", n_classes=3)
+    x, y = mix(torch.randn(4, 1, 8, 8), torch.tensor([0, 1, 2, 0]),
+               torch.Generator().manual_seed(0))
+    assert calls == []
+    again = mix(torch.randn(4, 1, 8, 8), torch.tensor([0, 1, 2, 0]),
+                torch.Generator().manual_seed(0))[1]
+    assert torch.equal(y, again)  # still seeded from the caller's generator

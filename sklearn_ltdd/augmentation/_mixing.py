@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torchvision.transforms import v2
 
+from ..utils._random import seed_forked
+
 #: ``batch_mixing`` values: which torchvision transform mixes a batch.
 MIXINGS = ("mixup", "cutmix", "mixup_or_cutmix")
 
@@ -59,6 +61,6 @@ class BatchMixing:
                 f"of shape {tuple(x.shape)}; use batch_mixing=None for tabular data."
             )
         seed = int(torch.randint(2**62, (), generator=generator))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with torch.random.fork_rng(devices=[]):  # the CPU generator only, restored after
+            seed_forked(seed)
             return self.transform(x, y.long())

@@ -55,5 +55,19 @@ def forked_torch_rng(seed: int | None, device: torch.device | None = None):
     if device is not None and torch.device(device).type == "cuda":
         devices = [torch.device(device).index or 0]
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+        seed_forked(seed, devices)
         yield
+
+
+def seed_forked(seed: int, cuda_devices=()) -> None:
+    """Seed torch's CPU generator and the given CUDA devices' generators only.
+
+    Inside :func:`torch.random.fork_rng` (``devices=cuda_devices``): the
+    generators it restores afterwards. ``torch.manual_seed`` would also
+    reseed every CUDA generator, which ``fork_rng(devices=[])`` does not
+    save or restore, so a caller's CUDA stream would be changed for good.
+    """
+    torch.default_generator.manual_seed(int(seed))
+    for index in cuda_devices:
+        with torch.cuda.device(index):
+            torch.cuda.manual_seed(int(seed))
