@@ -111,24 +111,11 @@ def _add_data_options(parser):
     parser.add_argument("--random-state", type=int, default=0)
 
 
-class _EpochBar:
-    """A skorch callback showing one progress bar per fit, over its epochs."""
+def _EpochBar(desc):
+    """One progress bar per fit, over its epochs."""
+    from .utils._progress import EpochProgress
 
-    def __new__(cls, desc):
-        from skorch.callbacks import Callback
-        from tqdm.auto import tqdm
-
-        class EpochBar(Callback):
-            def on_train_begin(self, net, **kwargs):
-                self.bar_ = tqdm(total=net.max_epochs, desc=desc, leave=False)
-
-            def on_epoch_end(self, net, **kwargs):
-                self.bar_.update(1)
-
-            def on_train_end(self, net, **kwargs):
-                self.bar_.close()
-
-        return EpochBar()
+    return EpochProgress(desc)
 
 
 # -- distill -----------------------------------------------------------------------------------
@@ -146,23 +133,24 @@ def _distiller(args):
     )
 
     common = {"ipc": args.ipc, "module_params": {"width": args.width}, "device": args.device,
-              "random_state": args.random_state, "verbose": 0 if args.quiet else 1}
+              "random_state": args.random_state, "verbose": 0 if args.quiet else 1,
+              "precision": args.precision, "compile": COMPILE[args.compile]}
     if args.iterations is not None:
         common["n_iterations"] = args.iterations
     if args.method in ("gm", "dsa"):
         return GradientMatchingDistiller(augmentation="dsa" if args.method == "dsa" else None,
                                          **common)
     if args.method == "mtt":
-        return TrajectoryMatchingDistiller(**common)
+        span = {} if args.expert_epochs is None else {"expert_epochs": args.expert_epochs}
+        return TrajectoryMatchingDistiller(**span, **common)
     if args.method == "sm":
         return StatisticsMatchingDistiller(debias=DEBIAS[args.debias],
-                                           expert_epochs=args.teacher_epochs, **common)
+                                           teacher_epochs=args.teacher_epochs, **common)
     if args.method == "coreset":
         from .selection import CoresetSampler
 
-        return CoresetSampler(args.ipc, args.strategy, combine=args.combine,
-                              module_params={"width": args.width}, device=args.device,
-                              random_state=args.random_state)
+        common.pop("n_iterations", None)
+        return CoresetSampler(strategy=args.strategy, combine=args.combine, **common)
     return DistributionMatchingDistiller(method=args.method, **common)
 
 
@@ -174,8 +162,9 @@ def _teacher(args, data):
     from .distillation import StatisticsMatchingDistiller
 
     recipe = StatisticsMatchingDistiller(
-        debias=DEBIAS[args.debias], expert_epochs=args.teacher_epochs,
-        module_params={"width": args.width}, device=args.device)
+        debias=DEBIAS[args.debias], teacher_epochs=args.teacher_epochs,
+        module_params={"width": args.width}, device=args.device, precision=args.precision,
+        compile=COMPILE[args.compile])
     teacher = recipe.default_network(seed=args.random_state)
     if not args.quiet:
         teacher.set_params(callbacks=[("progress", _EpochBar("teacher"))])
@@ -220,15 +209,18 @@ def _evaluate(args) -> int:
             f"was distilled at."
         )
 
+    soft = _soft_labels(args, distilled, teacher)
+    speed = {"precision": args.precision, "compile": COMPILE[args.compile]}
+
     def net(on_distilled, desc):
         callbacks = None if args.quiet else [("progress", _EpochBar(desc))]
-        if teacher is not None and on_distilled:  # the student recipe, learning the teacher
+        if on_distilled and (teacher is not None or soft is not None):  # the student recipe
             from .nets import make_student
 
             params = {"max_epochs": args.epochs} if args.epochs else {}
             return make_student(teacher, module__width=args.width, device=args.device,
                                 random_state=args.random_state, callbacks=callbacks,
-                                **params)
+                                **speed, **params)
         augmentation = args.augmentation
         if augmentation is None:  # as the set's method evaluates: DSA where it distilled with it
             uses_dsa = on_distilled and (distilled.params or {}).get("augmentation") == "dsa"
@@ -237,10 +229,16 @@ def _evaluate(args) -> int:
         if lr is None:
             lr = distilled.learned_lr if on_distilled and distilled.learned_lr else 0.01
         epochs = args.epochs or 300
-        return ConvNetClassifier(
+        clf = ConvNetClassifier(
             module__width=args.width, max_epochs=epochs, lr=lr, criterion=args.criterion,
             augmentation=None if augmentation == "none" else augmentation,
-            device=args.device, random_state=args.random_state, callbacks=callbacks)
+            device=args.device, random_state=args.random_state, callbacks=callbacks, **speed)
+        if on_distilled and distilled.whitening is not None:  # MTT's set: whitened inputs
+            from sklearn.frozen import FrozenEstimator
+            from sklearn.pipeline import make_pipeline
+
+            return make_pipeline(FrozenEstimator(distilled.whitening), clf)
+        return clf
 
     start = time.perf_counter()
     if args.two_stage:
@@ -259,11 +257,13 @@ def _evaluate(args) -> int:
         model = net(teacher is not None, "training").fit(data.X_train, data.y_train)
         name, n_images, groups = "Original", len(data.y_train), None
     else:
-        model = net(True, "training").fit(distilled.X, distilled.y)
+        model = net(True, "training").fit(distilled.X, distilled.y if soft is None else soft)
         name = f"{distilled.method.replace('Distiller', '')} set"
         n_images, groups = len(distilled.y), None
     if teacher is not None:
         name += ", soft labels"
+    elif soft is not None:
+        name += ", its saved soft labels"
     seconds = time.perf_counter() - start
     report = long_tail_report(data.y_test, model.predict(data.X_test), name=name,
                               n_train_images=n_images, groups=groups,
@@ -278,6 +278,29 @@ def _evaluate(args) -> int:
     if args.plot:
         _plot(data, model, name, args.plot)
     return 0
+
+
+def _soft_labels(args, distilled, teacher):
+    """The set's saved soft labels, where the set has them and no teacher is trained
+    (``--labels``: auto uses them, hard ignores them, soft requires them)."""
+    saved = None if distilled is None else distilled.soft_labels
+    if args.labels == "soft" and saved is None:
+        raise SystemExit(f"error: --labels soft, but {args.train or 'the original data'} "
+                         f"keeps no soft labels (only statistics matching's sets do).")
+    if args.labels == "hard" or teacher is not None or saved is None:
+        return None
+    if args.two_stage:
+        raise SystemExit("error: a two-stage model's stage 2 learns a set's soft labels "
+                         "only through --teacher; use --labels hard or --teacher.")
+    return saved
+
+
+def _add_speed_options(parser):
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="the networks' precision (default: fp32)")
+    parser.add_argument("--compile", choices=sorted(COMPILE), default="off",
+                        help="torch.compile the networks' training: auto (where a compiler "
+                             "works), on or off (default: off)")
 
 
 def _plot(data, model, name, path):
@@ -327,11 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--iterations", type=int, default=10,
                       help="gradient-matching iterations (paper: 1000)")
     demo.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    demo.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                      help="the networks' precision (default: fp32)")
-    demo.add_argument("--compile", choices=sorted(COMPILE), default="off",
-                      help="torch.compile the networks' training: auto (where a compiler "
-                           "works), on or off (default: off)")
+    _add_speed_options(demo)
     demo.add_argument("--random-state", type=int, default=0)
     demo.add_argument("--json", default=None, help="also write the figures to this file")
     demo.add_argument("--plot", default=None,
@@ -369,7 +388,13 @@ def build_parser() -> argparse.ArgumentParser:
     distill.add_argument("--combine", type=int, choices=[1, 4], default=1,
                          help="--method coreset: selected images per stored image (4: a 2x2 "
                               "grid at half resolution)")
+    distill.add_argument("--expert-epochs", type=int, default=None,
+                         help="--method mtt: expert epochs a synthetic trajectory matches "
+                              "(default: the method's, 2 at ipc 10). On long-tailed data an "
+                              "epoch is a few batches and the official 2 can diverge; 10 is "
+                              "the remedy measured on CIFAR10-LT (user guide, MTT)")
     _add_teacher_options(distill)
+    _add_speed_options(distill)
     distill.add_argument("--quiet", action="store_true", help="no progress bar")
     distill.set_defaults(func=_distill)
 
@@ -404,7 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="train a teacher on the original data and let the network on "
                                "the distilled set (or stage 2) learn its soft labels, with the "
                                "student recipe (1000 epochs unless --epochs)")
+    evaluate.add_argument("--labels", choices=["auto", "hard", "soft"], default="auto",
+                          help="a set's saved soft labels (statistics matching): auto trains "
+                               "on them where the set has them and --teacher is not given "
+                               "(with the student recipe), hard ignores them")
     _add_teacher_options(evaluate)
+    _add_speed_options(evaluate)
     evaluate.add_argument("--json", default=None, help="also write the report to this file")
     evaluate.add_argument("--plot", default=None, help="save per-class accuracy to this PNG")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars")

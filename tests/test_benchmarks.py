@@ -94,7 +94,8 @@ def test_soft_label_rows_on_the_smoke_profile(tmp_path):
     script = load("reproduce_paper")
     out = tmp_path / "results"
     assert script.main(["--profile", "smoke", "--out", str(out), "--artifacts",
-                        str(tmp_path / "a"), "--tables", "soft"]) == 0
+                        str(tmp_path / "a"), "--tables", "soft", "soft_dm", "soft_idm",
+                        "soft_two_stage"]) == 0
     seed = json.loads((out / "smoke" / "seed0.json").read_text())
     names = [r["name"] for r in seed["tables"]["soft"]]
     assert names[0] == "Teacher: BN ConvNet3, LA + mixup/CutMix, 3 epochs"
@@ -112,7 +113,7 @@ def test_coreset_rows_on_the_smoke_profile(tmp_path):
     script = load("reproduce_paper")
     out = tmp_path / "results"
     assert script.main(["--profile", "smoke", "--out", str(out), "--artifacts",
-                        str(tmp_path / "a"), "--tables", "coreset"]) == 0
+                        str(tmp_path / "a"), "--tables", "coreset", "coreset_best"]) == 0
     seed = json.loads((out / "smoke" / "seed0.json").read_text())
     rows = {r["name"]: r for r in seed["tables"]["coreset"]}
     assert len(rows) == 12
@@ -274,3 +275,50 @@ def test_selection_speed_smoke_profile(tmp_path):
     assert [r["variant"] for r in record["runs"]][-1] == "DM, 2 iterations"
     assert all(r["seconds"] > 0 for r in record["runs"])
     assert "share of DM's time" in next(tmp_path.glob("selection_speed_smoke_*.md")).read_text()
+
+
+def test_student_sweep_smoke(tmp_path):
+    script = load("student_sweep")
+    out = tmp_path / "results"
+    base = ["--groups", "smoke", "--out", str(out), "--artifacts", str(tmp_path / "a")]
+    assert script.main(base + ["--grid", "sm", "--points", "control", "views only",
+                               "two teachers"]) == 0
+    record = json.loads((out / "student_sweep_sm.json").read_text())
+    points = {c["point"] for c in record["cells"].values()}
+    assert "random real images (control)" in points and "views only (no recovery)" in points
+    assert all(0 <= c["acc"] <= 100 and len(c["per_class"]) == 10
+               for c in record["cells"].values())
+    assert any("teachers" in key for key in record["notes"])  # the two teachers' average
+    markdown = (out / "student_sweep_sm.md").read_text()
+    assert "validation" in markdown and "soft: - control" in markdown
+    # Run again: every cell is kept, nothing is fitted.
+    before = record["cells"]
+    assert script.main(base + ["--grid", "sm", "--points", "control"]) == 0
+    assert json.loads((out / "student_sweep_sm.json").read_text())["cells"] == before
+
+
+def test_standard_profiles_share_their_networks_and_show_the_published_table(tmp_path):
+    profiles = load("reproduce_paper").PROFILES
+    assert profiles["standard_cpu"]["max_per_class"] is None
+    assert {profiles[f"standard_cpu{s}"]["ipc"] for s in ("", "_ipc1", "_ipc50")} == {1, 10, 50}
+    assert len({profiles[f"standard_cpu{s}"]["network_cache"] for s in ("", "_ipc1", "_ipc50")}) == 1
+    from ltdd_bench.tables import published_markdown
+
+    merged = {"profile": "standard_cpu", "settings": {"ipc": 10}, "tables": {"soft": [
+        {"name": "SM, soft labels", "total_acc": {"mean": 60.0, "std": 0.5, "n": 2}}]}}
+    text = "\n".join(published_markdown(merged))
+    assert "| Uni-level (statistics matching, soft labels) | soft | 62.7 | SM, soft labels | " \
+           "60.0 ± 0.5 | -2.7 |" in text
+    assert "ResNet-18 | 58.7" in text and "not protocol-matched" in text
+
+
+def test_a_profile_with_a_network_cache_trains_its_networks_once(tmp_path, monkeypatch):
+    script = load("reproduce_paper")
+    monkeypatch.setitem(script.PROFILES, "smoke", {**script.PROFILES["smoke"],
+                                                   "network_cache": "smoke_family"})
+    base = ["--profile", "smoke", "--artifacts", str(tmp_path / "a"), "--tables", "soft"]
+    assert script.main(base + ["--out", str(tmp_path / "r1")]) == 0
+    assert (tmp_path / "a" / "smoke_family" / "seed0" / "network_teacher.joblib").exists()
+    assert script.main(base + ["--out", str(tmp_path / "r2")]) == 0
+    seed = json.loads((tmp_path / "r2" / "smoke" / "seed0.json").read_text())
+    assert "network:teacher" in seed["reused_artifacts"]

@@ -87,7 +87,7 @@ def test_statistics_matching_and_a_student_of_a_teacher(tmp_path):
                  "--out", str(out), "--quiet"]) == 0
     loaded = load_distilled_set(out)
     assert loaded.method == "StatisticsMatchingDistiller" and loaded.soft_labels.shape == (20, 10)
-    assert loaded.params["debias"] == "logit_adjusted" and loaded.params["expert_epochs"] == 2
+    assert loaded.params["debias"] == "logit_adjusted" and loaded.params["teacher_epochs"] == 2
     report_path = tmp_path / "report.json"
     assert main(["evaluate", "digits", "--train", str(out), "--teacher", "--teacher-epochs", "2",
                  "--width", "8", "--epochs", "2", "--json", str(report_path), "--quiet"]) == 0

@@ -47,7 +47,7 @@ def distillers():
                                       ipc=1, n_iterations=2, augmentation=None, random_state=0),
         # Statistics matching on a batch-norm MLP (its crops need images: real init here).
         StatisticsMatchingDistiller(module=MLP, module_params=TINY_MLP, ipc=1, n_iterations=2,
-                                    expert_epochs=2, init="real", augmentation=None,
+                                    teacher_epochs=2, init="real", augmentation=None,
                                     random_state=0),
     ]
 

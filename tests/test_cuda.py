@@ -114,7 +114,7 @@ def test_trajectory_matching_in_chunks_on_cuda_equals_one_run(tiny_images, full_
 @pytest.mark.parametrize("momentum_net", [0.0, 0.5])
 def test_gradient_matching_cuda_graphs_equal_the_eager_path(augmentation, momentum_net, digits,
                                                             full_fp32):
-    kwargs = dict(ipc=2, n_iterations=3, outer_loop=3, inner_loop=4, batch_train=12,
+    kwargs = dict(ipc=2, n_iterations=3, outer_loop=3, inner_loop=4, batch_net=12,
                   momentum_net=momentum_net, module_params={"width": 8},
                   augmentation=augmentation, random_state=0, device="cuda")
     eager = GradientMatchingDistiller(cuda_graphs=False, **kwargs).fit(digits.X_train, digits.y_train)

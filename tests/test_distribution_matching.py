@@ -128,7 +128,7 @@ def test_stage2_data_of_the_two_stage_model(digits):
     {"n_iterations": 100, "batch_real": 64},  # measured: 89.5 % against 75.7 % (3 seeds)
     # measured: 83.7 % (4 training images per class from 1 stored) against 75.7 %
     {"method": "idm", "n_iterations": 60, "network_interval": 10, "network_steps": 2,
-     "network_batch": 64, "batch_real": 64},
+     "batch_net": 64, "batch_real": 64},
 ])
 def test_quality_beats_random_real_images(kwargs, digits):
     """ipc=1 on digits-LT: DM and IDM beat random real images by > 5 points over 3 seeds."""

@@ -20,7 +20,7 @@ from sklearn_ltdd.distillation._crops import apply_crops, confident_crops, ident
 
 
 def sm(**kwargs):
-    params = dict(ipc=2, n_iterations=3, expert_epochs=2, module_params={"width": 8},
+    params = dict(ipc=2, n_iterations=3, teacher_epochs=2, module_params={"width": 8},
                   random_state=0)
     params.update(kwargs)
     return StatisticsMatchingDistiller(**params)
@@ -213,3 +213,91 @@ def test_every_distiller_makes_the_same_student(digits):
                                                                    digits.y_train)
     soft = dm.make_student(teacher, max_epochs=2).fit(dm.X_syn_, dm.y_syn_)
     assert isinstance(soft.teacher, FrozenEstimator) and soft.teacher.estimator is teacher
+
+
+# -- issue 28: tail-aware, diverse views; recovery's parts; the labeller -----------------------
+def test_no_recovery_keeps_the_initial_views(digits, bn_net):
+    X, y = digits.X_train, digits.y_train
+    views = sm(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=0).fit(X, y)
+    assert len(views.loss_history_) == 0
+    recovered = sm(observer=FrozenEstimator(bn_net), teacher="observer").fit(X, y)
+    np.testing.assert_array_equal(views.init_sources_, recovered.init_sources_)
+    assert not np.allclose(views.X_syn_, recovered.X_syn_)
+
+
+def test_small_classes_keep_whole_images(digits, bn_net):
+    X, y = digits.X_train, digits.y_train
+    model = sm(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=0, ipc=3,
+               whole_below=30).fit(X, y)
+    counts = np.bincount(y)
+    for row, (image, source) in enumerate(zip(model.X_syn_, model.init_sources_)):
+        if counts[model.y_syn_[row]] < 30:
+            whole, mirror = X[source], X[source][..., ::-1]
+            assert np.allclose(image, whole, atol=1e-5) or np.allclose(image, mirror, atol=1e-5)
+
+
+def test_diversity_spreads_a_class_in_the_teachers_features(digits, bn_net):
+    X, y = digits.X_train, digits.y_train
+    common = dict(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=0)
+    plain = sm(**common).fit(X, y)
+    diverse = sm(**common, diversity=3.0).fit(X, y)
+    features = {name: bn_net.embed(model.X_syn_) for name, model in (("plain", plain),
+                                                                       ("diverse", diverse))}
+    for c in range(10):  # ipc=2: the second view is the farthest of a pool holding plain's
+        gap = {k: np.linalg.norm(f[2 * c] - f[2 * c + 1]) for k, f in features.items()}
+        assert gap["diverse"] >= gap["plain"] - 1e-4
+    assert not np.allclose(plain.X_syn_, diverse.X_syn_)
+
+
+def test_ensemble_labeller_and_recalibrated_observer(digits, bn_net):
+    X, y = digits.X_train, digits.y_train
+    other = ConvNetClassifier(module__width=8, module__norm="batchnorm", max_epochs=3,
+                              batch_size=64, random_state=1).fit(X, y)
+    running = [layer.running_mean.clone() for layer in batch_norm_layers(bn_net.module_)]
+    model = sm(observer=FrozenEstimator(bn_net), teacher=FrozenEstimator(other),
+               labeller="ensemble", recalibrate_observer=True, target_views="augmented",
+               ce_weight=1.0, statistics_weight=0.01, first_layer_weight=10.0).fit(X, y)
+    assert type(model.labeller_).__name__ == "LogitAverage"
+    expected = model.labeller_.predict_proba(model.X_syn_)
+    np.testing.assert_allclose(model.soft_labels_, expected, rtol=1e-4, atol=1e-6)
+    assert model.make_evaluator().teacher.estimator is model.labeller_
+    for before, layer in zip(running, batch_norm_layers(bn_net.module_)):
+        torch.testing.assert_close(before, layer.running_mean)  # a copy was recalibrated
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"target_views": "cropped"}, "target_views must be one of"),
+    ({"labeller": "observer"}, "labeller must be one of"),
+    ({"diversity": 0.5}, "diversity"),
+    ({"whole_below": -1}, "whole_below"),
+    ({"first_layer_weight": -1.0}, "first_layer_weight"),
+    ({"n_iterations": -1}, "n_iterations"),
+])
+def test_new_options_refuse_bad_values(digits, params, match):
+    with pytest.raises(ValueError, match=match):
+        sm(**params).fit(digits.X_train, digits.y_train)
+
+
+def test_four_views_per_stored_image(digits, bn_net):
+    X, y = digits.X_train, digits.y_train
+    model = sm(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=0,
+               combine=4)
+    X_syn, y_syn = model.fit_resample(X, y)
+    assert X_syn.shape == (80, 1, 16, 16) and np.bincount(y_syn).tolist() == [8] * 10
+    assert model.X_stored_.shape == (20, 1, 16, 16) and model.soft_labels_.shape == (80, 10)
+    from sklearn_ltdd.augmentation import expand_tiles
+
+    np.testing.assert_allclose(expand_tiles(torch.as_tensor(model.X_stored_)).numpy(), X_syn,
+                               atol=1e-6)
+    buffer = io.BytesIO()
+    recovered = sm(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=2,
+                   combine=4, warm_start=True).fit(X, y)
+    recovered.save_checkpoint(buffer)
+    buffer.seek(0)
+    again = sm(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=2,
+               combine=4, warm_start=True)
+    again.load_checkpoint(buffer, X=X, y=y)
+    again.fit(X, y)
+    assert again.n_iter_ == 4 and again.X_syn_.shape == (80, 1, 16, 16)
+    with pytest.raises(ValueError, match="combine must be one of"):
+        sm(combine=2).fit(X, y)

@@ -16,6 +16,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn_ltdd import ConvNetClassifier, TwoStageClassifier
 from sklearn_ltdd.augmentation import BatchMixing
 from sklearn_ltdd.nets import CumulativeReweightedLoss, distillation_loss
+from sklearn_ltdd.nets._teacher import TeacherTargets
 from sklearn_ltdd.sampling import PrecomputedSampler
 
 from .conftest import random_balanced_subset
@@ -37,18 +38,14 @@ def test_the_student_learns_the_teachers_soft_targets_on_each_batch(digits, teac
                                                                     monkeypatch):
     X, y = random_balanced_subset(digits.X_train, digits.y_train, 3, seed=0)
     seen = []
-    real = ConvNetClassifier._teacher_targets
+    real = TeacherTargets.logits
 
-    def spy(self):
-        targets = real(self)
+    def spy(self, x):
+        out = real(self, x)
+        seen.append((x.clone(), torch.softmax(out / self.temperature, dim=1)))
+        return out
 
-        def call(x):
-            out = targets(x)
-            seen.append((x.clone(), out))
-            return out
-        return call
-
-    monkeypatch.setattr(ConvNetClassifier, "_teacher_targets", spy)
+    monkeypatch.setattr(TeacherTargets, "logits", spy)
     student = small(teacher=FrozenEstimator(teacher), teacher_temperature=2.0,
                     augmentation="crop_flip", max_epochs=1).fit(X, y)
     x, targets = seen[-1]

@@ -30,14 +30,14 @@ def n_params(width, in_channels=1, n_classes=3, image=16):
 
 def test_per_ipc_defaults_from_the_reference():
     assert default_mtt_settings(1) == {"syn_steps": 50, "expert_epochs": 2, "max_start_epoch": 2,
-                                       "lr_img": 1000.0, "lr_lr": 1e-7, "lr_teacher": 0.01, "zca": True}
+                                       "lr_img": 1000.0, "lr_lr": 1e-7, "lr_net": 0.01, "zca": True}
     ten = default_mtt_settings(10)
     assert (ten["syn_steps"], ten["max_start_epoch"], ten["lr_img"], ten["lr_lr"], ten["zca"]) == (
         30, 20, 1000.0, 1e-5, True)
     assert default_mtt_settings(50)["max_start_epoch"] == 40 and not default_mtt_settings(50)["zca"]
     params = TrajectoryMatchingDistiller().get_params()
     assert params["n_iterations"] == 5000 and params["n_experts"] == 100
-    assert params["lr_teacher"] == 0.01 and params["augmentation"] == "dsa"
+    assert params["lr_net"] == 0.01 and params["augmentation"] == "dsa"
 
 
 def test_auto_settings_resolved_at_fit(tiny_images):

@@ -10,7 +10,8 @@ generators.
 
 from ._dsa import DSA, CropFlip, get_augmentation
 from ._mixing import MIXINGS, BatchMixing
+from ._resized_crop import ResizedCropFlip
 from ._tiles import expand_tiles, tile_images
 
-__all__ = ["DSA", "MIXINGS", "BatchMixing", "CropFlip", "expand_tiles", "get_augmentation",
+__all__ = ["DSA", "MIXINGS", "BatchMixing", "CropFlip", "ResizedCropFlip", "expand_tiles", "get_augmentation",
            "tile_images"]

@@ -12,6 +12,7 @@ matching runs for all classes at once.
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 
@@ -266,19 +267,67 @@ class CropFlip:
         return torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
 
 
-AUGMENTATIONS = {"none": None, "crop_flip": CropFlip, "dsa": DSA}
+def _resized_crop_flip():
+    from ._resized_crop import ResizedCropFlip
+
+    return ResizedCropFlip()
+
+
+#: ``augmentation`` values of the networks: name -> factory of the callable.
+AUGMENTATIONS = {"none": None, "crop_flip": CropFlip, "dsa": DSA,
+                 "resized_crop_flip": _resized_crop_flip}
+
+
+def _takes_generator(fn) -> bool:
+    """Whether ``fn`` can be called as ``fn(x, generator)``: the package's augmentations,
+    or a callable with two positional parameters."""
+    if isinstance(fn, (DSA, CropFlip)) or hasattr(fn, "__dataclass_fields__"):
+        return True
+    try:
+        import torch.nn as nn
+
+        if isinstance(fn, nn.Module):  # torchvision transforms: forward(*inputs)
+            return False
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY,
+                                                      p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
+
+
+class _Seeded:
+    """A one-argument transform as ``f(x, generator)``: run under torch's CPU generator,
+    forked and seeded from ``generator`` (the caller's stream stays untouched)."""
+
+    def __init__(self, transform):
+        self.transform = transform
+
+    def __call__(self, x, generator):
+        from ..utils._random import seed_forked
+
+        seed = int(torch.randint(2**62, (), generator=generator, device=generator.device))
+        with torch.random.fork_rng(devices=[]):
+            seed_forked(seed)
+            return self.transform(x)
 
 
 def get_augmentation(augmentation):
     """Resolve an ``augmentation`` parameter into a callable or None.
 
-    Accepts None, ``"none"``, ``"crop_flip"``, ``"dsa"``, or any callable
-    ``f(x, generator) -> x`` (for example a :class:`DSA` with other ratios).
+    Accepts None, ``"none"``, ``"crop_flip"``, ``"dsa"``, ``"resized_crop_flip"``
+    (:class:`ResizedCropFlip`), any callable ``f(x, generator) -> x`` (for
+    example a :class:`DSA` with other ratios), or a one-argument transform
+    ``f(x) -> x`` such as a ``torchvision.transforms.v2`` transform, which
+    then runs on a batch under torch's CPU generator forked and seeded from
+    the estimator's generator (so it follows ``random_state``; a v2
+    transform draws one set of parameters per call, the same for the whole
+    batch).
     """
     if augmentation is None:
         return None
     if callable(augmentation):
-        return augmentation
+        return augmentation if _takes_generator(augmentation) else _Seeded(augmentation)
     if isinstance(augmentation, str) and augmentation in AUGMENTATIONS:
         factory = AUGMENTATIONS[augmentation]
         return None if factory is None else factory()

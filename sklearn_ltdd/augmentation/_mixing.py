@@ -48,13 +48,21 @@ class BatchMixing:
         if not alpha > 0:
             raise ValueError(f"mixing_alpha must be positive, got {alpha!r}.")
         self.kind, self.n_classes, self.alpha = kind, int(n_classes), float(alpha)
-        mixup = v2.MixUp(alpha=self.alpha, num_classes=self.n_classes)
-        cutmix = v2.CutMix(alpha=self.alpha, num_classes=self.n_classes)
-        self.transform = {"mixup": mixup, "cutmix": cutmix,
-                          "mixup_or_cutmix": v2.RandomChoice([mixup, cutmix])}[kind]
+        self.transform = self._transform(self.n_classes)
+
+    def _transform(self, n_classes):
+        mixup = v2.MixUp(alpha=self.alpha, num_classes=n_classes)
+        cutmix = v2.CutMix(alpha=self.alpha, num_classes=n_classes)
+        return {"mixup": mixup, "cutmix": cutmix,
+                "mixup_or_cutmix": v2.RandomChoice([mixup, cutmix])}[self.kind]
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
-        """Mixed images and soft targets ``(n, n_classes)`` of a batch ``(x, y)``."""
+        """Mixed images and soft targets ``(n, n_classes)`` of a batch ``(x, y)``.
+
+        ``y`` holds labels, or soft targets ``(n, n_classes)``: those are
+        mixed with the same weights as the images (the transform mixes the
+        rows' indices, and the targets follow).
+        """
         if x.ndim != 4:
             raise ValueError(
                 f"batch_mixing={self.kind!r} mixes image batches (n, C, H, W), got a batch "
@@ -63,4 +71,8 @@ class BatchMixing:
         seed = int(torch.randint(2**62, (), generator=generator))
         with torch.random.fork_rng(devices=[]):  # the CPU generator only, restored after
             seed_forked(seed)
-            return self.transform(x, y.long())
+            if y.ndim == 1:
+                return self.transform(x, y.long())
+            rows = torch.arange(x.shape[0], device=x.device)
+            x, weights = self._transform(x.shape[0])(x, rows)  # (n, n): who is mixed in
+            return x, weights.to(y.dtype) @ y

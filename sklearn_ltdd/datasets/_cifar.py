@@ -46,12 +46,13 @@ def _load_cached(name: str, source, data_home, verbose=0):
 
 
 def _load_lt(name, *, source, imbalance_ratio, max_per_class, random_state,
-             return_X_y, data_home, verbose):
+             return_X_y, data_home, verbose, n_val_per_class=None):
     spec = _SPECS[name]
     arrays = _load_cached(name, source, data_home, verbose)
     data = _assemble(arrays, source=str(source), test_size=None,
                      imbalance_ratio=imbalance_ratio, max_per_class=max_per_class,
-                     mean=spec["mean"], std=spec["std"], random_state=random_state)
+                     mean=spec["mean"], std=spec["std"], random_state=random_state,
+                     n_val_per_class=n_val_per_class)
     if return_X_y:
         return data.X_train, data.y_train, data.X_test, data.y_test
     data.DESCR = (
@@ -64,8 +65,8 @@ def _load_lt(name, *, source, imbalance_ratio, max_per_class, random_state,
 
 
 def load_cifar10_lt(source=None, *, imbalance_ratio: float = 100, max_per_class=None,
-                    random_state=0, return_X_y: bool = False, data_home=None,
-                    verbose: int = 0):
+                    n_val_per_class=None, random_state=0, return_X_y: bool = False,
+                    data_home=None, verbose: int = 0):
     """Load CIFAR10-LT: a long-tailed training set and the balanced test set.
 
     The data are read with the Hugging Face ``datasets`` library, from a hub
@@ -84,6 +85,12 @@ def load_cifar10_lt(source=None, *, imbalance_ratio: float = 100, max_per_class=
     max_per_class : int, default=None
         Head-class size; None keeps all 5,000 (the standard CIFAR10-LT,
         12,406 images at r=100). The paper uses 1,000 (2,478 images).
+    n_val_per_class : int, default=None
+        Also return a balanced validation set (``X_val``, ``y_val``) of this
+        many images per class, drawn from the training images the long tail
+        leaves out (the protocol of ImageNet-LT's validation set): data to
+        choose settings on without touching the test set. The training set
+        is the same with or without it.
     random_state : int, RandomState instance or None, default=0
         Which images each class keeps.
     return_X_y : bool, default=False
@@ -99,7 +106,8 @@ def load_cifar10_lt(source=None, *, imbalance_ratio: float = 100, max_per_class=
     data : :class:`~sklearn.utils.Bunch`
         ``X_train`` (float32, n x 3 x 32 x 32, normalised with the DC
         CIFAR-10 mean/std), ``y_train``, ``X_test``, ``y_test`` (the 10,000
-        test images), ``target_names``, ``mean``, ``std``, ``class_counts``.
+        test images), ``target_names``, ``mean``, ``std``, ``class_counts``;
+        with ``n_val_per_class``, ``X_val`` and ``y_val``.
 
     Raises
     ------
@@ -116,7 +124,8 @@ def load_cifar10_lt(source=None, *, imbalance_ratio: float = 100, max_per_class=
     """
     return _load_lt("cifar10", source=source, imbalance_ratio=imbalance_ratio,
                     max_per_class=max_per_class, random_state=random_state,
-                    return_X_y=return_X_y, data_home=data_home, verbose=verbose)
+                    return_X_y=return_X_y, data_home=data_home, verbose=verbose,
+                    n_val_per_class=n_val_per_class)
 
 
 def load_cifar100_lt(source=None, *, imbalance_ratio: float = 100, max_per_class=None,

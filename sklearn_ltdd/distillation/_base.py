@@ -17,10 +17,9 @@ from ..augmentation import DSA
 from ..nets._modules import ConvNet
 from ..sampling._base import SamplerMixin
 from ..utils import check_images_labels, resolve_device
-from ..utils._acceleration import (autocast, check_compile, check_precision, compiled_method,
-                                   resolve_compile)
-from ..utils._batching import (activation_size, has_batch_statistics, micro_batched,
-                               resolve_micro_batch)
+from ..utils._acceleration import SpeedOptionsMixin, autocast, compiled_method
+from ..utils._deprecation import RenamedParamsMixin
+from ..utils._batching import micro_batched
 from ..utils._random import torch_generator, torch_seed
 from ..utils._validation import check_option
 from ._checkpoint import CheckpointMixin
@@ -32,7 +31,8 @@ INITIALISATIONS = ("real", "noise")
 _ITERATION, _EXPERT_PASS, _EXPERTS = 0, 1, 2
 
 
-class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseDistiller(CheckpointMixin, SpeedOptionsMixin, RenamedParamsMixin, SamplerMixin,
+                    BaseEstimator, metaclass=ABCMeta):
     """Base class of the distillers: a sampler that returns a synthetic set.
 
     ``fit_resample(X, y)`` validates the data, encodes the labels, builds or
@@ -66,6 +66,7 @@ class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCM
     # replaces the data, so it declares itself neither over- nor under-sampling.
     _sampling_type = "bypass"
     _initialisations = INITIALISATIONS
+    _min_iterations = 1  # statistics matching may skip its recovery (0)
 
     def __init__(self, *, ipc=10, n_iterations=1000, module=ConvNet, module_params=None,
                  init="real", augmentation=None, precision="fp32", compile=False,
@@ -127,11 +128,7 @@ class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCM
         self._generator = torch_generator(rng, self.device_)
         self._factory = ModuleFactory(self.module, self.input_shape_, len(self.classes_),
                                       self.module_params, self.device_)
-        self._compile = resolve_compile(self.compile, self.device_)
-        template = self._factory(0)
-        self._micro = resolve_micro_batch(self.micro_batch, self.device_, self._compile,
-                                          has_batch_statistics(template),
-                                          activation_size(template))
+        self._compile, self._micro = self._resolve_speed(self.device_, self._factory(0))
         try:
             self._fit_synthetic(X, y_enc, rng, continuing)
         finally:
@@ -260,10 +257,10 @@ class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCM
 
     def _check_params(self):
         check_scalar(self.ipc, "ipc", numbers.Integral, min_val=1)
-        check_precision(self.precision)
-        check_compile(self.compile)
-        resolve_micro_batch(self.micro_batch, "cpu")  # its errors
-        check_scalar(self.n_iterations, "n_iterations", numbers.Integral, min_val=1)
+        self._check_speed_options()
+        self._warn_renamed()
+        check_scalar(self.n_iterations, "n_iterations", numbers.Integral,
+                     min_val=self._min_iterations)
         check_option(self.init, self._initialisations, "init")
         if self.module_params is not None and not isinstance(self.module_params, dict):
             raise TypeError(
@@ -444,9 +441,10 @@ class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCM
         from ..nets import ConvNetClassifier
 
         check_is_fitted(self, "X_syn_")
-        recipe = {"module": self.module, "device": self.device,
-                  **{f"module__{k}": v for k, v in (self.module_params or {}).items()},
-                  **self._evaluation_params()}
+        recipe = {"module": self.module, "device": self.device}
+        if "module" not in params:  # another network: the distiller's sizes do not apply
+            recipe.update({f"module__{k}": v for k, v in (self.module_params or {}).items()})
+        recipe.update(self._evaluation_params())
         recipe.update(params)
         if not recipe["lr"] > 0:
             learned = getattr(self, "learned_lr_", None)
@@ -460,19 +458,23 @@ class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCM
         transform = self._evaluation_transform()
         return clf if transform is None else make_pipeline(FrozenEstimator(transform), clf)
 
-    def make_student(self, teacher=None, **params):
-        """An unfitted student of the one recipe that scores any set, hard or soft labels.
+    def make_student(self, teacher=None, *, recipe=None, **params):
+        """An unfitted student of a named recipe that scores any set, hard or soft labels.
 
         :func:`~sklearn_ltdd.nets.make_student` at this distiller's
-        ``module``, ``module_params`` and ``device``: with ``teacher=None`` it
-        learns the set's labels, with a fitted teacher that teacher's soft
-        targets on every batch. Fitted on ``X_syn_, y_syn_`` (or on a random
-        subset of the same size), it says what the images add under the same
-        labels; :meth:`make_evaluator` is each method's own recipe instead.
+        ``module``, ``module_params`` and ``device`` (a ``module`` given in
+        ``params`` drops ``module_params``): with ``teacher=None`` it learns
+        the set's labels, with a fitted teacher that teacher's outputs on
+        every batch. Fitted on ``X_syn_, y_syn_`` (or on a random subset of
+        the same size), it says what the images add under the same labels;
+        :meth:`make_evaluator` is each method's own recipe instead.
 
         Parameters
         ----------
         teacher : fitted classifier or None, default=None
+        recipe : str or None, default=None
+            A name of :data:`~sklearn_ltdd.nets.STUDENT_RECIPES`; None: the
+            default recipe.
         **params
             ``ConvNetClassifier`` parameters that replace the recipe's.
 
@@ -481,10 +483,12 @@ class BaseDistiller(CheckpointMixin, SamplerMixin, BaseEstimator, metaclass=ABCM
         student : ConvNetClassifier
         """
         from ..nets import make_student
+        from ..nets._student import DEFAULT_RECIPE
 
-        recipe = {"module": self.module, "device": self.device,
-                  **{f"module__{k}": v for k, v in (self.module_params or {}).items()}}
-        return make_student(teacher, **{**recipe, **params})
+        own = {"module": self.module, "device": self.device}
+        if "module" not in params:
+            own.update({f"module__{k}": v for k, v in (self.module_params or {}).items()})
+        return make_student(teacher, recipe=recipe or DEFAULT_RECIPE, **{**own, **params})
 
     def _evaluation_params(self) -> dict:
         """``ConvNetClassifier`` parameters of the method's evaluation."""

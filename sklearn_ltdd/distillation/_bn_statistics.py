@@ -67,7 +67,7 @@ class BNTargets:
     class_var: list
 
 
-def class_statistics(module, layers, X, y, n_classes, batch_size=256):
+def class_statistics(module, layers, X, y, n_classes, batch_size=256, transform=None):
     """Per-class mean and variance of every layer's input over one pass of ``(X, y)``.
 
     The pass runs the network in eval mode without gradients. Each class's
@@ -78,7 +78,8 @@ def class_statistics(module, layers, X, y, n_classes, batch_size=256):
     equally whatever its class's size and the order of the batches: the
     exact mean of the class. The first and second moments are accumulated
     this way in float64 and the variance is their difference (biased, as
-    batch norm measures it).
+    batch norm measures it). ``transform(batch)``, if given, is applied to
+    every batch first (the views the synthetic images will be seen in).
 
     Returns
     -------
@@ -91,7 +92,7 @@ def class_statistics(module, layers, X, y, n_classes, batch_size=256):
         with torch.no_grad(), captured_inputs(layers) as inputs:
             for start in range(0, X.shape[0], batch_size):
                 xb, yb = X[start:start + batch_size], y[start:start + batch_size]
-                module(xb)
+                module(xb if transform is None else transform(xb))
                 counts = torch.bincount(yb, minlength=n_classes).double()
                 present = counts > 0
                 rate = torch.where(present, counts / (seen + counts).clamp_min(1), 0.0)[:, None]
@@ -130,6 +131,29 @@ def targets_from_classes(class_mean, class_var, variance="mixture"):
     return BNTargets(mean, [v.clamp_min(0) for v in var], class_mean, class_var)
 
 
+def recalibrated_copy(module, X, y, n_classes, variance="mixture", transform=None):
+    """A copy of ``module`` whose batch-norm running statistics are class-balanced.
+
+    Layer by layer (each measured with the layers before it already
+    recalibrated), the running mean and variance become the class-balanced
+    statistics of the layer's input over ``(X, y)`` (:func:`targets_from_classes`):
+    in eval mode the network then normalises as if its training data had been
+    balanced. ``module`` itself is not changed.
+    """
+    import copy
+
+    module = copy.deepcopy(module)
+    layers = batch_norm_layers(module)
+    for k, layer in enumerate(layers):
+        class_mean, class_var = class_statistics(module, layers[k:k + 1], X, y, n_classes,
+                                                 transform=transform)
+        targets = targets_from_classes(class_mean, class_var, variance)
+        with torch.no_grad():
+            layer.running_mean.copy_(targets.mean[0])
+            layer.running_var.copy_(targets.var[0])
+    return module
+
+
 def running_targets(layers, class_mean, class_var):
     """The network's own running statistics as global targets (SRe2L: no recalibration)."""
     return BNTargets([layer.running_mean.detach().float() for layer in layers],
@@ -137,27 +161,30 @@ def running_targets(layers, class_mean, class_var):
                      class_mean, class_var)
 
 
-def statistics_loss(inputs, targets: BNTargets, n_classes: int, class_weight: float):
+def statistics_loss(inputs, targets: BNTargets, n_classes: int, class_weight: float,
+                    first_layer_weight: float = 1.0):
     """Distance of a class-sorted synthetic batch's statistics to ``targets``.
 
     Per layer, the l2 distances (not squared, as SRe2L and the uni-level
     framework) between the batch's channel means and the target means, and
     between the variances; plus, weighted by ``class_weight``, the same for
     each class's images against that class's targets, averaged over classes.
-    Layers weigh the same. The batch holds ``n_classes`` equal blocks of
-    images, one per class, in class order.
+    Layers weigh the same but the first, which weighs ``first_layer_weight``
+    (EDC's ``first-multiplier``, 10). The batch holds ``n_classes`` equal
+    blocks of images, one per class, in class order.
     """
     total = 0.0
     for k, x in enumerate(inputs):
         flat = x.flatten(2) if x.ndim > 2 else x.unsqueeze(2)
         mean = flat.mean((0, 2))
         var = flat.var((0, 2), unbiased=False)
-        total = total + (mean - targets.mean[k]).norm() + (var - targets.var[k]).norm()
+        layer = (mean - targets.mean[k]).norm() + (var - targets.var[k]).norm()
         if class_weight:
             blocks = flat.view(n_classes, -1, *flat.shape[1:])
             c_mean = blocks.mean((1, 3))
             c_var = blocks.var((1, 3), unbiased=False)
             per_class = ((c_mean - targets.class_mean[k]).norm(dim=1)
                          + (c_var - targets.class_var[k]).norm(dim=1))
-            total = total + class_weight * per_class.mean()
+            layer = layer + class_weight * per_class.mean()
+        total = total + (first_layer_weight if k == 0 else 1.0) * layer
     return total

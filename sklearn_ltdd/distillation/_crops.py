@@ -39,8 +39,39 @@ def identity_crops(n, device):
     return torch.tensor([1.0, 0.0, 0.0, 1.0], device=device).repeat(n, 1)
 
 
+def _k_center(features, order, k):
+    """``k`` positions of ``order`` (candidates, most confident first): the first, then
+    greedily the one farthest from those chosen (k-center in ``features``)."""
+    pool = features[order]
+    chosen = [0]
+    distance = torch.cdist(pool, pool[:1]).squeeze(1)
+    for _ in range(1, min(k, len(order))):
+        nxt = int(torch.argmax(distance))
+        chosen.append(nxt)
+        distance = torch.minimum(distance, torch.cdist(pool, pool[nxt:nxt + 1]).squeeze(1))
+    return [order[i] for i in chosen]
+
+
+def _round_robin(scores, count):
+    """``count`` (image, view) pairs: round after round, every image offers its best view
+    not taken yet, and the best offers are taken (at most one view per image a round)."""
+    taken = torch.zeros_like(scores, dtype=torch.bool)
+    chosen = []
+    count = min(count, scores.numel())
+    while len(chosen) < count:
+        offer = torch.where(taken, -math.inf, scores)
+        best, which = offer.max(1)
+        open_ = torch.nonzero(torch.isfinite(best)).flatten()
+        order = open_[torch.argsort(best[open_], descending=True, stable=True)]
+        for image in order[: count - len(chosen)].tolist():
+            view = int(which[image])
+            taken[image, view] = True
+            chosen.append((image, view))
+    return chosen
+
+
 def confident_crops(X, y, n_classes, ipc, score, generator, n_crops=5, scale=(0.5, 1.0),
-                    batch_size=512):
+                    batch_size=512, whole_below=0, diversity=1.0, features=None):
     """The uni-level framework's confidence-guided, multi-round initialisation.
 
     Every real image of a class gets ``n_crops`` candidates: the image itself
@@ -54,6 +85,18 @@ def confident_crops(X, y, n_classes, ipc, score, generator, n_crops=5, scale=(0.
     candidates per image (``ceil(ipc / n_c)`` at least), so its later rounds
     add other views of the same images.
 
+    Two changes for the long tail (both off with the defaults):
+
+    * a class with fewer than ``whole_below`` images offers whole images
+      only (each image and its mirror image, then crops if it needs more
+      views than that): with few images to choose from, a zoomed crop loses
+      what little there is;
+    * ``diversity > 1``: the ``ceil(diversity * ipc)`` most confident views
+      of the rounds above form a pool, and ``ipc`` of them are chosen by
+      k-center in ``features(views)`` (the teacher's penultimate features),
+      starting from the most confident: confident and different views of a
+      head class, instead of near-copies of its easiest images.
+
     Returns
     -------
     images : tensor (n_classes * ipc, C, H, W), class by class
@@ -66,7 +109,13 @@ def confident_crops(X, y, n_classes, ipc, score, generator, n_crops=5, scale=(0.
         params = crop_parameters(len(members) * k, generator, X.device, scale)
         params = params.view(len(members), k, 4)
         params[:, 0] = identity_crops(len(members), X.device)
-        flat = params.view(-1, 4)
+        if len(members) < whole_below:  # whole images and their mirror images first
+            params[:, 1] = identity_crops(len(members), X.device)
+            params[:, 1, 3] = -1.0
+            extra = max(math.ceil(ipc / max(len(members), 1)) - 2, 0)
+            params = params[:, :2 + extra]
+            k = params.shape[1]
+        flat = params.reshape(-1, 4)
         rows = members.repeat_interleave(k)
         scores = torch.empty(len(rows), device=X.device)
         with torch.no_grad():
@@ -75,17 +124,14 @@ def confident_crops(X, y, n_classes, ipc, score, generator, n_crops=5, scale=(0.
                 views = apply_crops(X[rows[part]], flat[part])
                 scores[part] = score(views, torch.full((views.shape[0],), c, device=X.device))
         scores = scores.view(len(members), k)
-        taken = torch.zeros_like(scores, dtype=torch.bool)
-        chosen = []
-        while len(chosen) < ipc:
-            offer = torch.where(taken, -math.inf, scores)
-            best, which = offer.max(1)
-            open_ = torch.nonzero(torch.isfinite(best)).flatten()
-            order = open_[torch.argsort(best[open_], descending=True, stable=True)]
-            for image in order[: ipc - len(chosen)].tolist():
-                view = int(which[image])
-                taken[image, view] = True
-                chosen.append((image, view))
+        pool = max(ipc, math.ceil(float(diversity) * ipc))
+        chosen = _round_robin(scores, pool)
+        if len(chosen) > ipc:
+            pool_params = torch.stack([params[i, v] for i, v in chosen])
+            index = members[torch.tensor([i for i, _ in chosen], device=X.device)]
+            with torch.no_grad():
+                feats = features(apply_crops(X[index], pool_params)).flatten(1).float()
+            chosen = [chosen[i] for i in _k_center(feats, list(range(len(chosen))), ipc)]
         picked_params = torch.stack([params[i, v] for i, v in chosen])
         picked_rows = members[torch.tensor([i for i, _ in chosen], device=X.device)]
         with torch.no_grad():

@@ -101,7 +101,7 @@ class DistributionMatchingDistiller(BaseDistiller):
         Queue networks trained per iteration.
     lr_net : float, default=0.01
         Learning rate of the queue networks.
-    network_batch : int, default=256
+    batch_net : int, default=256
         Real images per training step of a queue network.
     ce_weight : float or "auto", default="auto"
         Weight of the class-aware cross-entropy: 0 for DM, for IDM 0.5
@@ -127,6 +127,8 @@ class DistributionMatchingDistiller(BaseDistiller):
         As in :class:`GradientMatchingDistiller`; the module needs an
         ``embed`` method (ConvNet and MLP have one).
 
+    network_batch : deprecated
+        Renamed ``batch_net`` in 0.2 (one name across the package); removed in 0.4.
     Attributes
     ----------
     X_syn_ : ndarray of shape (n_classes * images per class, C, H, W)
@@ -165,13 +167,15 @@ class DistributionMatchingDistiller(BaseDistiller):
     (80, 1, 16, 16)
     """
 
+    _renamed_params = {"batch_net": "network_batch"}
+
     def __init__(self, *, ipc=10, n_iterations=20000, method="dm", lr_img="auto", batch_real=256, expansion="auto",
                  n_networks="auto", network_interval=30, network_steps=10,
-                 networks_trained=2, lr_net=0.01, network_batch=256, ce_weight="auto",
+                 networks_trained=2, lr_net=0.01, batch_net=256, ce_weight="auto",
                  class_steps="auto", balance=None, init="real", augmentation="dsa",
                  module=ConvNet, module_params=None, precision="fp32", compile=False,
                  micro_batch="auto", device="auto", random_state=None, verbose=0,
-                 warm_start=False):
+                 warm_start=False, network_batch="deprecated"):
         super().__init__(ipc=ipc, n_iterations=n_iterations, module=module, module_params=module_params,
                          init=init, augmentation=augmentation, precision=precision,
                          compile=compile, micro_batch=micro_batch, device=device,
@@ -186,6 +190,7 @@ class DistributionMatchingDistiller(BaseDistiller):
         self.network_steps = network_steps
         self.networks_trained = networks_trained
         self.lr_net = lr_net
+        self.batch_net = batch_net
         self.network_batch = network_batch
         self.ce_weight = ce_weight
         self.class_steps = class_steps
@@ -205,8 +210,8 @@ class DistributionMatchingDistiller(BaseDistiller):
         check_scalar(s["n_networks"], "n_networks", numbers.Integral, min_val=0)
         for key in ("expansion", "class_steps"):
             check_option(s[key], (True, False), key)
-        for key in ("batch_real", "network_interval", "network_batch"):
-            check_scalar(getattr(self, key), key, numbers.Integral, min_val=1)
+        for key in ("batch_real", "network_interval", "batch_net"):
+            check_scalar(self._param(key), key, numbers.Integral, min_val=1)
         for key in ("network_steps", "networks_trained"):
             check_scalar(getattr(self, key), key, numbers.Integral, min_val=0)
         check_scalar(self.lr_net, "lr_net", numbers.Real, min_val=0)
@@ -304,9 +309,9 @@ class DistributionMatchingDistiller(BaseDistiller):
         weights, log_prior = terms
         for _ in range(self.network_steps):
             if weights is None:
-                index = torch.randint(n, (self.network_batch,), generator=gen, device=X.device)
+                index = torch.randint(n, (self._param("batch_net"),), generator=gen, device=X.device)
             else:
-                index = torch.multinomial(weights, self.network_batch, replacement=True,
+                index = torch.multinomial(weights, self._param("batch_net"), replacement=True,
                                           generator=gen)
             with torch.enable_grad():
                 for p in params:

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, replace_all_batch_norm_modules_
 
+from ..nets._building import resolve_module
 from ..nets._modules import module_kwargs_from_data
 from ..utils._batching import micro_batched
 from ..utils._random import forked_torch_rng
@@ -32,6 +33,7 @@ class ModuleFactory:
     """
 
     def __init__(self, module, input_shape, n_classes, module_params, device):
+        module = resolve_module(module)
         if isinstance(module, torch.nn.Module):
             raise TypeError(
                 f"module must be a torch module class (e.g. ConvNet), not an "

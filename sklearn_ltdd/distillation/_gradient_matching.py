@@ -115,7 +115,7 @@ class GradientMatchingDistiller(BaseDistiller):
         code since its DSA release (0.5 reproduces the first DC release).
     batch_real : int, default=256
         Real images per class and matching round.
-    batch_train : int, default=256
+    batch_net : int, default=256
         Batch size of the inner training on the synthetic set.
     distance : {"layerwise", "mse", "cosine"}, default="layerwise"
         Gradient distance: DC's layer-wise sum of 1 - cosine over output
@@ -177,6 +177,8 @@ class GradientMatchingDistiller(BaseDistiller):
         Show a progress bar with the matching loss.
     warm_start : bool, default=False
         Continue from the current synthetic set for ``n_iterations`` more.
+    batch_train : deprecated
+        Renamed ``batch_net`` in 0.2 (one name across the package); removed in 0.4.
 
     Attributes
     ----------
@@ -225,12 +227,14 @@ class GradientMatchingDistiller(BaseDistiller):
     ((10, 1, 16, 16), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
 
+    _renamed_params = {"batch_net": "batch_train"}
+
     def __init__(self, *, ipc=10, n_iterations=1000, outer_loop="auto", inner_loop="auto", lr_img=0.1, lr_net=0.01,
-                 momentum_net=0.0, batch_real=256, batch_train=256, distance="layerwise",
+                 momentum_net=0.0, batch_real=256, batch_net=256, distance="layerwise",
                  init="auto", augmentation=None, module=ConvNet, module_params=None,
                  batch_classes="auto", cuda_graphs="auto", precision="fp32", compile=False,
                  micro_batch="auto", device="auto", random_state=None, verbose=0,
-                 warm_start=False):
+                 warm_start=False, batch_train="deprecated"):
         super().__init__(ipc=ipc, n_iterations=n_iterations, module=module, module_params=module_params,
                          init=init, augmentation=augmentation, precision=precision,
                          compile=compile, micro_batch=micro_batch, device=device,
@@ -242,6 +246,7 @@ class GradientMatchingDistiller(BaseDistiller):
         self.lr_net = lr_net
         self.momentum_net = momentum_net
         self.batch_real = batch_real
+        self.batch_net = batch_net
         self.batch_train = batch_train
         self.distance = distance
         self.batch_classes = batch_classes
@@ -274,7 +279,7 @@ class GradientMatchingDistiller(BaseDistiller):
         check_scalar(self.momentum_net, "momentum_net", numbers.Real, min_val=0, max_val=1,
                      include_boundaries="left")
         check_scalar(self.batch_real, "batch_real", numbers.Integral, min_val=1)
-        check_scalar(self.batch_train, "batch_train", numbers.Integral, min_val=1)
+        check_scalar(self._param("batch_net"), "batch_net", numbers.Integral, min_val=1)
         check_option(self.distance, DISTANCES, "distance")
         check_option(self.batch_classes, ("auto", True, False), "batch_classes")
         check_option(self.cuda_graphs, CUDA_GRAPH_OPTIONS, "cuda_graphs")
@@ -317,7 +322,7 @@ class GradientMatchingDistiller(BaseDistiller):
         params = parameters_of(net)
         inner = None
         if self.outer_loop_ > 1 and self.inner_loop_ > 0:
-            inner = _InnerTraining(net, syn.shape, y_syn, self.inner_loop_, self.batch_train,
+            inner = _InnerTraining(net, syn.shape, y_syn, self.inner_loop_, self._param("batch_net"),
                                    self.lr_net, self.momentum_net, dsa, gen,
                                    resolve_cuda_graphs(self.cuda_graphs, X.device),
                                    self._accelerated(net), self._autocast)

@@ -20,8 +20,11 @@ def save_distilled_set(file, distiller, *, mean=None, std=None, X=None, y=None):
 
     The file holds the images (``X``, float32 as the distiller returns them),
     their labels (``y``) and ``classes``, the teacher's soft labels
-    (``soft_labels``, rows in the order of ``classes``) where the distiller
-    has them (:class:`StatisticsMatchingDistiller`), and, as JSON metadata, the method,
+    (``soft_labels``, columns in the order of ``classes``) where the
+    distiller has them (:class:`StatisticsMatchingDistiller`), the ZCA
+    whitening the images were distilled in (``zca_*``, trajectory matching
+    with ``zca=True``: a network trains on whitened inputs and predicts on
+    whitened test images), and, as JSON metadata, the method,
     ``ipc``, the images per class, the distiller's parameters, the package
     version and, when given, the normalisation (``mean``, ``std`` per
     channel) that the images are in, so they can be turned back into
@@ -75,6 +78,11 @@ def save_distilled_set(file, distiller, *, mean=None, std=None, X=None, y=None):
     arrays = {"X": np.asarray(X, dtype=np.float32), "y": np.asarray(y), "classes": classes}
     if getattr(distiller, "soft_labels_", None) is not None:  # statistics matching's
         arrays["soft_labels"] = np.asarray(distiller.soft_labels_, dtype=np.float64)
+    whitening = getattr(distiller, "zca_", None)
+    if whitening is not None:  # MTT's sets live in whitened space: keep the map
+        arrays.update(zca_mean=whitening.mean_, zca_whitening=whitening.whitening_,
+                      zca_unwhitening=whitening.unwhitening_)
+        meta["zca_eps"] = float(whitening.eps)
     if (mean is None) != (std is None):
         raise ValueError("give both mean and std (the images' normalisation), or neither.")
     if mean is not None:
@@ -96,11 +104,14 @@ def load_distilled_set(file):
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        ``X``, ``y``, ``classes``, ``mean``, ``std`` and ``soft_labels``
-        (None when not saved), ``method``, ``ipc``, ``images_per_class``, ``params``,
-        ``learned_lr``, ``sklearn_ltdd_version``. ``X, y`` train any
-        classifier; ``PrecomputedSampler(data.X, data.y)`` makes them the
-        stage data of a :class:`~sklearn_ltdd.two_stage.TwoStageClassifier`.
+        ``X``, ``y``, ``classes``, ``mean``, ``std``, ``soft_labels`` and
+        ``whitening`` (a fitted :class:`~sklearn_ltdd.distillation.ZCAWhitening`)
+        (None when not saved), ``method``, ``ipc``, ``images_per_class``,
+        ``params``, ``learned_lr``, ``sklearn_ltdd_version``. ``X, y`` (or
+        ``X, soft_labels``) train any ``ConvNetClassifier``, behind
+        ``whitening`` where there is one; ``PrecomputedSampler(data.X,
+        data.y)`` makes them the stage data of a
+        :class:`~sklearn_ltdd.two_stage.TwoStageClassifier`.
 
     Raises
     ------
@@ -121,7 +132,17 @@ def load_distilled_set(file):
         out = Bunch(X=data["X"], y=data["y"], classes=data["classes"],
                     mean=data["mean"] if "mean" in data.files else None,
                     std=data["std"] if "std" in data.files else None,
-                    soft_labels=data["soft_labels"] if "soft_labels" in data.files else None)
+                    soft_labels=data["soft_labels"] if "soft_labels" in data.files else None,
+                    whitening=None)
+        if "zca_mean" in data.files:
+            from ._zca import ZCAWhitening
+
+            zca = ZCAWhitening(eps=meta.get("zca_eps", ZCAWhitening().eps))
+            zca.mean_, zca.whitening_, zca.unwhitening_ = (
+                data["zca_mean"], data["zca_whitening"], data["zca_unwhitening"])
+            zca.input_shape_ = tuple(out.X.shape[1:])
+            zca.n_features_in_ = int(np.prod(zca.input_shape_))
+            out.whitening = zca
     out.update({key: meta.get(key) for key in ("method", "ipc", "images_per_class", "params",
                                                "learned_lr", "n_iterations",
                                                "sklearn_ltdd_version")})

@@ -7,12 +7,11 @@ import numbers
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_scalar
 from sklearn.utils.validation import check_is_fitted
 
+from ..augmentation._tiles import expand_tiles, tile_images
 from ..nets._modules import ConvNet
-from ..utils._estimators import fitted_estimator
 from ..utils._validation import check_option
 from ._base import BaseDistiller
 from ._bn_statistics import (
@@ -20,33 +19,24 @@ from ._bn_statistics import (
     batch_norm_layers,
     captured_inputs,
     class_statistics,
+    recalibrated_copy,
     running_targets,
     statistics_loss,
     targets_from_classes,
 )
 from ._crops import apply_crops, confident_crops, crop_parameters
+from ._sm_networks import DEBIAS, NetworksMixin, _network_of
 
-#: ``debias`` values: the loss (and batch mixing) of the default observer and teacher.
-DEBIAS = {
-    "cumulative": {"criterion": "cumulative_reweighted", "batch_mixing": "mixup_or_cutmix"},
-    "logit_adjusted": {"criterion": "logit_adjusted", "batch_mixing": "mixup_or_cutmix"},
-    None: {"criterion": "cross_entropy", "batch_mixing": None},
-}
 RECALIBRATIONS = ("class_balanced", None)
 INITS = ("confident_crops", "real", "noise")
+TARGET_VIEWS = ("raw", "augmented")
+LABELLERS = ("teacher", "ensemble")
 
 # Keys of the random streams (``_derived_seed``) beside the iterations'.
-_NETWORK, _INIT = 20, 21
+_INIT, _TARGETS = 21, 22
 
 
-def _network_of(estimator):
-    """The fitted skorch net behind ``estimator`` (FrozenEstimator unwrapped)."""
-    inner = estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
-    module = getattr(inner, "module_", None)
-    return inner, getattr(module, "_orig_mod", module)
-
-
-class StatisticsMatchingDistiller(BaseDistiller):
+class StatisticsMatchingDistiller(NetworksMixin, BaseDistiller):
     """Condense a long-tailed image set by statistics matching, with soft labels.
 
     The uni-level framework of Cui et al., "Rethinking Long-tailed Dataset
@@ -92,7 +82,7 @@ class StatisticsMatchingDistiller(BaseDistiller):
         ``sklearn.frozen.FrozenEstimator`` is used as it is; an unfitted one
         is cloned and fitted on ``(X, y)``; None fits the default: a
         batch-norm ConvNet3 (``module``, ``module_params``) trained for
-        ``expert_epochs`` with the ``debias`` loss, crop + flip and batch
+        ``teacher_epochs`` with the ``debias`` loss, crop + flip and batch
         mixing. It must have batch normalisation.
     teacher : classifier, "observer" or None, default=None
         The network that labels the images and scores the initial views.
@@ -105,7 +95,7 @@ class StatisticsMatchingDistiller(BaseDistiller):
         goes on (:class:`~sklearn_ltdd.nets.CumulativeReweightedLoss`), on
         mixup or CutMix batches; "logit_adjusted" uses logit adjustment on
         the same batches; None plain cross-entropy without mixing.
-    expert_epochs : int, default=200
+    teacher_epochs : int, default=200
         Training epochs of the default networks (GLMC's CIFAR-LT setting).
     recalibration : {"class_balanced", None}, default="class_balanced"
         The global targets: class-balanced statistics from one pass over
@@ -123,11 +113,50 @@ class StatisticsMatchingDistiller(BaseDistiller):
     crop_scale : (float, float), default=(0.5, 1.0)
         Area fraction of the random resized crops, of the initial views and
         of the recovery's augmentation.
+    whole_below : int, default=0
+        Classes with fewer images than this offer whole images (and their
+        mirror images) as initial views, no zoomed crops: where a class has
+        few images, a crop only loses what little there is.
+    diversity : float, default=1.0
+        Above 1, a class's ``ipc`` views are chosen by k-center in the
+        teacher's penultimate features among its ``ceil(diversity * ipc)``
+        most confident views (starting from the most confident): confident
+        and different views instead of near-copies of its easiest images.
+    combine : {1, 4}, default=1
+        Initial views per stored image: 4 stores four views of a class at
+        half resolution in the quadrants of each of its ``ipc`` images (the
+        combine step of RDED, IDM's expansion and prune-combine-augment), so
+        the same storage holds ``4 * ipc`` views, and ``X_syn_`` holds them
+        decoded (each quadrant upsampled back); ``X_stored_`` the stored
+        images.
     class_weight : float, default=1.0
         Weight of the per-class statistics term against the global one.
     ce_weight : float, default=0.0
         Weight of the observer's cross-entropy on the target class (the
-        paper's recovery loss has none; SRe2L and EDC add one).
+        paper's recovery loss has none; SRe2L and EDC add one, with
+        ``statistics_weight=0.01``).
+    statistics_weight : float, default=1.0
+        Weight of the statistics loss (SRe2L and EDC: 0.01 beside a
+        cross-entropy of weight 1).
+    first_layer_weight : float, default=1.0
+        Weight of the first BN layer's statistics term against the others'
+        (EDC: 10).
+    target_views : {"raw", "augmented"}, default="raw"
+        The statistics the recovery matches are measured on the real images
+        as they are, or on the random resized crops the recovery itself
+        applies to the synthetic images (then both sides see the same kind
+        of views).
+    recalibrate_observer : bool, default=False
+        Recover against a copy of the observer whose BN running statistics
+        are class-balanced (layer by layer,
+        :func:`~sklearn_ltdd.distillation._bn_statistics.recalibrated_copy`):
+        its eval-mode normalisation then treats every class alike. The
+        observer itself (and a teacher that is the observer) is unchanged.
+    labeller : {"teacher", "ensemble"}, default="teacher"
+        Who scores the initial views and labels the images: the teacher, or
+        the mean logits of the observer and the teacher
+        (:class:`~sklearn_ltdd.nets.LogitAverage`, as EDC labels with several
+        networks); ``make_evaluator``'s student then learns that average.
     lr_img : float, default=0.001
         Adam's learning rate on the pixels (betas 0.5, 0.9, as EDC; its
         0.05 moved the images far enough to cost 2-5 points of a soft-label
@@ -148,12 +177,19 @@ class StatisticsMatchingDistiller(BaseDistiller):
     device, random_state, verbose, warm_start
         As in :class:`GradientMatchingDistiller`.
 
+    expert_epochs : deprecated
+        Renamed ``teacher_epochs`` in 0.2 (one name across the package); removed in 0.4.
+
     Attributes
     ----------
-    X_syn_ : ndarray of shape (n_classes * ipc, C, H, W)
-    y_syn_ : ndarray of shape (n_classes * ipc,)
-    soft_labels_ : ndarray of shape (n_classes * ipc, n_classes)
-        The teacher's probabilities of each synthetic image (rows sum to 1).
+    X_syn_ : ndarray of shape (n_classes * combine * ipc, C, H, W)
+    y_syn_ : ndarray of shape (n_classes * combine * ipc,)
+    X_stored_ : ndarray of shape (n_classes * ipc, C, H, W)
+        The stored images (with ``combine=4``, the tiles; else ``X_syn_``).
+    soft_labels_ : ndarray of shape (n_classes * combine * ipc, n_classes)
+        The labeller's probabilities of each synthetic image (rows sum to 1).
+    labeller_ : fitted classifier
+        The teacher, or the average of the observer and the teacher.
     observer_, teacher_ : fitted classifiers
         As used (FrozenEstimator parameters stay wrapped).
     init_sources_ : ndarray of shape (n_classes * ipc,)
@@ -168,7 +204,7 @@ class StatisticsMatchingDistiller(BaseDistiller):
     --------
     >>> from sklearn_ltdd.datasets import load_digits_lt
     >>> X, y, _, _ = load_digits_lt(return_X_y=True)
-    >>> sm = StatisticsMatchingDistiller(ipc=2, n_iterations=3, expert_epochs=2,
+    >>> sm = StatisticsMatchingDistiller(ipc=2, n_iterations=3, teacher_epochs=2,
     ...                                  module_params={"width": 8}, random_state=0)
     >>> X_syn, y_syn = sm.fit_resample(X, y)
     >>> X_syn.shape, sm.soft_labels_.shape
@@ -176,14 +212,20 @@ class StatisticsMatchingDistiller(BaseDistiller):
     """
 
     _initialisations = INITS
+    _min_iterations = 0
     _checkpoint_free_params = BaseDistiller._checkpoint_free_params + ("observer", "teacher")
 
+    _renamed_params = {"teacher_epochs": "expert_epochs"}
+
     def __init__(self, *, ipc=10, n_iterations=100, observer=None, teacher=None, debias="cumulative",
-                 expert_epochs=200, recalibration="class_balanced", variance="mixture",
-                 init="confident_crops", n_crops=5, crop_scale=(0.5, 1.0), class_weight=1.0,
-                 ce_weight=0.0, lr_img=0.001, augmentation="crops", module=ConvNet,
+                 teacher_epochs=200, recalibration="class_balanced", variance="mixture",
+                 init="confident_crops", n_crops=5, crop_scale=(0.5, 1.0), whole_below=0,
+                 diversity=1.0, combine=1, class_weight=1.0, ce_weight=0.0, statistics_weight=1.0,
+                 first_layer_weight=1.0, target_views="raw", recalibrate_observer=False,
+                 labeller="teacher", lr_img=0.001, augmentation="crops", module=ConvNet,
                  module_params=None, precision="fp32", compile=False, micro_batch="auto",
-                 device="auto", random_state=None, verbose=0, warm_start=False):
+                 device="auto", random_state=None, verbose=0, warm_start=False,
+                 expert_epochs="deprecated"):
         super().__init__(ipc=ipc, n_iterations=n_iterations, module=module, module_params=module_params,
                          init=init, augmentation=augmentation, precision=precision,
                          compile=compile, micro_batch=micro_batch, device=device,
@@ -192,13 +234,22 @@ class StatisticsMatchingDistiller(BaseDistiller):
         self.observer = observer
         self.teacher = teacher
         self.debias = debias
+        self.teacher_epochs = teacher_epochs
         self.expert_epochs = expert_epochs
         self.recalibration = recalibration
         self.variance = variance
         self.n_crops = n_crops
         self.crop_scale = crop_scale
+        self.whole_below = whole_below
+        self.diversity = diversity
+        self.combine = combine
         self.class_weight = class_weight
         self.ce_weight = ce_weight
+        self.statistics_weight = statistics_weight
+        self.first_layer_weight = first_layer_weight
+        self.target_views = target_views
+        self.recalibrate_observer = recalibrate_observer
+        self.labeller = labeller
         self.lr_img = lr_img
 
     # -- parameters --------------------------------------------------------------------
@@ -208,9 +259,15 @@ class StatisticsMatchingDistiller(BaseDistiller):
         check_option(self.recalibration, RECALIBRATIONS, "recalibration")
         check_option(self.variance, VARIANCES, "variance")
         check_option(self.augmentation, ("crops", None), "augmentation")
-        check_scalar(self.expert_epochs, "expert_epochs", numbers.Integral, min_val=1)
+        check_option(self.target_views, TARGET_VIEWS, "target_views")
+        check_option(self.labeller, LABELLERS, "labeller")
+        check_option(self.recalibrate_observer, (True, False), "recalibrate_observer")
+        check_scalar(self._param("teacher_epochs"), "teacher_epochs", numbers.Integral, min_val=1)
         check_scalar(self.n_crops, "n_crops", numbers.Integral, min_val=1)
-        for key in ("class_weight", "ce_weight"):
+        check_scalar(self.whole_below, "whole_below", numbers.Integral, min_val=0)
+        check_scalar(self.diversity, "diversity", numbers.Real, min_val=1)
+        check_option(self.combine, (1, 4), "combine")
+        for key in ("class_weight", "ce_weight", "statistics_weight", "first_layer_weight"):
             check_scalar(getattr(self, key), key, numbers.Real, min_val=0)
         check_scalar(self.lr_img, "lr_img", numbers.Real, min_val=0,
                      include_boundaries="neither")
@@ -226,55 +283,6 @@ class StatisticsMatchingDistiller(BaseDistiller):
     def _divergence_hint(self):
         return f"Lower lr_img (currently {self.lr_img!r})."
 
-    # -- networks --------------------------------------------------------------------------
-    def default_network(self, seed=None, images=True):
-        """The default observer and teacher: an unfitted batch-norm ConvNet3 with ``debias``.
-
-        SGD at 0.05 (momentum 0.9, weight decay 5e-4) with a cosine
-        schedule, batches of 64, crop + flip, ``expert_epochs`` epochs and
-        the ``debias`` loss and mixing (GLMC's CIFAR-LT recipe, at a
-        learning rate suited to the narrow ConvNet3). ``images=False``
-        (tabular data) leaves out the crops and the mixing.
-        """
-        from ..nets import ConvNetClassifier
-
-        module_params = {"norm": "batchnorm", **(self.module_params or {})}
-        loss = dict(DEBIAS[self.debias])
-        if not images:
-            loss["batch_mixing"] = None
-        return ConvNetClassifier(
-            module=self.module, **{f"module__{k}": v for k, v in module_params.items()},
-            **loss, augmentation="crop_flip" if images else None,
-            max_epochs=self.expert_epochs, lr=0.05, batch_size=64, lr_schedule="cosine",
-            precision=self.precision, compile=self.compile, device=self.device,
-            random_state=seed)
-
-    def _resolve(self, given, role, X, y):
-        """A fitted network for ``role`` from the parameter ``given``."""
-        seed = self._derived_seed(_NETWORK, {"observer": 0, "teacher": 1}[role]) % 2**32
-        return fitted_estimator(given, lambda: self.default_network(seed, images=X.ndim == 4),
-                                X, y, role=role, seed=seed)
-
-    def _resolve_networks(self, X, y):
-        """``observer_`` and ``teacher_`` (kept across warm starts), on ``(X, y)`` as arrays."""
-        if getattr(self, "observer_", None) is None:
-            self.observer_ = self._resolve(self.observer, "observer", X, y)
-        _, module = _network_of(self.observer_)
-        if module is None or not batch_norm_layers(module):
-            raise ValueError(
-                "observer must be a trained network with batch normalisation (a "
-                "ConvNetClassifier with module__norm='batchnorm'): statistics matching "
-                "matches its BN layers' statistics. Use observer=None for the default."
-            )
-        if getattr(self, "teacher_", None) is None:
-            self.teacher_ = (self.observer_ if isinstance(self.teacher, str)
-                             else self._resolve(self.teacher, "teacher", X, y))
-
-    def _restore_data_state(self, X, y=None):
-        if y is not None:  # the networks (trained again from the seed, or the given ones)
-            self._resolve_networks(X.cpu().numpy(), np.asarray(y))
-            self._store_soft_labels()
-
     # -- the stages ----------------------------------------------------------------------------
     def _start_synthetic(self, X_t, y_t, rng, continuing):
         import time
@@ -286,6 +294,9 @@ class StatisticsMatchingDistiller(BaseDistiller):
             self.random_seed_ = torch_seed(rng)
             self.resume_state_ = {}
             self.observer_ = self.teacher_ = None
+        if self.combine > 1 and (X_t.ndim != 4 or X_t.shape[2] % 2 or X_t.shape[3] % 2):
+            raise ValueError(f"combine={self.combine} tiles images (n, C, H, W) of even height "
+                             f"and width; got {tuple(X_t.shape[1:])}. Use combine=1.")
         timings = self.timings_ = {}
         start = time.perf_counter()
         self._resolve_networks(X_t.cpu().numpy(), self.classes_[y_t.cpu().numpy()])
@@ -304,45 +315,67 @@ class StatisticsMatchingDistiller(BaseDistiller):
         return X_t, syn, []
 
     def _measure_targets(self, X, y):
+        """The targets of the recovery, measured on the network it runs
+        (``_recovery_module``: the observer, or a recalibrated copy of it)."""
         _, module = _network_of(self.observer_)
+        transform = None
+        if self.target_views == "augmented" and self.augmentation == "crops":
+            generator = torch.Generator(device=X.device)
+            generator.manual_seed(self._derived_seed(_TARGETS))
+            transform = lambda xb: apply_crops(xb, crop_parameters(  # noqa: E731
+                xb.shape[0], generator, xb.device, self.crop_scale))
+        if self.recalibrate_observer:
+            module = recalibrated_copy(module, X, y, len(self.classes_), self.variance,
+                                       transform)
+        self._recovery_module = module
         layers = batch_norm_layers(module)
-        class_mean, class_var = class_statistics(module, layers, X, y, len(self.classes_))
+        class_mean, class_var = class_statistics(module, layers, X, y, len(self.classes_),
+                                                 transform=transform)
         if self.recalibration == "class_balanced":
             return targets_from_classes(class_mean, class_var, self.variance)
         return running_targets(layers, class_mean, class_var)
 
-    def _scores(self, images, labels):
-        """The teacher's log-probability of ``labels`` on ``images`` (a view's confidence)."""
-        from ..nets._teacher import TeacherTargets
+    # -- combine: four views per stored image (the working space holds the tiles) --------
+    def _images_per_class(self):
+        return self.combine * self.ipc
 
-        targets = self.__dict__.get("_teacher_scores")
-        if targets is None:
-            targets = self._teacher_scores = TeacherTargets(self.teacher_, self.classes_, 1.0)
-        proba = targets(images)
-        return torch.log(proba.gather(1, labels[:, None]).squeeze(1).clamp_min(1e-12))
+    def _synthetic_labels(self, device):
+        n = torch.arange(len(self.classes_), device=device)
+        return n.repeat_interleave(self._images_per_class())
+
+    def _working_space_is_identity(self):
+        return self.combine == 1
+
+    def _from_working_space(self, X):
+        return X if self.combine == 1 else expand_tiles(X)
+
+    def _to_working_space(self, X, fit):
+        return X if self.combine == 1 else tile_images(X)
 
     def _initial_synthetic(self, X, y, rng):
         n = len(self.classes_) * self.ipc
         if self.init == "confident_crops":
             generator = torch.Generator(device=X.device)
             generator.manual_seed(self._derived_seed(_INIT))
-            syn, sources = confident_crops(X, y, len(self.classes_), self.ipc, self._scores,
-                                           generator, self.n_crops, self.crop_scale)
+            views, sources = confident_crops(X, y, len(self.classes_), self._images_per_class(),
+                                             self._scores, generator, self.n_crops,
+                                             self.crop_scale, whole_below=self.whole_below,
+                                             diversity=self.diversity, features=self._features)
             self.__dict__.pop("_teacher_scores", None)
             self.init_sources_ = sources.cpu().numpy()
-            return syn
+            return self._to_working_space(views, fit=True)
+        self.init_sources_ = np.full(n * self.combine, -1)  # noise, or random real images
         if self.init == "noise":
-            self.init_sources_ = np.full(n, -1)
             return torch.randn((n, *X.shape[1:]), generator=self._generator, device=X.device)
-        syn = self._real_images(X, y, rng, self.ipc)
-        self.init_sources_ = np.full(n, -1)  # random real images (noised where repeated)
-        return syn
+        syn = self._real_images(X, y, rng, self._images_per_class())
+        return self._to_working_space(syn, fit=True)
 
     def _distill(self, X, y, syn, continuing):
         import time
 
         start = time.perf_counter()
-        net, module = _network_of(self.observer_)
+        net, _ = _network_of(self.observer_)
+        module = self._recovery_module
         layers = batch_norm_layers(module)
         n_classes, gen = len(self.classes_), self._generator
         labels = self._synthetic_labels(X.device)
@@ -367,14 +400,16 @@ class StatisticsMatchingDistiller(BaseDistiller):
             with captured_inputs(layers) as inputs:
                 for it in self._progress(self.n_iterations, "statistics matching"):
                     gen.manual_seed(seeds[it][2])
-                    x = syn
+                    x = self._from_working_space(syn)  # the views, as a student sees them
                     if self.augmentation == "crops":
-                        x = apply_crops(syn, crop_parameters(syn.shape[0], gen, X.device,
-                                                             self.crop_scale))
+                        x = apply_crops(x, crop_parameters(x.shape[0], gen, X.device,
+                                                           self.crop_scale))
                     with self._autocast():
                         logits = module(x).float()
                     inputs[:] = [i.float() for i in inputs]
-                    loss = statistics_loss(inputs, self._targets, n_classes, self.class_weight)
+                    loss = self.statistics_weight * statistics_loss(
+                        inputs, self._targets, n_classes, self.class_weight,
+                        self.first_layer_weight)
                     if self.ce_weight:
                         loss = loss + self.ce_weight * F.cross_entropy(logits[:, columns],
                                                                        labels)
@@ -398,22 +433,14 @@ class StatisticsMatchingDistiller(BaseDistiller):
 
     def _store_synthetic(self, syn, history, losses):
         super()._store_synthetic(syn, history, losses)
+        self.X_stored_ = (self.X_syn_ if self.combine == 1
+                          else syn.cpu().numpy().astype(np.float32, copy=False))
         self._store_soft_labels()
-        for name in ("_targets", "_bounds"):
+        for name in ("_targets", "_bounds", "_recovery_module"):
             self.__dict__.pop(name, None)
 
-    def _store_soft_labels(self):
-        from ..nets._teacher import TeacherTargets
-
-        if getattr(self, "X_syn_", None) is None or getattr(self, "teacher_", None) is None:
-            return
-        targets = TeacherTargets(self.teacher_, self.classes_, 1.0)
-        device = _network_of(self.teacher_)[0].__dict__.get("device_", "cpu")
-        proba = targets(torch.as_tensor(self.X_syn_, device=device)).double()
-        self.soft_labels_ = (proba / proba.sum(1, keepdim=True)).cpu().numpy()
-
     def _extra_checkpoint_attributes(self):
-        return ("soft_labels_", "init_sources_")
+        return ("soft_labels_", "init_sources_", "X_stored_")
 
     # -- evaluation -------------------------------------------------------------------------
     def make_evaluator(self, **params):
@@ -430,4 +457,4 @@ class StatisticsMatchingDistiller(BaseDistiller):
                 "The teacher is not available: load_checkpoint was given no data. Call "
                 "load_checkpoint(file, X=X, y=y), or fit (warm_start=True continues)."
             )
-        return self.make_student(self.teacher_, **params)
+        return self.make_student(getattr(self, "labeller_", self.teacher_), **params)

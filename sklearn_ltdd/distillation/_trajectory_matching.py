@@ -28,11 +28,11 @@ from ._zca import ZCAWhitening, apply_zca, fit_zca
 #: authors (issue #31); 1000 is the reference code's default.
 MTT_DEFAULTS = {
     1: {"syn_steps": 50, "expert_epochs": 2, "max_start_epoch": 2, "lr_img": 1000.0,
-        "lr_lr": 1e-7, "lr_teacher": 0.01, "zca": True},
+        "lr_lr": 1e-7, "lr_net": 0.01, "zca": True},
     10: {"syn_steps": 30, "expert_epochs": 2, "max_start_epoch": 20, "lr_img": 1000.0,
-         "lr_lr": 1e-5, "lr_teacher": 0.01, "zca": True},
+         "lr_lr": 1e-5, "lr_net": 0.01, "zca": True},
     50: {"syn_steps": 30, "expert_epochs": 2, "max_start_epoch": 40, "lr_img": 1000.0,
-         "lr_lr": 1e-5, "lr_teacher": 0.01, "zca": False},
+         "lr_lr": 1e-5, "lr_net": 0.01, "zca": False},
 }
 
 
@@ -52,7 +52,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
     """Condense a labelled image set by matching training trajectories (MTT).
 
     First, ``n_experts`` networks are trained on the given data with plain
-    SGD (``lr_teacher``, no momentum or weight decay, DSA augmentation) and
+    SGD (``lr_net``, no momentum or weight decay, DSA augmentation) and
     their parameters saved after every epoch. Then, in each of
     ``n_iterations``, an expert and a start epoch ``t`` in
     ``[0, max_start_epoch)`` are drawn; a student starting from the expert's
@@ -81,7 +81,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         images take (this package's choice, not an MTT setting).
     lr_lr : float or "auto", default="auto"
         Learning rate of the step size (1e-7 at ipc 1, else 1e-5).
-    lr_teacher : float, default=0.01
+    lr_net : float, default=0.01
         Experts' learning rate and the student's initial step size.
     zca : bool or "auto", default="auto"
         Whiten the data (:class:`ZCAWhitening` with MTT's regularisation,
@@ -153,6 +153,10 @@ class TrajectoryMatchingDistiller(BaseDistiller):
     below 1 with a positive step size. Divergence stops ``fit`` with an
     error, and a step size that ends at or below zero raises a warning.
 
+    lr_teacher : deprecated
+        Renamed ``lr_net`` in 0.2 (one name across the package); removed in 0.4.
+    expert_batch_size : deprecated
+        Renamed ``batch_net`` in 0.2 (one name across the package); removed in 0.4.
     Attributes
     ----------
     X_syn_, y_syn_, classes_, loss_history_, n_iter_
@@ -183,13 +187,16 @@ class TrajectoryMatchingDistiller(BaseDistiller):
     ((10, 1, 16, 16), (2, 4))
     """
 
+    _renamed_params = {"lr_net": "lr_teacher", "batch_net": "expert_batch_size"}
+
     def __init__(self, *, ipc=10, n_iterations=5000, syn_steps="auto", expert_epochs="auto", max_start_epoch="auto",
-                 lr_img="auto", lr_lr="auto", lr_teacher=0.01, zca="auto", batch_syn=None,
+                 lr_img="auto", lr_lr="auto", lr_net=0.01, zca="auto", batch_syn=None,
                  init="real", augmentation="dsa", n_experts=100, trajectory_epochs="auto",
-                 expert_batch_size=256, experts=None, memory=None, n_jobs=None,
+                 batch_net=256, experts=None, memory=None, n_jobs=None,
                  cuda_graphs="auto", module=ConvNet, module_params=None, precision="fp32",
                  compile=False, micro_batch="auto", device="auto", random_state=None,
-                 verbose=0, warm_start=False):
+                 verbose=0, warm_start=False, lr_teacher="deprecated",
+                 expert_batch_size="deprecated"):
         super().__init__(ipc=ipc, n_iterations=n_iterations, module=module, module_params=module_params,
                          init=init, augmentation=augmentation, precision=precision,
                          compile=compile, micro_batch=micro_batch, device=device,
@@ -200,11 +207,13 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         self.max_start_epoch = max_start_epoch
         self.lr_img = lr_img
         self.lr_lr = lr_lr
+        self.lr_net = lr_net
         self.lr_teacher = lr_teacher
         self.zca = zca
         self.batch_syn = batch_syn
         self.n_experts = n_experts
         self.trajectory_epochs = trajectory_epochs
+        self.batch_net = batch_net
         self.expert_batch_size = expert_batch_size
         self.experts = experts
         self.memory = memory
@@ -227,10 +236,10 @@ class TrajectoryMatchingDistiller(BaseDistiller):
             check_scalar(s[key], key, numbers.Integral, min_val=1)
         for key in ("lr_img", "lr_lr"):
             check_scalar(s[key], key, numbers.Real, min_val=0, include_boundaries="neither")
-        check_scalar(self.lr_teacher, "lr_teacher", numbers.Real, min_val=0,
+        check_scalar(self._param("lr_net"), "lr_net", numbers.Real, min_val=0,
                      include_boundaries="neither")
         check_scalar(self.n_experts, "n_experts", numbers.Integral, min_val=1)
-        check_scalar(self.expert_batch_size, "expert_batch_size", numbers.Integral, min_val=1)
+        check_scalar(self._param("batch_net"), "batch_net", numbers.Integral, min_val=1)
         if self.batch_syn is not None:
             check_scalar(self.batch_syn, "batch_syn", numbers.Integral, min_val=1)
         check_option(self.cuda_graphs, CUDA_GRAPH_OPTIONS, "cuda_graphs")
@@ -319,8 +328,8 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         return train(
             X.cpu().numpy(), y.cpu().numpy(), module=self.module,
             module_kwargs=dict(self._factory.kwargs), n_experts=self.n_experts,
-            epochs=s["trajectory_epochs"], lr=float(self.lr_teacher),
-            batch_size=self.expert_batch_size, augmentation=self._dsa(), seed=seed,
+            epochs=s["trajectory_epochs"], lr=float(self._param("lr_net")),
+            batch_size=self._param("batch_net"), augmentation=self._dsa(), seed=seed,
             device=str(self.device_) if self.n_jobs in (None, 1) else self.device,
             n_jobs=self.n_jobs, precision=self.precision, compile=self.compile,
             micro_batch=self.micro_batch, verbose=self.verbose,
@@ -361,7 +370,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         batch = n_syn if self.batch_syn is None else min(self.batch_syn, n_syn)
 
         state = self.resume_state_ if continuing else {}
-        start_lr = self.learned_lr_ if continuing else float(self.lr_teacher)
+        start_lr = self.learned_lr_ if continuing else float(self._param("lr_net"))
         step = _StudentIteration(
             forward, flat, syn, y_syn, start_lr, s["syn_steps"], batch, s["lr_img"],
             s["lr_lr"], dsa, gen, state.get("syn_momentum"), state.get("lr_momentum"),
@@ -398,7 +407,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
                 f"The learned step size ended at {self.learned_lr_:.3g}; the "
                 f"student overshoots the expert. Lower lr_lr, or match syn_steps "
                 f"to the expert's steps in expert_epochs epochs (here "
-                f"{s['expert_epochs'] * -(-len(X) // self.expert_batch_size)}).",
+                f"{s['expert_epochs'] * -(-len(X) // self._param('batch_net'))}).",
                 UserWarning, stacklevel=3,
             )
         return syn.detach(), losses.cpu().tolist()

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..nets import ConvNetClassifier
 from ..utils import check_image_array, check_images_labels
+from ..utils._progress import with_progress
 from ..utils._random import torch_seed
 from ._partition import exact_partition, heuristic_partition, n_partitions
 
@@ -75,6 +76,8 @@ class ClassGrouper(BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the feature network (when it has a ``random_state`` of None),
         k-means and the heuristic.
+    verbose : int, default=0
+        1: an epoch bar while the feature network trains.
 
     Attributes
     ----------
@@ -106,7 +109,7 @@ class ClassGrouper(BaseEstimator):
 
     def __init__(self, n_groups: int = 2, n_clusters: int = 5, estimator=None,
                  features: str = "estimator", search: str = "auto",
-                 n_restarts: int = 50, random_state=None):
+                 n_restarts: int = 50, random_state=None, verbose: int = 0):
         self.n_groups = n_groups
         self.n_clusters = n_clusters
         self.estimator = estimator
@@ -114,6 +117,7 @@ class ClassGrouper(BaseEstimator):
         self.search = search
         self.n_restarts = n_restarts
         self.random_state = random_state
+        self.verbose = verbose
 
     def _check_params(self, n_classes):
         check_scalar(self.n_groups, "n_groups", numbers.Integral, min_val=1)
@@ -160,13 +164,13 @@ class ClassGrouper(BaseEstimator):
         params = estimator.get_params()
         if "random_state" in params and params["random_state"] is None:
             estimator.set_params(random_state=torch_seed(rng) % 2**32)
-        self.estimator_ = estimator.fit(X, y)
-        if not hasattr(self.estimator_, "embed"):
+        if not hasattr(estimator, "embed"):  # before training it
             raise TypeError(
                 f"estimator must have an embed(X) method returning features "
                 f"(ConvNetClassifier has one); {type(estimator).__name__} has "
                 f"not. Pass features='precomputed' with feature vectors instead."
             )
+        self.estimator_ = with_progress(estimator, "grouping network", self.verbose).fit(X, y)
         return np.asarray(self.estimator_.embed(X), dtype=np.float64)
 
     def _class_centroids(self, features, rng):

@@ -16,7 +16,7 @@ def _labels(y_true, y_pred, labels):
 
 
 def per_class_accuracy(y_true, y_pred, *, labels=None) -> np.ndarray:
-    """Accuracy (recall) of each class, in percent of that class's samples.
+    """Accuracy (recall) of each class: the fraction of its samples predicted as it.
 
     Parameters
     ----------

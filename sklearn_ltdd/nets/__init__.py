@@ -1,7 +1,15 @@
 """Networks: the DC/MTT ConvNet, an MLP, and the skorch classifier preset."""
 
-from ._callbacks import CosineLR, CriterionProgress, HalfwayStepLR, InitFromModule
+from ._architectures import ARCHITECTURES, AlexNet, ResNet18, VGG11
+from ._callbacks import (
+    CosineLR,
+    CriterionProgress,
+    HalfwayStepLR,
+    InitFromModule,
+    WeightAverage,
+)
 from ._classifier import ConvNetClassifier
+from ._ensemble import LogitAverage
 from ._decoupled import DecoupledClassifier, FeatureExtractor, class_balanced_indices
 from ._losses import (
     CRITERIA,
@@ -10,11 +18,16 @@ from ._losses import (
     CumulativeReweightedLoss,
     LogitAdjustedLoss,
     distillation_loss,
+    teacher_loss,
 )
 from ._modules import MLP, ConvNet, module_kwargs_from_data
-from ._student import STUDENT_RECIPE, make_student
+from ._student import DEFAULT_RECIPE, STUDENT_RECIPE, STUDENT_RECIPES, make_student
 
 __all__ = [
+    "ARCHITECTURES",
+    "AlexNet",
+    "ResNet18",
+    "VGG11",
     "module_kwargs_from_data",
     "CRITERIA",
     "MLP",
@@ -31,7 +44,12 @@ __all__ = [
     "InitFromModule",
     "class_balanced_indices",
     "LogitAdjustedLoss",
+    "LogitAverage",
+    "DEFAULT_RECIPE",
     "STUDENT_RECIPE",
+    "STUDENT_RECIPES",
+    "WeightAverage",
     "distillation_loss",
     "make_student",
+    "teacher_loss",
 ]

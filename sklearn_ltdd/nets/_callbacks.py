@@ -146,3 +146,44 @@ class InitFromModule(Callback):
             )
         net.module_.load_state_dict(take, strict=False)
         self.loaded_ = sorted(take)
+
+
+class WeightAverage(Callback):
+    """An exponential moving average of the weights, which the network keeps after ``fit``.
+
+    After every training batch the average moves towards the module's
+    parameters and buffers (``avg <- decay * avg + (1 - decay) * w``, batch
+    norm's running statistics included) through
+    :class:`torch.optim.swa_utils.AveragedModel`; when training ends, the
+    module takes the averaged values, so predictions (and a later
+    ``partial_fit``) use them. The students of EDC and of the uni-level
+    framework keep such an average (decay 0.99).
+
+    Parameters
+    ----------
+    decay : float, default=0.99
+
+    Attributes
+    ----------
+    averaged_ : torch.optim.swa_utils.AveragedModel
+        During training, the average.
+    """
+
+    def __init__(self, decay: float = 0.99):
+        self.decay = decay
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        self.averaged_ = AveragedModel(net.module_, multi_avg_fn=get_ema_multi_avg_fn(
+            float(self.decay)), use_buffers=True)
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.averaged_.update_parameters(net.module_)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        averaged = getattr(self, "averaged_", None)
+        if averaged is not None and int(averaged.n_averaged) > 0:
+            net.module_.load_state_dict(averaged.module.state_dict())
+        self.averaged_ = None

@@ -20,32 +20,19 @@ from ..utils import (
     check_input_shape,
     resolve_device,
 )
-from ..utils._acceleration import (
-    autocast,
-    check_compile,
-    check_precision,
-)
-from ..utils._batching import in_fixed_chunks, resolve_micro_batch
+from ..utils._validation import check_option, check_soft_targets, is_soft_targets
+from ..utils._acceleration import SpeedOptionsMixin, autocast
+from ..utils._batching import in_fixed_chunks
 from ..utils._random import forked_torch_rng, torch_seed
-from ._callbacks import CosineLR, CriterionProgress, HalfwayStepLR
-from ._losses import CRITERIA
-from ._modules import ConvNet, module_kwargs_from_data
+from ._callbacks import CosineLR, CriterionProgress, HalfwayStepLR, WeightAverage
+from ._losses import CRITERIA, TEACHER_LOSSES
+from ._modules import ConvNet
+from ._building import PRESET_KWARGS as _PRESET_KWARGS
+from ._building import NetworkMixin, embedding_function, image_ndim
 from ._steps import StepsMixin
+from ._teacher import check_teacher_shift
 
-#: Default optimiser settings of the paper (section 4.1) and DC's evaluation.
-_PRESET_KWARGS = {
-    "optimizer__momentum": 0.9,
-    "optimizer__weight_decay": 5e-4,
-    "iterator_train__shuffle": True,
-}
-
-
-def _image_ndim(module):
-    """The input dimensions a module can take: ConvNet needs images."""
-    return (4,) if module is ConvNet or isinstance(module, ConvNet) else (2, 3, 4)
-
-
-class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
+class ConvNetClassifier(StepsMixin, NetworkMixin, SpeedOptionsMixin, NeuralNetClassifier):
     """ConvNet3 image classifier: a skorch net with the paper's training recipe.
 
     SGD (lr 0.01, momentum 0.9, weight decay 5e-4), batches of 256 drawn
@@ -62,10 +49,16 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
 
     Parameters
     ----------
-    module : torch module class or instance, default=ConvNet
-        The network. Its constructor arguments named ``in_channels``,
-        ``image_size``, ``n_features`` and ``n_classes`` are filled in from
-        the training data unless given as ``module__<name>``.
+    module : torch module class, builder, instance or str, default=ConvNet
+        The network: the paper's ConvNet3, a name (``"convnet"``, ``"mlp"``,
+        ``"resnet18"``, ``"vgg11"``, ``"alexnet"``: the students of the
+        cross-architecture tables, :mod:`sklearn_ltdd.nets`), or any
+        ``nn.Module`` class or builder (``torchvision.models.resnet18``).
+        Its constructor arguments named ``in_channels``, ``image_size``,
+        ``n_features`` and ``n_classes`` (or ``num_classes``) are filled in
+        from the training data unless given as ``module__<name>``; a builder
+        taking ``**kwargs`` gets ``num_classes`` only. One dummy batch checks
+        the network's output before training (user guide, "Other networks").
     criterion : str or torch loss class, default="cross_entropy"
         ``"cross_entropy"`` (the paper), ``"logit_adjusted"`` (Menon et al.
         2021; temperature ``criterion__tau``), ``"balanced_softmax"`` (Ren
@@ -81,11 +74,13 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
         DC/MTT evaluation code does (:class:`HalfwayStepLR`); ``"cosine"``
         decays it to 0 over the epochs (:class:`CosineLR`, the schedule of
         knowledge-distillation students); None keeps it constant.
-    augmentation : {None, "crop_flip", "dsa"} or callable, default=None
+    augmentation : {None, "crop_flip", "dsa", "resized_crop_flip"} or callable, default=None
         Training-time augmentation of each batch, off at prediction:
-        random crop (padding 4) + horizontal flip, or differentiable
-        Siamese augmentation with the DC defaults (how DC and MTT evaluate
-        their distilled sets). A callable ``f(x, generator) -> x`` works too.
+        random crop (padding 4) + horizontal flip; differentiable Siamese
+        augmentation with the DC defaults (how DC and MTT evaluate their
+        distilled sets); or a random resized crop (area 8-100 %) + flip
+        (:class:`~sklearn_ltdd.augmentation.ResizedCropFlip`, the views of
+        soft-label students). A callable ``f(x, generator) -> x`` works too.
     batch_mixing : {None, "mixup", "cutmix", "mixup_or_cutmix"}, default=None
         Mix each augmented training batch with a shuffled copy of itself
         (torchvision's ``MixUp``/``CutMix``, :class:`~sklearn_ltdd.augmentation.BatchMixing`);
@@ -96,41 +91,53 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
     teacher : fitted classifier or None, default=None
         Learn from a teacher (knowledge distillation, Hinton et al. 2015):
         on every training batch, after augmentation and mixing, the targets
-        are the teacher's probabilities on that same batch at temperature
-        ``teacher_temperature``, and the loss is ``T^2 KL(teacher || student)``
-        (``criterion`` is then not used). A fitted classifier whose classes
+        are the teacher's outputs on that same batch, compared with the
+        student's by ``teacher_loss``. A fitted classifier whose classes
         include the student's; wrap it in ``sklearn.frozen.FrozenEstimator``
         so that ``clone`` (pipelines, grid search) keeps it fitted. A
         student trained on some of the classes (a group of a two-stage model)
         learns the teacher's view of those classes. None trains on the
         labels as usual.
+    teacher_loss : {"kl", "mse"}, default="kl"
+        ``"kl"``: ``T^2 KL(teacher || student)`` of the probabilities at
+        temperature ``T = teacher_temperature`` (Hinton; RDED, SRe2L);
+        ``"mse"``: the mean squared difference of the logits (EDC and the
+        uni-level framework), the temperature unused.
     teacher_temperature : float, default=4.0
-        The softening temperature ``T`` (4 is Hinton's usual value and what
-        ``benchmarks/`` measured on CIFAR10-LT; SRe2L and RDED use 20).
+        The softening temperature ``T`` of ``teacher_loss="kl"`` (4 is
+        Hinton's usual value; SRe2L and RDED use 20).
+    hard_label_weight : float, default=0.0
+        With a teacher, add this times ``criterion`` on the batch's labels
+        (mixed like the images) to the teacher's loss (EDC: 0.025 with
+        ``teacher_loss="mse"``).
+    teacher_shift : float or "auto", default=0.0
+        Shift the teacher's logits by ``-tau * log(prior)`` before the
+        student learns them (ADSA's long-tail-aware soft labels, Zhao et
+        al. 2025): tau > 0 moves the teacher's probabilities from its
+        training data's head classes towards its tail. "auto" chooses tau
+        as ADSA does, at the start of ``fit``: the value (in steps of 0.05
+        from -1 to 3) that makes the teacher's mean probability of the true
+        class most even across the classes of the training set
+        (``teacher_shift_``).
+    teacher_prior : array-like or None, default=None
+        The class prior of the teacher's training data (counts or
+        frequencies, in the order of the teacher's ``classes_``), used by
+        ``teacher_shift``; None takes the teacher's ``class_counts_`` (a
+        ``ConvNetClassifier`` has them).
+    ema_decay : float or None, default=None
+        Keep an exponential moving average of the weights (and batch-norm
+        statistics) during training, with this decay per step, and predict
+        with it (:class:`~sklearn_ltdd.nets.WeightAverage`; EDC's students
+        use 0.99).
     precision : {"fp32", "bf16"}, default="fp32"
-        ``"bf16"`` runs the network's forward passes (training and
-        prediction) under bfloat16 autocast: convolutions and matrix
-        products in bfloat16 (AMX on recent x86 CPUs, tensor cores on
-        GPUs), parameters, gradients, norms and the loss in float32.
     compile : {False, True, "auto"}, default=False
-        Compile the network's forward (and, through it, its backward) with
-        ``torch.compile``. "auto"
-        compiles where a compiler works (on the CPU a C++ compiler), True
-        warns once and runs eagerly where none does. The compiled code is
-        shared by every network of the same architecture in the process
-        (a grid search compiles once). Compilation costs
-        seconds to a minute at the first batches of a process, so it pays
-        off on long fits. skorch's own ``compile`` (which would wrap
-        ``module_``) is replaced by this: ``module_`` stays a plain module.
     micro_batch : "auto", int or None, default="auto"
-        Run each training batch through the network in passes of this many
-        images and take the loss over the whole batch: the same loss and
-        gradients (up to floating-point rounding) for networks without
-        batch statistics, and on the CPU much faster (a batch of 256 makes
-        activations of 134 MB per layer at width 128; passes of 16 fit in
-        the caches). "auto": 16 on the CPU (64 compiled), the whole batch on
-        GPUs and for networks with batch norm. Predictions are computed in
-        passes of the same size.
+        The speed options (:class:`~sklearn_ltdd.utils.SpeedOptionsMixin`):
+        bfloat16 autocast of the forward passes (training and prediction),
+        the network's forward (and through it its backward) compiled, and
+        training batches in passes of ``micro_batch`` rows (predictions in
+        passes of the same size). skorch's own ``compile`` (which would wrap
+        ``module_``) is replaced by this one: ``module_`` stays a plain module.
     train_split : callable or None, default=None
         skorch's internal validation split; none by default.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
@@ -149,6 +156,8 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels seen at ``fit``.
+    teacher_shift_ : float
+        With a teacher, the tau of ``teacher_shift`` used in the last ``fit``.
     class_counts_ : ndarray of shape (n_classes,)
         Training images per class (used by the long-tail criteria).
     input_shape_ : tuple of int
@@ -184,7 +193,12 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
         batch_mixing=None,
         mixing_alpha: float = 1.0,
         teacher=None,
+        teacher_loss: str = "kl",
         teacher_temperature: float = 4.0,
+        hard_label_weight: float = 0.0,
+        teacher_shift=0.0,
+        teacher_prior=None,
+        ema_decay=None,
         precision: str = "fp32",
         compile=False,
         micro_batch="auto",
@@ -214,7 +228,12 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
         self.batch_mixing = batch_mixing
         self.mixing_alpha = mixing_alpha
         self.teacher = teacher
+        self.teacher_loss = teacher_loss
         self.teacher_temperature = teacher_temperature
+        self.hard_label_weight = hard_label_weight
+        self.teacher_shift = teacher_shift
+        self.teacher_prior = teacher_prior
+        self.ema_decay = ema_decay
         self.precision = precision
         self.micro_batch = micro_batch
         self.random_state = random_state
@@ -227,6 +246,8 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
             self.lr_schedule if isinstance(self.lr_schedule, str) else None)
         if schedule is not None:
             callbacks.insert(1, ("lr_schedule", schedule()))
+        if self.ema_decay is not None:
+            callbacks.insert(1, ("weight_average", WeightAverage(self.ema_decay)))
         callbacks.insert(1, ("criterion_progress", CriterionProgress()))
         return callbacks
 
@@ -271,9 +292,13 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
                              f"got {self.batch_mixing!r}.")
         check_scalar(self.mixing_alpha, "mixing_alpha", numbers.Real, min_val=0,
                      include_boundaries="neither")
-        check_precision(self.precision)
-        check_compile(self.compile)
-        resolve_micro_batch(self.micro_batch, "cpu")  # its errors
+        check_option(self.teacher_loss, TEACHER_LOSSES, "teacher_loss")
+        check_scalar(self.hard_label_weight, "hard_label_weight", numbers.Real, min_val=0)
+        check_teacher_shift(self.teacher_shift)
+        if self.ema_decay is not None:
+            check_scalar(self.ema_decay, "ema_decay", numbers.Real, min_val=0, max_val=1,
+                         include_boundaries="neither")
+        self._check_speed_options()
         return super().initialize()
 
     def _initialize_module(self, reason=None):
@@ -305,34 +330,11 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
         self.device_ = torch.device(self.device)
         self.device = requested
 
-    # -- module and criterion built from the data ------------------------------
-    def _inferred_module_kwargs(self) -> dict:
-        shape = getattr(self, "input_shape_", None)
-        if shape is None:
-            return {}
-        return module_kwargs_from_data(self.module, shape, len(self.classes_))
-
-    def initialize_module(self):
-        kwargs = {**self._inferred_module_kwargs(), **self.get_params_for("module")}
-        self.module_ = self.initialized_instance(self.module, kwargs)
-        return self
-
-    def initialize_criterion(self):
-        kwargs = self.get_params_for("criterion")
-        criterion = self.criterion
-        if isinstance(criterion, str):
-            if criterion not in CRITERIA:
-                raise ValueError(
-                    f"criterion must be one of {sorted(CRITERIA)} or a torch "
-                    f"loss class, got {criterion!r}."
-                )
-            counts = getattr(self, "class_counts_", None)
-            if counts is None:  # initialised before fit: uniform priors
-                counts = np.ones(2 if self.classes is None else len(self.classes))
-            self.criterion_ = CRITERIA[criterion](class_counts=counts, **kwargs)
-        else:
-            self.criterion_ = self.initialized_instance(criterion, kwargs)
-        return self
+    def _check_settable_attr(self, name, attr):
+        """skorch's check, but ``augmentation`` may be a torchvision transform (an
+        ``nn.Module`` without weights, which skorch would refuse outside ``initialize``)."""
+        if name != "augmentation":
+            super()._check_settable_attr(name, attr)
 
     def _get_predict_nonlinearity(self):
         if self.predict_nonlinearity == "auto":
@@ -340,8 +342,48 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
         return super()._get_predict_nonlinearity()
 
     # -- sklearn API ------------------------------------------------------------
+    @classmethod
+    def from_module(cls, module, classes, input_shape, *, class_counts=None, **params):
+        """A fitted classifier around a trained ``nn.Module`` (a pretrained network).
+
+        The result predicts, embeds and serves as a teacher, observer, scorer
+        or backbone like any fitted ``ConvNetClassifier``; wrap it in
+        ``sklearn.frozen.FrozenEstimator`` so that ``clone`` keeps it.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            Trained; its logits' columns are ``classes`` in this order.
+        classes : array-like of shape (n_classes,)
+        input_shape : tuple of int
+            Shape of one input, e.g. ``(3, 32, 32)``.
+        class_counts : array-like of shape (n_classes,), default=None
+            Its training images per class, if known (the prior of a
+            student's ``teacher_shift``).
+        **params
+            Other ``ConvNetClassifier`` parameters (``device``, ``precision``).
+
+        Returns
+        -------
+        classifier : ConvNetClassifier
+        """
+        if not isinstance(module, torch.nn.Module):
+            raise TypeError(f"module must be a trained torch.nn.Module instance, got "
+                            f"{type(module).__name__}.")
+        net = cls(module=module, **params)
+        net.label_encoder_ = LabelEncoder().fit(np.asarray(classes))
+        net.input_shape_ = tuple(int(s) for s in input_shape)
+        net.n_features_in_ = int(np.prod(net.input_shape_))
+        if class_counts is not None:
+            net.class_counts_ = np.asarray(class_counts)
+        net.initialize()
+        net.module_.eval()
+        return net
+
     def _encode(self, X, y, reset: bool):
-        X, y = check_images_labels(X, y, ndim=_image_ndim(self.module),
+        if is_soft_targets(y):
+            return self._encode_soft(X, y, reset)
+        X, y = check_images_labels(X, y, ndim=image_ndim(self.module),
                                    min_classes=2 if reset else 1)
         if reset:
             encoder = LabelEncoder().fit(y if self.classes is None else self.classes)
@@ -361,6 +403,27 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
             self.class_counts_ = np.bincount(y_enc, minlength=len(self.classes_))
         return X, y_enc
 
+    def _encode_soft(self, X, Y, reset: bool):
+        """Images and an ``(n, n_classes)`` probability array: the classes are
+        ``classes`` (or 0 .. n_classes - 1) in the order of ``Y``'s columns."""
+        X = check_image_array(X, ndim=image_ndim(self.module))
+        Y = check_soft_targets(Y, len(X), None if reset else len(self.classes_))
+        if reset:
+            classes = np.arange(Y.shape[1]) if self.classes is None else np.asarray(self.classes)
+            if len(classes) != Y.shape[1]:
+                raise ValueError(f"y has {Y.shape[1]} columns of probabilities and classes "
+                                 f"has {len(classes)} labels; give one label per column.")
+            self.label_encoder_ = LabelEncoder().fit(classes)
+            if not np.array_equal(self.label_encoder_.classes_, classes):
+                raise ValueError("classes must be sorted when y holds probabilities (its "
+                                 "columns follow classes_, which sklearn sorts).")
+            self.input_shape_ = tuple(X.shape[1:])
+            self.n_features_in_ = int(np.prod(X.shape[1:]))
+            self.class_counts_ = Y.sum(axis=0)  # the soft class sizes
+        else:
+            self._check_input_shape(X)
+        return X, Y
+
     def _check_input_shape(self, X):
         check_input_shape(X, self.input_shape_, type(self).__name__)
 
@@ -371,8 +434,11 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
         ----------
         X : array-like of shape (n_samples, C, H, W)
             Float images; 2-D ``(n_samples, n_features)`` for an MLP module.
-        y : array-like of shape (n_samples,)
-            Class labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Class labels, or soft targets: probabilities whose columns are
+            the classes (``classes``, sorted, or 0 .. n_classes - 1), rows
+            summing to 1 (a distilled set's ``soft_labels_``); every
+            ``criterion`` and batch mixing accept them.
 
         Returns
         -------
@@ -383,8 +449,8 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
             self.initialize()
         else:
             X, y_enc = self._encode(X, y, reset=False)
-        if self.teacher is not None:  # its errors before any training
-            self._teacher_targets()
+        if self.teacher is not None:  # its errors before any training; tau for "auto"
+            self._start_teacher(X, y_enc if y_enc.ndim == 1 else y_enc.argmax(1))
         self.partial_fit(X, y_enc, _encoded=True, **fit_params)
         return self
 
@@ -407,7 +473,7 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
 
     def _check_predict_input(self, X):
         check_is_fitted(self, "label_encoder_")
-        X = check_image_array(X, ndim=_image_ndim(self.module))
+        X = check_image_array(X, ndim=image_ndim(self.module))
         self._check_input_shape(X)
         return X
 
@@ -426,18 +492,16 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
     def embed(self, X, batch_size: int | None = None) -> np.ndarray:
         """Penultimate-layer features of the trained network.
 
-        Uses the module's ``embed`` method (ConvNet and MLP have one).
+        The module's ``embed`` method (every network of the package has
+        one), or else the input of its last ``nn.Linear`` layer (a
+        torchvision ResNet's pooled features, say).
 
         Returns
         -------
         features : ndarray of shape (n_samples, n_features)
         """
         X = self._check_predict_input(X)
-        if not hasattr(self.module_, "embed"):
-            raise AttributeError(
-                f"{type(self.module_).__name__} has no embed() method; give the "
-                f"module an embed(x) returning penultimate features."
-            )
+        embed = embedding_function(self.module_)
         batch_size = batch_size or self._inference_chunk()
         self.module_.eval()
         out = []
@@ -446,6 +510,6 @@ class ConvNetClassifier(StepsMixin, NeuralNetClassifier):
             for start in range(0, len(X), 16 * batch_size):
                 xb = torch.as_tensor(X[start:start + 16 * batch_size], device=self.device_)
                 with autocast(self.precision, self.device_):
-                    features = in_fixed_chunks(self.module_.embed, xb, batch_size)
+                    features = in_fixed_chunks(embed, xb, batch_size)
                 out.append(features.float().cpu().numpy())
         return np.concatenate(out).astype(np.float32, copy=False)

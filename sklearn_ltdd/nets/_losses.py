@@ -193,6 +193,31 @@ def distillation_loss(logits, teacher_probabilities, temperature: float = 1.0):
     return kl * temperature ** 2
 
 
+#: ``teacher_loss`` values: how a student's logits are compared with its teacher's.
+TEACHER_LOSSES = ("kl", "mse")
+
+
+def teacher_loss(logits, teacher_logits, kind: str = "kl", temperature: float = 1.0):
+    """A student's loss against its teacher's logits on the same batch.
+
+    ``"kl"``: :func:`distillation_loss` of the teacher's softmax at
+    ``temperature`` (Hinton et al. 2015; RDED, SRe2L); ``"mse"``: the mean
+    squared difference of the logits over all entries, the temperature
+    unused (EDC's ``mse_gt`` and the uni-level framework's student).
+
+    Examples
+    --------
+    >>> import torch
+    >>> z = torch.tensor([[2.0, 0.0]])
+    >>> float(teacher_loss(z, z + 1.0, "mse"))
+    1.0
+    """
+    if kind == "mse":
+        return F.mse_loss(logits.float(), teacher_logits.float())
+    probabilities = torch.softmax(teacher_logits.float() / float(temperature), dim=1)
+    return distillation_loss(logits, probabilities, temperature)
+
+
 class CrossEntropyLoss(nn.CrossEntropyLoss):
     """Plain cross-entropy that accepts (and ignores) ``class_counts``."""
 

@@ -249,8 +249,11 @@ def module_kwargs_from_data(module, input_shape, n_classes: int) -> dict:
     """Constructor arguments of ``module`` that the training data determine.
 
     ``in_channels`` and ``image_size`` for images ``(C, H, W)``,
-    ``n_features`` (the flattened input size) and ``n_classes``, each given
-    only when the module's signature has a parameter of that name.
+    ``n_features`` (the flattened input size) and ``n_classes`` (or
+    ``num_classes``, torchvision's name), each given only when the module's
+    signature has a parameter of that name. A builder that takes
+    ``**kwargs`` (``torchvision.models.resnet18``) gets ``num_classes``
+    only, the one name such builders share; a module instance gets nothing.
 
     Examples
     --------
@@ -258,12 +261,48 @@ def module_kwargs_from_data(module, input_shape, n_classes: int) -> dict:
     {'n_classes': 10, 'in_channels': 1, 'image_size': (16, 16)}
     >>> module_kwargs_from_data(MLP, (64,), 3)
     {'n_classes': 3, 'n_features': 64}
+    >>> module_kwargs_from_data(lambda num_classes: None, (3, 8, 8), 4)
+    {'num_classes': 4}
     """
     shape = tuple(int(s) for s in input_shape)
     inferred = {"n_classes": int(n_classes), "n_features": int(np.prod(shape))}
     if len(shape) == 3:
         inferred.update(in_channels=shape[0], image_size=shape[1:])
     accepted = _accepted_kwargs(module)
-    if accepted is not None:
-        inferred = {k: v for k, v in inferred.items() if k in accepted}
-    return inferred
+    if accepted is None:
+        return {"num_classes": int(n_classes)}
+    if "num_classes" in accepted and "n_classes" not in accepted:
+        inferred["num_classes"] = inferred.pop("n_classes")
+    return {k: v for k, v in inferred.items() if k in accepted}
+
+
+def check_logits(module: nn.Module, input_shape, n_classes: int, device="cpu") -> None:
+    """Run ``module`` once on zeros of ``input_shape`` and check it gives ``n_classes`` logits.
+
+    Called before any training, so a network that does not fit the data
+    (another input size or channel count, a class count that was not
+    inferred) fails at once with the fix, not deep inside a loss.
+    """
+    x = torch.zeros((2, *tuple(int(s) for s in input_shape)), device=device)
+    training = module.training
+    module.eval()
+    name = type(module).__name__
+    try:
+        with torch.no_grad():
+            out = module(x)
+    except Exception as exc:  # noqa: BLE001 - the error is re-raised with the context
+        raise ValueError(
+            f"The network {name} failed on inputs of shape {tuple(x.shape[1:])} (the "
+            f"training data's): {type(exc).__name__}: {exc}. Give a module that takes "
+            f"such inputs (module__<arg> sets its constructor arguments)."
+        ) from exc
+    finally:
+        module.train(training)
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[1] != n_classes:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(
+            f"The network {name} returns outputs of shape {shape} for a batch of 2, and the "
+            f"data have {n_classes} classes: it must return (batch, {n_classes}) logits. Set "
+            f"its class count, e.g. module__num_classes={n_classes} or "
+            f"module__n_classes={n_classes} (the name its constructor uses)."
+        )

@@ -19,7 +19,7 @@ from ..utils._batching import (
     micro_batched,
     resolve_micro_batch,
 )
-from ._losses import distillation_loss
+from ._losses import teacher_loss as compare_with_teacher
 from ._teacher import TeacherTargets
 
 
@@ -125,16 +125,31 @@ class StepsMixin:
         if self.teacher is None:
             loss = self.get_loss(y_pred, y, X=x, training=True)
         else:
-            loss = distillation_loss(y_pred, self._teacher_targets()(x), self.teacher_temperature)
+            loss = compare_with_teacher(y_pred, self._teacher_targets().logits(x),
+                                        self.teacher_loss, self.teacher_temperature)
+            if self.hard_label_weight:
+                loss = loss + self.hard_label_weight * self.get_loss(y_pred, y, X=x,
+                                                                     training=True)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
     def _teacher_targets(self):
         targets = self.cache_.get("teacher")
         if targets is None:
-            targets = TeacherTargets(self.teacher, self.classes_, self.teacher_temperature)
+            targets = TeacherTargets(self.teacher, self.classes_, self.teacher_temperature,
+                                     self.teacher_shift, self.teacher_prior)
             self.cache_["teacher"] = targets
         return targets
+
+    def _start_teacher(self, X, y_enc):
+        """The teacher's targets, checked before training; ``teacher_shift="auto"``'s tau
+        chosen on the training set (``teacher_shift_``)."""
+        self.cache_.pop("teacher", None)
+        targets = self._teacher_targets()
+        if self.teacher_shift == "auto":
+            x = torch.as_tensor(np.asarray(X), device=self.device_)
+            targets.choose_shift(x, torch.as_tensor(y_enc))
+        self.teacher_shift_ = targets.shift_
 
     def _forward_eval(self, x):
         """Logits of the trained network on a tensor batch, in eval mode (a teacher's call)."""

@@ -1,4 +1,4 @@
-"""A fitted teacher's soft targets on a student's training batches."""
+"""A fitted teacher's targets on a student's training batches."""
 
 from __future__ import annotations
 
@@ -11,22 +11,63 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_scalar
 from sklearn.utils.validation import check_is_fitted
 
+#: The values of tau that ``teacher_shift="auto"`` tries (ADSA's one-dimensional search).
+SHIFT_GRID = np.round(np.arange(-1.0, 3.0001, 0.05), 2)
+
 
 def _unwrap(teacher):
     return teacher.estimator if isinstance(teacher, FrozenEstimator) else teacher
 
 
+def check_teacher_shift(shift):
+    """``teacher_shift``: a real tau or "auto"; its error names the parameter."""
+    if isinstance(shift, str):
+        if shift != "auto":
+            raise ValueError(f"teacher_shift must be a float or 'auto', got {shift!r}.")
+        return shift
+    check_scalar(shift, "teacher_shift", numbers.Real)
+    if not np.isfinite(shift):
+        raise ValueError(f"teacher_shift must be finite, got {shift!r}.")
+    return float(shift)
+
+
+def _class_prior(estimator, prior, n_classes):
+    """The teacher's class prior over its own classes, normalised: ``prior`` as given (counts
+    or frequencies), else the teacher's ``class_counts_``."""
+    if prior is None:
+        prior = getattr(estimator, "class_counts_", None)
+        if prior is None:
+            raise ValueError(
+                f"teacher_shift needs the class prior of the teacher's training data, and "
+                f"{type(estimator).__name__} has no class_counts_; pass teacher_prior (the "
+                f"teacher's training images per class, in the order of its classes_)."
+            )
+    prior = np.asarray(prior, dtype=np.float64).ravel()
+    if prior.shape != (n_classes,) or not np.all(np.isfinite(prior)) or np.any(prior <= 0):
+        raise ValueError(
+            f"teacher_prior must hold {n_classes} positive numbers (one per class of the "
+            f"teacher), got {prior.tolist()!r}."
+        )
+    return prior / prior.sum()
+
+
 class TeacherTargets:
-    """The teacher's temperature-softened class probabilities on a batch.
+    """The teacher's logits, and its temperature-softened probabilities, on a batch.
 
     The student's classes must be among the teacher's; the teacher's logits
-    of the student's classes are kept and softened, so a student trained on
-    a subset of the classes (a two-stage model's group) learns the teacher's
-    view of those classes only. A teacher that is a fitted
-    ``ConvNetClassifier`` runs on the batch tensor directly (same device, no
-    copy to the host); any other classifier through its ``predict_proba``,
-    whose probabilities are softened as ``p^(1/T)`` renormalised (the same
-    as the softmax of ``logits / T``).
+    of the student's classes are kept, so a student trained on a subset of
+    the classes (a two-stage model's group) learns the teacher's view of
+    those classes only. A teacher that is a fitted ``ConvNetClassifier``
+    runs on the batch tensor directly (same device, no copy to the host);
+    any other classifier through its ``predict_proba``, whose logarithm
+    stands for the logits (equal to them up to a constant per row, which
+    the softmax ignores).
+
+    With a ``shift`` tau, the logits become ``z - tau * log(prior)`` before
+    anything else (the long-tail-aware soft labels of ADSA, Zhao et al.
+    2025, after Menon et al.'s logit adjustment): tau > 0 moves the
+    teacher's probabilities from the head classes of its training data
+    towards the tail.
 
     Parameters
     ----------
@@ -34,11 +75,23 @@ class TeacherTargets:
     classes : ndarray
         The student's classes, in the order of its outputs.
     temperature : float
+    shift : float or "auto", default=0.0
+        "auto" starts at 0 until :meth:`choose_shift` is called.
+    prior : array-like or None, default=None
+        The teacher's class prior (counts or frequencies, in the order of
+        its ``classes_``); None: its ``class_counts_``. Used only with a
+        shift.
+
+    Attributes
+    ----------
+    shift_ : float
+        The tau in use.
     """
 
-    def __init__(self, teacher, classes, temperature):
+    def __init__(self, teacher, classes, temperature, shift=0.0, prior=None):
         check_scalar(temperature, "teacher_temperature", numbers.Real, min_val=0,
                      include_boundaries="neither")
+        shift = check_teacher_shift(shift)
         estimator = _unwrap(teacher)
         try:
             check_is_fitted(estimator)
@@ -52,7 +105,8 @@ class TeacherTargets:
         if not hasattr(estimator, "predict_proba"):
             raise ValueError(f"teacher must have predict_proba; {type(estimator).__name__} "
                              f"has not.")
-        position = {c: i for i, c in enumerate(np.asarray(estimator.classes_).tolist())}
+        teacher_classes = np.asarray(estimator.classes_).tolist()
+        position = {c: i for i, c in enumerate(teacher_classes)}
         missing = [c for c in np.asarray(classes).tolist() if c not in position]
         if missing:
             raise ValueError(
@@ -63,16 +117,57 @@ class TeacherTargets:
         self.columns = np.array([position[c] for c in np.asarray(classes).tolist()])
         self.temperature = float(temperature)
         self.net = estimator if hasattr(estimator, "_forward_eval") else None
+        self.log_prior = None
+        if shift == "auto" or shift != 0.0 or prior is not None:
+            full = _class_prior(estimator, prior, len(teacher_classes))
+            self.log_prior = np.log(full[self.columns])
+        self.shift_ = 0.0 if shift == "auto" else shift
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Soft targets ``(n, n_student_classes)`` on ``x``'s device, rows summing to 1."""
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The teacher's (shifted) logits ``(n, n_student_classes)`` on ``x``'s device."""
         with torch.no_grad():
             if self.net is not None:
                 logits = self.net._forward_eval(x.to(self.net.device_))
                 logits = logits[:, torch.as_tensor(self.columns, device=logits.device)]
-                return torch.softmax(logits.float() / self.temperature, dim=1).to(x.device)
-            proba = np.asarray(self.teacher.predict_proba(x.detach().cpu().numpy()),
-                               dtype=np.float64)[:, self.columns]
-            soft = np.clip(proba, 1e-12, None) ** (1.0 / self.temperature)
-            soft /= soft.sum(axis=1, keepdims=True)
-            return torch.as_tensor(soft, dtype=torch.float32, device=x.device)
+                logits = logits.float().to(x.device)
+            else:
+                proba = np.asarray(self.teacher.predict_proba(x.detach().cpu().numpy()),
+                                   dtype=np.float64)[:, self.columns]
+                logits = torch.as_tensor(np.log(np.clip(proba, 1e-12, None)),
+                                         dtype=torch.float32, device=x.device)
+            if self.shift_:
+                offset = torch.as_tensor(self.shift_ * self.log_prior, dtype=torch.float32,
+                                         device=x.device)
+                logits = logits - offset
+            return logits
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Soft targets ``(n, n_student_classes)`` on ``x``'s device, rows summing to 1."""
+        return torch.softmax(self.logits(x) / self.temperature, dim=1)
+
+    def choose_shift(self, x: torch.Tensor, y: torch.Tensor, grid=SHIFT_GRID) -> float:
+        """ADSA's tau: the shift that makes the teacher's mean confidence most even.
+
+        For each tau of ``grid``, the teacher's probability of each image's
+        own class (at temperature 1) is averaged per class on the images
+        ``x`` with encoded labels ``y`` (the student's training set, as ADSA
+        uses the distilled images); the tau whose per-class means have the
+        smallest standard deviation is kept (the smallest |tau| on ties).
+
+        Returns
+        -------
+        shift : float
+        """
+        self.shift_ = 0.0
+        logits = self.logits(x).double().cpu()
+        labels = torch.as_tensor(y, dtype=torch.long).cpu()
+        taus = torch.as_tensor(np.asarray(grid, dtype=np.float64))
+        shifted = logits[None] - taus[:, None, None] * torch.as_tensor(self.log_prior)[None, None]
+        own = torch.softmax(shifted, dim=2).gather(
+            2, labels.view(1, -1, 1).expand(len(taus), -1, 1)).squeeze(2)
+        present = torch.unique(labels)
+        means = torch.stack([own[:, labels == c].mean(1) for c in present.tolist()], dim=1)
+        spread = means.std(1, unbiased=False).numpy()
+        best = np.flatnonzero(spread <= spread.min() + 1e-12)
+        self.shift_ = float(np.asarray(grid)[best[np.argmin(np.abs(np.asarray(grid)[best]))]])
+        return self.shift_

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
 import warnings
 
@@ -17,6 +19,7 @@ from ..nets import ConvNetClassifier
 from ..nets._modules import ConvNet
 from ..sampling._base import SamplerMixin
 from ..utils import check_images_labels
+from ..utils._acceleration import SpeedOptionsMixin
 from ..utils._estimators import fitted_estimator
 from ..utils._validation import check_option
 from ._strategies import DIFFICULTIES, STRATEGIES, difficulty_scores, select
@@ -24,7 +27,27 @@ from ._strategies import DIFFICULTIES, STRATEGIES, difficulty_scores, select
 WINDOWS = ("auto", "easiest")
 
 
-class CoresetSampler(SamplerMixin, BaseEstimator):
+def _keywords_soon(init):
+    """``__init__`` whose parameters are keyword-only: positional ones still work for
+    two releases, with a FutureWarning (scikit-learn's way of making them keywords)."""
+    names = [p.name for p in inspect.signature(init).parameters.values()
+             if p.kind is p.KEYWORD_ONLY]
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        if args:
+            given = dict(zip(names, args))
+            warnings.warn(
+                f"Pass {', '.join(f'{k}={v!r}' for k, v in given.items())} as keyword "
+                f"arguments: from 0.4, CoresetSampler takes keywords only, as the distillers "
+                f"do.", FutureWarning, stacklevel=2)
+            kwargs = {**given, **kwargs}
+        init(self, **kwargs)
+
+    return wrapper
+
+
+class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
     """Choose ``ipc`` real images per class: random, representative, or of the right difficulty.
 
     An under-sampler in imbalanced-learn's sense: ``fit_resample(X, y)``
@@ -90,11 +113,19 @@ class CoresetSampler(SamplerMixin, BaseEstimator):
         Training epochs of the default scoring network.
     module, module_params, device
         Its network class, constructor arguments and device.
+    precision, compile, micro_batch
+        The speed options (:class:`~sklearn_ltdd.utils.SpeedOptionsMixin`)
+        of the default scoring network.
     random_state : int, RandomState instance or None, default=None
         The random draws ("random") and the default network's seed.
+    verbose : int, default=0
+        1: an epoch bar while the scoring network trains.
 
     Attributes
     ----------
+    X_syn_, y_syn_ : ndarrays
+        The returned training set (decoded tiles with ``combine=4``), as the
+        distillers keep theirs.
     sample_indices_ : ndarray of shape (n_resampled,)
         Row of ``X`` of each returned image.
     X_stored_ : ndarray
@@ -125,9 +156,11 @@ class CoresetSampler(SamplerMixin, BaseEstimator):
 
     _sampling_type = "under-sampling"
 
-    def __init__(self, ipc=10, strategy="difficulty", *, estimator=None, difficulty="el2n",
+    @_keywords_soon
+    def __init__(self, *, ipc=10, strategy="difficulty", estimator=None, difficulty="el2n",
                  window="auto", combine=1, scoring_epochs=30, module=ConvNet,
-                 module_params=None, device="auto", random_state=None):
+                 module_params=None, precision="fp32", compile=False, micro_batch="auto",
+                 device="auto", random_state=None, verbose=0):
         self.ipc = ipc
         self.strategy = strategy
         self.estimator = estimator
@@ -137,8 +170,12 @@ class CoresetSampler(SamplerMixin, BaseEstimator):
         self.scoring_epochs = scoring_epochs
         self.module = module
         self.module_params = module_params
+        self.precision = precision
+        self.compile = compile
+        self.micro_batch = micro_batch
         self.device = device
         self.random_state = random_state
+        self.verbose = verbose
 
     # -- parameters --------------------------------------------------------------------
     def _check_params(self):
@@ -147,6 +184,18 @@ class CoresetSampler(SamplerMixin, BaseEstimator):
         check_option(self.difficulty, DIFFICULTIES, "difficulty")
         check_option(self.combine, (1, 4), "combine")
         check_scalar(self.scoring_epochs, "scoring_epochs", numbers.Integral, min_val=1)
+        self._check_speed_options()
+        inner = (self.estimator.estimator if isinstance(self.estimator, FrozenEstimator)
+                 else self.estimator)
+        if (inner is not None and self.strategy in ("herding", "k_center")
+                and not hasattr(inner, "embed")):  # before any network trains
+            raise ValueError(f"strategy={self.strategy!r} selects in a network's feature "
+                             f"space: estimator needs an embed(X) method (a "
+                             f"ConvNetClassifier), got {type(inner).__name__}.")
+        if (inner is not None and self.strategy == "difficulty"
+                and not hasattr(inner, "predict_proba")):
+            raise ValueError(f"strategy='difficulty' needs the estimator's predict_proba; "
+                             f"{type(inner).__name__} has none.")
         window = self.window
         if isinstance(window, str):
             check_option(window, WINDOWS, "window")
@@ -160,25 +209,36 @@ class CoresetSampler(SamplerMixin, BaseEstimator):
         if self.strategy == "random":
             return None
         seed = int(rng.randint(2**31 - 1))
-        network = fitted_estimator(
-            self.estimator, lambda: self.default_estimator(seed, images=X.ndim == 4), X, y,
-            role="estimator", seed=seed)
-        inner = network.estimator if isinstance(network, FrozenEstimator) else network
-        if self.strategy in ("herding", "k_center") and not hasattr(inner, "embed"):
-            raise ValueError(f"strategy={self.strategy!r} selects in a network's feature "
-                             f"space: estimator needs an embed(X) method (a "
-                             f"ConvNetClassifier), got {type(inner).__name__}.")
-        if self.strategy == "difficulty" and not hasattr(inner, "predict_proba"):
-            raise ValueError(f"strategy='difficulty' needs the estimator's predict_proba; "
-                             f"{type(inner).__name__} has none.")
-        return network
+        return fitted_estimator(
+            self.estimator, lambda: self.default_network(seed, images=X.ndim == 4), X, y,
+            role="scoring network", seed=seed, verbose=self.verbose)
 
-    def default_estimator(self, seed=None, images=True):
+    def default_network(self, seed=None, images=True):
         """The default scoring network: ConvNet3 with logit adjustment (crop + flip on images)."""
         return ConvNetClassifier(
             module=self.module, **{f"module__{k}": v for k, v in (self.module_params or {}).items()},
             criterion="logit_adjusted", augmentation="crop_flip" if images else None,
-            max_epochs=self.scoring_epochs, device=self.device, random_state=seed)
+            max_epochs=self.scoring_epochs, precision=self.precision, compile=self.compile,
+            micro_batch=self.micro_batch, device=self.device, random_state=seed)
+
+    def default_estimator(self, seed=None, images=True):
+        """Deprecated: renamed :meth:`default_network` in 0.2 (one name across the
+        package, as the distillers'); removed in 0.4."""
+        warnings.warn("CoresetSampler.default_estimator was renamed default_network in 0.2 "
+                      "and will be removed in 0.4.", FutureWarning, stacklevel=2)
+        return self.default_network(seed, images)
+
+    def make_student(self, teacher=None, *, recipe=None, **params):
+        """An unfitted student of a named recipe, as the distillers' ``make_student``:
+        :func:`~sklearn_ltdd.nets.make_student` at this sampler's ``module``,
+        ``module_params`` and ``device``; fit it on ``X_syn_, y_syn_``."""
+        from ..nets import make_student
+        from ..nets._student import DEFAULT_RECIPE
+
+        own = {"module": self.module, "device": self.device}
+        if "module" not in params:
+            own.update({f"module__{k}": v for k, v in (self.module_params or {}).items()})
+        return make_student(teacher, recipe=recipe or DEFAULT_RECIPE, **{**own, **params})
 
     # -- the selection -------------------------------------------------------------------
     def _fit_resample(self, X, y):
@@ -232,7 +292,8 @@ class CoresetSampler(SamplerMixin, BaseEstimator):
         y_res = y[self.sample_indices_]
         labels, counts = np.unique(y_res, return_counts=True)
         self.sampling_strategy_ = dict(zip(labels.tolist(), counts.tolist()))
-        return X_res, y_res
+        self.X_syn_, self.y_syn_ = X_res, y_res
+        return X_res.copy(), y_res.copy()
 
     def _layout(self, n):
         """(four-image tiles, full-resolution images) a class of ``n`` images stores."""

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..distillation import GradientMatchingDistiller
 from ..grouping import ClassGrouper
 from ..nets import ConvNetClassifier, InitFromModule
-from ..nets._classifier import _image_ndim
+from ..nets._building import image_ndim
 from ..nets._decoupled import _fit_backbone
 from ..utils import check_image_array, check_images_labels, check_input_shape
 from ..utils._random import torch_seed
@@ -56,7 +56,7 @@ def _needs_images(estimator) -> bool:
     """Whether ``estimator`` (or the one a FrozenEstimator wraps) only takes images."""
     if isinstance(estimator, FrozenEstimator):
         estimator = estimator.estimator
-    return isinstance(estimator, ConvNetClassifier) and _image_ndim(estimator.module) == (4,)
+    return isinstance(estimator, ConvNetClassifier) and image_ndim(estimator.module) == (4,)
 
 
 def _has_fit_resample(obj):

@@ -1,4 +1,6 @@
-"""Input validation, device selection and random-number helpers."""
+"""Input validation, device selection, random-number helpers and the speed options."""
+
+from ._acceleration import SpeedOptionsMixin
 
 from ._device import resolve_device
 from ._random import torch_generator, torch_seed
@@ -10,6 +12,7 @@ from ._validation import (
 )
 
 __all__ = [
+    "SpeedOptionsMixin",
     "check_image_array",
     "check_images_labels",
     "check_input_shape",

@@ -201,3 +201,52 @@ def compiled_method(module: torch.nn.Module, enabled: bool, name: str, method="f
     functional = compiled_functional(module, True, name, method)
     params, buffers = dict(module.named_parameters()), dict(module.named_buffers())
     return lambda x: functional(params, buffers, x)
+
+
+class SpeedOptionsMixin:
+    """The speed options of every estimator that trains a network, in one place.
+
+    ``ConvNetClassifier``, the distillers and ``CoresetSampler`` take the
+    same three parameters, stored unchanged by ``__init__`` and checked and
+    resolved here:
+
+    precision : {"fp32", "bf16"}, default="fp32"
+        ``"bf16"`` runs the forward passes under bfloat16 autocast:
+        convolutions and matrix products in bfloat16 (AMX on recent x86
+        CPUs, tensor cores on GPUs); parameters, gradients, norms, losses
+        and statistics stay float32.
+    compile : {False, True, "auto"}, default=False
+        Compile the hot loops with ``torch.compile``, once per architecture
+        and process (the weights are arguments, so every network of an
+        architecture shares the code; a grid search compiles once). "auto"
+        compiles where a compiler works (on the CPU, a C++ compiler); True
+        warns once and runs eagerly where none does, and a failure to
+        compile falls back to eager code with one warning. Compiling costs
+        seconds to a minute at the start of a process, so it pays off on
+        long fits. What each estimator compiles, its docstring says.
+    micro_batch : "auto", int or None, default="auto"
+        Run a training batch through a network in passes of this many rows,
+        the loss over the whole batch: the same loss and gradients up to
+        rounding, and on the CPU faster (the activations fit in the caches).
+        "auto": 16 rows on the CPU (64 compiled), scaled by the network's
+        activation size, and the whole batch on GPUs and for networks with
+        batch norm (whose statistics would change); see
+        :func:`~sklearn_ltdd.utils._batching.resolve_micro_batch`.
+    """
+
+    def _check_speed_options(self):
+        """The three options' errors, before any work."""
+        check_precision(self.precision)
+        check_compile(self.compile)
+        from ._batching import resolve_micro_batch
+
+        resolve_micro_batch(self.micro_batch, "cpu")
+
+    def _resolve_speed(self, device, module):
+        """``(compiled, rows per pass)`` for ``module`` on ``device``."""
+        from ._batching import activation_size, has_batch_statistics, resolve_micro_batch
+
+        compiled = resolve_compile(self.compile, device)
+        micro = resolve_micro_batch(self.micro_batch, device, compiled,
+                                    has_batch_statistics(module), activation_size(module))
+        return compiled, micro

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from ._progress import with_progress
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
 
-def fitted_estimator(given, default, X, y, *, role, seed):
+def fitted_estimator(given, default, X, y, *, role, seed, verbose=0):
     """The fitted estimator a parameter ``given`` stands for.
 
     A fitted estimator wrapped in :class:`~sklearn.frozen.FrozenEstimator` is
@@ -23,8 +24,10 @@ def fitted_estimator(given, default, X, y, *, role, seed):
         Returns the unfitted default estimator.
     X, y : arrays
     role : str
-        The parameter's name, for error messages.
+        The parameter's name, for error messages (and the progress bar's label).
     seed : int
+    verbose : int, default=0
+        1 or more: an epoch bar while a network is fitted here.
 
     Examples
     --------
@@ -47,4 +50,4 @@ def fitted_estimator(given, default, X, y, *, role, seed):
     params = estimator.get_params()
     if "random_state" in params and params["random_state"] is None:
         estimator.set_params(random_state=seed)
-    return estimator.fit(X, y)
+    return with_progress(estimator, role, verbose).fit(X, y)

@@ -322,3 +322,26 @@ def check_input_shape(X, input_shape, estimator_name: str):
         f"X has samples of shape {shape}, but {estimator_name} was fitted on "
         f"shape {tuple(input_shape)}."
     )
+
+
+def is_soft_targets(y) -> bool:
+    """Whether ``y`` is a 2-D array of floats with several columns (class probabilities)."""
+    array = np.asarray(y) if not hasattr(y, "shape") else y
+    return (getattr(array, "ndim", 0) == 2 and array.shape[1] > 1
+            and np.issubdtype(np.asarray(array).dtype, np.floating))
+
+
+def check_soft_targets(Y, n_samples: int, n_classes=None) -> np.ndarray:
+    """``Y`` as float32 ``(n_samples, n_classes)`` probabilities, or a clear error."""
+    Y = np.asarray(Y, dtype=np.float64)
+    if Y.shape[0] != n_samples:
+        raise ValueError(f"X and y have different numbers of samples: {n_samples} and "
+                         f"{Y.shape[0]}.")
+    if n_classes is not None and Y.shape[1] != n_classes:
+        raise ValueError(f"y has {Y.shape[1]} columns of probabilities; the classifier was "
+                         f"fitted on {n_classes} classes.")
+    if not np.all(np.isfinite(Y)) or np.any(Y < 0) or not np.allclose(Y.sum(1), 1.0,
+                                                                       atol=1e-3):
+        raise ValueError("y as a 2-D array holds class probabilities: finite, non-negative, "
+                         "each row summing to 1 (a distilled set's soft_labels_).")
+    return (Y / Y.sum(1, keepdims=True)).astype(np.float32)
