@@ -132,8 +132,10 @@ def _coreset_rows():
     for strategy in CORESET_STRATEGIES:
         for k in (1, 4):
             label = f"Coreset: {names[strategy]}" + (", 4 per stored image" if k > 1 else "")
+            best = strategy == "difficulty" and k > 1  # the best on the CPU profile
             rows.append(Row("coreset", label, lambda c: c.student(),
-                            data=_coreset_key(strategy, k)))
+                            data=_coreset_key(strategy, k),
+                            select="coreset_best" if best else None))
     for strategy in ("random", "difficulty"):
         for k in (1, 4):
             key = _coreset_key(strategy, k)
@@ -169,7 +171,7 @@ SETS = {
         _iterations("idm")),
     # Coresets (issue 24): each strategy, alone and with four images per stored one.
     **{_coreset_key(s, k): SampledSet(lambda c, s=s, k=k: CoresetSampler(
-        c.ipc, s, estimator=c.frozen("scorer"), combine=k, random_state=c.seed))
+        ipc=c.ipc, strategy=s, estimator=c.frozen("scorer"), combine=k, random_state=c.seed))
        for s in CORESET_STRATEGIES for k in (1, 4)},
     # The fast settings (issue 23): GM and DM distilled in bf16, compiled.
     "gm_fast": DistilledSet((("official", _distiller(GradientMatchingDistiller, "gm", **FAST)),),
@@ -188,11 +190,13 @@ NETWORKS = {
     "group_ce": Network(lambda c: c.net(), labels="groups"),     # stage 1 of "Original + X"
     "group_la_flip": Network(lambda c: c.net(**LA_FLIP), labels="groups"),
     # Issue 22: the teacher of every soft-label row and statistics matching's observer.
-    "teacher": Network(lambda c: c.net(c.p["teacher"]["epochs"], **TEACHER)),
+    "teacher": Network(lambda c: c.net(c.p["teacher"]["epochs"],
+                                       **{**TEACHER, **c.p["teacher"].get("params", {})})),
     # Issue 24: the coresets' scoring and embedding network (CoresetSampler's default).
     "scorer": Network(lambda c: CoresetSampler(
         scoring_epochs=c.p["coreset"]["scoring_epochs"], module_params={"width": c.p["width"]},
-        device=c.device).default_estimator(c.seed)),
+        device=c.device).default_network(c.seed).set_params(
+            **(FAST if c.p.get("fast") else {}))),
 }
 
 
@@ -285,19 +289,20 @@ ROWS = [
     # Soft labels (issue 22): the teacher, and every small set under one student recipe.
     Row("baselines", "Logit adjustment + mixup", lambda c: c.net(**LA, batch_mixing="mixup")),
     Row("baselines", "Logit adjustment + CutMix", lambda c: c.net(**LA, batch_mixing="cutmix")),
-    Row("soft", lambda c: f"Teacher: BN ConvNet3, LA + mixup/CutMix, {c.p['teacher']['epochs']} "
-                          f"epochs", Shared("teacher"), select="soft"),
+    Row("soft", lambda c: f"Teacher: BN ConvNet3, {c.p['teacher'].get('name', 'LA + mixup/CutMix')}"
+                          f", {c.p['teacher']['epochs']} epochs", Shared("teacher"), select="soft"),
     *_student_rows(_random_label, "random"),
     *_student_rows("SM", "sm"),
     Row("soft", lambda c: f"Original + {_random_label(c)[0].lower()}{_random_label(c)[1:]}, "
                           "stage 2 learns the teacher", needs=("random",),
-        select="soft", model=lambda c: c.two_stage(c.frozen("group_ce"), "random",
-                                                   c.student("teacher"))),
-    Row("soft", "Original + SM, stage 2 learns the teacher", needs=("sm",), select="soft",
+        select="soft_two_stage", model=lambda c: c.two_stage(c.frozen("group_ce"), "random",
+                                                             c.student("teacher"))),
+    Row("soft", "Original + SM, stage 2 learns the teacher", needs=("sm",),
+        select="soft_two_stage",
         model=lambda c: c.two_stage(c.frozen("group_ce"), "sm", c.student("teacher"))),
-    *_student_rows("DM", "dm"),
-    *_student_rows("IDM", "idm"),
-    *_student_rows("IDM (balanced queue)", "idm_balanced_queue"),
+    *_student_rows("DM", "dm", select="soft_dm"),
+    *_student_rows("IDM", "idm", select="soft_idm"),
+    *_student_rows("IDM (balanced queue)", "idm_balanced_queue", select="soft_idm"),
     *_student_rows("GM", "gm", select="soft_bilevel"),
     *_student_rows("MTT", "mtt", select="soft_bilevel"),
     # Coresets under hard labels (issue 24), beside the hard-label rows of the soft table.
@@ -311,6 +316,13 @@ ROWS = [
     Row("fast", lambda c: f"{_random_label(c)}, soft labels",
         lambda c: c.student("teacher", **FAST), data="random"),
 ]
+
+# Issue 29: other students of the same teacher, on the SM set and on random real images.
+STUDENTS = {"resnet18": "ResNet-18", "vgg11": "VGG-11", "alexnet": "AlexNet"}
+ROWS += [Row("cross_arch", f"{label} student on the {what}, soft labels",
+             lambda c, m=module: c.student("teacher", module=m), data=key)
+         for module, label in STUDENTS.items()
+         for key, what in (("sm", "SM set"), ("random", "random real images"))]
 
 FIGURES = [Figure("balanced", "balanced"), Figure("original", "original"),
            Figure("distilled", "gm", epochs="distilled_epochs")]

@@ -51,10 +51,10 @@ def variants(p, device):
                "device": device, "random_state": 0}
     dm = {k: v for k, v in p["dm"].items()}
     return {
-        "coreset: difficulty": lambda: CoresetSampler(ipc, "difficulty", **coreset),
-        "coreset: difficulty, combine=4": lambda: CoresetSampler(ipc, "difficulty", combine=4,
+        "coreset: difficulty": lambda: CoresetSampler(ipc=ipc, strategy="difficulty", **coreset),
+        "coreset: difficulty, combine=4": lambda: CoresetSampler(ipc=ipc, strategy="difficulty", combine=4,
                                                                  **coreset),
-        "coreset: herding": lambda: CoresetSampler(ipc, "herding", **coreset),
+        "coreset: herding": lambda: CoresetSampler(ipc=ipc, strategy="herding", **coreset),
         f"DM, {dm['n_iterations']} iterations": lambda: DistributionMatchingDistiller(
             ipc=ipc, module_params=width, device=device, random_state=0, **dm),
     }

@@ -128,7 +128,9 @@ def load_data(profile: dict, source=None, balanced: bool = False):
     from sklearn_ltdd.datasets import load_cifar10_lt, load_digits_lt
 
     if profile["data"] == "digits":
-        return load_digits_lt(imbalance_ratio=1) if balanced else load_digits_lt()
+        ratio = profile.get("imbalance_ratio", 10)
+        return load_digits_lt(imbalance_ratio=1) if balanced else load_digits_lt(
+            imbalance_ratio=ratio)
     if is_payload(source):
         from .payload_io import load
 

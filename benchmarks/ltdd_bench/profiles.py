@@ -6,7 +6,15 @@ paper     CIFAR10-LT, r=100, at most 1,000 images per class (2,478 images),
 standard  The standard CIFAR10-LT (r=100, 12,406 images), 200 epochs.
 cpu       The paper's data with a reduced budget that runs on two CPU cores
           (width 32, 30 epochs, 10 GM iterations, 100 MTT iterations).
+standard_cpu, standard_cpu_ipc1, standard_cpu_ipc50
+          The standard CIFAR10-LT (r=100, 12,406 images, ConvNet3 width 128) on two CPU
+          cores with the fast settings (bf16 + compiled): the soft- and hard-label
+          tables at ipc 10, 1 and 50, the teacher shared by the three (trained once per
+          seed and kept under --artifacts).
 smoke     digits-LT, tiny everything: the whole script in under a minute.
+digits_<teacher>_ipc<k>
+          digits-LT at imbalance ratio 20 (width 32): the soft-label table under the
+          teacher la_mix (LA + mixup/CutMix) or la_dsa (LA + DSA), at ipc 2 or 10.
 """
 
 from __future__ import annotations
@@ -60,6 +68,43 @@ PROFILES = {
 }
 
 
+#: The standard benchmark on the CPU (issue 29): every network in bf16, compiled.
+_STANDARD_CPU = {
+    "data": "cifar10", "max_per_class": None, "width": 128,
+    "epochs": 60,  # the CE networks of the two-stage rows (grouping, stage 1): 60 epochs
+    "distilled_epochs": 300, "dsa_epochs": 1000, "ipc": 10,
+    "teacher": {"epochs": 200},
+    "sm": {"n_iterations": SM_ITERATIONS, "precision": "bf16", "compile": True},
+    "dm": {"n_iterations": 1000, "precision": "bf16", "compile": True},
+    "student_epochs": 1000, "coreset": {"scoring_epochs": 30},
+    "fast": True, "network_cache": "standard_cpu", "seeds": [0, 1],
+}
+PROFILES["standard_cpu"] = _STANDARD_CPU
+PROFILES["standard_cpu_ipc1"] = {**_STANDARD_CPU, "ipc": 1, "seeds": [0]}
+PROFILES["standard_cpu_ipc50"] = {**_STANDARD_CPU, "ipc": 50, "seeds": [0]}
+
+#: digits-LT at imbalance ratio 20 (a split the tests do not use), width 32: the soft-label
+#: table under each of issue 28's two teachers, at ipc 2 and 10.
+_DIGITS_SOFT = {
+    "data": "digits", "imbalance_ratio": 20, "max_per_class": None, "width": 32,
+    "epochs": 100, "distilled_epochs": 300, "dsa_epochs": 1000, "ipc": 10,
+    "dm": {"n_iterations": 2000}, "sm": {"n_iterations": SM_ITERATIONS},
+    "student_epochs": 1000, "coreset": {"scoring_epochs": 30}, "seeds": [0, 1],
+}
+_DIGITS_TEACHERS = {
+    "la_mix": {"epochs": 200, "name": "LA + mixup/CutMix"},
+    "la_dsa": {"epochs": 200, "name": "LA + DSA",
+               "params": {"augmentation": "dsa", "batch_mixing": None}},
+}
+for _teacher, _spec in _DIGITS_TEACHERS.items():
+    for _ipc in (2, 10):
+        PROFILES[f"digits_{_teacher}_ipc{_ipc}"] = {**_DIGITS_SOFT, "ipc": _ipc,
+                                                    "teacher": _spec}
+
+#: What ``"fast": True`` adds to every network of a profile.
+FAST = {"precision": "bf16", "compile": True}
+
+
 def settings(profile: dict) -> dict:
     """A profile's settings as recorded: without its default seeds (each file names its own)."""
     return {k: v for k, v in profile.items() if k != "seeds"}
@@ -71,6 +116,6 @@ def convnet(profile: dict, device, seed, epochs=None, **kwargs):
 
     epochs = profile[epochs] if isinstance(epochs, str) else epochs
     params = {"module__width": profile["width"], "max_epochs": epochs or profile["epochs"],
-              "device": device, "random_state": seed}
+              "device": device, "random_state": seed, **(FAST if profile.get("fast") else {})}
     params.update(kwargs)
     return ConvNetClassifier(**params)

@@ -41,7 +41,7 @@ from sklearn_ltdd.sampling import PrecomputedSampler
 
 from .chunks import distil
 from .common import Budget, load_data, write_json
-from .profiles import convnet, settings
+from .profiles import FAST, convnet, settings
 from .tables import ROW_ORDER
 
 #: ``--tables`` keys of the paper's tables; other tables are selected by their own name.
@@ -219,9 +219,12 @@ class Context:
     def student(self, teacher=None, **params):
         """The one student recipe (``make_student``) at the profile's width and epochs;
         ``teacher`` a shared network's name for soft labels, None for hard labels."""
-        params = {"module__width": self.p["width"], "max_epochs": self.p["student_epochs"],
-                  "device": self.device, "random_state": self.seed, **params}
-        return make_student(None if teacher is None else self.frozen(teacher), **params)
+        own = {"max_epochs": self.p["student_epochs"], "device": self.device,
+               "random_state": self.seed, **(FAST if self.p.get("fast") else {})}
+        if "module" not in params:  # another network has sizes of its own
+            own["module__width"] = self.p["width"]
+        return make_student(None if teacher is None else self.frozen(teacher),
+                            **{**own, **params})
 
     def evaluator(self, key, **params):
         """The set's own evaluation recipe (``make_evaluator``) at the profile's width."""
@@ -257,11 +260,37 @@ class Context:
         return FrozenEstimator(self.network(name))
 
     def _network(self, name):
+        """The shared network ``name``, fitted once per seed. A profile with a
+        ``network_cache`` keeps each fitted network under ``--artifacts`` (joblib) and
+        loads it in later runs, so a run over several sessions (or the ipc variants
+        of one profile family) trains its long networks once."""
         if name not in self._networks:
             spec = self.decl.networks[name]
             y = self.group_labels(self.y) if spec.labels == "groups" else self.y
-            self._networks[name] = self.run.fit(f"network:{name}", spec.make(self), self.X, y)
+            cache = self._network_path(name)
+            if cache is not None and cache.exists():
+                import joblib
+
+                model, seconds = joblib.load(cache)
+                self.run.reused.append(f"network:{name}")
+                self.run.seconds.setdefault(f"network:{name}", seconds)
+                self._networks[name] = (model, seconds)
+            else:
+                self._networks[name] = self.run.fit(f"network:{name}", spec.make(self), self.X,
+                                                    y)
+                if cache is not None:
+                    import joblib
+
+                    cache.parent.mkdir(parents=True, exist_ok=True)
+                    joblib.dump(self._networks[name], cache)
         return self._networks[name]
+
+    def _network_path(self, name):
+        family = self.p.get("network_cache")
+        if not family:
+            return None
+        root = Path(self.args.artifacts) / family / f"seed{self.seed}"
+        return root / f"network_{name}.joblib"
 
     def two_stage(self, stage1, stage2, class_estimator, **kwargs):
         """The paper's two-stage model on this seed's groups; ``stage2`` is "original" or a

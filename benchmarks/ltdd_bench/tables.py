@@ -15,6 +15,8 @@ from .common import HERE, write_json
 from .profiles import settings
 
 PAPER_TABLES = json.loads((HERE / "paper_tables.json").read_text())
+#: Published figures of the standard CIFAR10-LT benchmark (for ``standard`` profiles).
+PUBLISHED_STANDARD = json.loads((HERE / "published_standard.json").read_text())
 
 # The paper's row order (rows are recorded in another order: cheap ones first).
 ROW_ORDER = {
@@ -150,6 +152,8 @@ TITLES = {
                "recipe (issue 24; not in the paper)",
     "fast": "The fast settings (bf16 + compiled): rows of the tables above, trained (and "
             "distilled) with precision='bf16', compile=True (issue 23)",
+    "cross_arch": "Other students: the SM set and random real images with the teacher's soft "
+                  "labels, each network learning the same ConvNet3 teacher (issue 29)",
 }
 
 
@@ -202,4 +206,43 @@ def markdown(merged):
                 lines.append("| (paper) | " + " | ".join(
                     f"{r['paper']['per_class_acc'].get(c, '-')}" for c in classes) + " |")
         lines.append("")
+    if "standard" in merged["profile"]:
+        lines += published_markdown(merged)
     return "\n".join(lines)
+
+
+def _ours(merged, name):
+    for rows in merged["tables"].values():
+        for r in rows:
+            if r["name"] == name:
+                return r
+    return None
+
+
+def published_markdown(merged):
+    """The published table of the standard benchmark beside our rows of the same method."""
+    ipc = str(merged["settings"].get("ipc"))
+    source = PUBLISHED_STANDARD
+    lines = [f"## Beside the published CIFAR10-LT table (ipc {ipc})", "", source["about"], "",
+             "| published method | labels | published | ours (this table's row) | ours | "
+             "ours - published | source; protocol |", "|---|---|---:|---|---:|---:|---|"]
+    for row in source["rows"]:
+        value = row["ipc"].get(ipc)
+        if value is None:
+            continue
+        name = row["ours"].format(ipc=ipc) if row["ours"] else None
+        ours = _ours(merged, name) if name else None
+        stat = ours["total_acc"] if ours else None
+        lines.append(f"| {row['method']} | {row['labels']} | {value} | {name or '-'} | "
+                     f"{_pm(stat)} | {_diff(stat, value)} | {row['source']}; "
+                     f"{row['protocol']} |")
+    if ipc == "10":
+        cross = source["cross_architecture"]
+        lines += ["", cross["about"], "", "| student | published | ours (row) | ours | "
+                  "ours - published |", "|---|---:|---|---:|---:|"]
+        for row in cross["rows"]:
+            ours = _ours(merged, row["ours"])
+            stat = ours["total_acc"] if ours else None
+            lines.append(f"| {row['student']} | {row['value']} | {row['ours']} | {_pm(stat)} | "
+                         f"{_diff(stat, row['value'])} |")
+    return lines + [""]

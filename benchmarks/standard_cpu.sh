@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The standard CIFAR10-LT table (r=100, 12,406 images, ConvNet3 width 128) on two CPU cores
+# (issue 29), in the order its rows are wanted. Every step resumes: rows already in a seed
+# file are kept, shared networks (the teacher) load from --artifacts, a distillation
+# continues from its checkpoint. Run it again after a stop; commit each seed file as it
+# completes (benchmarks/results/standard_cpu*/seed*.json and the merged reports).
+#
+#   SKLEARN_LTDD_CIFAR10=../shared/data/cifar10 nohup benchmarks/standard_cpu.sh > standard.log &
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source="${SKLEARN_LTDD_CIFAR10:-../shared/data/cifar10}"
+run() { python benchmarks/reproduce_paper.py --source "$source" "$@"; }
+
+# 1. seed 0, ipc 10: the soft table (teacher; random and SM images, hard and soft labels)
+run --profile standard_cpu --seeds 0 --tables soft
+# 2. seed 0, ipc 10: the other students, the best coreset, DM, the two-stage rows
+run --profile standard_cpu --seeds 0 --tables cross_arch coreset_best soft_dm soft_two_stage
+# 3. ipc 1 and 50, seed 0 (the same teacher, loaded)
+run --profile standard_cpu_ipc1 --seeds 0 --tables soft
+run --profile standard_cpu_ipc50 --seeds 0 --tables soft
+# 4. seed 1, ipc 10
+run --profile standard_cpu --seeds 1 --tables soft cross_arch coreset_best soft_dm soft_two_stage
