@@ -65,6 +65,7 @@ from ltdd_bench.windows import (  # noqa: E402, F401  (the $OUT rules: for tests
     check_out_dir,
     run_command,
 )
+
 CAMPAIGN = HERE / "campaign"
 RESULTS = HERE / "results"
 PAYLOAD = ROOT / ".device" / "data" / "cifar10_lt.npz"
@@ -76,7 +77,6 @@ DEFAULT_DEADLINE = 540.0
 RESERVE = 8.0
 #: A step that would get less than this is skipped ("no time").
 MIN_STEP = 20.0
-
 
 
 # -- the queue ------------------------------------------------------------------------
@@ -100,8 +100,12 @@ def code_hash(*parts):
 
 
 CUDA_CODE = ("sklearn_ltdd", "tests/test_cuda.py", "tests/conftest.py")
-SPEED_CODE = ("sklearn_ltdd/distillation", "sklearn_ltdd/augmentation", "sklearn_ltdd/nets/_modules.py",
-              "benchmarks/distill_speed.py")
+SPEED_CODE = (
+    "sklearn_ltdd/distillation",
+    "sklearn_ltdd/augmentation",
+    "sklearn_ltdd/nets/_modules.py",
+    "benchmarks/distill_speed.py",
+)
 
 
 def load_state(campaign):
@@ -124,50 +128,137 @@ def build_queue(args, state):
     def done_for(name, code):
         def check():
             entry = steps_done.get(name, {})
-            return (entry.get("code") == code and entry.get("outcome") == "passed"
-                    and entry.get("dry_run", False) == args.dry_run)
+            return (
+                entry.get("code") == code
+                and entry.get("outcome") == "passed"
+                and entry.get("dry_run", False) == args.dry_run
+            )
+
         return check
 
     profile = "smoke" if args.dry_run else "paper"
     source = [] if args.dry_run else ["--source", str(args.payload)]
     device = "cpu" if args.dry_run else "auto"
-    queue = [Step("preflight", 60, py + [str(HERE / "campaign.py"), "preflight"]
-                  + (["--dry-run"] if args.dry_run else ["--payload", str(args.payload)]),
-                  kind="preflight")]
+    queue = [
+        Step(
+            "preflight",
+            60,
+            py
+            + [str(HERE / "campaign.py"), "preflight"]
+            + (["--dry-run"] if args.dry_run else ["--payload", str(args.payload)]),
+            kind="preflight",
+        )
+    ]
     cuda = code_hash(*CUDA_CODE)
     if args.dry_run:
         queue.append(Step("cuda_tests", 0, None, kind="skip:dry run, no CUDA"))
     else:
-        queue.append(Step("cuda_tests", 120, py + [
-            "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_cuda.py"],
-            done=done_for("cuda_tests", cuda), kind="pytest"))
+        queue.append(
+            Step(
+                "cuda_tests",
+                120,
+                py + ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_cuda.py"],
+                done=done_for("cuda_tests", cuda),
+                kind="pytest",
+            )
+        )
     speed = code_hash(*SPEED_CODE)
-    speed_args = (["--profile", "smoke", "--ipc", "1", "--iterations", "1", "--mtt-iterations",
-                   "1", "--warmup", "1", "--experts", "2", "--device", "cpu"] if args.dry_run else
-                  ["--profile", "paper", "--ipc", "10", "1", "--iterations", "2",
-                   "--mtt-iterations", "3", "--warmup", "1", "--experts", "10",
-                   "--expert-epochs", "4", "--fast"] + source)
-    queue.append(Step("speed", 200, py + [str(HERE / "distill_speed.py"), *speed_args,
-                                          "--out", str(out / "speed"), "--no-markdown"],
-                      done=done_for("speed", speed), kind="speed"))
-    runs = [("smoke", 0)] if args.dry_run else [("paper", 0), ("paper", 1), ("paper", 2),
-                                                 ("standard", 0)]
+    speed_args = (
+        [
+            "--profile",
+            "smoke",
+            "--ipc",
+            "1",
+            "--iterations",
+            "1",
+            "--mtt-iterations",
+            "1",
+            "--warmup",
+            "1",
+            "--experts",
+            "2",
+            "--device",
+            "cpu",
+        ]
+        if args.dry_run
+        else [
+            "--profile",
+            "paper",
+            "--ipc",
+            "10",
+            "1",
+            "--iterations",
+            "2",
+            "--mtt-iterations",
+            "3",
+            "--warmup",
+            "1",
+            "--experts",
+            "10",
+            "--expert-epochs",
+            "4",
+            "--fast",
+        ]
+        + source
+    )
+    queue.append(
+        Step(
+            "speed",
+            200,
+            py
+            + [
+                str(HERE / "distill_speed.py"),
+                *speed_args,
+                "--out",
+                str(out / "speed"),
+                "--no-markdown",
+            ],
+            done=done_for("speed", speed),
+            kind="speed",
+        )
+    )
+    runs = (
+        [("smoke", 0)]
+        if args.dry_run
+        else [("paper", 0), ("paper", 1), ("paper", 2), ("standard", 0)]
+    )
     for prof, seed in runs:
-        command = py + [str(HERE / "reproduce_paper.py"), "--profile", prof, "--seeds", str(seed),
-                        *source, "--device", device, "--out", str(out / "rows"),
-                        "--resume-from", str(args.results),
-                        "--artifacts", str(work / "artifacts"),
-                        "--experts-cache", str(work / "experts"),
-                        "--export-tar", str(out / "artifacts.tar"),
-                        "--figure-dir", str(work / "artifacts" / "figures"),
-                        "--no-merge"]
+        command = py + [
+            str(HERE / "reproduce_paper.py"),
+            "--profile",
+            prof,
+            "--seeds",
+            str(seed),
+            *source,
+            "--device",
+            device,
+            "--out",
+            str(out / "rows"),
+            "--resume-from",
+            str(args.results),
+            "--artifacts",
+            str(work / "artifacts"),
+            "--experts-cache",
+            str(work / "experts"),
+            "--export-tar",
+            str(out / "artifacts.tar"),
+            "--figure-dir",
+            str(work / "artifacts" / "figures"),
+            "--no-merge",
+        ]
         if prof == profile and seed == 0:
             command.append("--figure")
         if args.distill_iterations is not None:
             command += ["--distill-iterations", str(args.distill_iterations)]
-        queue.append(Step(f"{prof}_seed{seed}", None, command,
-                          done=lambda prof=prof, seed=seed: seed_complete(args.results, prof, seed),
-                          kind="reproduce"))
+        queue.append(
+            Step(
+                f"{prof}_seed{seed}",
+                None,
+                command,
+                done=lambda prof=prof, seed=seed: seed_complete(args.results, prof, seed),
+                kind="reproduce",
+            )
+        )
     return queue, {"cuda_tests": cuda, "speed": speed}
 
 
@@ -193,12 +284,21 @@ def run_window(args):
         shutil.copytree(committed, work / "artifacts", dirs_exist_ok=True)
     state = load_state(args.campaign)
     queue, hashes = build_queue(args, state)
-    manifest = {"started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "deadline_s": args.deadline, "dry_run": args.dry_run,
-                "commit": os.environ.get("LTDD_COMMIT", "unknown"), "code": hashes,
-                "export_since": time.time(), "steps": []}
-    env = dict(os.environ, PYTHONUNBUFFERED="1", LTDD_EXPORT_SINCE=str(manifest["export_since"]),
-               PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    manifest = {
+        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "deadline_s": args.deadline,
+        "dry_run": args.dry_run,
+        "commit": os.environ.get("LTDD_COMMIT", "unknown"),
+        "code": hashes,
+        "export_since": time.time(),
+        "steps": [],
+    }
+    env = dict(
+        os.environ,
+        PYTHONUNBUFFERED="1",
+        LTDD_EXPORT_SINCE=str(manifest["export_since"]),
+        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+    )
     write_json(out / "campaign.json", manifest)
     for step in queue:
         remaining = args.deadline - (time.time() - t0)
@@ -210,8 +310,9 @@ def run_window(args):
         elif (budget := step_budget(step, remaining)) <= 0:
             entry.update(status="no time", detail=f"{remaining:.0f} s left")
         else:
-            print(f"[campaign] {step.name}: up to {budget:.0f} s ({remaining:.0f} s left)",
-                  flush=True)
+            print(
+                f"[campaign] {step.name}: up to {budget:.0f} s ({remaining:.0f} s left)", flush=True
+            )
             command = list(step.command)
             if step.kind == "reproduce":
                 command += ["--time-limit", f"{max(budget - 10.0, 1.0):.0f}"]
@@ -223,8 +324,9 @@ def run_window(args):
                 (out / "cuda_tests.txt").write_text("\n".join(tail) + "\n")
             else:
                 rc, tail = run_command(command, budget, env)
-            entry.update(seconds=round(time.time() - start, 1), budget_s=round(budget, 1),
-                         returncode=rc)
+            entry.update(
+                seconds=round(time.time() - start, 1), budget_s=round(budget, 1), returncode=rc
+            )
             if rc is None:
                 entry.update(status="timeout", detail="stopped at its time limit")
             elif rc != 0:
@@ -232,16 +334,21 @@ def run_window(args):
             else:
                 entry["status"] = "ok"
                 if step.kind == "reproduce" and any(l.startswith("incomplete:") for l in tail):
-                    entry.update(status="incomplete",
-                                 detail=next(l for l in tail if l.startswith("incomplete:")))
+                    entry.update(
+                        status="incomplete",
+                        detail=next(l for l in tail if l.startswith("incomplete:")),
+                    )
             if step.kind == "preflight":
                 info = _last_json(tail)
                 manifest["preflight"] = info
                 if rc != 0 or not info or not info.get("ok"):
                     entry["status"] = "failed"
                     manifest["steps"].append(entry)
-                    manifest["stopped"] = ("preflight failed: " + (info or {}).get(
-                        "error", "no report") if info else "preflight failed")
+                    manifest["stopped"] = (
+                        "preflight failed: " + (info or {}).get("error", "no report")
+                        if info
+                        else "preflight failed"
+                    )
                     write_json(out / "campaign.json", manifest)
                     print(f"[campaign] {manifest['stopped']}; nothing else runs.", flush=True)
                     return 1
@@ -277,13 +384,20 @@ def preflight(args):
     try:
         import numpy
         import torch
-        info.update(torch=torch.__version__, numpy=numpy.__version__,
-                    cuda=torch.version.cuda, cuda_available=torch.cuda.is_available())
+
+        info.update(
+            torch=torch.__version__,
+            numpy=numpy.__version__,
+            cuda=torch.version.cuda,
+            cuda_available=torch.cuda.is_available(),
+        )
         if not args.dry_run:
             if not torch.cuda.is_available():
                 raise RuntimeError("torch sees no CUDA device")
             info["device"] = torch.cuda.get_device_name(0)
-            info["gpu_memory_gib"] = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
+            info["gpu_memory_gib"] = round(
+                torch.cuda.get_device_properties(0).total_memory / 2**30, 1
+            )
         else:
             info["device"] = "CPU (dry run)"
         for name in ("skorch", "imblearn", "sklearn", "pyarrow", "datasets", "pandas"):
@@ -292,21 +406,29 @@ def preflight(args):
                 info[name] = getattr(module, "__version__", "?")
             except ImportError as exc:
                 if name in ("skorch", "imblearn", "sklearn"):
-                    raise RuntimeError(f"cannot import {name}: {exc}; carry its wheel "
-                                       f"(benchmarks/prepare_payload.sh)") from exc
+                    raise RuntimeError(
+                        f"cannot import {name}: {exc}; carry its wheel "
+                        f"(benchmarks/prepare_payload.sh)"
+                    ) from exc
                 info[name] = None
         major, minor = (int(v) for v in info["sklearn"].split(".")[:2])
         if (major, minor) < (1, 6):
-            raise RuntimeError(f"scikit-learn {info['sklearn']} is older than 1.6 "
-                               f"(FrozenEstimator, tags); carry a newer wheel")
+            raise RuntimeError(
+                f"scikit-learn {info['sklearn']} is older than 1.6 "
+                f"(FrozenEstimator, tags); carry a newer wheel"
+            )
         import sklearn_ltdd
+
         info["sklearn_ltdd"] = sklearn_ltdd.__version__
         profile = PROFILES["smoke" if args.dry_run else "paper"]
         start = time.time()
         data = load_data(profile, None if args.dry_run else args.payload)
-        info["data"] = {"train": int(len(data.y_train)), "test": int(len(data.y_test)),
-                        "counts": data.class_counts.tolist(),
-                        "seconds": round(time.time() - start, 1)}
+        info["data"] = {
+            "train": int(len(data.y_train)),
+            "test": int(len(data.y_test)),
+            "counts": data.class_counts.tolist(),
+            "seconds": round(time.time() - start, 1),
+        }
         info["ok"] = True
     except Exception as exc:  # reported, and the window stops
         info["error"] = f"{type(exc).__name__}: {exc}"
@@ -335,13 +457,16 @@ def ingest(args):
     if tar_path.exists():
         with tarfile.open(tar_path) as tar:
             for member in tar.getmembers():
-                if not member.isfile() or member.name.startswith(("/", "..")) or ".." in member.name:
+                if (
+                    not member.isfile()
+                    or member.name.startswith(("/", ".."))
+                    or ".." in member.name
+                ):
                     continue
                 data = tar.extractfile(member).read()
-                target = (results if member.name.startswith("figures/") else
-                          campaign / "artifacts") / (Path(member.name).name if
-                                                     member.name.startswith("figures/") else
-                                                     member.name)
+                target = (
+                    results if member.name.startswith("figures/") else campaign / "artifacts"
+                ) / (Path(member.name).name if member.name.startswith("figures/") else member.name)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
     # Rows: the window started from the committed seed files, so its files supersede them.
@@ -355,6 +480,7 @@ def ingest(args):
         merge(results, profile)
     # The speed table.
     import distill_speed
+
     for speed_file in sorted((src / "speed").glob("*.json")):
         target = results / speed_file.name
         shutil.copyfile(speed_file, target)
@@ -364,15 +490,26 @@ def ingest(args):
     for entry in manifest["steps"]:
         if entry.get("code") and entry["name"] in ("cuda_tests", "speed"):
             state["steps"][entry["name"]] = {
-                "code": entry["code"], "outcome": "passed" if entry["status"] == "ok" else entry["status"],
-                "dry_run": manifest["dry_run"], "window": stamp,
-                "device": manifest.get("device")}
-    state["windows"].append({"window": stamp, "device": manifest.get("device"),
-                             "commit": manifest.get("commit"), "dry_run": manifest["dry_run"],
-                             "steps": {e["name"]: e["status"] for e in manifest["steps"]}})
+                "code": entry["code"],
+                "outcome": "passed" if entry["status"] == "ok" else entry["status"],
+                "dry_run": manifest["dry_run"],
+                "window": stamp,
+                "device": manifest.get("device"),
+            }
+    state["windows"].append(
+        {
+            "window": stamp,
+            "device": manifest.get("device"),
+            "commit": manifest.get("commit"),
+            "dry_run": manifest["dry_run"],
+            "steps": {e["name"]: e["status"] for e in manifest["steps"]},
+        }
+    )
     write_json(campaign / "state.json", state)
-    print(f"ingested window {stamp} ({manifest.get('device')}): "
-          + ", ".join(f"{e['name']} {e['status']}" for e in manifest["steps"]))
+    print(
+        f"ingested window {stamp} ({manifest.get('device')}): "
+        + ", ".join(f"{e['name']} {e['status']}" for e in manifest["steps"])
+    )
     return 0
 
 
@@ -389,39 +526,61 @@ def status(args):
         print(f"  {'done' if done else 'next'}: {step.name}")
     for ckpt in sorted((Path(args.campaign) / "artifacts").rglob("*.json")):
         record = json.loads(ckpt.read_text())
-        print(f"  {ckpt.relative_to(args.campaign)}: {record.get('n_iter')} iterations, "
-              f"finished={record.get('finished')}")
+        print(
+            f"  {ckpt.relative_to(args.campaign)}: {record.get('n_iter')} iterations, "
+            f"finished={record.get('finished')}"
+        )
     return 0
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("run", "preflight", "ingest", "status"):
         p = sub.add_parser(name)
-        p.add_argument("--dry-run", action="store_true",
-                       default=bool(os.environ.get("LTDD_GPU_DRY_RUN")))
+        p.add_argument(
+            "--dry-run", action="store_true", default=bool(os.environ.get("LTDD_GPU_DRY_RUN"))
+        )
         # A dry run keeps off the committed state unless told otherwise.
         dry = bool(os.environ.get("LTDD_GPU_DRY_RUN"))
-        p.add_argument("--campaign", default=os.environ.get(
-            "LTDD_CAMPAIGN", "/tmp/ltdd_dry_run/campaign" if dry else str(CAMPAIGN)))
-        p.add_argument("--results", default=os.environ.get(
-            "LTDD_RESULTS", "/tmp/ltdd_dry_run/results" if dry else str(RESULTS)))
+        p.add_argument(
+            "--campaign",
+            default=os.environ.get(
+                "LTDD_CAMPAIGN", "/tmp/ltdd_dry_run/campaign" if dry else str(CAMPAIGN)
+            ),
+        )
+        p.add_argument(
+            "--results",
+            default=os.environ.get(
+                "LTDD_RESULTS", "/tmp/ltdd_dry_run/results" if dry else str(RESULTS)
+            ),
+        )
         p.add_argument("--payload", default=str(PAYLOAD))
         if name == "run":
             p.add_argument("--out", default=os.environ.get("OUT", "/tmp/out"))
             p.add_argument("--work", default="/tmp/ltdd_campaign")
-            p.add_argument("--deadline", type=float,
-                           default=float(os.environ.get("LTDD_DEADLINE", DEFAULT_DEADLINE)))
-            p.add_argument("--distill-iterations", type=int,
-                           default=(int(os.environ["LTDD_DISTILL_ITERATIONS"])
-                                    if os.environ.get("LTDD_DISTILL_ITERATIONS") else None))
+            p.add_argument(
+                "--deadline",
+                type=float,
+                default=float(os.environ.get("LTDD_DEADLINE", DEFAULT_DEADLINE)),
+            )
+            p.add_argument(
+                "--distill-iterations",
+                type=int,
+                default=(
+                    int(os.environ["LTDD_DISTILL_ITERATIONS"])
+                    if os.environ.get("LTDD_DISTILL_ITERATIONS")
+                    else None
+                ),
+            )
         if name == "ingest":
             p.add_argument("src")
     args = parser.parse_args(argv)
-    return {"run": run_window, "preflight": preflight, "ingest": ingest,
-            "status": status}[args.command](args)
+    return {"run": run_window, "preflight": preflight, "ingest": ingest, "status": status}[
+        args.command
+    ](args)
 
 
 if __name__ == "__main__":

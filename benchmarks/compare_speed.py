@@ -40,16 +40,23 @@ def compare(labelled):
     for label, results in by_label.items():
         per = [figures(r) for r in results]
         keys = set().union(*per)
-        means[label] = {k: sum(p[k] for p in per if k in p) / sum(k in p for p in per)
-                        for k in keys}
+        means[label] = {
+            k: sum(p[k] for p in per if k in p) / sum(k in p for p in per) for k in keys
+        }
     first = labels[0]
-    lines = ["| method | path | ipc | " + " | ".join(f"{l} (s)" for l in labels)
-             + "".join(f" | {l} / {first}" for l in labels[1:]) + " |",
-             "|---|---|---:|" + "---:|" * (2 * len(labels) - 1)]
+    lines = [
+        "| method | path | ipc | "
+        + " | ".join(f"{l} (s)" for l in labels)
+        + "".join(f" | {l} / {first}" for l in labels[1:])
+        + " |",
+        "|---|---|---:|" + "---:|" * (2 * len(labels) - 1),
+    ]
     for key in sorted(means[first]):
         cells = [f"{means[l][key]:.4f}" if key in means[l] else "-" for l in labels]
-        ratios = [f"{means[l][key] / means[first][key]:.2f}" if key in means[l] else "-"
-                  for l in labels[1:]]
+        ratios = [
+            f"{means[l][key] / means[first][key]:.2f}" if key in means[l] else "-"
+            for l in labels[1:]
+        ]
         lines.append(f"| {key[0]} | {key[1]} | {key[2]} | " + " | ".join(cells + ratios) + " |")
     return "\n".join(lines)
 
@@ -66,8 +73,10 @@ def main(argv=None):
             raise SystemExit(f"give each file as LABEL=PATH, got {item!r}")
         result = json.loads(Path(path).read_text())
         labelled.append((label, result))
-        sources.append(f"- {label}: `{path}` ({result['device']}, torch {result['torch']}, "
-                       f"commit {result.get('commit', 'unknown')}; `{result['command']}`)")
+        sources.append(
+            f"- {label}: `{path}` ({result['device']}, torch {result['torch']}, "
+            f"commit {result.get('commit', 'unknown')}; `{result['command']}`)"
+        )
     table = compare(labelled)
     report = "\n".join(["# Distillation speed, side by side", "", *sources, "", table, ""])
     print(report)

@@ -45,9 +45,14 @@ sys.path.insert(0, str(HERE))  # ltdd_bench, also when this file is imported by 
 
 from ltdd_bench.common import git_commit  # noqa: E402
 from ltdd_bench.payload_io import load as load_payload  # noqa: E402
+
 FAST = {"precision": "bf16", "compile": True}
-REFERENCE = {"dc_s_per_it": 2.52, "dsa_s_per_it": 3.88, "mtt_s_per_it": 0.36,
-             "expert_s_per_epoch": 0.8}
+REFERENCE = {
+    "dc_s_per_it": 2.52,
+    "dsa_s_per_it": 3.88,
+    "mtt_s_per_it": 0.36,
+    "expert_s_per_epoch": 0.8,
+}
 
 
 def sync():
@@ -85,9 +90,14 @@ def timed_fit(distiller, X, y, warmup, iterations):
         sync()
         times.append(time.perf_counter() - start)
     per_it = max(times[1] - times[0], 0.0) / iterations
-    return {"iterations": 3 * iterations, "seconds": sum(times), "s_per_it": per_it,
-            "setup_s": max(times[0] - iterations * per_it, 0.0), "peak_gib": peak_gib(),
-            "cuda_graphs_used": bool(getattr(distiller, "cuda_graphs_used_", False))}
+    return {
+        "iterations": 3 * iterations,
+        "seconds": sum(times),
+        "s_per_it": per_it,
+        "setup_s": max(times[0] - iterations * per_it, 0.0),
+        "peak_gib": peak_gib(),
+        "cuda_graphs_used": bool(getattr(distiller, "cuda_graphs_used_", False)),
+    }
 
 
 def main(argv=None):
@@ -98,24 +108,39 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--mtt-iterations", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--experts", type=int, default=100,
-                        help="experts trained for the expert-time measurement")
-    parser.add_argument("--expert-epochs", type=int, default=None,
-                        help="epochs each measured expert trains (default: the "
-                             "max_start_epoch + expert_epochs the distillation needs)")
+    parser.add_argument(
+        "--experts", type=int, default=100, help="experts trained for the expert-time measurement"
+    )
+    parser.add_argument(
+        "--expert-epochs",
+        type=int,
+        default=None,
+        help="epochs each measured expert trains (default: the "
+        "max_start_epoch + expert_epochs the distillation needs)",
+    )
     parser.add_argument("--width", type=int, default=None)
-    parser.add_argument("--compare-batching", action="store_true",
-                        help="time GM with batch_classes=True and False")
+    parser.add_argument(
+        "--compare-batching", action="store_true", help="time GM with batch_classes=True and False"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=str(HERE / "results"))
-    parser.add_argument("--time-limit", type=float, default=None,
-                        help="seconds for the whole run: a measurement that would start "
-                             "after it is skipped (and recorded as skipped)")
-    parser.add_argument("--fast", action="store_true",
-                        help=f"also time every distiller with {FAST} (the compilation is in "
-                             f"the set-up column)")
-    parser.add_argument("--no-markdown", action="store_true",
-                        help="write the JSON only (a GPU window returns few files)")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds for the whole run: a measurement that would start "
+        "after it is skipped (and recorded as skipped)",
+    )
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help=f"also time every distiller with {FAST} (the compilation is in the set-up column)",
+    )
+    parser.add_argument(
+        "--no-markdown",
+        action="store_true",
+        help="write the JSON only (a GPU window returns few files)",
+    )
     args = parser.parse_args(argv)
     started = time.time()
 
@@ -133,20 +158,34 @@ def main(argv=None):
         width = args.width or 128
     X, y = data.X_train, data.y_train
     on_gpu = torch.cuda.is_available() and args.device != "cpu"
-    device_name = torch.cuda.get_device_name(0) if on_gpu else (
-        f"CPU {platform.machine()} ({os.cpu_count()} cores)")
+    device_name = (
+        torch.cuda.get_device_name(0)
+        if on_gpu
+        else (f"CPU {platform.machine()} ({os.cpu_count()} cores)")
+    )
     print(f"{len(y)} images {X.shape[1:]}, width {width}, device {device_name}", flush=True)
     common = {"module_params": {"width": width}, "device": args.device, "random_state": 0}
     import numpy
     import sklearn
     import skorch
 
-    results = {"profile": args.profile, "device": device_name, "torch": torch.__version__,
-               "versions": {"numpy": numpy.__version__, "scikit-learn": sklearn.__version__,
-                            "skorch": skorch.__version__, "cuda": torch.version.cuda},
-               "commit": git_commit(),
-               "command": " ".join(["python"] + sys.argv), "n_images": int(len(y)),
-               "width": width, "reference_h200": REFERENCE, "runs": []}
+    results = {
+        "profile": args.profile,
+        "device": device_name,
+        "torch": torch.__version__,
+        "versions": {
+            "numpy": numpy.__version__,
+            "scikit-learn": sklearn.__version__,
+            "skorch": skorch.__version__,
+            "cuda": torch.version.cuda,
+        },
+        "commit": git_commit(),
+        "command": " ".join(["python"] + sys.argv),
+        "n_images": int(len(y)),
+        "width": width,
+        "reference_h200": REFERENCE,
+        "runs": [],
+    }
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -172,31 +211,43 @@ def main(argv=None):
     for ipc in args.ipc:
         variants = [("DC", {}), ("DSA", {"augmentation": "dsa"})]
         if args.compare_batching:
-            variants += [(f"{name} batch_classes={flag}", {**kw, "batch_classes": flag})
-                         for name, kw in list(variants) for flag in (True, False)]
-        for (name, kwargs), (path_name, graphs, fast) in [(v, q) for v in variants
-                                                          for q in paths]:
+            variants += [
+                (f"{name} batch_classes={flag}", {**kw, "batch_classes": flag})
+                for name, kw in list(variants)
+                for flag in (True, False)
+            ]
+        for (name, kwargs), (path_name, graphs, fast) in [(v, q) for v in variants for q in paths]:
             if out_of_time():
                 skipped(name, ipc)
                 continue
-            distiller = GradientMatchingDistiller(ipc=ipc, init="real", cuda_graphs=graphs,
-                                                  **common, **kwargs, **fast)
-            row = {"method": name, "path": path_name, "ipc": ipc,
-                   **timed_fit(distiller, X, y, args.warmup, args.iterations)}
+            distiller = GradientMatchingDistiller(
+                ipc=ipc, init="real", cuda_graphs=graphs, **common, **kwargs, **fast
+            )
+            row = {
+                "method": name,
+                "path": path_name,
+                "ipc": ipc,
+                **timed_fit(distiller, X, y, args.warmup, args.iterations),
+            }
             row["loops"] = [distiller.outer_loop_, distiller.inner_loop_]
             row["default_total_s"] = row["s_per_it"] * 1000
             save(row)
 
         # Distribution matching: DM (no inner loop) and IDM (its network queue).
         dm_paths = [("eager", {})] + ([("bf16 + compiled", FAST)] if args.fast else [])
-        for (name, kwargs), (path_name, fast) in [(v, q) for v in (
-                ("DM", {"method": "dm"}), ("IDM", {"method": "idm"})) for q in dm_paths]:
+        for (name, kwargs), (path_name, fast) in [
+            (v, q) for v in (("DM", {"method": "dm"}), ("IDM", {"method": "idm"})) for q in dm_paths
+        ]:
             if out_of_time():
                 skipped(name, ipc)
                 continue
             distiller = DistributionMatchingDistiller(ipc=ipc, **common, **kwargs, **fast)
-            row = {"method": name, "path": path_name, "ipc": ipc,
-                   **timed_fit(distiller, X, y, args.warmup, args.iterations)}
+            row = {
+                "method": name,
+                "path": path_name,
+                "ipc": ipc,
+                **timed_fit(distiller, X, y, args.warmup, args.iterations),
+            }
             row["default_total_s"] = row["s_per_it"] * 20000
             save(row)
 
@@ -212,18 +263,33 @@ def main(argv=None):
         sync()
         start = time.perf_counter()
         experts = train_expert_trajectories(
-            X, y, module=ConvNet, module_kwargs={"width": width, "n_classes": 10},
-            n_experts=args.experts, epochs=epochs, lr=0.01, batch_size=256,
-            augmentation=TrajectoryMatchingDistiller()._dsa(), seed=0,
-            device="cuda" if on_gpu else "cpu")
+            X,
+            y,
+            module=ConvNet,
+            module_kwargs={"width": width, "n_classes": 10},
+            n_experts=args.experts,
+            epochs=epochs,
+            lr=0.01,
+            batch_size=256,
+            augmentation=TrajectoryMatchingDistiller()._dsa(),
+            seed=0,
+            device="cuda" if on_gpu else "cpu",
+        )
         sync()
         seconds = time.perf_counter() - start
         per_epoch = seconds / (args.experts * epochs)
-        row = {"method": "MTT experts", "ipc": ipc, "experts": args.experts,
-               "epochs": epochs, "seconds": seconds,
-               "s_per_expert_epoch": per_epoch, "peak_gib": peak_gib(),
-               "official_buffer_s": per_epoch * 100 * 50,
-               "default_epochs": needed, "default_buffer_s": per_epoch * 100 * needed}
+        row = {
+            "method": "MTT experts",
+            "ipc": ipc,
+            "experts": args.experts,
+            "epochs": epochs,
+            "seconds": seconds,
+            "s_per_expert_epoch": per_epoch,
+            "peak_gib": peak_gib(),
+            "official_buffer_s": per_epoch * 100 * 50,
+            "default_epochs": needed,
+            "default_buffer_s": per_epoch * 100 * needed,
+        }
         save(row)
 
         # MTT distillation on those trajectories. The start epoch is drawn below
@@ -234,8 +300,13 @@ def main(argv=None):
             continue
         max_start = max(1, min(settings["max_start_epoch"], epochs - settings["expert_epochs"]))
         if epochs < settings["expert_epochs"] + 1:
-            save({"method": "MTT distillation", "ipc": ipc,
-                  "skipped": f"experts have {epochs} < {settings['expert_epochs'] + 1} epochs"})
+            save(
+                {
+                    "method": "MTT distillation",
+                    "ipc": ipc,
+                    "skipped": f"experts have {epochs} < {settings['expert_epochs'] + 1} epochs",
+                }
+            )
             continue
         # Tiny learning rates: a timing run must not stop on divergence, and
         # they do not change the arithmetic of an iteration.
@@ -244,11 +315,22 @@ def main(argv=None):
                 skipped("MTT distillation", ipc)
                 continue
             distiller = TrajectoryMatchingDistiller(
-                ipc=ipc, experts=experts, lr_img=1e-3, lr_lr=1e-9, max_start_epoch=max_start,
-                cuda_graphs=graphs, **common, **fast)
-            row = {"method": "MTT distillation", "path": path_name, "ipc": ipc,
-                   "syn_steps": settings["syn_steps"],
-                   **timed_fit(distiller, X, y, args.warmup, args.mtt_iterations)}
+                ipc=ipc,
+                experts=experts,
+                lr_img=1e-3,
+                lr_lr=1e-9,
+                max_start_epoch=max_start,
+                cuda_graphs=graphs,
+                **common,
+                **fast,
+            )
+            row = {
+                "method": "MTT distillation",
+                "path": path_name,
+                "ipc": ipc,
+                "syn_steps": settings["syn_steps"],
+                **timed_fit(distiller, X, y, args.warmup, args.mtt_iterations),
+            }
             row["default_total_s"] = row["s_per_it"] * 5000
             save(row)
 
@@ -261,21 +343,25 @@ def main(argv=None):
 
 
 def markdown(results):
-    lines = [f"# Distillation speed on {results['device']}", "",
-             f"- profile: {results['profile']} ({results['n_images']} images, ConvNet width "
-             f"{results['width']}), torch {results['torch']}",
-             f"- command: `{results['command']}`",
-             f"- versions: {json.dumps(results.get('versions', {}))}; commit: "
-             f"{results.get('commit', 'unknown')}",
-             "- reference: the official code on an H200, measured by the author of the speed "
-             "issue (not side by side with these figures): DC 2.52 s/it, DSA 3.88 s/it, "
-             "MTT 0.36 s/it, 0.8 s per expert epoch (about 67 min for 100 experts x 50 epochs)",
-             "- s per iteration: the difference of two warm-started fits (n and 2n "
-             "iterations) over n, so a fit's set-up (data to the device, graph capture) "
-             "is left out and shown apart", "",
-             "| method | path | ipc | s per iteration (or expert epoch) | reference | speed-up | "
-             "set-up per fit (s) | peak GPU GiB | extrapolated total (s) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# Distillation speed on {results['device']}",
+        "",
+        f"- profile: {results['profile']} ({results['n_images']} images, ConvNet width "
+        f"{results['width']}), torch {results['torch']}",
+        f"- command: `{results['command']}`",
+        f"- versions: {json.dumps(results.get('versions', {}))}; commit: "
+        f"{results.get('commit', 'unknown')}",
+        "- reference: the official code on an H200, measured by the author of the speed "
+        "issue (not side by side with these figures): DC 2.52 s/it, DSA 3.88 s/it, "
+        "MTT 0.36 s/it, 0.8 s per expert epoch (about 67 min for 100 experts x 50 epochs)",
+        "- s per iteration: the difference of two warm-started fits (n and 2n "
+        "iterations) over n, so a fit's set-up (data to the device, graph capture) "
+        "is left out and shown apart",
+        "",
+        "| method | path | ipc | s per iteration (or expert epoch) | reference | speed-up | "
+        "set-up per fit (s) | peak GPU GiB | extrapolated total (s) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     ref = results["reference_h200"]
     for r in results["runs"]:
         if "skipped" in r:
@@ -283,12 +369,17 @@ def markdown(results):
             continue
         if r["method"] == "MTT experts":
             value, reference = r["s_per_expert_epoch"], ref["expert_s_per_epoch"]
-            total = (f"{r['default_buffer_s']:.0f} (100 experts x {r['default_epochs']} epochs; "
-                     f"official 100 x 50: {r['official_buffer_s']:.0f})")
+            total = (
+                f"{r['default_buffer_s']:.0f} (100 experts x {r['default_epochs']} epochs; "
+                f"official 100 x 50: {r['official_buffer_s']:.0f})"
+            )
         else:
             value = r["s_per_it"]
-            reference = {"DC": ref["dc_s_per_it"], "DSA": ref["dsa_s_per_it"],
-                         "MTT distillation": ref["mtt_s_per_it"]}.get(r["method"].split(" batch")[0])
+            reference = {
+                "DC": ref["dc_s_per_it"],
+                "DSA": ref["dsa_s_per_it"],
+                "MTT distillation": ref["mtt_s_per_it"],
+            }.get(r["method"].split(" batch")[0])
             total = f"{r['default_total_s']:.0f}"
         comparable = reference is not None and r["ipc"] == 10 and results["profile"] == "paper"
         speedup = f"{reference / value:.1f}x" if comparable else "-"
@@ -297,8 +388,10 @@ def markdown(results):
         if r.get("path") == "cuda graphs" and not r.get("cuda_graphs_used", True):
             path += " (capture failed: eager)"
         setup = f"{r['setup_s']:.2f}" if r.get("setup_s") is not None else "-"
-        lines.append(f"| {r['method']} | {path} | {r['ipc']} | {value:.4f} | "
-                     f"{reference if comparable else '-'} | {speedup} | {setup} | {peak} | {total} |")
+        lines.append(
+            f"| {r['method']} | {path} | {r['ipc']} | {value:.4f} | "
+            f"{reference if comparable else '-'} | {speedup} | {setup} | {peak} | {total} |"
+        )
     return "\n".join(lines) + "\n"
 
 

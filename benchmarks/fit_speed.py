@@ -39,7 +39,6 @@ from ltdd_bench.common import (  # noqa: E402
     write_json,
 )
 from ltdd_bench.profiles import PROFILES  # noqa: E402
-
 from sklearn_ltdd import ConvNetClassifier  # noqa: E402
 from sklearn_ltdd.nets import ConvNet  # noqa: E402
 
@@ -47,14 +46,15 @@ from sklearn_ltdd.nets import ConvNet  # noqa: E402
 def plain_loop(X, y, width, epochs, device, seed=0):
     """The yardstick: eager float32 SGD on device tensors, no framework around it."""
     torch.manual_seed(seed)
-    net = ConvNet(in_channels=X.shape[1], n_classes=int(y.max()) + 1,
-                  image_size=X.shape[2:], width=width).to(device)
+    net = ConvNet(
+        in_channels=X.shape[1], n_classes=int(y.max()) + 1, image_size=X.shape[2:], width=width
+    ).to(device)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     X_t, y_t = torch.as_tensor(X, device=device), torch.as_tensor(y, device=device)
     for _ in range(epochs):
         order = torch.randperm(len(y_t), device=device)
         for start in range(0, len(y_t), 256):
-            index = order[start:start + 256]
+            index = order[start : start + 256]
             loss = F.cross_entropy(net(X_t[index]), y_t[index])
             optimizer.zero_grad()
             loss.backward()
@@ -79,15 +79,29 @@ def main(argv=None):
     variants = {
         "plain eager fp32 loop": lambda: plain_loop(X, y, width, args.epochs, args.device),
         "ConvNetClassifier, defaults": lambda: ConvNetClassifier(
-            module__width=width, max_epochs=args.epochs, device=args.device,
-            random_state=0).fit(X, y),
+            module__width=width, max_epochs=args.epochs, device=args.device, random_state=0
+        ).fit(X, y),
         "ConvNetClassifier, bf16 + compiled": lambda: ConvNetClassifier(
-            module__width=width, max_epochs=args.epochs, device=args.device, random_state=0,
-            precision="bf16", compile=True).fit(X, y),
+            module__width=width,
+            max_epochs=args.epochs,
+            device=args.device,
+            random_state=0,
+            precision="bf16",
+            compile=True,
+        ).fit(X, y),
     }
-    record = {"kind": "fit_speed", "device": device_name(args.device), **versions(), "commit": git_commit(),
-              "command": command(), "profile": args.profile, "n_images": int(len(y)),
-              "width": width, "epochs": args.epochs, "runs": []}
+    record = {
+        "kind": "fit_speed",
+        "device": device_name(args.device),
+        **versions(),
+        "commit": git_commit(),
+        "command": command(),
+        "profile": args.profile,
+        "n_images": int(len(y)),
+        "width": width,
+        "epochs": args.epochs,
+        "runs": [],
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"fit_speed_{args.profile}_{slug(record['device'])}.json"
@@ -96,8 +110,14 @@ def main(argv=None):
             start = time.perf_counter()
             fit()
             seconds = time.perf_counter() - start
-            record["runs"].append({"variant": name, "repeat": repeat, "seconds": seconds,
-                                   "images_per_s": n_images / seconds})
+            record["runs"].append(
+                {
+                    "variant": name,
+                    "repeat": repeat,
+                    "seconds": seconds,
+                    "images_per_s": n_images / seconds,
+                }
+            )
             print(record["runs"][-1], flush=True)
             write_json(path, record)
     path.with_suffix(".md").write_text(markdown(record))
@@ -108,17 +128,23 @@ def main(argv=None):
 def markdown(record):
     runs = record["runs"]
     base = np.median([r["images_per_s"] for r in runs if r["variant"].startswith("plain")])
-    lines = [f"# Training speed of ConvNet3 (width {record['width']}) on {record['device']}", "",
-             f"- {record['n_images']} images x {record['epochs']} epochs, batches of 256; "
-             f"torch {record['torch']}; commit {record['commit']}",
-             f"- command: `{record['command']}`",
-             "- each variant runs in turn, in one process; run 0 of the compiled fit includes "
-             "its compilation, later runs reuse the compiled code", "",
-             "| variant | run | seconds | images/s | against the plain loop |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"# Training speed of ConvNet3 (width {record['width']}) on {record['device']}",
+        "",
+        f"- {record['n_images']} images x {record['epochs']} epochs, batches of 256; "
+        f"torch {record['torch']}; commit {record['commit']}",
+        f"- command: `{record['command']}`",
+        "- each variant runs in turn, in one process; run 0 of the compiled fit includes "
+        "its compilation, later runs reuse the compiled code",
+        "",
+        "| variant | run | seconds | images/s | against the plain loop |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for r in runs:
-        lines.append(f"| {r['variant']} | {r['repeat']} | {r['seconds']:.1f} | "
-                     f"{r['images_per_s']:.0f} | {r['images_per_s'] / base:.2f}x |")
+        lines.append(
+            f"| {r['variant']} | {r['repeat']} | {r['seconds']:.1f} | "
+            f"{r['images_per_s']:.0f} | {r['images_per_s'] / base:.2f}x |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -112,8 +112,7 @@ def profile_name(max_per_class) -> str:
         if value == max_per_class:
             return name
     raise ValueError(
-        f"No payload profile has max_per_class={max_per_class!r}; the profiles "
-        f"are {PROFILES!r}."
+        f"No payload profile has max_per_class={max_per_class!r}; the profiles are {PROFILES!r}."
     )
 
 
@@ -130,8 +129,12 @@ def _check_profiles(profiles):
 def _subset(arrays, bunch, *, imbalance_ratio, max_per_class):
     """Indices of one loader call into the training split, checked against it."""
     _, y, idx = make_long_tailed(
-        arrays["y_train"], arrays["y_train"], imbalance_ratio=imbalance_ratio,
-        max_per_class=max_per_class, random_state=RANDOM_STATE, return_indices=True,
+        arrays["y_train"],
+        arrays["y_train"],
+        imbalance_ratio=imbalance_ratio,
+        max_per_class=max_per_class,
+        random_state=RANDOM_STATE,
+        return_indices=True,
     )
     X = images_from_uint8(arrays["X_train"][idx], mean=bunch.mean, std=bunch.std)
     if not (np.array_equal(y, bunch.y_train) and np.array_equal(X, bunch.X_train)):
@@ -144,8 +147,7 @@ def _subset(arrays, bunch, *, imbalance_ratio, max_per_class):
     return idx
 
 
-def export(source, path, profiles=("paper",), *, balanced: bool = True,
-           data_home=None) -> dict:
+def export(source, path, profiles=("paper",), *, balanced: bool = True, data_home=None) -> dict:
     """Write the CIFAR10-LT subsets of ``profiles`` to one ``.npz`` file.
 
     Needs ``datasets`` (through the package's loader), unless the decoded
@@ -181,23 +183,39 @@ def export(source, path, profiles=("paper",), *, balanced: bool = True,
     subsets, record = {}, {}
     for name in profiles:
         max_per_class = PROFILES[name]
-        data = load_cifar10_lt(source=source, imbalance_ratio=IMBALANCE_RATIO,
-                               max_per_class=max_per_class, random_state=RANDOM_STATE,
-                               data_home=data_home)
-        subsets[name] = (_subset(arrays, data, imbalance_ratio=IMBALANCE_RATIO,
-                                 max_per_class=max_per_class), data.DESCR)
+        data = load_cifar10_lt(
+            source=source,
+            imbalance_ratio=IMBALANCE_RATIO,
+            max_per_class=max_per_class,
+            random_state=RANDOM_STATE,
+            data_home=data_home,
+        )
+        subsets[name] = (
+            _subset(arrays, data, imbalance_ratio=IMBALANCE_RATIO, max_per_class=max_per_class),
+            data.DESCR,
+        )
         record[name] = {
-            "max_per_class": max_per_class, "imbalance_ratio": IMBALANCE_RATIO,
-            "random_state": RANDOM_STATE, "n_train": len(data.y_train),
+            "max_per_class": max_per_class,
+            "imbalance_ratio": IMBALANCE_RATIO,
+            "random_state": RANDOM_STATE,
+            "n_train": len(data.y_train),
             "class_counts": data.class_counts.tolist(),
-            "balanced_per_class": None, "n_balanced": None,
+            "balanced_per_class": None,
+            "n_balanced": None,
         }
         if balanced:
             per_class = len(data.y_train) // n_classes  # as figure1 in reproduce_paper.py
-            full = load_cifar10_lt(source=source, imbalance_ratio=1, max_per_class=per_class,
-                                   random_state=RANDOM_STATE, data_home=data_home)
-            subsets[f"{name}_balanced"] = (_subset(arrays, full, imbalance_ratio=1,
-                                                   max_per_class=per_class), full.DESCR)
+            full = load_cifar10_lt(
+                source=source,
+                imbalance_ratio=1,
+                max_per_class=per_class,
+                random_state=RANDOM_STATE,
+                data_home=data_home,
+            )
+            subsets[f"{name}_balanced"] = (
+                _subset(arrays, full, imbalance_ratio=1, max_per_class=per_class),
+                full.DESCR,
+            )
             record[name].update(balanced_per_class=per_class, n_balanced=len(full.y_train))
             del full
         mean, std = data.mean, data.std
@@ -218,11 +236,13 @@ def export(source, path, profiles=("paper",), *, balanced: bool = True,
         members[f"{key}_descr"] = np.asarray(descr)
     local = Path(str(source)).expanduser()
     provenance = {
-        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
         "source": str(source),
         "source_resolved": str(local.resolve()) if local.exists() else None,
         "profiles": record,
-        "n_train_images_stored": len(index), "n_test": len(arrays["y_test"]),
+        "n_train_images_stored": len(index),
+        "n_test": len(arrays["y_test"]),
         "sklearn_ltdd_version": sklearn_ltdd.__version__,
         "numpy_version": np.__version__,
         "compressed": COMPRESS,
@@ -270,8 +290,10 @@ def working_tree_bytes(repo=REPO, exclude=None) -> int:
     repo = Path(repo).resolve()
     try:
         listing = subprocess.run(
-            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=repo,
-            capture_output=True, check=True,
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+            cwd=repo,
+            capture_output=True,
+            check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         raise OSError(
@@ -326,8 +348,14 @@ def check_sizes(folder, tree_bytes: int, limit: int = CARRY_LIMIT) -> dict:
             parts[entry.name] = entry.stat().st_size
     n_folder = folder_bytes(folder)
     total = n_folder + int(tree_bytes)
-    return {"folder_bytes": n_folder, "tree_bytes": int(tree_bytes), "total": total,
-            "limit": int(limit), "over": max(0, total - int(limit)), "parts": parts}
+    return {
+        "folder_bytes": n_folder,
+        "tree_bytes": int(tree_bytes),
+        "total": total,
+        "limit": int(limit),
+        "over": max(0, total - int(limit)),
+        "parts": parts,
+    }
 
 
 def _mib(n_bytes):
@@ -336,15 +364,22 @@ def _mib(n_bytes):
 
 # -- command line -----------------------------------------------------------------------
 def _export_command(args):
-    provenance = export(args.source, args.out, args.profiles, balanced=args.balanced,
-                        data_home=args.data_home)
+    provenance = export(
+        args.source, args.out, args.profiles, balanced=args.balanced, data_home=args.data_home
+    )
     for name, info in provenance["profiles"].items():
-        extra = (f", balanced subset {info['n_balanced']} ({info['balanced_per_class']} "
-                 f"per class)" if info["n_balanced"] else ", no balanced subset")
-        print(f"{name}: {info['n_train']} long-tailed training images "
-              f"{info['class_counts']}{extra}")
-    print(f"stored {provenance['n_train_images_stored']} distinct training images and "
-          f"{provenance['n_test']} test images")
+        extra = (
+            f", balanced subset {info['n_balanced']} ({info['balanced_per_class']} per class)"
+            if info["n_balanced"]
+            else ", no balanced subset"
+        )
+        print(
+            f"{name}: {info['n_train']} long-tailed training images {info['class_counts']}{extra}"
+        )
+    print(
+        f"stored {provenance['n_train_images_stored']} distinct training images and "
+        f"{provenance['n_test']} test images"
+    )
     print(f"wrote {args.out}: {_mib(Path(args.out).stat().st_size)}")
     return 0
 
@@ -358,8 +393,10 @@ def _check_command(args):
     print(f"working tree (git ls-files -co --exclude-standard): {_mib(sizes['tree_bytes'])}")
     print(f"total carried: {_mib(sizes['total'])} of {_mib(sizes['limit'])}")
     if sizes["over"]:
-        print(f"too big: {_mib(sizes['over'])} over the limit; leave out a profile "
-              f"or a wheel", file=sys.stderr)
+        print(
+            f"too big: {_mib(sizes['over'])} over the limit; leave out a profile or a wheel",
+            file=sys.stderr,
+        )
         return 1
     print(f"fits: {_mib(sizes['limit'] - sizes['total'])} to spare")
     return 0
@@ -369,12 +406,19 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     ex = commands.add_parser("export", help="write the .npz payload (needs datasets)")
-    ex.add_argument("--source", default=os.environ.get("SKLEARN_LTDD_CIFAR10"),
-                    help="hub id or local CIFAR-10 folder (default $SKLEARN_LTDD_CIFAR10)")
+    ex.add_argument(
+        "--source",
+        default=os.environ.get("SKLEARN_LTDD_CIFAR10"),
+        help="hub id or local CIFAR-10 folder (default $SKLEARN_LTDD_CIFAR10)",
+    )
     ex.add_argument("--out", required=True, help="the .npz file to write")
     ex.add_argument("--profiles", nargs="+", choices=sorted(PROFILES), default=["paper"])
-    ex.add_argument("--no-balanced", dest="balanced", action="store_false",
-                    help="leave out the balanced Figure-1 subsets")
+    ex.add_argument(
+        "--no-balanced",
+        dest="balanced",
+        action="store_false",
+        help="leave out the balanced Figure-1 subsets",
+    )
     ex.add_argument("--data-home", default=None, help="the loader's cache folder")
     ex.set_defaults(run=_export_command)
     ch = commands.add_parser("check", help="size of a carried folder plus the working tree")

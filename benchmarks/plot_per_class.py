@@ -62,17 +62,26 @@ def plot(merged, rows, path):
     for i, row in enumerate(rows):
         means = [row["per_class_acc"][c]["mean"] for c in classes]
         stds = [row["per_class_acc"][c].get("std", 0.0) for c in classes]
-        label = (f"{row['name']}: {row['total_acc']['mean']:.1f} %, "
-                 f"Acc Std {row['acc_std']['mean']:.1f}")
-        ax.bar(x + (i - (len(rows) - 1) / 2) * width, means, width, label=label,
-               yerr=stds if any(stds) else None, capsize=2)
+        label = (
+            f"{row['name']}: {row['total_acc']['mean']:.1f} %, Acc Std {row['acc_std']['mean']:.1f}"
+        )
+        ax.bar(
+            x + (i - (len(rows) - 1) / 2) * width,
+            means,
+            width,
+            label=label,
+            yerr=stds if any(stds) else None,
+            capsize=2,
+        )
     ax.set_xticks(x, classes, rotation=30, ha="right")
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     devices = ", ".join(merged.get("device", []))
-    ax.set_title(f"Per-class accuracy, profile {merged['profile']} "
-                 f"(seeds {merged['seeds']}; {devices}); classes from head to tail",
-                 fontsize=9)
+    ax.set_title(
+        f"Per-class accuracy, profile {merged['profile']} "
+        f"(seeds {merged['seeds']}; {devices}); classes from head to tail",
+        fontsize=9,
+    )
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -83,10 +92,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--results", default=str(HERE / "results"))
-    parser.add_argument("--rows", nargs="+", default=None,
-                        help="row names (default: the user guide's three)")
-    parser.add_argument("--out", default=None,
-                        help="PNG path (default: <results>/<profile>_per_class.png)")
+    parser.add_argument(
+        "--rows", nargs="+", default=None, help="row names (default: the user guide's three)"
+    )
+    parser.add_argument(
+        "--out", default=None, help="PNG path (default: <results>/<profile>_per_class.png)"
+    )
     args = parser.parse_args(argv)
     merged = json.loads((Path(args.results) / f"{args.profile}.json").read_text())
     wanted = [[name] for name in args.rows] if args.rows else DEFAULT_ROWS

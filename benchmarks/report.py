@@ -26,13 +26,16 @@ from ltdd_bench.tables import merge  # noqa: E402
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("profile", help="a profile with seed files, e.g. cpu or paper")
-    parser.add_argument("--results", default=str(HERE / "results"),
-                        help="the folder holding <profile>/seed<N>.json")
-    parser.add_argument("--out", default=None,
-                        help="where the .json and .md go (default: --results)")
+    parser.add_argument(
+        "--results", default=str(HERE / "results"), help="the folder holding <profile>/seed<N>.json"
+    )
+    parser.add_argument(
+        "--out", default=None, help="where the .json and .md go (default: --results)"
+    )
     args = parser.parse_args(argv)
     results = Path(args.results)
     out = Path(args.out) if args.out else results

@@ -48,6 +48,7 @@ from sklearn.linear_model import LogisticRegression
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # ltdd_bench, also when this file is imported by path
 
+from ltdd_bench.chunks import export_artifacts  # noqa: E402
 from ltdd_bench.common import (  # noqa: E402
     Budget,
     OutOfTime,
@@ -56,7 +57,6 @@ from ltdd_bench.common import (  # noqa: E402
     write_json,
 )
 from ltdd_bench.profiles import PROFILES  # noqa: E402
-from ltdd_bench.chunks import export_artifacts  # noqa: E402
 from ltdd_bench.runner import (  # noqa: E402
     Declarations,
     DistilledSet,
@@ -69,7 +69,6 @@ from ltdd_bench.runner import (  # noqa: E402
     seed_saver,
 )
 from ltdd_bench.tables import merge, paper_row  # noqa: E402, F401  (paper_row: for tests)
-
 from sklearn_ltdd import (  # noqa: E402
     CoresetSampler,
     DecoupledClassifier,
@@ -88,27 +87,43 @@ LA_FLIP = {"criterion": "logit_adjusted", "augmentation": "crop_flip"}
 FAST = {"precision": "bf16", "compile": True}
 #: The soft-label teacher: a batch-norm ConvNet3 with logit adjustment on mixup or CutMix
 #: batches (measured above the paper's cumulative reweighting on the CPU profile).
-TEACHER = {"module__norm": "batchnorm", "criterion": "logit_adjusted",
-           "batch_mixing": "mixup_or_cutmix", "augmentation": "crop_flip", "lr": 0.05,
-           "batch_size": 64, "lr_schedule": "cosine"}
+TEACHER = {
+    "module__norm": "batchnorm",
+    "criterion": "logit_adjusted",
+    "batch_mixing": "mixup_or_cutmix",
+    "augmentation": "crop_flip",
+    "lr": 0.05,
+    "batch_size": 64,
+    "lr_schedule": "cosine",
+}
 HEAD = LogisticRegression(max_iter=1000, class_weight="balanced")
 
 
 # -- what the rows share: distilled and resampled sets, networks --------------------------
 def _distiller(cls, key, **fixed):
     """``make(ctx)``: ``cls`` with the profile's settings ``p[key]`` (less n_iterations)."""
+
     def make(c):
         settings_ = {k: v for k, v in c.p[key].items() if k != "n_iterations"}
-        return cls(ipc=c.ipc, module_params={"width": c.p["width"]}, device=c.device,
-                   random_state=c.seed, **{**settings_, **fixed})
+        return cls(
+            ipc=c.ipc,
+            module_params={"width": c.p["width"]},
+            device=c.device,
+            random_state=c.seed,
+            **{**settings_, **fixed},
+        )
+
     return make
 
 
 def _mtt(**changes):
     def make(c):
-        memory = Memory(Path(c.args.experts_cache or Path(c.args.artifacts) / c.args.profile
-                             / "experts"), verbose=0)
+        memory = Memory(
+            Path(c.args.experts_cache or Path(c.args.artifacts) / c.args.profile / "experts"),
+            verbose=0,
+        )
         return _distiller(TrajectoryMatchingDistiller, "mtt", memory=memory, **changes)(c)
+
     return make
 
 
@@ -126,22 +141,38 @@ def _coreset_key(strategy, combine):
 def _coreset_rows():
     """Issue 24: every coreset under the one student recipe (hard labels), and two-stage
     models with the random and the difficulty coresets in stage 2."""
-    names = {"random": "random", "herding": "herding", "k_center": "k-center",
-             "difficulty": "difficulty (EL2N, auto window)"}
+    names = {
+        "random": "random",
+        "herding": "herding",
+        "k_center": "k-center",
+        "difficulty": "difficulty (EL2N, auto window)",
+    }
     rows = []
     for strategy in CORESET_STRATEGIES:
         for k in (1, 4):
             label = f"Coreset: {names[strategy]}" + (", 4 per stored image" if k > 1 else "")
             best = strategy == "difficulty" and k > 1  # the best on the CPU profile
-            rows.append(Row("coreset", label, lambda c: c.student(),
-                            data=_coreset_key(strategy, k),
-                            select="coreset_best" if best else None))
+            rows.append(
+                Row(
+                    "coreset",
+                    label,
+                    lambda c: c.student(),
+                    data=_coreset_key(strategy, k),
+                    select="coreset_best" if best else None,
+                )
+            )
     for strategy in ("random", "difficulty"):
         for k in (1, 4):
             key = _coreset_key(strategy, k)
             label = f"Original + coreset: {names[strategy]}" + (", 4 per stored" if k > 1 else "")
-            rows.append(Row("coreset", label, needs=(key,), model=lambda c, key=key: c.two_stage(
-                c.frozen("group_ce"), key, c.student())))
+            rows.append(
+                Row(
+                    "coreset",
+                    label,
+                    needs=(key,),
+                    model=lambda c, key=key: c.two_stage(c.frozen("group_ce"), key, c.student()),
+                )
+            )
     return rows
 
 
@@ -153,50 +184,99 @@ def _ros_epochs(c):
 
 SETS = {
     "ros": SampledSet(lambda c: ImageSampler(RandomOverSampler(random_state=c.seed))),
-    "random": SampledSet(lambda c: ImageSampler(RandomUnderSampler(
-        sampling_strategy={k: c.ipc for k in np.unique(c.y)}, random_state=c.seed))),
-    "gm": DistilledSet((("official", _distiller(GradientMatchingDistiller, "gm")),),
-                       _iterations("gm"), eval_epochs="distilled_epochs"),
+    "random": SampledSet(
+        lambda c: ImageSampler(
+            RandomUnderSampler(
+                sampling_strategy={k: c.ipc for k in np.unique(c.y)}, random_state=c.seed
+            )
+        )
+    ),
+    "gm": DistilledSet(
+        (("official", _distiller(GradientMatchingDistiller, "gm")),),
+        _iterations("gm"),
+        eval_epochs="distilled_epochs",
+    ),
     # MTT's CIFAR-10 settings match 2 expert epochs; a long-tailed epoch is ~10
     # batches, so the student overshoots and the step size collapses. If they
     # diverge, match 10 expert epochs instead (recorded either way).
-    "mtt": DistilledSet((("official", _mtt()), ("expert_epochs=10", _mtt(expert_epochs=10))),
-                        _iterations("mtt")),
-    "dm": DistilledSet((("official", _distiller(DistributionMatchingDistiller, "dm",
-                                                method="dm")),), _iterations("dm")),
-    "idm": DistilledSet((("official", _distiller(DistributionMatchingDistiller, "idm",
-                                                 method="idm")),), _iterations("idm")),
-    "idm_balanced_queue": DistilledSet((("official", _distiller(
-        DistributionMatchingDistiller, "idm", method="idm", balance="sampling")),),
-        _iterations("idm")),
+    "mtt": DistilledSet(
+        (("official", _mtt()), ("expert_epochs=10", _mtt(expert_epochs=10))), _iterations("mtt")
+    ),
+    "dm": DistilledSet(
+        (("official", _distiller(DistributionMatchingDistiller, "dm", method="dm")),),
+        _iterations("dm"),
+    ),
+    "idm": DistilledSet(
+        (("official", _distiller(DistributionMatchingDistiller, "idm", method="idm")),),
+        _iterations("idm"),
+    ),
+    "idm_balanced_queue": DistilledSet(
+        (
+            (
+                "official",
+                _distiller(DistributionMatchingDistiller, "idm", method="idm", balance="sampling"),
+            ),
+        ),
+        _iterations("idm"),
+    ),
     # Coresets (issue 24): each strategy, alone and with four images per stored one.
-    **{_coreset_key(s, k): SampledSet(lambda c, s=s, k=k: CoresetSampler(
-        ipc=c.ipc, strategy=s, estimator=c.frozen("scorer"), combine=k, random_state=c.seed))
-       for s in CORESET_STRATEGIES for k in (1, 4)},
+    **{
+        _coreset_key(s, k): SampledSet(
+            lambda c, s=s, k=k: CoresetSampler(
+                ipc=c.ipc, strategy=s, estimator=c.frozen("scorer"), combine=k, random_state=c.seed
+            )
+        )
+        for s in CORESET_STRATEGIES
+        for k in (1, 4)
+    },
     # The fast settings (issue 23): GM and DM distilled in bf16, compiled.
-    "gm_fast": DistilledSet((("official", _distiller(GradientMatchingDistiller, "gm", **FAST)),),
-                            _iterations("gm"), eval_epochs="distilled_epochs"),
-    "dm_fast": DistilledSet((("official", _distiller(DistributionMatchingDistiller, "dm",
-                                                     method="dm", **FAST)),), _iterations("dm")),
+    "gm_fast": DistilledSet(
+        (("official", _distiller(GradientMatchingDistiller, "gm", **FAST)),),
+        _iterations("gm"),
+        eval_epochs="distilled_epochs",
+    ),
+    "dm_fast": DistilledSet(
+        (("official", _distiller(DistributionMatchingDistiller, "dm", method="dm", **FAST)),),
+        _iterations("dm"),
+    ),
     # Statistics matching (issue 22) with the shared teacher as observer and teacher.
-    "sm": DistilledSet((("shared teacher", lambda c: _distiller(
-        StatisticsMatchingDistiller, "sm", observer=c.frozen("teacher"),
-        teacher="observer")(c)),), _iterations("sm")),
+    "sm": DistilledSet(
+        (
+            (
+                "shared teacher",
+                lambda c: _distiller(
+                    StatisticsMatchingDistiller,
+                    "sm",
+                    observer=c.frozen("teacher"),
+                    teacher="observer",
+                )(c),
+            ),
+        ),
+        _iterations("sm"),
+    ),
 }
 
 NETWORKS = {
-    "original": Network(lambda c: c.net()),                      # Table 1's Original
-    "la_flip": Network(lambda c: c.net(**LA_FLIP)),              # the LA + crop/flip baseline
-    "group_ce": Network(lambda c: c.net(), labels="groups"),     # stage 1 of "Original + X"
+    "original": Network(lambda c: c.net()),  # Table 1's Original
+    "la_flip": Network(lambda c: c.net(**LA_FLIP)),  # the LA + crop/flip baseline
+    "group_ce": Network(lambda c: c.net(), labels="groups"),  # stage 1 of "Original + X"
     "group_la_flip": Network(lambda c: c.net(**LA_FLIP), labels="groups"),
     # Issue 22: the teacher of every soft-label row and statistics matching's observer.
-    "teacher": Network(lambda c: c.net(c.p["teacher"]["epochs"],
-                                       **{**TEACHER, **c.p["teacher"].get("params", {})})),
+    "teacher": Network(
+        lambda c: c.net(c.p["teacher"]["epochs"], **{**TEACHER, **c.p["teacher"].get("params", {})})
+    ),
     # Issue 24: the coresets' scoring and embedding network (CoresetSampler's default).
-    "scorer": Network(lambda c: CoresetSampler(
-        scoring_epochs=c.p["coreset"]["scoring_epochs"], module_params={"width": c.p["width"]},
-        device=c.device).default_network(c.seed).set_params(
-            **(FAST if c.p.get("fast") else {}))),
+    "scorer": Network(
+        lambda c: (
+            CoresetSampler(
+                scoring_epochs=c.p["coreset"]["scoring_epochs"],
+                module_params={"width": c.p["width"]},
+                device=c.device,
+            )
+            .default_network(c.seed)
+            .set_params(**(FAST if c.p.get("fast") else {}))
+        )
+    ),
 }
 
 
@@ -213,18 +293,29 @@ def _original_plus(key):
 
 def _heads(stage2, fine_tune=False):
     """Issue 14: both stages as heads on the LA + crop/flip network (shared, frozen)."""
+
     def make(c):
-        return c.two_stage(None if fine_tune else HEAD, stage2, None if fine_tune else HEAD,
-                           backbone=c.frozen("la_flip"), fine_tune=fine_tune)
+        return c.two_stage(
+            None if fine_tune else HEAD,
+            stage2,
+            None if fine_tune else HEAD,
+            backbone=c.frozen("la_flip"),
+            fine_tune=fine_tune,
+        )
+
     return make
 
 
 def _student_rows(label, key, select="soft"):
     """Issue 22: set ``key`` under the one student recipe, hard and soft labels."""
+
     def name(kind):
         return lambda c: f"{label(c) if callable(label) else label}, {kind} labels"
-    return [Row("soft", name("hard"), lambda c: c.student(), data=key, select=select),
-            Row("soft", name("soft"), lambda c: c.student("teacher"), data=key, select=select)]
+
+    return [
+        Row("soft", name("hard"), lambda c: c.student(), data=key, select=select),
+        Row("soft", name("soft"), lambda c: c.student("teacher"), data=key, select=select),
+    ]
 
 
 def _random_label(c):
@@ -232,56 +323,125 @@ def _random_label(c):
 
 
 def _dm_rows(label, key):
-    return [Row("table1", f"{label} Distilled", _on_set(key), data=key, select="dm"),
-            Row("table2", f"Original + {label} Distilled", _original_plus(key), needs=(key,),
-                select="dm")]
+    return [
+        Row("table1", f"{label} Distilled", _on_set(key), data=key, select="dm"),
+        Row(
+            "table2",
+            f"Original + {label} Distilled",
+            _original_plus(key),
+            needs=(key,),
+            select="dm",
+        ),
+    ]
 
 
 ROWS = [
     # The paper's rows without a distilled set, then its baselines and issue 7/14 rows.
     Row("table1", "Original", Shared("original")),
-    Row(("table2", "table3"), "Original + Original",
-        lambda c: c.two_stage(c.frozen("group_ce"), "original", c.net())),
+    Row(
+        ("table2", "table3"),
+        "Original + Original",
+        lambda c: c.two_stage(c.frozen("group_ce"), "original", c.net()),
+    ),
     Row("baselines", "Class-balanced CE (Cui 2019)", lambda c: c.net(criterion="class_balanced")),
     Row("baselines", "Logit adjustment (Menon 2021)", lambda c: c.net(**LA)),
     Row("baselines", "Logit adjustment + crop/flip", Shared("la_flip")),
     Row("baselines", "CE + crop/flip", lambda c: c.net(augmentation="crop_flip")),
-    Row("baselines", lambda c: f"Random over-sampling ({_ros_epochs(c)} epochs)",
-        lambda c: c.net(_ros_epochs(c)), data="ros"),
-    Row("baselines", lambda c: f"Random {c.ipc} real images per class",
-        lambda c: c.net("distilled_epochs"), data="random"),
-    Row("extra", "Original(LA+flip) + Original(LA+flip)", soft_routing=True,
-        model=lambda c: c.two_stage(c.frozen("group_la_flip"), "original", c.net(**LA_FLIP))),
-    Row("extra", "Original(CE) + Original(LA+flip)", soft_routing=True,
-        model=lambda c: c.two_stage(c.frozen("group_ce"), "original", c.net(**LA_FLIP))),
-    Row("backbone", "cRT (Kang 2020)",
-        lambda c: DecoupledClassifier(c.frozen("original"), method="crt", random_state=c.seed)),
-    Row("backbone", "tau-normalisation, tau=1 (Kang 2020)",
-        lambda c: DecoupledClassifier(c.frozen("original"), method="tau", tau=1.0)),
-    Row("backbone", "cRT on the LA+flip backbone",
-        lambda c: DecoupledClassifier(c.frozen("la_flip"), method="crt", random_state=c.seed)),
-    Row("backbone", "Backbone(LA+flip) + heads: original / original", _heads("original"),
-        soft_routing=True),
+    Row(
+        "baselines",
+        lambda c: f"Random over-sampling ({_ros_epochs(c)} epochs)",
+        lambda c: c.net(_ros_epochs(c)),
+        data="ros",
+    ),
+    Row(
+        "baselines",
+        lambda c: f"Random {c.ipc} real images per class",
+        lambda c: c.net("distilled_epochs"),
+        data="random",
+    ),
+    Row(
+        "extra",
+        "Original(LA+flip) + Original(LA+flip)",
+        soft_routing=True,
+        model=lambda c: c.two_stage(c.frozen("group_la_flip"), "original", c.net(**LA_FLIP)),
+    ),
+    Row(
+        "extra",
+        "Original(CE) + Original(LA+flip)",
+        soft_routing=True,
+        model=lambda c: c.two_stage(c.frozen("group_ce"), "original", c.net(**LA_FLIP)),
+    ),
+    Row(
+        "backbone",
+        "cRT (Kang 2020)",
+        lambda c: DecoupledClassifier(c.frozen("original"), method="crt", random_state=c.seed),
+    ),
+    Row(
+        "backbone",
+        "tau-normalisation, tau=1 (Kang 2020)",
+        lambda c: DecoupledClassifier(c.frozen("original"), method="tau", tau=1.0),
+    ),
+    Row(
+        "backbone",
+        "cRT on the LA+flip backbone",
+        lambda c: DecoupledClassifier(c.frozen("la_flip"), method="crt", random_state=c.seed),
+    ),
+    Row(
+        "backbone",
+        "Backbone(LA+flip) + heads: original / original",
+        _heads("original"),
+        soft_routing=True,
+    ),
     # Gradient matching (DC).
     Row("table1", "GM Distilled", _on_set("gm"), data="gm"),
     Row(("table2", "table3"), "Original + GM Distilled", _original_plus("gm"), needs=("gm",)),
-    Row("table3", "GM Distilled + GM Distilled", data="original", needs=("gm",),
+    Row(
+        "table3",
+        "GM Distilled + GM Distilled",
+        data="original",
+        needs=("gm",),
         model=lambda c: TwoStageClassifier(
-            grouper=c.groups(), group_estimator=c.evaluator("gm"),
-            class_estimator=c.evaluator("gm"), stage1_data=c.sampler("gm"),
-            stage2_data=c.sampler("gm"), random_state=c.seed)),
-    Row("extra", "Original(LA+flip) + GM(DSA)", needs=("gm",), soft_routing=True,
-        model=lambda c: c.two_stage(c.frozen("group_la_flip"), "gm",
-                                    c.net("dsa_epochs", augmentation="dsa"))),
-    Row("backbone", "Backbone(LA+flip) + heads: original / GM", _heads("gm"), needs=("gm",),
-        soft_routing=True),
-    Row("backbone", "Backbone(LA+flip) fine-tuned: original / GM", _heads("gm", fine_tune=True),
-        needs=("gm",), soft_routing=True),
+            grouper=c.groups(),
+            group_estimator=c.evaluator("gm"),
+            class_estimator=c.evaluator("gm"),
+            stage1_data=c.sampler("gm"),
+            stage2_data=c.sampler("gm"),
+            random_state=c.seed,
+        ),
+    ),
+    Row(
+        "extra",
+        "Original(LA+flip) + GM(DSA)",
+        needs=("gm",),
+        soft_routing=True,
+        model=lambda c: c.two_stage(
+            c.frozen("group_la_flip"), "gm", c.net("dsa_epochs", augmentation="dsa")
+        ),
+    ),
+    Row(
+        "backbone",
+        "Backbone(LA+flip) + heads: original / GM",
+        _heads("gm"),
+        needs=("gm",),
+        soft_routing=True,
+    ),
+    Row(
+        "backbone",
+        "Backbone(LA+flip) fine-tuned: original / GM",
+        _heads("gm", fine_tune=True),
+        needs=("gm",),
+        soft_routing=True,
+    ),
     # Trajectory matching (MTT).
     Row("table1", "MTT Distilled", _on_set("mtt"), data="mtt"),
     Row("table2", "Original + MTT Distilled", _original_plus("mtt"), needs=("mtt",)),
-    Row("backbone", "Backbone(LA+flip) + heads: original / MTT", _heads("mtt"), needs=("mtt",),
-        soft_routing=True),
+    Row(
+        "backbone",
+        "Backbone(LA+flip) + heads: original / MTT",
+        _heads("mtt"),
+        needs=("mtt",),
+        soft_routing=True,
+    ),
     # Distribution matching (issue 15).
     *_dm_rows("DM", "dm"),
     *_dm_rows("IDM", "idm"),
@@ -289,17 +449,34 @@ ROWS = [
     # Soft labels (issue 22): the teacher, and every small set under one student recipe.
     Row("baselines", "Logit adjustment + mixup", lambda c: c.net(**LA, batch_mixing="mixup")),
     Row("baselines", "Logit adjustment + CutMix", lambda c: c.net(**LA, batch_mixing="cutmix")),
-    Row("soft", lambda c: f"Teacher: BN ConvNet3, {c.p['teacher'].get('name', 'LA + mixup/CutMix')}"
-                          f", {c.p['teacher']['epochs']} epochs", Shared("teacher"), select="soft"),
+    Row(
+        "soft",
+        lambda c: (
+            f"Teacher: BN ConvNet3, {c.p['teacher'].get('name', 'LA + mixup/CutMix')}"
+            f", {c.p['teacher']['epochs']} epochs"
+        ),
+        Shared("teacher"),
+        select="soft",
+    ),
     *_student_rows(_random_label, "random"),
     *_student_rows("SM", "sm"),
-    Row("soft", lambda c: f"Original + {_random_label(c)[0].lower()}{_random_label(c)[1:]}, "
-                          "stage 2 learns the teacher", needs=("random",),
-        select="soft_two_stage", model=lambda c: c.two_stage(c.frozen("group_ce"), "random",
-                                                             c.student("teacher"))),
-    Row("soft", "Original + SM, stage 2 learns the teacher", needs=("sm",),
+    Row(
+        "soft",
+        lambda c: (
+            f"Original + {_random_label(c)[0].lower()}{_random_label(c)[1:]}, "
+            "stage 2 learns the teacher"
+        ),
+        needs=("random",),
         select="soft_two_stage",
-        model=lambda c: c.two_stage(c.frozen("group_ce"), "sm", c.student("teacher"))),
+        model=lambda c: c.two_stage(c.frozen("group_ce"), "random", c.student("teacher")),
+    ),
+    Row(
+        "soft",
+        "Original + SM, stage 2 learns the teacher",
+        needs=("sm",),
+        select="soft_two_stage",
+        model=lambda c: c.two_stage(c.frozen("group_ce"), "sm", c.student("teacher")),
+    ),
     *_student_rows("DM", "dm", select="soft_dm"),
     *_student_rows("IDM", "idm", select="soft_idm"),
     *_student_rows("IDM (balanced queue)", "idm_balanced_queue", select="soft_idm"),
@@ -313,19 +490,32 @@ ROWS = [
     Row("fast", "Logit adjustment + crop/flip", lambda c: c.net(**LA_FLIP, **FAST)),
     Row("fast", "GM Distilled", lambda c: c.evaluator("gm_fast", **FAST), data="gm_fast"),
     Row("fast", "DM Distilled", lambda c: c.evaluator("dm_fast", **FAST), data="dm_fast"),
-    Row("fast", lambda c: f"{_random_label(c)}, soft labels",
-        lambda c: c.student("teacher", **FAST), data="random"),
+    Row(
+        "fast",
+        lambda c: f"{_random_label(c)}, soft labels",
+        lambda c: c.student("teacher", **FAST),
+        data="random",
+    ),
 ]
 
 # Issue 29: other students of the same teacher, on the SM set and on random real images.
 STUDENTS = {"resnet18": "ResNet-18", "vgg11": "VGG-11", "alexnet": "AlexNet"}
-ROWS += [Row("cross_arch", f"{label} student on the {what}, soft labels",
-             lambda c, m=module: c.student("teacher", module=m), data=key)
-         for module, label in STUDENTS.items()
-         for key, what in (("sm", "SM set"), ("random", "random real images"))]
+ROWS += [
+    Row(
+        "cross_arch",
+        f"{label} student on the {what}, soft labels",
+        lambda c, m=module: c.student("teacher", module=m),
+        data=key,
+    )
+    for module, label in STUDENTS.items()
+    for key, what in (("sm", "SM set"), ("random", "random real images"))
+]
 
-FIGURES = [Figure("balanced", "balanced"), Figure("original", "original"),
-           Figure("distilled", "gm", epochs="distilled_epochs")]
+FIGURES = [
+    Figure("balanced", "balanced"),
+    Figure("original", "original"),
+    Figure("distilled", "gm", epochs="distilled_epochs"),
+]
 
 DECLARATIONS = Declarations(rows=ROWS, sets=SETS, networks=NETWORKS, figures=FIGURES)
 TABLE_KEYS = sorted({row.key for row in ROWS}, key=lambda k: (len(k) > 1, k))
@@ -333,40 +523,74 @@ TABLE_KEYS = sorted({row.key for row in ROWS}, key=lambda k: (len(k) > 1, k))
 
 # -- the command line ----------------------------------------------------------------------------
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="seeds to run (default: the profile's)")
-    parser.add_argument("--tables", nargs="+", default=TABLE_KEYS, choices=TABLE_KEYS,
-                        help="which rows: 1, 2, 3 (the paper's tables), or a table's name "
-                             "(dm: the DM/IDM rows of Tables 1 and 2)")
-    parser.add_argument("--source", default=os.environ.get("SKLEARN_LTDD_CIFAR10"),
-                        help="CIFAR-10 hub id or local folder, or a payload .npz "
-                             "(benchmarks/payload.py)")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=None, help="seeds to run (default: the profile's)"
+    )
+    parser.add_argument(
+        "--tables",
+        nargs="+",
+        default=TABLE_KEYS,
+        choices=TABLE_KEYS,
+        help="which rows: 1, 2, 3 (the paper's tables), or a table's name "
+        "(dm: the DM/IDM rows of Tables 1 and 2)",
+    )
+    parser.add_argument(
+        "--source",
+        default=os.environ.get("SKLEARN_LTDD_CIFAR10"),
+        help="CIFAR-10 hub id or local folder, or a payload .npz (benchmarks/payload.py)",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=str(HERE / "results"))
-    parser.add_argument("--artifacts", default=str(HERE / "artifacts"),
-                        help="distilled sets and their checkpoints (continued when present)")
-    parser.add_argument("--experts-cache", default=None,
-                        help="joblib cache of MTT's expert trajectories "
-                             "(default: <artifacts>/<profile>/experts)")
-    parser.add_argument("--resume-from", default=None,
-                        help="a results folder whose <profile>/seed<N>.json rows are kept "
-                             "and not recomputed (default: --out)")
-    parser.add_argument("--time-limit", type=float, default=None,
-                        help="seconds this run may take; distillation stops in time and "
-                             "keeps its checkpoint, unfinished rows wait for the next run")
-    parser.add_argument("--distill-iterations", type=int, default=None,
-                        help="at most this many distillation iterations in this run")
-    parser.add_argument("--export-tar", default=None,
-                        help="after every checkpoint and figure, pack --artifacts into this tar")
+    parser.add_argument(
+        "--artifacts",
+        default=str(HERE / "artifacts"),
+        help="distilled sets and their checkpoints (continued when present)",
+    )
+    parser.add_argument(
+        "--experts-cache",
+        default=None,
+        help="joblib cache of MTT's expert trajectories (default: <artifacts>/<profile>/experts)",
+    )
+    parser.add_argument(
+        "--resume-from",
+        default=None,
+        help="a results folder whose <profile>/seed<N>.json rows are kept "
+        "and not recomputed (default: --out)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds this run may take; distillation stops in time and "
+        "keeps its checkpoint, unfinished rows wait for the next run",
+    )
+    parser.add_argument(
+        "--distill-iterations",
+        type=int,
+        default=None,
+        help="at most this many distillation iterations in this run",
+    )
+    parser.add_argument(
+        "--export-tar",
+        default=None,
+        help="after every checkpoint and figure, pack --artifacts into this tar",
+    )
     parser.add_argument("--figure", action="store_true", help="also draw Figure 1")
     parser.add_argument("--figure-dir", default=None, help="where Figure 1 goes (default: --out)")
-    parser.add_argument("--no-merge", action="store_true",
-                        help="write the seed files only (merge later with report.py)")
-    parser.add_argument("--merge-only", action="store_true",
-                        help="only merge the seed files already in --out (as report.py)")
+    parser.add_argument(
+        "--no-merge",
+        action="store_true",
+        help="write the seed files only (merge later with report.py)",
+    )
+    parser.add_argument(
+        "--merge-only",
+        action="store_true",
+        help="only merge the seed files already in --out (as report.py)",
+    )
     return parser.parse_args(argv)
 
 
@@ -381,14 +605,18 @@ def main(argv=None):
     args.seeds = args.seeds if args.seeds is not None else profile["seeds"]
     budget = Budget.from_limit(args.time_limit, args.distill_iterations, started)
     (out / args.profile).mkdir(parents=True, exist_ok=True)
-    export = ((lambda: export_artifacts(args.artifacts, args.export_tar)) if args.export_tar
-              else None)
+    export = (
+        (lambda: export_artifacts(args.artifacts, args.export_tar)) if args.export_tar else None
+    )
     start = time.perf_counter()
     data = load_data(profile, args.source)
     load_seconds = time.perf_counter() - start
     env = environment(args)
-    print(f"profile {args.profile}: {len(data.y_train)} training images "
-          f"{data.class_counts.tolist()}, device {env['device']}", flush=True)
+    print(
+        f"profile {args.profile}: {len(data.y_train)} training images "
+        f"{data.class_counts.tolist()}, device {env['device']}",
+        flush=True,
+    )
     resume = Path(args.resume_from or args.out)
     stopped = None
     for seed in args.seeds:
@@ -404,9 +632,19 @@ def main(argv=None):
             save(run)
 
         try:
-            run = run_seed(DECLARATIONS, args, profile, data, seed,
-                           Path(args.artifacts) / args.profile, env, checkpoint, previous,
-                           budget, export)
+            run = run_seed(
+                DECLARATIONS,
+                args,
+                profile,
+                data,
+                seed,
+                Path(args.artifacts) / args.profile,
+                env,
+                checkpoint,
+                previous,
+                budget,
+                export,
+            )
         except OutOfTime as exc:
             stopped = str(exc)
             print(f"stopped: {exc}; finished rows and checkpoints are saved", flush=True)
@@ -416,8 +654,9 @@ def main(argv=None):
                 write_json(path, previous)
             break
         save(run)
-        print(format_long_tail_table([r for rows in run.rows.values() for r in rows],
-                                     per_class=False))
+        print(
+            format_long_tail_table([r for rows in run.rows.values() for r in rows], per_class=False)
+        )
     if not args.no_merge:
         merge(out, args.profile)
     if stopped:

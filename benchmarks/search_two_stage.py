@@ -18,7 +18,8 @@ Examples
 --------
 python benchmarks/search_two_stage.py --profile smoke
 python benchmarks/search_two_stage.py --profile paper --source ../shared/data/cifar10
-python benchmarks/search_two_stage.py --profile cpu --grid heads --seed 1 --source ../shared/data/cifar10
+python benchmarks/search_two_stage.py --profile cpu --grid heads --seed 1 \
+    --source ../shared/data/cifar10
 """
 
 from __future__ import annotations
@@ -34,12 +35,11 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_sco
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ltdd_bench.common import environment, load_data  # noqa: E402
-from ltdd_bench.profiles import PROFILES, convnet  # noqa: E402
-
 from sklearn.base import clone  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
+from ltdd_bench.common import environment, load_data  # noqa: E402
+from ltdd_bench.profiles import PROFILES, convnet  # noqa: E402
 from sklearn_ltdd import (  # noqa: E402
     ClassGrouper,
     GradientMatchingDistiller,
@@ -55,48 +55,81 @@ def candidates(p, device, seed, gm_iterations, grid="full"):
     "quick": three candidates; "heads": the shared-backbone model's head
     regularisation only.
     """
+
     def net(epochs=None, **kwargs):
         return convnet(p, device, seed, epochs, **kwargs)
 
     la_flip = {"criterion": "logit_adjusted", "augmentation": "crop_flip"}
     # Balanced softmax is logit adjustment with tau=1 up to a constant: not repeated.
     group_nets = [net(augmentation="crop_flip"), net(**la_flip)]
-    original = {"group_estimator": group_nets, "stage2_data": ["original"],
-                "class_estimator": [net(**la_flip), net(augmentation="crop_flip")],
-                "routing": ["hard", "soft"]}
-    distilled = {"group_estimator": group_nets[1:],
-                 "stage2_data": [GradientMatchingDistiller(
-                     ipc=p["ipc"], n_iterations=gm_iterations, init="real",
-                     augmentation="dsa", module_params={"width": p["width"]}, device=device,
-                     random_state=seed)],
-                 "class_estimator": [net(p["dsa_epochs"], augmentation="dsa")],
-                 "routing": ["hard", "soft"]}
+    original = {
+        "group_estimator": group_nets,
+        "stage2_data": ["original"],
+        "class_estimator": [net(**la_flip), net(augmentation="crop_flip")],
+        "routing": ["hard", "soft"],
+    }
+    distilled = {
+        "group_estimator": group_nets[1:],
+        "stage2_data": [
+            GradientMatchingDistiller(
+                ipc=p["ipc"],
+                n_iterations=gm_iterations,
+                init="real",
+                augmentation="dsa",
+                module_params={"width": p["width"]},
+                device=device,
+                random_state=seed,
+            )
+        ],
+        "class_estimator": [net(p["dsa_epochs"], augmentation="dsa")],
+        "routing": ["hard", "soft"],
+    }
     # Issue 14: heads on one network trained on all the data (LA + crop/flip),
     # stage 2 on the original data or a distilled set, through that network.
     head = LogisticRegression(max_iter=1000, class_weight="balanced")
     gm = distilled["stage2_data"][0]
     mtt = TrajectoryMatchingDistiller(
-        ipc=p["ipc"], module_params={"width": p["width"]}, device=device, random_state=seed,
-        **p["mtt"])
+        ipc=p["ipc"],
+        module_params={"width": p["width"]},
+        device=device,
+        random_state=seed,
+        **p["mtt"],
+    )
     # MTT inside every fold (experts and all) is for a GPU: the CPU profile's grid
     # leaves it out (its MTT rows come from reproduce_paper.py instead).
     stage2 = ["original", gm] + ([] if p.get("cpu_budget") else [mtt])
-    backbone = {"backbone": [net(**la_flip)], "group_estimator": [head],
-                "class_estimator": [head], "stage2_data": stage2,
-                "routing": ["hard", "soft"]}
+    backbone = {
+        "backbone": [net(**la_flip)],
+        "group_estimator": [head],
+        "class_estimator": [head],
+        "stage2_data": stage2,
+        "routing": ["hard", "soft"],
+    }
     if grid == "heads":
         # The heads' regularisation on the frozen features: the backbone has fitted
         # the training images, so their features are cleaner than those of new
         # images and a weakly regularised head over-fits them. Same C in both stages.
-        return [{**backbone, "stage2_data": ["original"], "routing": ["soft"],
-                 "group_estimator": [clone(head).set_params(C=c)],
-                 "class_estimator": [clone(head).set_params(C=c)]}
-                for c in (1.0, 0.1, 0.01, 0.001, 0.0001)]
+        return [
+            {
+                **backbone,
+                "stage2_data": ["original"],
+                "routing": ["soft"],
+                "group_estimator": [clone(head).set_params(C=c)],
+                "class_estimator": [clone(head).set_params(C=c)],
+            }
+            for c in (1.0, 0.1, 0.01, 0.001, 0.0001)
+        ]
     if grid == "quick":
-        return [{**original, "group_estimator": group_nets[1:], "class_estimator":
-                 original["class_estimator"][:1], "routing": ["soft"]},
-                {**distilled, "routing": ["hard"]},
-                {**backbone, "stage2_data": ["original"], "routing": ["soft"]}]
+        return [
+            {
+                **original,
+                "group_estimator": group_nets[1:],
+                "class_estimator": original["class_estimator"][:1],
+                "routing": ["soft"],
+            },
+            {**distilled, "routing": ["hard"]},
+            {**backbone, "stage2_data": ["original"], "routing": ["soft"]},
+        ]
     return [original, distilled, backbone]
 
 
@@ -104,8 +137,9 @@ def flat_baselines(p, device, seed):
     """The single-network baselines of ``reproduce_paper.py`` that a two-stage model must beat."""
     return {
         "Logit adjustment (Menon 2021)": convnet(p, device, seed, criterion="logit_adjusted"),
-        "Logit adjustment + crop/flip": convnet(p, device, seed, criterion="logit_adjusted",
-                                                   augmentation="crop_flip"),
+        "Logit adjustment + crop/flip": convnet(
+            p, device, seed, criterion="logit_adjusted", augmentation="crop_flip"
+        ),
     }
 
 
@@ -115,19 +149,38 @@ def test_baselines(out, profile, seed):
     if not path.exists():
         return []
     rows = json.loads(path.read_text())["tables"].get("baselines", [])
-    return [{"name": r["name"], "seed": seed,
-             "total_acc": {"mean": r["total_acc"], "std": 0.0, "n": 1},
-             "acc_std": {"mean": r["acc_std"], "std": 0.0, "n": 1}} for r in rows]
+    return [
+        {
+            "name": r["name"],
+            "seed": seed,
+            "total_acc": {"mean": r["total_acc"], "std": 0.0, "n": 1},
+            "acc_std": {"mean": r["acc_std"], "std": 0.0, "n": 1},
+        }
+        for r in rows
+    ]
 
 
 def describe(params):
     out = {}
     for key, value in params.items():
         if hasattr(value, "get_params"):
-            shown = {k: v for k, v in value.get_params().items()
-                     if k in ("criterion", "augmentation", "max_epochs", "n_iterations", "ipc",
-                              "class_weight", "C")}
-            out[key] = f"{type(value).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+            shown = {
+                k: v
+                for k, v in value.get_params().items()
+                if k
+                in (
+                    "criterion",
+                    "augmentation",
+                    "max_epochs",
+                    "n_iterations",
+                    "ipc",
+                    "class_weight",
+                    "C",
+                )
+            }
+            out[key] = (
+                f"{type(value).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+            )
         else:
             out[key] = value
     return out
@@ -138,11 +191,19 @@ def main(argv=None):
     parser.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=3)
-    parser.add_argument("--gm-iterations", type=int, default=None,
-                        help="GM iterations inside each fold (default: the profile's)")
-    parser.add_argument("--grid", choices=["full", "quick", "heads"], default="full",
-                        help="full: every part; quick: three candidates; heads: the "
-                             "shared-backbone model's head regularisation C")
+    parser.add_argument(
+        "--gm-iterations",
+        type=int,
+        default=None,
+        help="GM iterations inside each fold (default: the profile's)",
+    )
+    parser.add_argument(
+        "--grid",
+        choices=["full", "quick", "heads"],
+        default="full",
+        help="full: every part; quick: three candidates; heads: the "
+        "shared-backbone model's head regularisation C",
+    )
     parser.add_argument("--source", default=None)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=str(HERE / "results"))
@@ -155,48 +216,76 @@ def main(argv=None):
 
     # Groups from a CE ConvNet trained on the training data (as in the tables).
     base = convnet(p, args.device, args.seed).fit(X, y)
-    groups = [g.tolist() for g in ClassGrouper(features="precomputed", random_state=args.seed)
-              .fit(base.embed(X), y).groups_]
+    groups = [
+        g.tolist()
+        for g in ClassGrouper(features="precomputed", random_state=args.seed)
+        .fit(base.embed(X), y)
+        .groups_
+    ]
     model = TwoStageClassifier(grouper=groups, random_state=args.seed)
     gm_iterations = args.gm_iterations or p["gm"]["n_iterations"]
     folds = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
-    search = GridSearchCV(model, candidates(p, args.device, args.seed, gm_iterations, args.grid),
-                          scoring="balanced_accuracy", refit=True, cv=folds,
-                          error_score="raise")
+    search = GridSearchCV(
+        model,
+        candidates(p, args.device, args.seed, gm_iterations, args.grid),
+        scoring="balanced_accuracy",
+        refit=True,
+        cv=folds,
+        error_score="raise",
+    )
     search.fit(X, y)
     cv_baselines = []
     for name, net in flat_baselines(p, args.device, args.seed).items():
         scores = cross_val_score(net, X, y, scoring="balanced_accuracy", cv=folds)
-        cv_baselines.append({"name": name, "mean": float(scores.mean()),
-                             "std": float(scores.std())})
+        cv_baselines.append(
+            {"name": name, "mean": float(scores.mean()), "std": float(scores.std())}
+        )
     best = search.best_estimator_
-    report = long_tail_report(data.y_test, best.predict(data.X_test), name="searched two-stage",
-                              n_train_images=best.n_train_images_, groups=best.groups_,
-                              target_names=data.target_names, train_counts=data.class_counts,
-                              verbose=True)
+    report = long_tail_report(
+        data.y_test,
+        best.predict(data.X_test),
+        name="searched two-stage",
+        n_train_images=best.n_train_images_,
+        groups=best.groups_,
+        target_names=data.target_names,
+        train_counts=data.class_counts,
+        verbose=True,
+    )
     results = {
-        "profile": args.profile, "seed": args.seed, **env, "folds": args.folds,
-        "seconds": time.perf_counter() - start, "groups": groups,
+        "profile": args.profile,
+        "seed": args.seed,
+        **env,
+        "folds": args.folds,
+        "seconds": time.perf_counter() - start,
+        "groups": groups,
         "best_params": describe(search.best_params_),
         "best_cv_balanced_accuracy": float(search.best_score_),
         "test": report,
         "cv_results": [
             {"params": describe(params), "mean": float(m), "std": float(s)}
-            for params, m, s in zip(search.cv_results_["params"],
-                                    search.cv_results_["mean_test_score"],
-                                    search.cv_results_["std_test_score"])],
+            for params, m, s in zip(
+                search.cv_results_["params"],
+                search.cv_results_["mean_test_score"],
+                search.cv_results_["std_test_score"],
+            )
+        ],
         "cv_baselines": cv_baselines,
     }
     results["validation_verdict"] = validation_verdict(results)
     results["baselines_on_test"] = test_baselines(Path(args.out), args.profile, args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"search_{args.profile}" + ("" if args.grid == "full" else f"_{args.grid}") + (
-        "" if args.grid == "full" and args.seed == 0 else f"_seed{args.seed}")
+    stem = (
+        f"search_{args.profile}"
+        + ("" if args.grid == "full" else f"_{args.grid}")
+        + ("" if args.grid == "full" and args.seed == 0 else f"_seed{args.seed}")
+    )
     (out / f"{stem}.json").write_text(json.dumps(results, indent=1, default=str))
     (out / f"{stem}.md").write_text(markdown(results))
-    print(f"best on validation folds: {results['best_params']} "
-          f"(balanced accuracy {search.best_score_:.3f})")
+    print(
+        f"best on validation folds: {results['best_params']} "
+        f"(balanced accuracy {search.best_score_:.3f})"
+    )
     return 0
 
 
@@ -214,41 +303,60 @@ def validation_verdict(results):
         verdict = "is within fold-to-fold noise of"
     else:
         verdict = "beats" if diff > 0 else "loses to"
-    return (f"On the validation folds the chosen two-stage configuration {verdict} the best "
-            f"flat baseline ({best['name']}, {100 * best['mean']:.1f} %): a difference of "
-            f"{diff:+.1f} points against a fold standard deviation of up to {noise:.1f}.")
+    return (
+        f"On the validation folds the chosen two-stage configuration {verdict} the best "
+        f"flat baseline ({best['name']}, {100 * best['mean']:.1f} %): a difference of "
+        f"{diff:+.1f} points against a fold standard deviation of up to {noise:.1f}."
+    )
 
 
 def markdown(results):
     test = results["test"]
-    lines = [f"# Two-stage configuration chosen on validation folds: `{results['profile']}`", "",
-             f"- device: {results['device']}; torch {results['torch']}; commit {results['commit']}",
-             f"- command: `{results['command']}`; {results['folds']} stratified folds of the "
-             f"training set, balanced-accuracy scorer; {results['seconds']:.0f} s",
-             f"- groups: {results['groups']}",
-             f"- chosen: `{results['best_params']}` (CV balanced accuracy "
-             f"{100 * results['best_cv_balanced_accuracy']:.1f} %)",
-             f"- on the test set: total {test['total_acc']:.1f} %, Acc Std {test['acc_std']:.1f}, "
-             f"group {test.get('group_acc', float('nan')):.1f} %", "",
-             "| candidate | CV balanced acc (%) |", "|---|---:|"]
+    lines = [
+        f"# Two-stage configuration chosen on validation folds: `{results['profile']}`",
+        "",
+        f"- device: {results['device']}; torch {results['torch']}; commit {results['commit']}",
+        f"- command: `{results['command']}`; {results['folds']} stratified folds of the "
+        f"training set, balanced-accuracy scorer; {results['seconds']:.0f} s",
+        f"- groups: {results['groups']}",
+        f"- chosen: `{results['best_params']}` (CV balanced accuracy "
+        f"{100 * results['best_cv_balanced_accuracy']:.1f} %)",
+        f"- on the test set: total {test['total_acc']:.1f} %, Acc Std {test['acc_std']:.1f}, "
+        f"group {test.get('group_acc', float('nan')):.1f} %",
+        "",
+        "| candidate | CV balanced acc (%) |",
+        "|---|---:|",
+    ]
     for row in sorted(results["cv_results"], key=lambda r: -r["mean"]):
         lines.append(f"| `{row['params']}` | {100 * row['mean']:.1f} ± {100 * row['std']:.1f} |")
     for row in results.get("cv_baselines", []):
-        lines.append(f"| baseline (one network): {row['name']} | "
-                     f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f} |")
+        lines.append(
+            f"| baseline (one network): {row['name']} | "
+            f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f} |"
+        )
     if results.get("cv_baselines"):
         lines += ["", results.get("validation_verdict") or validation_verdict(results)]
     if results.get("baselines_on_test"):
-        lines += ["", f"Baselines of the same profile and seed ({results['seed']}) on the test "
-                  "set (from reproduce_paper.py):", "", "| baseline | total acc | Acc Std |",
-                  "|---|---:|---:|"]
+        lines += [
+            "",
+            f"Baselines of the same profile and seed ({results['seed']}) on the test "
+            "set (from reproduce_paper.py):",
+            "",
+            "| baseline | total acc | Acc Std |",
+            "|---|---:|---:|",
+        ]
         for b in results["baselines_on_test"]:
-            lines.append(f"| {b['name']} | {b['total_acc']['mean']:.1f} | {b['acc_std']['mean']:.1f} |")
+            lines.append(
+                f"| {b['name']} | {b['total_acc']['mean']:.1f} | {b['acc_std']['mean']:.1f} |"
+            )
         top = max(results["baselines_on_test"], key=lambda b: b["total_acc"]["mean"])
-        lines += ["", f"On the test set the chosen configuration reaches {test['total_acc']:.1f} % "
-                  f"(Acc Std {test['acc_std']:.1f}); the best baseline by total accuracy, "
-                  f"{top['name']}, {top['total_acc']['mean']:.1f} % "
-                  f"(Acc Std {top['acc_std']['mean']:.1f})."]
+        lines += [
+            "",
+            f"On the test set the chosen configuration reaches {test['total_acc']:.1f} % "
+            f"(Acc Std {test['acc_std']:.1f}); the best baseline by total accuracy, "
+            f"{top['name']}, {top['total_acc']['mean']:.1f} % "
+            f"(Acc Std {top['acc_std']['mean']:.1f}).",
+        ]
     return "\n".join(lines) + "\n"
 
 

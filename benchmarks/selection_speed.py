@@ -41,22 +41,27 @@ from ltdd_bench.common import (  # noqa: E402
     write_json,
 )
 from ltdd_bench.profiles import PROFILES  # noqa: E402
-
 from sklearn_ltdd import CoresetSampler, DistributionMatchingDistiller  # noqa: E402
 
 
 def variants(p, device):
     width, ipc = {"width": p["width"]}, p["ipc"]
-    coreset = {"scoring_epochs": p["coreset"]["scoring_epochs"], "module_params": width,
-               "device": device, "random_state": 0}
+    coreset = {
+        "scoring_epochs": p["coreset"]["scoring_epochs"],
+        "module_params": width,
+        "device": device,
+        "random_state": 0,
+    }
     dm = {k: v for k, v in p["dm"].items()}
     return {
         "coreset: difficulty": lambda: CoresetSampler(ipc=ipc, strategy="difficulty", **coreset),
-        "coreset: difficulty, combine=4": lambda: CoresetSampler(ipc=ipc, strategy="difficulty", combine=4,
-                                                                 **coreset),
+        "coreset: difficulty, combine=4": lambda: CoresetSampler(
+            ipc=ipc, strategy="difficulty", combine=4, **coreset
+        ),
         "coreset: herding": lambda: CoresetSampler(ipc=ipc, strategy="herding", **coreset),
         f"DM, {dm['n_iterations']} iterations": lambda: DistributionMatchingDistiller(
-            ipc=ipc, module_params=width, device=device, random_state=0, **dm),
+            ipc=ipc, module_params=width, device=device, random_state=0, **dm
+        ),
     }
 
 
@@ -71,9 +76,18 @@ def main(argv=None):
     p = PROFILES[args.profile]
     data = load_data(p, args.source)
     X, y = data.X_train, data.y_train
-    record = {"kind": "selection_speed", "device": device_name(args.device), **versions(),
-              "commit": git_commit(), "command": command(), "profile": args.profile,
-              "n_images": int(len(y)), "width": p["width"], "ipc": p["ipc"], "runs": []}
+    record = {
+        "kind": "selection_speed",
+        "device": device_name(args.device),
+        **versions(),
+        "commit": git_commit(),
+        "command": command(),
+        "profile": args.profile,
+        "n_images": int(len(y)),
+        "width": p["width"],
+        "ipc": p["ipc"],
+        "runs": [],
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"selection_speed_{args.profile}_{slug(record['device'])}.json"
@@ -81,8 +95,9 @@ def main(argv=None):
         for name, make in variants(p, args.device).items():
             start = time.perf_counter()
             make().fit_resample(X, y)
-            record["runs"].append({"variant": name, "repeat": repeat,
-                                   "seconds": time.perf_counter() - start})
+            record["runs"].append(
+                {"variant": name, "repeat": repeat, "seconds": time.perf_counter() - start}
+            )
             print(record["runs"][-1], flush=True)
             write_json(path, record)
     path.with_suffix(".md").write_text(markdown(record))
@@ -92,17 +107,24 @@ def main(argv=None):
 
 def markdown(record):
     names = list(dict.fromkeys(r["variant"] for r in record["runs"]))
-    median = {n: float(np.median([r["seconds"] for r in record["runs"] if r["variant"] == n]))
-              for n in names}
+    median = {
+        n: float(np.median([r["seconds"] for r in record["runs"] if r["variant"] == n]))
+        for n in names
+    }
     dm = next(n for n in names if n.startswith("DM"))
-    lines = [f"# Selection against distillation on {record['device']}", "",
-             f"- profile {record['profile']}: {record['n_images']} images, ConvNet3 width "
-             f"{record['width']}, ipc {record['ipc']}; torch {record['torch']}; commit "
-             f"{record['commit']}",
-             f"- command: `{record['command']}`",
-             "- each variant in turn in one process; a coreset's time includes training its "
-             "scoring network", "",
-             "| variant | runs (s) | median (s) | share of DM's time |", "|---|---|---:|---:|"]
+    lines = [
+        f"# Selection against distillation on {record['device']}",
+        "",
+        f"- profile {record['profile']}: {record['n_images']} images, ConvNet3 width "
+        f"{record['width']}, ipc {record['ipc']}; torch {record['torch']}; commit "
+        f"{record['commit']}",
+        f"- command: `{record['command']}`",
+        "- each variant in turn in one process; a coreset's time includes training its "
+        "scoring network",
+        "",
+        "| variant | runs (s) | median (s) | share of DM's time |",
+        "|---|---|---:|---:|",
+    ]
     for n in names:
         runs = ", ".join(f"{r['seconds']:.1f}" for r in record["runs"] if r["variant"] == n)
         lines.append(f"| {n} | {runs} | {median[n]:.1f} | {100 * median[n] / median[dm]:.0f} % |")

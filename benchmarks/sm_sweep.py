@@ -33,11 +33,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from imblearn.under_sampling import RandomUnderSampler  # noqa: E402
-from ltdd_bench.common import command, device_name, git_commit, load_data, versions, write_json  # noqa: E402
-from ltdd_bench.profiles import PROFILES, convnet  # noqa: E402
 from sklearn.frozen import FrozenEstimator  # noqa: E402
 from sklearn.metrics import balanced_accuracy_score  # noqa: E402
 
+from ltdd_bench.common import command, device_name, git_commit, load_data, versions, write_json  # noqa: E402
+from ltdd_bench.profiles import PROFILES, convnet  # noqa: E402
 from sklearn_ltdd import StatisticsMatchingDistiller  # noqa: E402
 from sklearn_ltdd.nets import make_student  # noqa: E402
 from sklearn_ltdd.sampling import ImageSampler  # noqa: E402
@@ -48,14 +48,24 @@ VARIANTS = [
     ("initial views only (no recovery)", {"n_iterations": 1, "lr_img": 1e-9}),
     ("recovery: 100 steps at lr 0.001 (default)", {"n_iterations": 100, "lr_img": 0.001}),
     ("recovery: 100 steps at lr 0.01", {"n_iterations": 100, "lr_img": 0.01}),
-    ("recovery: 100 steps at lr 0.01, ce_weight 1", {"n_iterations": 100, "lr_img": 0.01,
-                                                     "ce_weight": 1.0}),
+    (
+        "recovery: 100 steps at lr 0.01, ce_weight 1",
+        {"n_iterations": 100, "lr_img": 0.01, "ce_weight": 1.0},
+    ),
     ("recovery: 100 steps at lr 0.05 (EDC's rate)", {"n_iterations": 100, "lr_img": 0.05}),
-    ("random real images + recovery at lr 0.01", {"n_iterations": 100, "lr_img": 0.01,
-                                                  "init": "real"}),
+    (
+        "random real images + recovery at lr 0.01",
+        {"n_iterations": 100, "lr_img": 0.01, "init": "real"},
+    ),
 ]
-TEACHER = {"module__norm": "batchnorm", "batch_mixing": "mixup_or_cutmix",
-           "augmentation": "crop_flip", "lr": 0.05, "batch_size": 64, "lr_schedule": "cosine"}
+TEACHER = {
+    "module__norm": "batchnorm",
+    "batch_mixing": "mixup_or_cutmix",
+    "augmentation": "crop_flip",
+    "lr": 0.05,
+    "batch_size": 64,
+    "lr_schedule": "cosine",
+}
 
 
 def main(argv=None):
@@ -73,10 +83,19 @@ def main(argv=None):
     def score(model):
         return 100 * balanced_accuracy_score(data.y_test, model.predict(data.X_test))
 
-    record = {"kind": "sm_sweep", "profile": args.profile, "device": device_name(args.device), **versions(),
-              "commit": git_commit(), "command": command(), "seeds": args.seeds,
-              "teacher_epochs": p["teacher"]["epochs"], "student_epochs": p["student_epochs"],
-              "teachers": [], "rows": []}
+    record = {
+        "kind": "sm_sweep",
+        "profile": args.profile,
+        "device": device_name(args.device),
+        **versions(),
+        "commit": git_commit(),
+        "command": command(),
+        "seeds": args.seeds,
+        "teacher_epochs": p["teacher"]["epochs"],
+        "student_epochs": p["student_epochs"],
+        "teachers": [],
+        "rows": [],
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"sm_sweep_{args.profile}.json"
@@ -84,38 +103,64 @@ def main(argv=None):
         teachers = {}
         for criterion in ("logit_adjusted", "cumulative_reweighted"):
             start = time.perf_counter()
-            net = convnet(p, args.device, seed, p["teacher"]["epochs"], criterion=criterion,
-                          **TEACHER).fit(X, y)
+            net = convnet(
+                p, args.device, seed, p["teacher"]["epochs"], criterion=criterion, **TEACHER
+            ).fit(X, y)
             teachers[criterion] = net
-            record["teachers"].append({"seed": seed, "criterion": criterion, "acc": score(net),
-                                       "seconds": time.perf_counter() - start})
+            record["teachers"].append(
+                {
+                    "seed": seed,
+                    "criterion": criterion,
+                    "acc": score(net),
+                    "seconds": time.perf_counter() - start,
+                }
+            )
             print(record["teachers"][-1], flush=True)
         teacher = FrozenEstimator(teachers["logit_adjusted"])
         for name, params in VARIANTS:
             start = time.perf_counter()
             extra = {}
             if params is None:
-                sampler = ImageSampler(RandomUnderSampler(
-                    sampling_strategy={c: p["ipc"] for c in np.unique(y)}, random_state=seed))
+                sampler = ImageSampler(
+                    RandomUnderSampler(
+                        sampling_strategy={c: p["ipc"] for c in np.unique(y)}, random_state=seed
+                    )
+                )
                 X_set, y_set = sampler.fit_resample(X, y)
             else:
                 sm = StatisticsMatchingDistiller(
-                    ipc=p["ipc"], observer=teacher, teacher="observer",
-                    module_params={"width": p["width"]}, device=args.device,
-                    random_state=seed, **params).fit(X, y)
+                    ipc=p["ipc"],
+                    observer=teacher,
+                    teacher="observer",
+                    module_params={"width": p["width"]},
+                    device=args.device,
+                    random_state=seed,
+                    **params,
+                ).fit(X, y)
                 X_set, y_set = sm.X_syn_, sm.y_syn_
-                extra = {"statistics_loss": [float(sm.loss_history_[0]),
-                                             float(sm.loss_history_[-1])],
-                         "timings": sm.timings_}
+                extra = {
+                    "statistics_loss": [float(sm.loss_history_[0]), float(sm.loss_history_[-1])],
+                    "timings": sm.timings_,
+                }
             made = time.perf_counter() - start
             for soft in (True, False) if name == "random real images" else (True,):
                 start = time.perf_counter()
-                student = make_student(teacher if soft else None, module__width=p["width"],
-                                       max_epochs=p["student_epochs"], device=args.device,
-                                       random_state=seed).fit(X_set, y_set)
-                row = {"seed": seed, "set": name, "labels": "soft" if soft else "hard",
-                       "acc": score(student), "set_seconds": made,
-                       "student_seconds": time.perf_counter() - start, **extra}
+                student = make_student(
+                    teacher if soft else None,
+                    module__width=p["width"],
+                    max_epochs=p["student_epochs"],
+                    device=args.device,
+                    random_state=seed,
+                ).fit(X_set, y_set)
+                row = {
+                    "seed": seed,
+                    "set": name,
+                    "labels": "soft" if soft else "hard",
+                    "acc": score(student),
+                    "set_seconds": made,
+                    "student_seconds": time.perf_counter() - start,
+                    **extra,
+                }
                 record["rows"].append(row)
                 print(row, flush=True)
                 write_json(path, record)
@@ -129,27 +174,41 @@ def markdown(record):
     def mean(values):
         return f"{np.mean(values):.1f}" + (f" ± {np.std(values):.1f}" if len(values) > 1 else "")
 
-    lines = [f"# Statistics matching, part by part: profile `{record['profile']}`", "",
-             f"- device: {record['device']}; torch {record['torch']}; commit {record['commit']}",
-             f"- command: `{record['command']}`",
-             f"- seeds {record['seeds']}; teachers {record['teacher_epochs']} epochs; students "
-             f"`make_student`, {record['student_epochs']} epochs", "",
-             "Teachers (balanced test accuracy, %):", "",
-             "| loss (BN ConvNet3, mixup/CutMix) | total acc | seconds |", "|---|---:|---:|"]
+    lines = [
+        f"# Statistics matching, part by part: profile `{record['profile']}`",
+        "",
+        f"- device: {record['device']}; torch {record['torch']}; commit {record['commit']}",
+        f"- command: `{record['command']}`",
+        f"- seeds {record['seeds']}; teachers {record['teacher_epochs']} epochs; students "
+        f"`make_student`, {record['student_epochs']} epochs",
+        "",
+        "Teachers (balanced test accuracy, %):",
+        "",
+        "| loss (BN ConvNet3, mixup/CutMix) | total acc | seconds |",
+        "|---|---:|---:|",
+    ]
     for criterion in dict.fromkeys(t["criterion"] for t in record["teachers"]):
         rows = [t for t in record["teachers"] if t["criterion"] == criterion]
-        lines.append(f"| {criterion} | {mean([t['acc'] for t in rows])} | "
-                     f"{np.mean([t['seconds'] for t in rows]):.0f} |")
-    lines += ["", "Students of the logit-adjustment teacher on 10 images per class "
-              "(mean ± std over seeds):", "",
-              "| set | labels | total acc | statistics loss (first, last) |",
-              "|---|---|---:|---|"]
+        lines.append(
+            f"| {criterion} | {mean([t['acc'] for t in rows])} | "
+            f"{np.mean([t['seconds'] for t in rows]):.0f} |"
+        )
+    lines += [
+        "",
+        "Students of the logit-adjustment teacher on 10 images per class (mean ± std over seeds):",
+        "",
+        "| set | labels | total acc | statistics loss (first, last) |",
+        "|---|---|---:|---|",
+    ]
     keys = dict.fromkeys((r["set"], r["labels"]) for r in record["rows"])
     for name, labels in keys:
         rows = [r for r in record["rows"] if r["set"] == name and r["labels"] == labels]
         losses = [r["statistics_loss"] for r in rows if "statistics_loss" in r]
-        loss = (f"{np.mean([a for a, _ in losses]):.2f} → {np.mean([b for _, b in losses]):.2f}"
-                if losses else "-")
+        loss = (
+            f"{np.mean([a for a, _ in losses]):.2f} → {np.mean([b for _, b in losses]):.2f}"
+            if losses
+            else "-"
+        )
         lines.append(f"| {name} | {labels} | {mean([r['acc'] for r in rows])} | {loss} |")
     return "\n".join(lines) + "\n"
 

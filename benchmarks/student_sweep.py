@@ -17,7 +17,8 @@ and is continued when run again; ``.md`` is rendered from it.
 
 Examples
 --------
-python benchmarks/student_sweep.py --grid recipes --groups cpu --seeds 0 1 --source ../shared/data/cifar10
+python benchmarks/student_sweep.py --grid recipes --groups cpu --seeds 0 1 \
+    --source ../shared/data/cifar10
 python benchmarks/student_sweep.py --grid recipes --groups digits --seeds 0 1
 python benchmarks/student_sweep.py --grid recipes --groups smoke   # seconds
 """
@@ -37,12 +38,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from imblearn.under_sampling import RandomUnderSampler  # noqa: E402
-from ltdd_bench.common import command, device_name, git_commit, versions  # noqa: E402
-from ltdd_bench.sweeps import Cell, SweepRecord, pivot_markdown  # noqa: E402
 from sklearn.frozen import FrozenEstimator  # noqa: E402
 from sklearn.metrics import balanced_accuracy_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
+from ltdd_bench.common import command, device_name, git_commit, versions  # noqa: E402
+from ltdd_bench.sweeps import Cell, SweepRecord, pivot_markdown  # noqa: E402
 from sklearn_ltdd import (  # noqa: E402
     ConvNetClassifier,
     CoresetSampler,
@@ -53,26 +54,50 @@ from sklearn_ltdd.nets import LogitAverage, make_student  # noqa: E402
 from sklearn_ltdd.sampling import ImageSampler  # noqa: E402
 
 #: Teachers: a batch-norm ConvNet3 with logit adjustment, SGD 0.05, batches of 64, cosine.
-BASE_TEACHER = {"module__norm": "batchnorm", "criterion": "logit_adjusted", "lr": 0.05,
-                "batch_size": 64, "lr_schedule": "cosine"}
+BASE_TEACHER = {
+    "module__norm": "batchnorm",
+    "criterion": "logit_adjusted",
+    "lr": 0.05,
+    "batch_size": 64,
+    "lr_schedule": "cosine",
+}
 TEACHERS = {
     "la_mix": {**BASE_TEACHER, "augmentation": "crop_flip", "batch_mixing": "mixup_or_cutmix"},
     "la_dsa": {**BASE_TEACHER, "augmentation": "dsa"},
 }
 #: Teachers a point may ask for instead of its group's: (recipe, epochs).
-TEACHER_VARIANTS = {"la_mix_200": ("la_mix", 200),
-                    "cumulative_200": ("cumulative", 200)}
+TEACHER_VARIANTS = {"la_mix_200": ("la_mix", 200), "cumulative_200": ("cumulative", 200)}
 TEACHERS["cumulative"] = {**TEACHERS["la_mix"], "criterion": "cumulative_reweighted"}
 
 #: Data settings: data, validation, width, teacher epochs, ipc values and teachers.
 GROUPS = {
-    "cpu": {"data": "cifar", "width": 32, "teacher_epochs": 100, "ipcs": (10,),
-            "teachers": ("la_mix",), "student_epochs": 1000},
-    "digits": {"data": "digits", "width": 32, "teacher_epochs": 200, "ipcs": (2, 10),
-               "teachers": ("la_dsa", "la_mix"), "student_epochs": 1000},
-    "smoke": {"data": "digits", "width": 8, "teacher_epochs": 3, "ipcs": (2,),
-              "teachers": ("la_mix",), "student_epochs": 3, "sm_iterations": 2},
+    "cpu": {
+        "data": "cifar",
+        "width": 32,
+        "teacher_epochs": 100,
+        "ipcs": (10,),
+        "teachers": ("la_mix",),
+        "student_epochs": 1000,
+    },
+    "digits": {
+        "data": "digits",
+        "width": 32,
+        "teacher_epochs": 200,
+        "ipcs": (2, 10),
+        "teachers": ("la_dsa", "la_mix"),
+        "student_epochs": 1000,
+    },
+    "smoke": {
+        "data": "digits",
+        "width": 8,
+        "teacher_epochs": 3,
+        "ipcs": (2,),
+        "teachers": ("la_mix",),
+        "student_epochs": 3,
+        "sm_iterations": 2,
+    },
 }
+
 
 @dataclass(frozen=True)
 class Point:
@@ -101,68 +126,126 @@ RECIPES = [
     ("kd, batch norm, crop/flip", {"recipe": "kd", **KD_BN}),
     ("kd, batch norm, crop/flip, T 8", {"recipe": "kd", **KD_BN, "teacher_temperature": 8.0}),
     ("kd, batch norm, crop/flip, T 20", {"recipe": "kd", **KD_BN, "teacher_temperature": 20.0}),
-    ("kd, batch norm, resized crops", {"recipe": "kd", "module__norm": "batchnorm",
-                                       "augmentation": "resized_crop_flip"}),
+    (
+        "kd, batch norm, resized crops",
+        {"recipe": "kd", "module__norm": "batchnorm", "augmentation": "resized_crop_flip"},
+    ),
     ("kd, batch norm, crop/flip, EMA 0.99", {"recipe": "kd", **KD_BN, "ema_decay": 0.99}),
     ("edc: MSE + 0.025 CE, AdamW, EMA, resized crops, batch norm", {"recipe": "edc"}),
     ("edc, instance norm", {"recipe": "edc", "module__norm": "instancenorm"}),
     ("edc, crop/flip", {"recipe": "edc", "augmentation": "crop_flip"}),
-    ("edc, KL at T 4 instead of MSE + CE", {"recipe": "edc", "teacher_loss": "kl",
-                                             "teacher_temperature": 4.0,
-                                             "hard_label_weight": 0.0}),
+    (
+        "edc, KL at T 4 instead of MSE + CE",
+        {
+            "recipe": "edc",
+            "teacher_loss": "kl",
+            "teacher_temperature": 4.0,
+            "hard_label_weight": 0.0,
+        },
+    ),
 ]
 
 #: The student of ``--grid sm``: the recipe ``--grid recipes`` chose.
 SM_STUDENT = {"recipe": "edc"}
 VIEWS = {"n_iterations": 0}
-RECOVERY = {"target_views": "augmented", "ce_weight": 1.0, "statistics_weight": 0.01,
-            "first_layer_weight": 10.0}
+RECOVERY = {
+    "target_views": "augmented",
+    "ce_weight": 1.0,
+    "statistics_weight": 0.01,
+    "first_layer_weight": 10.0,
+}
 #: ``--grid sm``: (name, set kind, StatisticsMatchingDistiller parameters, student changes,
 #: two teachers' mean logits as labels).
 SM_POINTS = [
     ("random real images (control)", "random", {}, {}, False),
     ("views only (no recovery)", "sm", VIEWS, {}, False),
-    ("views, whole images for classes under 50", "sm", {**VIEWS, "whole_below": 50}, {},
-     False),
-    ("views, diversity 3 (k-center in the teacher's features)", "sm",
-     {**VIEWS, "diversity": 3.0}, {}, False),
-    ("views, whole under 50, diversity 3", "sm",
-     {**VIEWS, "whole_below": 50, "diversity": 3.0}, {}, False),
+    ("views, whole images for classes under 50", "sm", {**VIEWS, "whole_below": 50}, {}, False),
+    (
+        "views, diversity 3 (k-center in the teacher's features)",
+        "sm",
+        {**VIEWS, "diversity": 3.0},
+        {},
+        False,
+    ),
+    (
+        "views, whole under 50, diversity 3",
+        "sm",
+        {**VIEWS, "whole_below": 50, "diversity": 3.0},
+        {},
+        False,
+    ),
     ("recovery as before: 100 steps, lr 0.001, statistics only", "sm", {}, {}, False),
     ("recovery, targets on augmented views", "sm", {"target_views": "augmented"}, {}, False),
-    ("recovery: CE + 0.01 statistics (first x10), augmented targets, lr 0.001", "sm",
-     RECOVERY, {}, False),
+    (
+        "recovery: CE + 0.01 statistics (first x10), augmented targets, lr 0.001",
+        "sm",
+        RECOVERY,
+        {},
+        False,
+    ),
     ("recovery: the same at lr 0.01", "sm", {**RECOVERY, "lr_img": 0.01}, {}, False),
-    ("recovery: the same at lr 0.01, observer recalibrated", "sm",
-     {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True}, {}, False),
+    (
+        "recovery: the same at lr 0.01, observer recalibrated",
+        "sm",
+        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True},
+        {},
+        False,
+    ),
     ("random real images, ADSA shift (auto)", "random", {}, {"teacher_shift": "auto"}, False),
     ("views only, ADSA shift (auto)", "sm", VIEWS, {"teacher_shift": "auto"}, False),
-    ("random real images, four per stored image (CoresetSampler, combine=4)", "random4", {},
-     {}, False),
-    ("views only, four per stored image (combine=4)", "sm", {**VIEWS, "combine": 4}, {},
-     False),
-    ("views, whole under 50, four per stored image", "sm",
-     {**VIEWS, "whole_below": 50, "combine": 4}, {}, False),
+    (
+        "random real images, four per stored image (CoresetSampler, combine=4)",
+        "random4",
+        {},
+        {},
+        False,
+    ),
+    ("views only, four per stored image (combine=4)", "sm", {**VIEWS, "combine": 4}, {}, False),
+    (
+        "views, whole under 50, four per stored image",
+        "sm",
+        {**VIEWS, "whole_below": 50, "combine": 4},
+        {},
+        False,
+    ),
     ("random real images, two teachers' mean logits", "random", {}, {}, True),
     ("views only, two teachers' mean logits", "sm", VIEWS, {}, True),
     ("random real images, teacher of 200 epochs", "random", {}, {}, False, "la_mix_200"),
     ("views only, teacher of 200 epochs", "sm", VIEWS, {}, False, "la_mix_200"),
-    ("random real images, SM's default teacher (cumulative, 200 epochs)", "random", {}, {},
-     False, "cumulative_200"),
+    (
+        "random real images, SM's default teacher (cumulative, 200 epochs)",
+        "random",
+        {},
+        {},
+        False,
+        "cumulative_200",
+    ),
 ]
 #: Grids whose cells go to another grid's record (a subset of its points).
 RECORDS = {"recipes_short": "recipes"}
 #: ``--grid recipes_short`` (digits): the package's old recipe, the best kd and the EDC ones.
-SHORT = ("kd: T 4, instance norm, DSA (the package's recipe so far)", "kd, batch norm, crop/flip",
-         "edc: MSE + 0.025 CE, AdamW, EMA, resized crops, batch norm", "edc, crop/flip")
+SHORT = (
+    "kd: T 4, instance norm, DSA (the package's recipe so far)",
+    "kd, batch norm, crop/flip",
+    "edc: MSE + 0.025 CE, AdamW, EMA, resized crops, batch norm",
+    "edc, crop/flip",
+)
 GRIDS = {
-    "recipes": [Point(name, kind, kind, (), _items(params))
-                for name, params in RECIPES for kind in ("random", "sm")],
-    "recipes_short": [Point(name, kind, kind, (), _items(params))
-                      for name, params in RECIPES if name in SHORT
-                      for kind in ("random", "sm")],
-    "sm": [Point(name, kind, "soft", _items(sm), _items({**SM_STUDENT, **student}), *rest)
-           for name, kind, sm, student, *rest in SM_POINTS],
+    "recipes": [
+        Point(name, kind, kind, (), _items(params))
+        for name, params in RECIPES
+        for kind in ("random", "sm")
+    ],
+    "recipes_short": [
+        Point(name, kind, kind, (), _items(params))
+        for name, params in RECIPES
+        if name in SHORT
+        for kind in ("random", "sm")
+    ],
+    "sm": [
+        Point(name, kind, "soft", _items(sm), _items({**SM_STUDENT, **student}), *rest)
+        for name, kind, sm, student, *rest in SM_POINTS
+    ],
 }
 
 
@@ -174,8 +257,9 @@ def load_group(name, source):
         data = load_cifar10_lt(source, max_per_class=1000, n_val_per_class=500)
         return data.X_train, data.y_train, data.X_val, data.y_val
     data = load_digits_lt(imbalance_ratio=20)
-    X, X_val, y, y_val = train_test_split(data.X_train, data.y_train, test_size=0.25,
-                                          stratify=data.y_train, random_state=0)
+    X, X_val, y, y_val = train_test_split(
+        data.X_train, data.y_train, test_size=0.25, stratify=data.y_train, random_state=0
+    )
     return X, y, X_val, y_val
 
 
@@ -184,10 +268,12 @@ def scores(model, X_val, y_val, counts):
     shots = shot_accuracy(y_val, pred, counts)
     per_class = per_class_accuracy(y_val, pred)
     tail = np.argsort(counts)[:4]  # the four smallest classes
-    return {"acc": 100 * balanced_accuracy_score(y_val, pred),
-            "few_shot": 100 * shots["few"] if np.isfinite(shots["few"]) else None,
-            "tail4": 100 * float(np.mean(np.asarray(per_class)[tail])),
-            "per_class": [round(100 * float(a), 2) for a in per_class]}
+    return {
+        "acc": 100 * balanced_accuracy_score(y_val, pred),
+        "few_shot": 100 * shots["few"] if np.isfinite(shots["few"]) else None,
+        "tail4": 100 * float(np.mean(np.asarray(per_class)[tail])),
+        "per_class": [round(100 * float(a), 2) for a in per_class],
+    }
 
 
 def teacher(group, recipe, seed, X, y, cache, device):
@@ -199,8 +285,13 @@ def teacher(group, recipe, seed, X, y, cache, device):
     g = GROUPS[group]
     base, epochs = TEACHER_VARIANTS.get(recipe, (recipe, g["teacher_epochs"]))
     start = time.perf_counter()
-    net = ConvNetClassifier(module__width=g["width"], max_epochs=epochs,
-                            device=device, random_state=seed, **TEACHERS[base]).fit(X, y)
+    net = ConvNetClassifier(
+        module__width=g["width"],
+        max_epochs=epochs,
+        device=device,
+        random_state=seed,
+        **TEACHERS[base],
+    ).fit(X, y)
     seconds = time.perf_counter() - start
     joblib.dump(net, path)
     return net, seconds
@@ -208,28 +299,42 @@ def teacher(group, recipe, seed, X, y, cache, device):
 
 def make_set(kind, group, ipc, seed, labeller, observer, X, y, device, sm_params):
     if kind == "random4":
-        return CoresetSampler(ipc=ipc, strategy="random", combine=4,
-                              random_state=seed).fit_resample(X, y)
+        return CoresetSampler(
+            ipc=ipc, strategy="random", combine=4, random_state=seed
+        ).fit_resample(X, y)
     if kind == "random":
-        sampler = ImageSampler(RandomUnderSampler(
-            sampling_strategy={c: ipc for c in np.unique(y)}, random_state=seed))
+        sampler = ImageSampler(
+            RandomUnderSampler(sampling_strategy={c: ipc for c in np.unique(y)}, random_state=seed)
+        )
         return sampler.fit_resample(X, y)
     g = GROUPS[group]
     params = {"n_iterations": g.get("sm_iterations", 100), **sm_params}
     two = labeller is not observer
     sm = StatisticsMatchingDistiller(
-        ipc=ipc, observer=FrozenEstimator(observer),
+        ipc=ipc,
+        observer=FrozenEstimator(observer),
         teacher=FrozenEstimator(labeller.estimators_[1]) if two else "observer",
-        labeller="ensemble" if two else "teacher", module_params={"width": g["width"]},
-        device=device, random_state=seed, **params)
+        labeller="ensemble" if two else "teacher",
+        module_params={"width": g["width"]},
+        device=device,
+        random_state=seed,
+        **params,
+    )
     return sm.fit_resample(X, y)
 
 
 def run(args):
     record = SweepRecord.open(
         Path(args.out) / f"student_sweep_{RECORDS.get(args.grid, args.grid)}.json",
-        {"kind": "student_sweep", "grid": RECORDS.get(args.grid, args.grid), "device": device_name(args.device),
-         **versions(), "commit": git_commit(), "command": command()})
+        {
+            "kind": "student_sweep",
+            "grid": RECORDS.get(args.grid, args.grid),
+            "device": device_name(args.device),
+            **versions(),
+            "commit": git_commit(),
+            "command": command(),
+        },
+    )
     points = GRIDS[args.grid]
     if args.points:
         points = [p for p in points if any(key in p.name for key in args.points)]
@@ -237,8 +342,10 @@ def run(args):
         g = GROUPS[group]
         X, y, X_val, y_val = load_group(group, args.source)
         counts = np.bincount(y)
-        record.note(f"{group}: data", {"train_counts": counts.tolist(),
-                                       "val_counts": np.bincount(y_val).tolist()})
+        record.note(
+            f"{group}: data",
+            {"train_counts": counts.tolist(), "val_counts": np.bincount(y_val).tolist()},
+        )
         cache = Path(args.artifacts) / "student_sweep" / group
         cache.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
@@ -249,12 +356,14 @@ def run(args):
                     """Teacher ``k`` of recipe ``name`` (0: the teacher; 1: a second one,
                     seed + 100)."""
                     if (k, name) not in nets:
-                        net, seconds = teacher(group, name, seed + 100 * k, X, y, cache,
-                                               args.device)
+                        net, seconds = teacher(
+                            group, name, seed + 100 * k, X, y, cache, args.device
+                        )
                         key = f"{group}: teacher {name} seed {seed + 100 * k}"
                         if key not in record.notes:
-                            record.note(key, {**scores(net, X_val, y_val, counts),
-                                              "seconds": seconds})
+                            record.note(
+                                key, {**scores(net, X_val, y_val, counts), "seconds": seconds}
+                            )
                         print(key, round(record.notes[key]["acc"], 1), flush=True)
                         nets[k, name] = net
                     return nets[k, name]
@@ -269,43 +378,69 @@ def run(args):
                         name = point.teacher or recipe
                         labeller = network(0, name)
                         if point.ensemble:
-                            labeller = LogitAverage.of_fitted([network(0, name),
-                                                               network(1, name)])
+                            labeller = LogitAverage.of_fitted([network(0, name), network(1, name)])
                             key = f"{group}: teachers {name} seeds {seed}+{seed + 100}"
                             if key not in record.notes:
                                 record.note(key, scores(labeller, X_val, y_val, counts))
                         set_key = (point.kind, point.sm, point.ensemble, name)
                         if set_key not in sets:
                             start = time.perf_counter()
-                            sets[set_key] = make_set(point.kind, group, ipc, seed, labeller,
-                                                     network(0, name), X, y, args.device,
-                                                     dict(point.sm))
-                            record.note(f"{label}: set {point.kind} {dict(point.sm)} "
-                                        f"{'two teachers ' if point.ensemble else ''}{name} "
-                                        f"seed {seed} seconds", time.perf_counter() - start)
+                            sets[set_key] = make_set(
+                                point.kind,
+                                group,
+                                ipc,
+                                seed,
+                                labeller,
+                                network(0, name),
+                                X,
+                                y,
+                                args.device,
+                                dict(point.sm),
+                            )
+                            record.note(
+                                f"{label}: set {point.kind} {dict(point.sm)} "
+                                f"{'two teachers ' if point.ensemble else ''}{name} "
+                                f"seed {seed} seconds",
+                                time.perf_counter() - start,
+                            )
                         start = time.perf_counter()
                         student = make_student(
-                            FrozenEstimator(labeller), module__width=g["width"],
-                            max_epochs=g["student_epochs"], device=args.device,
-                            random_state=seed, **dict(point.student)).fit(*sets[set_key])
-                        figures = {**scores(student, X_val, y_val, counts),
-                                   "seconds": time.perf_counter() - start}
+                            FrozenEstimator(labeller),
+                            module__width=g["width"],
+                            max_epochs=g["student_epochs"],
+                            device=args.device,
+                            random_state=seed,
+                            **dict(point.student),
+                        ).fit(*sets[set_key])
+                        figures = {
+                            **scores(student, X_val, y_val, counts),
+                            "seconds": time.perf_counter() - start,
+                        }
                         record.add(cell, figures)
-                        print(f"  {label} | {point.name} | {point.column} | seed {seed}: "
-                              f"{figures['acc']:.1f} (tail {figures['tail4']:.1f}, "
-                              f"{figures['seconds']:.0f} s)", flush=True)
+                        print(
+                            f"  {label} | {point.name} | {point.column} | seed {seed}: "
+                            f"{figures['acc']:.1f} (tail {figures['tail4']:.1f}, "
+                            f"{figures['seconds']:.0f} s)",
+                            flush=True,
+                        )
     write_markdown(record, GRIDS[RECORDS.get(args.grid, args.grid)])
 
 
 def write_markdown(record, points):
     meta = record.meta
-    lines = [f"# Students on validation data: grid `{meta['grid']}` (issue 28)", "",
-             f"- device: {meta['device']}; torch {meta['torch']}; commit(s) "
-             f"{sorted({e['commit'] for e in record.cells.values()})}",
-             *[f"- command: `{h['command']}` (commit {h['commit']})"
-               for h in dict((h["command"], h) for h in record.meta["history"]).values()],
-             "- balanced **validation** accuracy (%), mean ± std over seeds; tail: the four "
-             "smallest classes; the test sets are not used", ""]
+    lines = [
+        f"# Students on validation data: grid `{meta['grid']}` (issue 28)",
+        "",
+        f"- device: {meta['device']}; torch {meta['torch']}; commit(s) "
+        f"{sorted({e['commit'] for e in record.cells.values()})}",
+        *[
+            f"- command: `{h['command']}` (commit {h['commit']})"
+            for h in dict((h["command"], h) for h in record.meta["history"]).values()
+        ],
+        "- balanced **validation** accuracy (%), mean ± std over seeds; tail: the four "
+        "smallest classes; the test sets are not used",
+        "",
+    ]
     for key, value in record.notes.items():
         if "teacher" in key:
             lines.append(f"- {key}: {value['acc']:.1f} % (tail {value['tail4']:.1f})")
@@ -313,11 +448,14 @@ def write_markdown(record, points):
     names = list(dict.fromkeys(p.name for p in points))
     for group in dict.fromkeys(e["group"] for e in record.cells.values()):
         lines += ["", f"## {group}", ""]
-        lines += pivot_markdown(record.entries(group), columns,
-                                [("acc", "acc"), ("tail4", "tail")],
-                                control="random" if "random" in columns else None,
-                                points=names,
-                                control_point=None if "random" in columns else names[0])
+        lines += pivot_markdown(
+            record.entries(group),
+            columns,
+            [("acc", "acc"), ("tail4", "tail")],
+            control="random" if "random" in columns else None,
+            points=names,
+            control_point=None if "random" in columns else names[0],
+        )
     path = record.path.with_suffix(".md")
     path.write_text("\n".join(lines) + "\n")
     print(f"wrote {path}")
@@ -328,8 +466,12 @@ def main(argv=None):
     parser.add_argument("--grid", choices=sorted(GRIDS), default="recipes")
     parser.add_argument("--groups", nargs="+", choices=sorted(GROUPS), default=["smoke"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--points", nargs="+", default=None,
-                        help="only the grid points whose name contains one of these strings")
+    parser.add_argument(
+        "--points",
+        nargs="+",
+        default=None,
+        help="only the grid points whose name contains one of these strings",
+    )
     parser.add_argument("--source", default=None)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=str(HERE / "results"))

@@ -17,8 +17,18 @@ import re
 import sys
 from pathlib import Path
 
-SUBPACKAGES = ("nets", "distillation", "selection", "grouping", "two_stage", "datasets",
-               "metrics", "augmentation", "sampling", "utils")
+SUBPACKAGES = (
+    "nets",
+    "distillation",
+    "selection",
+    "grouping",
+    "two_stage",
+    "datasets",
+    "metrics",
+    "augmentation",
+    "sampling",
+    "utils",
+)
 
 _DIRECTIVE = re.compile(r"^\.\. (?:py:)?(currentmodule|autosummary|data)::\s*(\S*)")
 

@@ -20,8 +20,9 @@ REPO = DOCS.parent
 sys.path.insert(0, str(DOCS))  # render_results, api_check
 sys.path.insert(0, str(REPO))  # the package, when it is not installed
 
-import sklearn_ltdd  # noqa: E402
 import torch  # noqa: E402
+
+import sklearn_ltdd  # noqa: E402
 
 # The one example run at build time (Figure 1, by the plot directive) trains
 # tiny networks: one thread avoids thread-pool overhead and, on a busy
@@ -81,14 +82,12 @@ html_show_sourcelink = False
 
 # -- build-time generation -------------------------------------------------------
 def _write_results_page(app):
-    from sphinx.util import logging
-
     from render_results import write_results_page
+    from sphinx.util import logging
 
     logger = logging.getLogger("sklearn_ltdd.results")
     # SKLEARN_LTDD_DOCS_RESULTS previews another folder of result files.
-    results_dir = Path(os.environ.get("SKLEARN_LTDD_DOCS_RESULTS",
-                                      REPO / "benchmarks" / "results"))
+    results_dir = Path(os.environ.get("SKLEARN_LTDD_DOCS_RESULTS", REPO / "benchmarks" / "results"))
     target = DOCS / "generated" / "results_tables.inc"
     problems = write_results_page(results_dir, target)
     for problem in problems:
@@ -101,9 +100,8 @@ def _check_api_coverage(app):
     A stub of an object no longer listed would otherwise stay in
     ``generated/`` and be reported as a page outside every toctree.
     """
-    from sphinx.util import logging
-
     from api_check import documented_names, missing_from_api_page
+    from sphinx.util import logging
 
     logger = logging.getLogger("sklearn_ltdd.api")
     api_rst = DOCS / "api.rst"
@@ -133,8 +131,7 @@ def _constant_docstring(app, what, name, obj, options, lines):
     autodoc looks for the comment in the public subpackage and finds none.
     """
     # numpydoc leaves blank lines and a "processed by numpydoc" comment
-    has_text = any(line.strip() not in ("", "..", "!! processed by numpydoc !!")
-                   for line in lines)
+    has_text = any(line.strip() not in ("", "..", "!! processed by numpydoc !!") for line in lines)
     if what != "data" or has_text or not name.startswith("sklearn_ltdd."):
         return
     import importlib

@@ -57,7 +57,7 @@ TABLE_TITLES = {
     "dm": "Distribution matching: DM and IDM (not in the paper)",
     "backbone": "Decoupled training and the shared-backbone two-stage model (not in the paper)",
     "soft": "Soft labels: one student recipe on every small set, hard and soft labels "
-            "(not in the paper)",
+    "(not in the paper)",
     "coreset": "Coresets under hard labels (not in the paper)",
     "fast": "The fast settings (bf16 + compiled), beside the rows above",
 }
@@ -68,8 +68,18 @@ NO_RESULTS = (
     "``benchmarks/distill_speed.py``) and commit its JSON output to fill "
     "this page."
 )
-SUMMARY_HEADER = ["Name", "Images", "Total acc (%)", "Paper", "Diff.",
-                  "Acc Std (%)", "Paper", "Diff.", "Group acc (%)", "Trained on"]
+SUMMARY_HEADER = [
+    "Name",
+    "Images",
+    "Total acc (%)",
+    "Paper",
+    "Diff.",
+    "Acc Std (%)",
+    "Paper",
+    "Diff.",
+    "Group acc (%)",
+    "Trained on",
+]
 
 
 # -- formatting helpers ---------------------------------------------------------------
@@ -158,8 +168,7 @@ def _joined(value) -> str:
 
 
 def _list_table(header, rows, *, title=None, widths=None) -> list[str]:
-    lines = [f".. list-table:: {title}" if title else ".. list-table::",
-             "   :header-rows: 1"]
+    lines = [f".. list-table:: {title}" if title else ".. list-table::", "   :header-rows: 1"]
     if widths:
         lines.append(f"   :widths: {' '.join(str(w) for w in widths)}")
     lines.append("")
@@ -183,8 +192,7 @@ def _literal(label, text_lines) -> list[str]:
 
 def _run_header(result, fields) -> list[str]:
     """Device, torch and ``fields`` (label, text) as a field list, then the command(s)."""
-    lines = [f":Device: {_joined(result.get('device'))}",
-             f":torch: {_joined(result.get('torch'))}"]
+    lines = [f":Device: {_joined(result.get('device'))}", f":torch: {_joined(result.get('torch'))}"]
     lines += [f":{label}: {text}" for label, text in fields] + [""]
     commands = _as_list(result.get("command"))
     if commands:
@@ -216,18 +224,22 @@ def summary_rows(rows) -> list[list[str]]:
         group_cell = format_mean_std(group, group_std)
         if paper_group is not None:
             group_cell += f" (paper {paper_group:.1f})"
-        out.append([
-            escape(row.get("name", MISSING)),
-            str(images) if isinstance(images, int) and not isinstance(images, bool) else MISSING,
-            format_mean_std(total, total_std),
-            MISSING if paper_total is None else f"{paper_total:.1f}",
-            format_difference(total, paper_total),
-            format_mean_std(spread, spread_std),
-            MISSING if paper_spread is None else f"{paper_spread:.1f}",
-            format_difference(spread, paper_spread),
-            group_cell,
-            escape(", ".join(str(d) for d in _as_list(row.get("trained_on")))) or MISSING,
-        ])
+        out.append(
+            [
+                escape(row.get("name", MISSING)),
+                str(images)
+                if isinstance(images, int) and not isinstance(images, bool)
+                else MISSING,
+                format_mean_std(total, total_std),
+                MISSING if paper_total is None else f"{paper_total:.1f}",
+                format_difference(total, paper_total),
+                format_mean_std(spread, spread_std),
+                MISSING if paper_spread is None else f"{paper_spread:.1f}",
+                format_difference(spread, paper_spread),
+                group_cell,
+                escape(", ".join(str(d) for d in _as_list(row.get("trained_on")))) or MISSING,
+            ]
+        )
     return out
 
 
@@ -246,13 +258,17 @@ def per_class_rows(rows):
             continue
         per_class = row.get("per_class_acc")
         per_class = per_class if isinstance(per_class, dict) else {}
-        out.append([escape(row.get("name", MISSING))]
-                   + [format_mean_std(*_stat(per_class, c)) for c in classes])
+        out.append(
+            [escape(row.get("name", MISSING))]
+            + [format_mean_std(*_stat(per_class, c)) for c in classes]
+        )
         paper = row.get("paper") if isinstance(row.get("paper"), dict) else {}
         paper_classes = paper.get("per_class_acc")
         if isinstance(paper_classes, dict) and paper_classes:
-            out.append(["(paper)"] + [format_mean_std(_number(paper_classes.get(c)), None)
-                                      for c in classes])
+            out.append(
+                ["(paper)"]
+                + [format_mean_std(_number(paper_classes.get(c)), None) for c in classes]
+            )
     return ["Name", *(escape(c) for c in classes)], out
 
 
@@ -261,8 +277,9 @@ def render_table(key, rows) -> list[str]:
     lines = _heading(TABLE_TITLES.get(key, str(key)), "~")
     if not isinstance(rows, list) or not rows:
         return [*lines, "No rows.", ""]
-    lines += _list_table(SUMMARY_HEADER, summary_rows(rows),
-                         widths=[20, 7, 12, 7, 7, 12, 7, 7, 14, 9])
+    lines += _list_table(
+        SUMMARY_HEADER, summary_rows(rows), widths=[20, 7, 12, 7, 7, 12, 7, 7, 14, 9]
+    )
     header, class_rows = per_class_rows(rows)
     if class_rows:
         lines += _list_table(header, class_rows, title="Per-class accuracy (%)")
@@ -289,19 +306,30 @@ def render_reproduction(name, result) -> list[str]:
     if profile in PROFILE_NOTES:
         lines += [PROFILE_NOTES[profile], ""]
     seeds = _as_list(result.get("seeds"))
-    lines += _run_header(result, [
-        ("Commit", _joined(result.get("commit"))),
-        ("Seeds", ", ".join(escape(s) for s in seeds) if seeds else MISSING),
-    ])
+    lines += _run_header(
+        result,
+        [
+            ("Commit", _joined(result.get("commit"))),
+            ("Seeds", ", ".join(escape(s) for s in seeds) if seeds else MISSING),
+        ],
+    )
     incomplete = _as_list(result.get("incomplete_seeds"))
     if incomplete:
-        lines += [f"**Incomplete:** seed(s) {', '.join(escape(s) for s in incomplete)} stopped "
-                  "before every row was done (a time limit); the rows shown are finished.", ""]
+        lines += [
+            f"**Incomplete:** seed(s) {', '.join(escape(s) for s in incomplete)} stopped "
+            "before every row was done (a time limit); the rows shown are finished.",
+            "",
+        ]
     missing = result.get("missing")
     if isinstance(missing, dict) and missing:
-        lines += ["**Rows still missing:** " + "; ".join(
-            f"{escape(seed)}: {escape(', '.join(str(r) for r in rows))}"
-            for seed, rows in missing.items()), ""]
+        lines += [
+            "**Rows still missing:** "
+            + "; ".join(
+                f"{escape(seed)}: {escape(', '.join(str(r) for r in rows))}"
+                for seed, rows in missing.items()
+            ),
+            "",
+        ]
     settings = result.get("settings")
     if settings:
         lines += _literal("Settings", [json.dumps(settings, sort_keys=True, default=str)])
@@ -327,10 +355,16 @@ def _seconds(value, digits=4):
 def render_speed(name, result) -> list[str]:
     """One ``distill_speed.py`` file: seconds per iteration and peak GPU memory."""
     lines = _heading(f"Distillation speed: {name}", "-")
-    lines += _run_header(result, [
-        ("Profile", f"{_joined(result.get('profile'))} ({_joined(result.get('n_images'))} "
-                    f"images, ConvNet width {_joined(result.get('width'))})"),
-    ])
+    lines += _run_header(
+        result,
+        [
+            (
+                "Profile",
+                f"{_joined(result.get('profile'))} ({_joined(result.get('n_images'))} "
+                f"images, ConvNet width {_joined(result.get('width'))})",
+            ),
+        ],
+    )
     rows = []
     for run in result.get("runs") or []:
         if not isinstance(run, dict):
@@ -338,16 +372,26 @@ def render_speed(name, result) -> list[str]:
         expert = "s_per_expert_epoch" in run
         per = run.get("s_per_expert_epoch") if expert else run.get("s_per_it")
         total = run.get("default_buffer_s") if expert else run.get("default_total_s")
-        rows.append([
-            escape(run.get("method", MISSING)),
-            escape(run.get("ipc", MISSING)),
-            f"{_seconds(per)} {'per expert epoch' if expert else 'per iteration'}",
-            _seconds(run.get("peak_gib"), 2),
-            _seconds(total, 0),
-        ])
+        rows.append(
+            [
+                escape(run.get("method", MISSING)),
+                escape(run.get("ipc", MISSING)),
+                f"{_seconds(per)} {'per expert epoch' if expert else 'per iteration'}",
+                _seconds(run.get("peak_gib"), 2),
+                _seconds(total, 0),
+            ]
+        )
     if rows:
-        lines += _list_table(["Method", "ipc", "Seconds", "Peak GPU memory (GiB)",
-                              "Extrapolated to the defaults (s)"], rows)
+        lines += _list_table(
+            [
+                "Method",
+                "ipc",
+                "Seconds",
+                "Peak GPU memory (GiB)",
+                "Extrapolated to the defaults (s)",
+            ],
+            rows,
+        )
     else:
         lines += ["This file holds no runs.", ""]
     return lines
@@ -360,51 +404,99 @@ def render_search(name, result) -> list[str]:
     if note:
         lines += [note, ""]
     test = result.get("test") or {}
-    lines += _run_header(result, [
-        ("Commit", _joined(result.get("commit"))),
-        ("Folds", f"{_joined(result.get('folds'))} stratified folds of the training set, "
-                  "balanced-accuracy scorer; the test set is used once"),
-        ("Chosen", escape(result.get("best_params", MISSING))),
-        ("On the test set", f"total {_seconds(test.get('total_acc'), 1)} %, Acc Std "
-                            f"{_seconds(test.get('acc_std'), 1)}, group "
-                            f"{_seconds(test.get('group_acc'), 1)} %"),
-    ])
-    rows = [[escape(c.get("params", MISSING)),
-             format_mean_std(_percent(c.get("mean")), _percent(c.get("std")))]
-            for c in result.get("cv_results") or [] if isinstance(c, dict)]
-    rows += [[escape(f"baseline (one network): {b.get('name', MISSING)}"),
-              format_mean_std(_percent(b.get("mean")), _percent(b.get("std")))]
-             for b in result.get("cv_baselines") or [] if isinstance(b, dict)]
+    lines += _run_header(
+        result,
+        [
+            ("Commit", _joined(result.get("commit"))),
+            (
+                "Folds",
+                f"{_joined(result.get('folds'))} stratified folds of the training set, "
+                "balanced-accuracy scorer; the test set is used once",
+            ),
+            ("Chosen", escape(result.get("best_params", MISSING))),
+            (
+                "On the test set",
+                f"total {_seconds(test.get('total_acc'), 1)} %, Acc Std "
+                f"{_seconds(test.get('acc_std'), 1)}, group "
+                f"{_seconds(test.get('group_acc'), 1)} %",
+            ),
+        ],
+    )
+    rows = [
+        [
+            escape(c.get("params", MISSING)),
+            format_mean_std(_percent(c.get("mean")), _percent(c.get("std"))),
+        ]
+        for c in result.get("cv_results") or []
+        if isinstance(c, dict)
+    ]
+    rows += [
+        [
+            escape(f"baseline (one network): {b.get('name', MISSING)}"),
+            format_mean_std(_percent(b.get("mean")), _percent(b.get("std"))),
+        ]
+        for b in result.get("cv_baselines") or []
+        if isinstance(b, dict)
+    ]
     if rows:
         lines += _list_table(["Candidate", "CV balanced accuracy (%)"], rows)
     if result.get("validation_verdict"):
         lines += [escape(str(result["validation_verdict"])), ""]
-    baselines = [[escape(b.get("name", MISSING)), format_mean_std(*_stat(b, "total_acc")),
-                  format_mean_std(*_stat(b, "acc_std"))]
-                 for b in result.get("baselines_on_test") or [] if isinstance(b, dict)]
+    baselines = [
+        [
+            escape(b.get("name", MISSING)),
+            format_mean_std(*_stat(b, "total_acc")),
+            format_mean_std(*_stat(b, "acc_std")),
+        ]
+        for b in result.get("baselines_on_test") or []
+        if isinstance(b, dict)
+    ]
     if baselines:
-        lines += _list_table(["Baseline (same profile, test set)", "Total acc (%)",
-                              "Acc Std (%)"], baselines)
+        lines += _list_table(
+            ["Baseline (same profile, test set)", "Total acc (%)", "Acc Std (%)"], baselines
+        )
     return lines
 
 
 def render_scale_out(name, result) -> list[str]:
     """One ``scale_out.py`` file: expert training locally and on Dask workers."""
     lines = _heading(f"Expert trajectories on Dask workers: {name}", "-")
-    lines += _run_header(result, [
-        ("Commit", _joined(result.get("commit"))),
-        ("Work", f"{_joined(result.get('experts'))} experts x {_joined(result.get('epochs'))} "
-                 f"epochs on {_joined(result.get('n_images'))} images, ConvNet width "
-                 f"{_joined(result.get('width'))}"),
-    ])
-    rows = [[escape(r.get("where", MISSING)), escape(r.get("workers", MISSING)),
-             _seconds(r.get("seconds"), 1), escape(r.get("identical_to_1_thread", MISSING)),
-             MISSING if _number(r.get("max_abs_diff")) is None
-             else f"{_number(r.get('max_abs_diff')):.2g}"]
-            for r in result.get("runs") or [] if isinstance(r, dict)]
+    lines += _run_header(
+        result,
+        [
+            ("Commit", _joined(result.get("commit"))),
+            (
+                "Work",
+                f"{_joined(result.get('experts'))} experts x {_joined(result.get('epochs'))} "
+                f"epochs on {_joined(result.get('n_images'))} images, ConvNet width "
+                f"{_joined(result.get('width'))}",
+            ),
+        ],
+    )
+    rows = [
+        [
+            escape(r.get("where", MISSING)),
+            escape(r.get("workers", MISSING)),
+            _seconds(r.get("seconds"), 1),
+            escape(r.get("identical_to_1_thread", MISSING)),
+            MISSING
+            if _number(r.get("max_abs_diff")) is None
+            else f"{_number(r.get('max_abs_diff')):.2g}",
+        ]
+        for r in result.get("runs") or []
+        if isinstance(r, dict)
+    ]
     if rows:
-        lines += _list_table(["Where", "Workers", "Seconds", "Identical to a 1-thread local run",
-                              "Max abs difference"], rows)
+        lines += _list_table(
+            [
+                "Where",
+                "Workers",
+                "Seconds",
+                "Identical to a 1-thread local run",
+                "Max abs difference",
+            ],
+            rows,
+        )
     return lines
 
 
@@ -425,11 +517,15 @@ def render_result(name, result, markdown=None) -> list[str]:
 #: Profiles of ``reproduce_paper.py`` in the order they are shown; others follow.
 PROFILE_ORDER = ("paper", "standard", "cpu", "smoke")
 PROFILE_NOTES = {
-    "smoke": ("The ``smoke`` profile runs the script on digits-LT with tiny settings "
-              "to check that it works; its figures say nothing about the method."),
-    "cpu": ("The ``cpu`` profile is the paper's data with a budget reduced to run on "
-            "two CPU cores (narrower network, far fewer iterations and epochs); it is "
-            "not the paper's setting."),
+    "smoke": (
+        "The ``smoke`` profile runs the script on digits-LT with tiny settings "
+        "to check that it works; its figures say nothing about the method."
+    ),
+    "cpu": (
+        "The ``cpu`` profile is the paper's data with a budget reduced to run on "
+        "two CPU cores (narrower network, far fewer iterations and epochs); it is "
+        "not the paper's setting."
+    ),
 }
 
 
@@ -476,8 +572,11 @@ def render_results(results_dir) -> tuple[str, list[str]]:
     for name, result in sorted(loaded, key=_sort_key):
         if isinstance(result, dict):
             report = results_dir / f"{Path(name).stem}.md"
-            lines += render_result(Path(name).stem, result,
-                                   report.read_text(encoding="utf-8") if report.exists() else None)
+            lines += render_result(
+                Path(name).stem,
+                result,
+                report.read_text(encoding="utf-8") if report.exists() else None,
+            )
         else:
             lines += [*_heading(name, "-"), result, ""]
     return "\n".join(lines).rstrip() + "\n", problems

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from api_check import documented_names, missing_from_api_page, public_names
 from render_results import NO_RESULTS, render_results, write_results_page
 
@@ -20,8 +19,10 @@ def test_api_check_reports_a_missing_name(tmp_path):
     page = tmp_path / "api.rst"
     page.write_text(text, encoding="utf-8")
     # Both the subpackage name and its top-level re-export are then missing.
-    assert missing_from_api_page(page) == ["sklearn_ltdd.ClassGrouper",
-                                           "sklearn_ltdd.grouping.ClassGrouper"]
+    assert missing_from_api_page(page) == [
+        "sklearn_ltdd.ClassGrouper",
+        "sklearn_ltdd.grouping.ClassGrouper",
+    ]
     assert "sklearn_ltdd.grouping.ClassGrouper" in public_names()
     assert "sklearn_ltdd.grouping.ClassGrouper" not in documented_names(text)
 
@@ -37,20 +38,34 @@ def test_no_results_page(tmp_path, make_folder):
 
 def _result():
     return {
-        "profile": "paper", "device": ["NVIDIA H100"], "torch": "2.5.0",
-        "commit": ["abc1234"], "command": ["python a.py --seed 0", "python a.py --seed 1"],
-        "seeds": [0, 1], "wall_time_s": {"distill_gm": {"mean": 12.25, "std": 1.0, "n": 2},
-                                         "total": 30.0, "broken": None},
+        "profile": "paper",
+        "device": ["NVIDIA H100"],
+        "torch": "2.5.0",
+        "commit": ["abc1234"],
+        "command": ["python a.py --seed 0", "python a.py --seed 1"],
+        "seeds": [0, 1],
+        "wall_time_s": {
+            "distill_gm": {"mean": 12.25, "std": 1.0, "n": 2},
+            "total": 30.0,
+            "broken": None,
+        },
         "tables": {
-            "table2": [{
-                "name": "Original + GM Distilled", "train_images": 2578,
-                "total_acc": {"mean": 41.04, "std": 0.51, "n": 2},
-                "acc_std": {"mean": 19.0, "std": 0.0, "n": 1},
-                "group_acc": None,
-                "per_class_acc": {"airplane": {"mean": 75.0, "std": 2.0}},
-                "paper": {"total_acc": 40.4, "acc_std": 20.1, "group_acc": None,
-                          "per_class_acc": {"airplane": 75.5}},
-            }],
+            "table2": [
+                {
+                    "name": "Original + GM Distilled",
+                    "train_images": 2578,
+                    "total_acc": {"mean": 41.04, "std": 0.51, "n": 2},
+                    "acc_std": {"mean": 19.0, "std": 0.0, "n": 1},
+                    "group_acc": None,
+                    "per_class_acc": {"airplane": {"mean": 75.0, "std": 2.0}},
+                    "paper": {
+                        "total_acc": 40.4,
+                        "acc_std": 20.1,
+                        "group_acc": None,
+                        "per_class_acc": {"airplane": 75.5},
+                    },
+                }
+            ],
             "table1": [{"name": "only a name"}],
         },
     }
@@ -62,7 +77,9 @@ def test_results_tables(tmp_path):
     assert problems == []
     assert text.index("Table 1:") < text.index("Table 2:")  # paper order, not file order
     assert "NVIDIA H100" in text and "abc1234" in text and "python a.py --seed 1" in text
-    row = "   * - Original + GM Distilled\n     - 2578\n     - 41.0 ± 0.5\n     - 40.4\n     - +0.6\n"
+    row = (
+        "   * - Original + GM Distilled\n     - 2578\n     - 41.0 ± 0.5\n     - 40.4\n     - +0.6\n"
+    )
     assert row in text
     assert "     - 19.0\n     - 20.1\n     - -1.1\n" in text  # one run: no ± 0.0
     assert "   * - only a name\n     - n/a\n" in text
@@ -79,9 +96,13 @@ def test_an_incomplete_run_says_so(tmp_path):
 
 
 def test_speed_file_and_bad_files(tmp_path):
-    speed = {"device": "CPU", "runs": [
-        {"method": "DC", "ipc": 10, "s_per_it": 0.5, "peak_gib": None, "default_total_s": 500},
-        {"method": "MTT experts", "ipc": 10, "s_per_expert_epoch": 0.25}]}
+    speed = {
+        "device": "CPU",
+        "runs": [
+            {"method": "DC", "ipc": 10, "s_per_it": 0.5, "peak_gib": None, "default_total_s": 500},
+            {"method": "MTT experts", "ipc": 10, "s_per_expert_epoch": 0.25},
+        ],
+    }
     (tmp_path / "distill_speed_paper_cpu.json").write_text(json.dumps(speed))
     (tmp_path / "broken.json").write_text("{")
     (tmp_path / "list.json").write_text("[]")
@@ -105,15 +126,25 @@ def test_write_only_when_changed(tmp_path):
 def test_a_search_file_renders_its_choice_and_candidates():
     from render_results import render_result
 
-    lines = render_result("search_x", {
-        "profile": "cpu", "device": "CPU", "best_params": {"routing": "soft"},
-        "test": {"total_acc": 33.1, "acc_std": 10.1, "group_acc": 81.5},
-        "cv_results": [{"params": {"routing": "soft"}, "mean": 0.329, "std": 0.034}],
-        "cv_baselines": [{"name": "LA flat", "mean": 0.351, "std": 0.02}],
-        "validation_verdict": "On the validation folds it loses to LA flat.",
-        "baselines_on_test": [{"name": "LA", "total_acc": {"mean": 41.1, "std": 0.0, "n": 1},
-                               "acc_std": {"mean": 17.9, "std": 0.0, "n": 1}}],
-    })
+    lines = render_result(
+        "search_x",
+        {
+            "profile": "cpu",
+            "device": "CPU",
+            "best_params": {"routing": "soft"},
+            "test": {"total_acc": 33.1, "acc_std": 10.1, "group_acc": 81.5},
+            "cv_results": [{"params": {"routing": "soft"}, "mean": 0.329, "std": 0.034}],
+            "cv_baselines": [{"name": "LA flat", "mean": 0.351, "std": 0.02}],
+            "validation_verdict": "On the validation folds it loses to LA flat.",
+            "baselines_on_test": [
+                {
+                    "name": "LA",
+                    "total_acc": {"mean": 41.1, "std": 0.0, "n": 1},
+                    "acc_std": {"mean": 17.9, "std": 0.0, "n": 1},
+                }
+            ],
+        },
+    )
     text = "\n".join(lines)
     assert ":Chosen: {'routing': 'soft'}" in text
     assert "total 33.1 %, Acc Std 10.1, group 81.5 %" in text
@@ -125,12 +156,32 @@ def test_a_search_file_renders_its_choice_and_candidates():
 def test_a_scale_out_file_renders_its_runs():
     from render_results import render_result
 
-    lines = render_result("scale_out_cpu", {
-        "device": "CPU", "experts": 4, "epochs": 3, "n_images": 2478, "width": 32,
-        "runs": [{"where": "local process, 1 thread", "workers": 0, "seconds": 20.04,
-                  "identical_to_1_thread": True, "max_abs_diff": 0.0},
-                 {"where": "LocalCluster", "workers": 2, "seconds": 22.5,
-                  "identical_to_1_thread": False, "max_abs_diff": 7.6396e-05}]})
+    lines = render_result(
+        "scale_out_cpu",
+        {
+            "device": "CPU",
+            "experts": 4,
+            "epochs": 3,
+            "n_images": 2478,
+            "width": 32,
+            "runs": [
+                {
+                    "where": "local process, 1 thread",
+                    "workers": 0,
+                    "seconds": 20.04,
+                    "identical_to_1_thread": True,
+                    "max_abs_diff": 0.0,
+                },
+                {
+                    "where": "LocalCluster",
+                    "workers": 2,
+                    "seconds": 22.5,
+                    "identical_to_1_thread": False,
+                    "max_abs_diff": 7.6396e-05,
+                },
+            ],
+        },
+    )
     text = "\n".join(lines)
     assert "Expert trajectories on Dask workers: scale\\_out\\_cpu" in text
     assert ":Work: 4 experts x 3 epochs on 2478 images, ConvNet width 32" in text
@@ -144,11 +195,13 @@ def test_a_report_written_beside_its_json_is_shown():
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        (folder / "fit_speed_paper_cpu.json").write_text(json.dumps({"kind": "fit_speed",
-                                                                     "runs": []}))
+        (folder / "fit_speed_paper_cpu.json").write_text(
+            json.dumps({"kind": "fit_speed", "runs": []})
+        )
         (folder / "fit_speed_paper_cpu.md").write_text(
             "# Training speed\n\n- command: `python x.py`\n\n| variant | images/s |\n"
-            "|---|---:|\n| plain | 300 |\n")
+            "|---|---:|\n| plain | 300 |\n"
+        )
         text, problems = render_results(folder)
     assert problems == [] and "Training speed\n---" in text
     assert "``python x.py``" in text and "   * - plain" in text

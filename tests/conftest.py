@@ -12,7 +12,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 def cifar10_source():
     """The local CIFAR-10 copy, or None (tests that need it then skip)."""
-    candidates = [os.environ.get("SKLEARN_LTDD_CIFAR10"), REPO.parent / "shared" / "data" / "cifar10"]
+    candidates = [
+        os.environ.get("SKLEARN_LTDD_CIFAR10"),
+        REPO.parent / "shared" / "data" / "cifar10",
+    ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "train.parquet").exists():
             return str(candidate)
@@ -20,7 +23,8 @@ def cifar10_source():
 
 
 requires_cifar10 = pytest.mark.skipif(
-    cifar10_source() is None, reason="no local CIFAR-10 copy (../shared/data/cifar10)")
+    cifar10_source() is None, reason="no local CIFAR-10 copy (../shared/data/cifar10)"
+)
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
 
 
@@ -41,6 +45,7 @@ def tiny_images():
 
 def random_balanced_subset(X, y, per_class, seed):
     rng = np.random.RandomState(seed)
-    idx = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False)
-                          for c in np.unique(y)])
+    idx = np.concatenate(
+        [rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)]
+    )
     return X[idx], y[idx]

@@ -20,8 +20,10 @@ from sklearn_ltdd.nets import ConvNet
 from sklearn_ltdd.utils import _acceleration
 from sklearn_ltdd.utils._acceleration import Compiled, compiled_method, resolve_compile
 
-has_compiler = pytest.mark.skipif(not _acceleration.compiler_available("cpu"),
-                                  reason="torch.compile cannot build CPU kernels here")
+has_compiler = pytest.mark.skipif(
+    not _acceleration.compiler_available("cpu"),
+    reason="torch.compile cannot build CPU kernels here",
+)
 
 
 def net(**kwargs):
@@ -37,12 +39,14 @@ def test_compiled_classifier_predicts_as_the_eager_one(digits):
     compiled = net(compile=True).fit(X, y)
     # Compiled kernels fuse and reorder float32 arithmetic: after three epochs of
     # training the probabilities agree to 1e-3, the predictions on 499 of 500 images.
-    np.testing.assert_allclose(compiled.predict_proba(digits.X_test),
-                               eager.predict_proba(digits.X_test), atol=1e-3)
+    np.testing.assert_allclose(
+        compiled.predict_proba(digits.X_test), eager.predict_proba(digits.X_test), atol=1e-3
+    )
     assert np.mean(compiled.predict(digits.X_test) == eager.predict(digits.X_test)) >= 0.99
     again = net(compile=True).fit(X, y)  # a second fit reuses the compiled code, exactly
-    np.testing.assert_array_equal(again.predict_proba(digits.X_test),
-                                  compiled.predict_proba(digits.X_test))
+    np.testing.assert_array_equal(
+        again.predict_proba(digits.X_test), compiled.predict_proba(digits.X_test)
+    )
     assert isinstance(compiled.module_, ConvNet)  # the module itself stays plain
     pickle.loads(pickle.dumps(compiled)).predict(digits.X_test[:3])
 
@@ -57,8 +61,9 @@ def test_bf16_classifier_stays_close_to_fp32(digits):
     assert proba.dtype == np.float32 and np.allclose(proba.sum(1), 1, atol=1e-5)
 
 
-@pytest.mark.parametrize("setting", [{"precision": "bf16"},
-                                     pytest.param({"compile": True}, marks=has_compiler)])
+@pytest.mark.parametrize(
+    "setting", [{"precision": "bf16"}, pytest.param({"compile": True}, marks=has_compiler)]
+)
 def test_chunks_are_exact_within_each_setting(setting, digits):
     X, y = digits.X_train, digits.y_train
     params = dict(ipc=2, module_params={"width": 8}, random_state=0, device="cpu", **setting)
@@ -66,8 +71,15 @@ def test_chunks_are_exact_within_each_setting(setting, digits):
     chunks = DistributionMatchingDistiller(n_iterations=2, warm_start=True, **params)
     chunks.fit(X, y).fit(X, y)
     np.testing.assert_array_equal(one.X_syn_, chunks.X_syn_)
-    gm = dict(ipc=1, module_params={"width": 8}, random_state=0, device="cpu",
-              outer_loop=2, inner_loop=2, **setting)
+    gm = dict(
+        ipc=1,
+        module_params={"width": 8},
+        random_state=0,
+        device="cpu",
+        outer_loop=2,
+        inner_loop=2,
+        **setting,
+    )
     one = GradientMatchingDistiller(n_iterations=2, **gm).fit(X, y)
     chunks = GradientMatchingDistiller(n_iterations=1, warm_start=True, **gm)
     chunks.fit(X, y).fit(X, y)
@@ -77,8 +89,15 @@ def test_chunks_are_exact_within_each_setting(setting, digits):
 @has_compiler
 def test_compiled_distillers_match_the_eager_ones(digits):
     X, y = digits.X_train, digits.y_train
-    gm = dict(ipc=1, n_iterations=2, outer_loop=2, inner_loop=2, module_params={"width": 8},
-              random_state=0, device="cpu")
+    gm = dict(
+        ipc=1,
+        n_iterations=2,
+        outer_loop=2,
+        inner_loop=2,
+        module_params={"width": 8},
+        random_state=0,
+        device="cpu",
+    )
     eager = GradientMatchingDistiller(**gm).fit(X, y)
     compiled = GradientMatchingDistiller(**gm, compile=True).fit(X, y)
     # Compiled float32 kernels round differently, and four image steps of lr 0.1 on a
@@ -89,21 +108,35 @@ def test_compiled_distillers_match_the_eager_ones(digits):
     eager = DistributionMatchingDistiller(**dm).fit(X, y)
     compiled = DistributionMatchingDistiller(**dm, compile=True).fit(X, y)
     np.testing.assert_allclose(compiled.X_syn_, eager.X_syn_, atol=1e-4)
-    options = dict(module=ConvNet, module_kwargs={"width": 8, "n_classes": 10}, n_experts=1,
-                   epochs=1, lr=0.01, batch_size=128, augmentation=None, seed=0)
-    np.testing.assert_allclose(train_expert_trajectories(X, y, compile=True, **options),
-                               train_expert_trajectories(X, y, **options), atol=1e-4)
+    options = dict(
+        module=ConvNet,
+        module_kwargs={"width": 8, "n_classes": 10},
+        n_experts=1,
+        epochs=1,
+        lr=0.01,
+        batch_size=128,
+        augmentation=None,
+        seed=0,
+    )
+    np.testing.assert_allclose(
+        train_expert_trajectories(X, y, compile=True, **options),
+        train_expert_trajectories(X, y, **options),
+        atol=1e-4,
+    )
 
 
 def test_a_missing_compiler_falls_back_with_one_warning(digits, monkeypatch):
     monkeypatch.setattr(_acceleration, "compiler_available", lambda device_type: False)
-    with pytest.warns(RuntimeWarning, match="compile=True, but torch.compile cannot build "
-                                            "kernels on cpu here.*C\\+\\+ compiler") as record:
+    with pytest.warns(
+        RuntimeWarning,
+        match="compile=True, but torch.compile cannot build kernels on cpu here.*C\\+\\+ compiler",
+    ) as record:
         fitted = net(compile=True).fit(digits.X_train, digits.y_train)
     assert len([w for w in record if issubclass(w.category, RuntimeWarning)]) == 1
     eager = net().fit(digits.X_train, digits.y_train)
-    np.testing.assert_array_equal(fitted.predict_proba(digits.X_test[:20]),
-                                  eager.predict_proba(digits.X_test[:20]))
+    np.testing.assert_array_equal(
+        fitted.predict_proba(digits.X_test[:20]), eager.predict_proba(digits.X_test[:20])
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "auto" chooses silently
         assert resolve_compile("auto", "cpu") is False
@@ -146,10 +179,12 @@ def test_each_architecture_and_grad_mode_compiles_on_a_code_object_of_its_own():
     nets = [ConvNet(in_channels=1, n_classes=2, image_size=(8, 8), width=w) for w in (3, 5)]
     for module in nets:
         _acceleration.compiled_functional(module, True, "test")
-    codes = {id(compiled.fn.__code__)  # code objects compare equal by value
-             for key, (_, by_grad) in _acceleration._SHARED.items()
-             if key[0] is ConvNet and key[1] in {repr(m) for m in nets}
-             for compiled in by_grad.values()}
+    codes = {
+        id(compiled.fn.__code__)  # code objects compare equal by value
+        for key, (_, by_grad) in _acceleration._SHARED.items()
+        if key[0] is ConvNet and key[1] in {repr(m) for m in nets}
+        for compiled in by_grad.values()
+    }
     assert len(codes) == 4
 
 
@@ -159,11 +194,13 @@ def test_a_fresh_code_object_gets_its_own_compiled_variants():
     def make(k):
         def f(x):
             return x * k
+
         return f
 
     torch._dynamo.reset()
     counters.clear()
-    functions = [torch.compile(_acceleration._own_code(make(k)), backend="eager")
-                 for k in range(10)]
+    functions = [
+        torch.compile(_acceleration._own_code(make(k)), backend="eager") for k in range(10)
+    ]
     assert [f(torch.ones(1)).item() for f in functions] == list(range(10))
     assert counters["stats"]["unique_graphs"] == 10

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 import torch
 
@@ -89,8 +88,14 @@ def test_crop_flip_translations_within_padding():
 
 def test_registry_and_errors():
     assert get_augmentation(None) is None and get_augmentation("none") is None
-    assert isinstance(get_augmentation("dsa"), DSA) and isinstance(get_augmentation("crop_flip"), CropFlip)
-    with pytest.raises(ValueError, match=r"augmentation must be None, one of \['crop_flip', 'dsa', 'none', 'resized_crop_flip'\]"):
+    assert isinstance(get_augmentation("dsa"), DSA) and isinstance(
+        get_augmentation("crop_flip"), CropFlip
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"augmentation must be None, one of \['crop_flip', 'dsa', 'none', "
+        r"'resized_crop_flip'\]",
+    ):
         get_augmentation("mixup")
     with pytest.raises(ValueError, match="strategy must join operations"):
         DSA(strategy="color_jitter")

@@ -53,8 +53,9 @@ def test_in_fixed_chunks_pads_and_trims():
 
 def test_convnet_classifier_predictions_and_features(tabular):
     X, y = tabular
-    clf = ConvNetClassifier(module=MLP, module__hidden=(64, 48), max_epochs=2, batch_size=64,
-                            random_state=0).fit(X, y)
+    clf = ConvNetClassifier(
+        module=MLP, module__hidden=(64, 48), max_epochs=2, batch_size=64, random_state=0
+    ).fit(X, y)
     _same_rows(clf.predict_proba, X)
     _same_rows(clf.embed, X)
     _same_rows(lambda Z: clf.embed(Z, batch_size=50), X)
@@ -67,9 +68,12 @@ def test_estimators_built_on_a_network(tabular):
     X, y = tabular
     net = ConvNetClassifier(module=MLP, module__hidden=(32,), max_epochs=2, random_state=0)
     _same_rows(FeatureExtractor(net, random_state=0).fit(X, y).transform, X)
-    for model in (DecoupledClassifier(net, method="tau").fit(X, y),
-                  TwoStageClassifier(grouper=[[0, 1], [2]], backbone=net,
-                                     stage2_data="original", random_state=0).fit(X, y)):
+    for model in (
+        DecoupledClassifier(net, method="tau").fit(X, y),
+        TwoStageClassifier(
+            grouper=[[0, 1], [2]], backbone=net, stage2_data="original", random_state=0
+        ).fit(X, y),
+    ):
         _same_rows(model.predict_proba, X, atol=1e-12)
 
 

@@ -22,16 +22,34 @@ def load(name):
 def test_reproduce_paper_smoke_profile(tmp_path, capsys):
     script = load("reproduce_paper")
     out, artifacts = tmp_path / "results", tmp_path / "artifacts"
-    args = ["--profile", "smoke", "--out", str(out), "--artifacts", str(artifacts),
-            "--tables", "1", "2", "3", "baselines", "extra"]
+    args = [
+        "--profile",
+        "smoke",
+        "--out",
+        str(out),
+        "--artifacts",
+        str(artifacts),
+        "--tables",
+        "1",
+        "2",
+        "3",
+        "baselines",
+        "extra",
+    ]
     assert script.main(args) == 0
     merged = json.loads((out / "smoke.json").read_text())
     names = {t: [r["name"] for r in rows] for t, rows in merged["tables"].items()}
     assert names["table1"] == ["Original", "GM Distilled", "MTT Distilled"]
-    assert names["table2"] == ["Original + Original", "Original + GM Distilled",
-                               "Original + MTT Distilled"]
-    assert names["table3"] == ["Original + Original", "GM Distilled + GM Distilled",
-                               "Original + GM Distilled"]
+    assert names["table2"] == [
+        "Original + Original",
+        "Original + GM Distilled",
+        "Original + MTT Distilled",
+    ]
+    assert names["table3"] == [
+        "Original + Original",
+        "GM Distilled + GM Distilled",
+        "Original + GM Distilled",
+    ]
     assert len(names["baselines"]) == 8 and len(names["extra"]) == 6
     row = merged["tables"]["table2"][1]
     assert 0 <= row["total_acc"]["mean"] <= 100 and row["group_acc"] is not None
@@ -45,8 +63,16 @@ def test_reproduce_paper_smoke_profile(tmp_path, capsys):
     # A rerun into a fresh folder reuses the saved distilled sets instead of
     # distilling again.
     out2 = tmp_path / "results2"
-    rerun = ["--profile", "smoke", "--out", str(out2), "--artifacts", str(artifacts),
-             "--tables", "1"]
+    rerun = [
+        "--profile",
+        "smoke",
+        "--out",
+        str(out2),
+        "--artifacts",
+        str(artifacts),
+        "--tables",
+        "1",
+    ]
     assert script.main(rerun) == 0
     seed = json.loads((out2 / "smoke" / "seed0.json").read_text())
     assert seed["reused_artifacts"] == ["gm", "mtt"]
@@ -73,8 +99,18 @@ def test_a_run_stopped_midway_keeps_its_finished_rows(tmp_path, monkeypatch):
 
     monkeypatch.setattr(script.TrajectoryMatchingDistiller, "fit", stop)
     out = tmp_path / "results"
-    args = ["--profile", "smoke", "--out", str(out), "--artifacts", str(tmp_path / "a"),
-            "--tables", "1", "2", "baselines"]
+    args = [
+        "--profile",
+        "smoke",
+        "--out",
+        str(out),
+        "--artifacts",
+        str(tmp_path / "a"),
+        "--tables",
+        "1",
+        "2",
+        "baselines",
+    ]
     with pytest.raises(Stopped):
         script.main(args)
     seed = json.loads((out / "smoke" / "seed0.json").read_text())
@@ -93,14 +129,28 @@ def test_a_run_stopped_midway_keeps_its_finished_rows(tmp_path, monkeypatch):
 def test_soft_label_rows_on_the_smoke_profile(tmp_path):
     script = load("reproduce_paper")
     out = tmp_path / "results"
-    assert script.main(["--profile", "smoke", "--out", str(out), "--artifacts",
-                        str(tmp_path / "a"), "--tables", "soft", "soft_dm", "soft_idm",
-                        "soft_two_stage"]) == 0
+    assert (
+        script.main(
+            [
+                "--profile",
+                "smoke",
+                "--out",
+                str(out),
+                "--artifacts",
+                str(tmp_path / "a"),
+                "--tables",
+                "soft",
+                "soft_dm",
+                "soft_idm",
+                "soft_two_stage",
+            ]
+        )
+        == 0
+    )
     seed = json.loads((out / "smoke" / "seed0.json").read_text())
     names = [r["name"] for r in seed["tables"]["soft"]]
     assert names[0] == "Teacher: BN ConvNet3, LA + mixup/CutMix, 3 epochs"
-    for label in ("Random 2 real images per class", "SM", "DM", "IDM",
-                  "IDM (balanced queue)"):
+    for label in ("Random 2 real images per class", "SM", "DM", "IDM", "IDM (balanced queue)"):
         assert f"{label}, hard labels" in names and f"{label}, soft labels" in names
     rows = {r["name"]: r for r in seed["tables"]["soft"]}
     assert rows["SM, soft labels"]["train_images"] == 20
@@ -112,8 +162,22 @@ def test_soft_label_rows_on_the_smoke_profile(tmp_path):
 def test_coreset_rows_on_the_smoke_profile(tmp_path):
     script = load("reproduce_paper")
     out = tmp_path / "results"
-    assert script.main(["--profile", "smoke", "--out", str(out), "--artifacts",
-                        str(tmp_path / "a"), "--tables", "coreset", "coreset_best"]) == 0
+    assert (
+        script.main(
+            [
+                "--profile",
+                "smoke",
+                "--out",
+                str(out),
+                "--artifacts",
+                str(tmp_path / "a"),
+                "--tables",
+                "coreset",
+                "coreset_best",
+            ]
+        )
+        == 0
+    )
     seed = json.loads((out / "smoke" / "seed0.json").read_text())
     rows = {r["name"]: r for r in seed["tables"]["coreset"]}
     assert len(rows) == 12
@@ -133,32 +197,68 @@ def test_paper_rows_carry_the_papers_figures():
 
 def test_distill_speed_smoke(tmp_path):
     script = load("distill_speed")
-    assert script.main(["--profile", "smoke", "--ipc", "1", "--iterations", "1",
-                        "--mtt-iterations", "1", "--warmup", "1", "--experts", "2",
-                        "--out", str(tmp_path)]) == 0
+    assert (
+        script.main(
+            [
+                "--profile",
+                "smoke",
+                "--ipc",
+                "1",
+                "--iterations",
+                "1",
+                "--mtt-iterations",
+                "1",
+                "--warmup",
+                "1",
+                "--experts",
+                "2",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     files = list(tmp_path.glob("distill_speed_smoke_*.json"))
     assert len(files) == 1
     runs = json.loads(files[0].read_text())["runs"]
-    assert [r["method"] for r in runs] == ["DC", "DSA", "DM", "IDM", "MTT experts",
-                                           "MTT distillation"]
+    assert [r["method"] for r in runs] == [
+        "DC",
+        "DSA",
+        "DM",
+        "IDM",
+        "MTT experts",
+        "MTT distillation",
+    ]
     # Timings are measured, not tested: the per-iteration figure is a difference of two
     # timed fits, which a busy machine can make zero at one iteration.
-    assert all(r["seconds"] > 0 and r.get("s_per_it", r.get("s_per_expert_epoch")) >= 0
-               for r in runs)
+    assert all(
+        r["seconds"] > 0 and r.get("s_per_it", r.get("s_per_expert_epoch")) >= 0 for r in runs
+    )
 
 
 def test_search_two_stage_quick_grid(tmp_path):
     script = load("search_two_stage")
-    assert script.main(["--profile", "smoke", "--grid", "quick", "--folds", "2",
-                        "--out", str(tmp_path)]) == 0
+    assert (
+        script.main(
+            ["--profile", "smoke", "--grid", "quick", "--folds", "2", "--out", str(tmp_path)]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / "search_smoke_quick_seed0.json").read_text())
     assert len(results["cv_results"]) == 3
-    assert set(results["best_params"]) <= {"group_estimator", "class_estimator", "stage2_data",
-                                           "routing", "backbone"}
+    assert set(results["best_params"]) <= {
+        "group_estimator",
+        "class_estimator",
+        "stage2_data",
+        "routing",
+        "backbone",
+    }
     assert any("backbone" in r["params"] for r in results["cv_results"])
     assert 0 <= results["test"]["total_acc"] <= 100
     assert [b["name"] for b in results["cv_baselines"]] == [
-        "Logit adjustment (Menon 2021)", "Logit adjustment + crop/flip"]
+        "Logit adjustment (Menon 2021)",
+        "Logit adjustment + crop/flip",
+    ]
     assert all(0 <= b["mean"] <= 1 for b in results["cv_baselines"])
     text = (tmp_path / "search_smoke_quick_seed0.md").read_text()
     assert "chosen" in text and "the best flat baseline" in text
@@ -179,8 +279,10 @@ def test_search_verdict_calls_a_difference_within_fold_noise_a_tie():
     script = load("search_two_stage")
 
     def results(chosen, std):
-        return {"cv_results": [{"mean": chosen, "std": std}, {"mean": 0.1, "std": 0.0}],
-                "cv_baselines": [{"name": "LA", "mean": 0.335, "std": 0.008}]}
+        return {
+            "cv_results": [{"mean": chosen, "std": std}, {"mean": 0.1, "std": 0.0}],
+            "cv_baselines": [{"name": "LA", "mean": 0.335, "std": 0.008}],
+        }
 
     assert "within fold-to-fold noise" in script.validation_verdict(results(0.338, 0.041))
     assert "beats" in script.validation_verdict(results(0.40, 0.01))
@@ -215,8 +317,9 @@ def test_report_reproduces_the_committed_tables_byte_for_byte(profile, tmp_path)
 def test_rows_are_declarations_run_cheap_first():
     script = load("reproduce_paper")
     decl = script.DECLARATIONS
-    keys = [(table, row.name) for row in decl.rows for table in row.tables
-            if isinstance(row.name, str)]
+    keys = [
+        (table, row.name) for row in decl.rows for table in row.tables if isinstance(row.name, str)
+    ]
     assert len(keys) == len(set(keys))  # every (table, name) declared once
     for row in decl.rows:
         assert set(row.sets) <= set(decl.sets), row.name
@@ -239,8 +342,10 @@ def test_sm_sweep_smoke(tmp_path):
     script = load("sm_sweep")
     assert script.main(["--profile", "smoke", "--out", str(tmp_path)]) == 0
     record = json.loads((tmp_path / "sm_sweep_smoke.json").read_text())
-    assert [t["criterion"] for t in record["teachers"]] == ["logit_adjusted",
-                                                            "cumulative_reweighted"]
+    assert [t["criterion"] for t in record["teachers"]] == [
+        "logit_adjusted",
+        "cumulative_reweighted",
+    ]
     sets = [r["set"] for r in record["rows"]]
     assert sets[:2] == ["random real images"] * 2 and len(sets) == len(script.VARIANTS) + 1
     assert all(0 <= r["acc"] <= 100 for r in record["rows"])
@@ -259,8 +364,7 @@ def test_official_utils_load_with_overlapping_writes_made_copies(tmp_path, monke
     load("compare_official")  # puts ltdd_bench on the path
     from ltdd_bench.official import _load_utils
 
-    (tmp_path / "utils.py").write_text(
-        "def siamese(t):\n    t[:] = t[0]\n    return t\n")
+    (tmp_path / "utils.py").write_text("def siamese(t):\n    t[:] = t[0]\n    return t\n")
     monkeypatch.setitem(sys.modules, "utils", None)
     utils = _load_utils(str(tmp_path))
     assert sys.modules["utils"] is utils
@@ -281,13 +385,14 @@ def test_student_sweep_smoke(tmp_path):
     script = load("student_sweep")
     out = tmp_path / "results"
     base = ["--groups", "smoke", "--out", str(out), "--artifacts", str(tmp_path / "a")]
-    assert script.main(base + ["--grid", "sm", "--points", "control", "views only",
-                               "two teachers"]) == 0
+    assert (
+        script.main(base + ["--grid", "sm", "--points", "control", "views only", "two teachers"])
+        == 0
+    )
     record = json.loads((out / "student_sweep_sm.json").read_text())
     points = {c["point"] for c in record["cells"].values()}
     assert "random real images (control)" in points and "views only (no recovery)" in points
-    assert all(0 <= c["acc"] <= 100 and len(c["per_class"]) == 10
-               for c in record["cells"].values())
+    assert all(0 <= c["acc"] <= 100 and len(c["per_class"]) == 10 for c in record["cells"].values())
     assert any("teachers" in key for key in record["notes"])  # the two teachers' average
     markdown = (out / "student_sweep_sm.md").read_text()
     assert "validation" in markdown and "soft: - control" in markdown
@@ -301,21 +406,31 @@ def test_standard_profiles_share_their_networks_and_show_the_published_table(tmp
     profiles = load("reproduce_paper").PROFILES
     assert profiles["standard_cpu"]["max_per_class"] is None
     assert {profiles[f"standard_cpu{s}"]["ipc"] for s in ("", "_ipc1", "_ipc50")} == {1, 10, 50}
-    assert len({profiles[f"standard_cpu{s}"]["network_cache"] for s in ("", "_ipc1", "_ipc50")}) == 1
+    assert (
+        len({profiles[f"standard_cpu{s}"]["network_cache"] for s in ("", "_ipc1", "_ipc50")}) == 1
+    )
     from ltdd_bench.tables import published_markdown
 
-    merged = {"profile": "standard_cpu", "settings": {"ipc": 10}, "tables": {"soft": [
-        {"name": "SM, soft labels", "total_acc": {"mean": 60.0, "std": 0.5, "n": 2}}]}}
+    merged = {
+        "profile": "standard_cpu",
+        "settings": {"ipc": 10},
+        "tables": {
+            "soft": [{"name": "SM, soft labels", "total_acc": {"mean": 60.0, "std": 0.5, "n": 2}}]
+        },
+    }
     text = "\n".join(published_markdown(merged))
-    assert "| Uni-level (statistics matching, soft labels) | soft | 62.7 | SM, soft labels | " \
-           "60.0 ± 0.5 | -2.7 |" in text
+    assert (
+        "| Uni-level (statistics matching, soft labels) | soft | 62.7 | SM, soft labels | "
+        "60.0 ± 0.5 | -2.7 |" in text
+    )
     assert "ResNet-18 | 58.7" in text and "not protocol-matched" in text
 
 
 def test_a_profile_with_a_network_cache_trains_its_networks_once(tmp_path, monkeypatch):
     script = load("reproduce_paper")
-    monkeypatch.setitem(script.PROFILES, "smoke", {**script.PROFILES["smoke"],
-                                                   "network_cache": "smoke_family"})
+    monkeypatch.setitem(
+        script.PROFILES, "smoke", {**script.PROFILES["smoke"], "network_cache": "smoke_family"}
+    )
     base = ["--profile", "smoke", "--artifacts", str(tmp_path / "a"), "--tables", "soft"]
     assert script.main(base + ["--out", str(tmp_path / "r1")]) == 0
     assert (tmp_path / "a" / "smoke_family" / "seed0" / "network_teacher.joblib").exists()

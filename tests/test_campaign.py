@@ -18,14 +18,26 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def window(out, state, **env):
     """The environment of a dry-run window writing to ``out`` with state under ``state``."""
-    return dict(os.environ, OUT=str(out), LTDD_GPU_DRY_RUN="1", PYTHON=sys.executable,
-                LTDD_CAMPAIGN=str(state / "campaign"), LTDD_RESULTS=str(state / "results"),
-                **{k: str(v) for k, v in env.items()})
+    return dict(
+        os.environ,
+        OUT=str(out),
+        LTDD_GPU_DRY_RUN="1",
+        PYTHON=sys.executable,
+        LTDD_CAMPAIGN=str(state / "campaign"),
+        LTDD_RESULTS=str(state / "results"),
+        **{k: str(v) for k, v in env.items()},
+    )
 
 
 def run_window(out, state, **env):
-    proc = subprocess.run(["bash", "benchmarks/gpu_session.sh"], cwd=ROOT, env=window(out, state, **env),
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        ["bash", "benchmarks/gpu_session.sh"],
+        cwd=ROOT,
+        env=window(out, state, **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads((out / "campaign.json").read_text())
 
@@ -52,10 +64,22 @@ def test_windows_obey_the_rules_and_the_next_one_continues(tmp_path):
     assert "smoke/seed0/gm_ipc2.npz" in names and "figures/smoke_figure1_original.png" in names
 
     # Ingest, as after a real window, then window 2 goes on from there.
-    assert campaign.main(["ingest", str(first), "--campaign", str(state / "campaign"),
-                          "--results", str(state / "results")]) == 0
-    record = json.loads((state / "campaign" / "artifacts" / "smoke" / "seed0" / "gm_ipc2.json")
-                        .read_text())
+    assert (
+        campaign.main(
+            [
+                "ingest",
+                str(first),
+                "--campaign",
+                str(state / "campaign"),
+                "--results",
+                str(state / "results"),
+            ]
+        )
+        == 0
+    )
+    record = json.loads(
+        (state / "campaign" / "artifacts" / "smoke" / "seed0" / "gm_ipc2.json").read_text()
+    )
     assert record["n_iter"] == 1 and record["finished"] is False
     assert (state / "results" / "smoke.md").exists()
     second = tmp_path / "out2"
@@ -73,16 +97,26 @@ def test_windows_obey_the_rules_and_the_next_one_continues(tmp_path):
     # GM continued from its checkpoint (iteration 1 -> 2), not from the start.
     assert [c["done"] for c in gm["chunks"]] == [1, 2]
     # The window made only what was missing: the first window's files are not re-exported.
-    assert "figures/smoke_figure1_original.png" not in tarfile.open(second / "artifacts.tar").getnames()
-    assert reproduce.merge(state / "results", "smoke")["incomplete_seeds"] == [0]  # not ingested yet
+    assert (
+        "figures/smoke_figure1_original.png"
+        not in tarfile.open(second / "artifacts.tar").getnames()
+    )
+    assert reproduce.merge(state / "results", "smoke")["incomplete_seeds"] == [
+        0
+    ]  # not ingested yet
 
 
 def test_a_killed_window_keeps_every_finished_step(tmp_path):
     campaign = load("campaign")
     out = tmp_path / "out"
-    proc = subprocess.Popen(["bash", "benchmarks/gpu_session.sh"], cwd=ROOT,
-                            env=window(out, tmp_path / "state"), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["bash", "benchmarks/gpu_session.sh"],
+        cwd=ROOT,
+        env=window(out, tmp_path / "state"),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     seed_file = out / "rows" / "smoke" / "seed0.json"
     try:
         deadline = time.time() + 300

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 from imblearn.over_sampling import RandomOverSampler
-from sklearn_ltdd.sampling import ImageSampler
 from imblearn.pipeline import make_pipeline as make_imb_pipeline
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -14,6 +13,7 @@ from sklearn.pipeline import FunctionTransformer, make_pipeline
 from skorch.callbacks import Callback
 
 from sklearn_ltdd.nets import MLP, ConvNetClassifier, LogitAdjustedLoss
+from sklearn_ltdd.sampling import ImageSampler
 
 
 def small(**kwargs):
@@ -112,8 +112,12 @@ def test_clone_and_pickle(tiny_images):
 
 def test_grid_search_and_pipelines(tiny_images):
     X, y = tiny_images
-    search = GridSearchCV(small(), {"module__width": [4, 8], "criterion": ["cross_entropy", "logit_adjusted"]},
-                          cv=2, scoring="balanced_accuracy").fit(X, y)
+    search = GridSearchCV(
+        small(),
+        {"module__width": [4, 8], "criterion": ["cross_entropy", "logit_adjusted"]},
+        cv=2,
+        scoring="balanced_accuracy",
+    ).fit(X, y)
     assert set(search.best_params_) == {"module__width", "criterion"}
     flip = FunctionTransformer(lambda Z: Z[:, :, ::-1].copy())
     assert make_pipeline(flip, small()).fit(X, y).predict(X).shape == (60,)
@@ -121,7 +125,9 @@ def test_grid_search_and_pipelines(tiny_images):
     assert ros.fit(X[5:], y[5:]).predict(X).shape == (60,)
 
 
-@pytest.mark.parametrize("criterion", ["cross_entropy", "logit_adjusted", "balanced_softmax", "class_balanced"])
+@pytest.mark.parametrize(
+    "criterion", ["cross_entropy", "logit_adjusted", "balanced_softmax", "class_balanced"]
+)
 def test_criteria_use_training_counts(criterion, tiny_images):
     X, y = tiny_images
     keep = np.r_[0:20, 20:30, 40:44]  # counts 20, 10, 4
@@ -172,8 +178,9 @@ def test_mlp_on_tabular_data():
     rng = np.random.RandomState(0)
     y = np.repeat([0, 1], 30)
     X = rng.normal(size=(60, 5)).astype(np.float32) + 2 * y[:, None]
-    clf = ConvNetClassifier(module=MLP, module__hidden=(16,), max_epochs=30, lr=0.05,
-                            random_state=0).fit(X, y)
+    clf = ConvNetClassifier(
+        module=MLP, module__hidden=(16,), max_epochs=30, lr=0.05, random_state=0
+    ).fit(X, y)
     assert clf.score(X, y) > 0.9 and clf.n_features_in_ == 5
     with pytest.raises(ValueError, match="4-D array"):
         ConvNetClassifier().fit(X, y)
@@ -184,7 +191,11 @@ def test_errors(tiny_images):
     with pytest.raises(NotFittedError):
         small().predict(X)
     clf = small().fit(X, y)
-    with pytest.raises(ValueError, match=r"samples of shape \(3, 16, 16\), but ConvNetClassifier was fitted on shape \(1, 16, 16\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"samples of shape \(3, 16, 16\), but ConvNetClassifier was fitted on "
+        r"shape \(1, 16, 16\)",
+    ):
         clf.predict(np.zeros((2, 3, 16, 16), dtype=np.float32))
     with pytest.raises(ValueError, match="NaN or infinity"):
         clf.predict(np.full((1, 1, 16, 16), np.nan))

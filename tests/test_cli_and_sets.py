@@ -17,16 +17,52 @@ from sklearn_ltdd.distillation import (
 
 def test_distill_then_evaluate_round_trip(tmp_path, capsys):
     out = tmp_path / "gm.npz"
-    assert main(["distill", "digits", "--method", "gm", "--ipc", "2", "--iterations", "2",
-                 "--width", "8", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                "digits",
+                "--method",
+                "gm",
+                "--ipc",
+                "2",
+                "--iterations",
+                "2",
+                "--width",
+                "8",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     loaded = load_distilled_set(out)
     assert loaded.X.shape == (20, 1, 16, 16) and loaded.method == "GradientMatchingDistiller"
     assert loaded.mean is not None and loaded.n_iterations == 2
     report_path = tmp_path / "report.json"
     plot_path = tmp_path / "per_class.png"
-    assert main(["evaluate", "digits", "--train", str(out), "--two-stage", "--width", "8",
-                 "--epochs", "2", "--json", str(report_path), "--plot", str(plot_path),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "digits",
+                "--train",
+                str(out),
+                "--two-stage",
+                "--width",
+                "8",
+                "--epochs",
+                "2",
+                "--json",
+                str(report_path),
+                "--plot",
+                str(plot_path),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     report = json.loads(report_path.read_text())["report"]
     assert report["train_images"] == 503 + 20 and report["group_acc"] is not None
     assert plot_path.stat().st_size > 0
@@ -36,8 +72,24 @@ def test_distill_then_evaluate_round_trip(tmp_path, capsys):
 
 def test_evaluate_on_the_original_data_with_a_long_tail_loss(tmp_path):
     report_path = tmp_path / "la.json"
-    assert main(["evaluate", "digits", "--criterion", "logit_adjusted", "--width", "8",
-                 "--epochs", "2", "--json", str(report_path), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "digits",
+                "--criterion",
+                "logit_adjusted",
+                "--width",
+                "8",
+                "--epochs",
+                "2",
+                "--json",
+                str(report_path),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert json.loads(report_path.read_text())["report"]["train_images"] == 503
 
 
@@ -51,8 +103,9 @@ def test_cli_help_has_examples():
 
 
 def test_sets_round_trip_and_export_within_one_level(digits, tmp_path):
-    gm = GradientMatchingDistiller(ipc=2, n_iterations=1, module_params={"width": 4},
-                                   random_state=0).fit(digits.X_train, digits.y_train)
+    gm = GradientMatchingDistiller(
+        ipc=2, n_iterations=1, module_params={"width": 4}, random_state=0
+    ).fit(digits.X_train, digits.y_train)
     save_distilled_set(tmp_path / "set.npz", gm, mean=digits.mean, std=digits.std)
     loaded = load_distilled_set(tmp_path / "set.npz")
     assert np.array_equal(loaded.X, gm.X_syn_) and np.array_equal(loaded.y, gm.y_syn_)
@@ -66,8 +119,9 @@ def test_sets_round_trip_and_export_within_one_level(digits, tmp_path):
 
 
 def test_sets_errors(digits, tmp_path):
-    dm = DistributionMatchingDistiller(method="idm", ipc=1, n_iterations=1,
-                                       module_params={"width": 4}, random_state=0)
+    dm = DistributionMatchingDistiller(
+        method="idm", ipc=1, n_iterations=1, module_params={"width": 4}, random_state=0
+    )
     dm.fit(digits.X_train, digits.y_train)
     save_distilled_set(tmp_path / "idm.npz", dm)  # without the normalisation
     assert load_distilled_set(tmp_path / "idm.npz").images_per_class == 4
@@ -82,15 +136,55 @@ def test_sets_errors(digits, tmp_path):
 
 def test_statistics_matching_and_a_student_of_a_teacher(tmp_path):
     out = tmp_path / "sm.npz"
-    assert main(["distill", "digits", "--method", "sm", "--ipc", "2", "--iterations", "2",
-                 "--width", "8", "--teacher-epochs", "2", "--debias", "logit_adjusted",
-                 "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                "digits",
+                "--method",
+                "sm",
+                "--ipc",
+                "2",
+                "--iterations",
+                "2",
+                "--width",
+                "8",
+                "--teacher-epochs",
+                "2",
+                "--debias",
+                "logit_adjusted",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     loaded = load_distilled_set(out)
     assert loaded.method == "StatisticsMatchingDistiller" and loaded.soft_labels.shape == (20, 10)
     assert loaded.params["debias"] == "logit_adjusted" and loaded.params["teacher_epochs"] == 2
     report_path = tmp_path / "report.json"
-    assert main(["evaluate", "digits", "--train", str(out), "--teacher", "--teacher-epochs", "2",
-                 "--width", "8", "--epochs", "2", "--json", str(report_path), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "digits",
+                "--train",
+                str(out),
+                "--teacher",
+                "--teacher-epochs",
+                "2",
+                "--width",
+                "8",
+                "--epochs",
+                "2",
+                "--json",
+                str(report_path),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     report = json.loads(report_path.read_text())["report"]
     assert report["name"] == "StatisticsMatching set, soft labels"
     assert report["train_images"] == 20
@@ -98,10 +192,32 @@ def test_statistics_matching_and_a_student_of_a_teacher(tmp_path):
 
 def test_coreset_from_the_command_line(tmp_path):
     out = tmp_path / "coreset.npz"
-    assert main(["distill", "digits", "--method", "coreset", "--strategy", "difficulty",
-                 "--ipc", "3", "--width", "8", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                "digits",
+                "--method",
+                "coreset",
+                "--strategy",
+                "difficulty",
+                "--ipc",
+                "3",
+                "--width",
+                "8",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     loaded = load_distilled_set(out)
     assert loaded.method == "CoresetSampler" and loaded.X.shape == (30, 1, 16, 16)
     assert loaded.params["strategy"] == "difficulty"
-    assert main(["evaluate", "digits", "--train", str(out), "--width", "8", "--epochs", "2",
-                 "--quiet"]) == 0
+    assert (
+        main(
+            ["evaluate", "digits", "--train", str(out), "--width", "8", "--epochs", "2", "--quiet"]
+        )
+        == 0
+    )

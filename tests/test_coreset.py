@@ -53,8 +53,9 @@ def test_herding_and_k_center_pick_exactly_by_hand():
 def test_difficulty_scores_and_windows():
     proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
     y = np.array([0, 0, 1])
-    np.testing.assert_allclose(difficulty_scores(proba, y, [0, 1], "loss"),
-                               -np.log([0.9, 0.2, 0.5]))
+    np.testing.assert_allclose(
+        difficulty_scores(proba, y, [0, 1], "loss"), -np.log([0.9, 0.2, 0.5])
+    )
     np.testing.assert_allclose(difficulty_scores(proba, y, [0, 1], "margin"), [-0.8, 0.6, 0.0])
     scores = np.array([5.0, 1.0, 3.0, 1.0, 9.0, 7.0])
     assert difficulty_window(scores, 2, "easiest").tolist() == [1, 3]  # ties: lower row
@@ -71,8 +72,7 @@ def test_sampler_uses_the_given_network_and_keeps_classes_balanced():
     proba[:, 0] = np.linspace(0.95, 0.05, n)  # class 0: easy first; class 1: hard first
     proba[:, 1] = 1 - proba[:, 0]
     network = FrozenEstimator(Fixed(features, proba, np.array([0, 1])))
-    sampler = CoresetSampler(ipc=2, strategy="difficulty", window="easiest",
-                             estimator=network)
+    sampler = CoresetSampler(ipc=2, strategy="difficulty", window="easiest", estimator=network)
     X_res, y_res = sampler.fit_resample(X, y)
     assert sampler.sample_indices_.tolist() == [0, 1, 11, 10]
     np.testing.assert_array_equal(X_res, X[sampler.sample_indices_])
@@ -102,8 +102,9 @@ def test_combine_stores_four_images_per_stored_image():
     assert [len(r) for r in sampler.stored_indices_] == [4, 4, 4, 4, 1, 1]
     assert X_res.shape == (18, 3, 8, 8) and np.bincount(y_res).tolist() == [12, 6]
     tile = sampler.X_stored_[0]
-    np.testing.assert_allclose(X_res[:4], expand_tiles(__import__("torch").as_tensor(
-        tile)[None]).numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        X_res[:4], expand_tiles(__import__("torch").as_tensor(tile)[None]).numpy(), atol=1e-6
+    )
     np.testing.assert_array_equal(X_res[-2:], X[sampler.sample_indices_[-2:]])
     assert (y[sampler.sample_indices_] == y_res).all()
 
@@ -121,21 +122,25 @@ def test_strategies_with_a_trained_network(strategy, digits):
 
 
 def test_default_network_is_fitted_on_the_data(digits):
-    sampler = CoresetSampler(ipc=2, strategy="difficulty", scoring_epochs=1,
-                             module_params={"width": 4}, random_state=0)
+    sampler = CoresetSampler(
+        ipc=2, strategy="difficulty", scoring_epochs=1, module_params={"width": 4}, random_state=0
+    )
     sampler.fit(digits.X_train, digits.y_train)
     assert sampler.estimator_.criterion == "logit_adjusted" and sampler.estimator_.max_epochs == 1
     assert sampler.scores_.shape == (len(digits.y_train),)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"strategy": "kmeans"}, "strategy must be one of"),
-    ({"difficulty": "forgetting"}, "difficulty must be one of"),
-    ({"window": (0.6, 0.2)}, "window must be 'auto', 'easiest' or"),
-    ({"window": "hardest"}, "window must be one of"),
-    ({"combine": 3}, "combine must be one of"),
-    ({"ipc": 0}, "ipc == 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"strategy": "kmeans"}, "strategy must be one of"),
+        ({"difficulty": "forgetting"}, "difficulty must be one of"),
+        ({"window": (0.6, 0.2)}, "window must be 'auto', 'easiest' or"),
+        ({"window": "hardest"}, "window must be one of"),
+        ({"combine": 3}, "combine must be one of"),
+        ({"ipc": 0}, "ipc == 0"),
+    ],
+)
 def test_parameter_errors(kwargs, match, tiny_images):
     with pytest.raises(ValueError, match=match):
         CoresetSampler(**kwargs).fit(*tiny_images)

@@ -38,24 +38,45 @@ def test_classifier_on_cuda(digits):
     proba = clf.predict_proba(digits.X_test)
     assert proba.shape == (500, 10) and np.allclose(proba.sum(1), 1, atol=1e-5)
     again = ConvNetClassifier(module__width=8, max_epochs=5, device="cuda", random_state=0)
-    assert np.allclose(again.fit(digits.X_train, digits.y_train).predict_proba(digits.X_test),
-                       proba, atol=1e-3)
+    assert np.allclose(
+        again.fit(digits.X_train, digits.y_train).predict_proba(digits.X_test), proba, atol=1e-3
+    )
 
 
 @pytest.mark.parametrize("augmentation", [None, "dsa"])
 def test_gradient_matching_vmap_on_cuda_matches_the_class_loop(augmentation, digits, full_fp32):
-    kwargs = dict(ipc=2, n_iterations=2, outer_loop=2, inner_loop=1, init="real",
-                  augmentation=augmentation, module_params={"width": 8}, random_state=0,
-                  device="cuda")
-    batched = GradientMatchingDistiller(batch_classes=True, **kwargs).fit(digits.X_train, digits.y_train)
-    looped = GradientMatchingDistiller(batch_classes=False, **kwargs).fit(digits.X_train, digits.y_train)
+    kwargs = dict(
+        ipc=2,
+        n_iterations=2,
+        outer_loop=2,
+        inner_loop=1,
+        init="real",
+        augmentation=augmentation,
+        module_params={"width": 8},
+        random_state=0,
+        device="cuda",
+    )
+    batched = GradientMatchingDistiller(batch_classes=True, **kwargs).fit(
+        digits.X_train, digits.y_train
+    )
+    looped = GradientMatchingDistiller(batch_classes=False, **kwargs).fit(
+        digits.X_train, digits.y_train
+    )
     assert np.allclose(batched.X_syn_, looped.X_syn_, atol=1e-3)
 
 
 def test_experts_on_cuda_match_the_cpu(tiny_images):
     X, y = tiny_images
-    kwargs = dict(module=ConvNet, module_kwargs={"width": 4, "n_classes": 3}, n_experts=3,
-                  epochs=2, lr=0.01, batch_size=16, augmentation=None, seed=0)
+    kwargs = dict(
+        module=ConvNet,
+        module_kwargs={"width": 4, "n_classes": 3},
+        n_experts=3,
+        epochs=2,
+        lr=0.01,
+        batch_size=16,
+        augmentation=None,
+        seed=0,
+    )
     gpu = train_expert_trajectories(X, y, device="cuda", **kwargs)  # 3 experts in one vmap
     cpu = train_expert_trajectories(X, y, device="cpu", **kwargs)
     assert gpu.shape == cpu.shape
@@ -66,9 +87,18 @@ def test_experts_on_cuda_match_the_cpu(tiny_images):
 
 def test_trajectory_matching_on_cuda(tiny_images):
     X, y = tiny_images
-    mtt = TrajectoryMatchingDistiller(ipc=1, n_iterations=3, n_experts=2, syn_steps=2,
-                                      max_start_epoch=1, zca=True, lr_img=1.0,
-                                      module_params={"width": 4}, device="cuda", random_state=0)
+    mtt = TrajectoryMatchingDistiller(
+        ipc=1,
+        n_iterations=3,
+        n_experts=2,
+        syn_steps=2,
+        max_start_epoch=1,
+        zca=True,
+        lr_img=1.0,
+        module_params={"width": 4},
+        device="cuda",
+        random_state=0,
+    )
     X_syn, _ = mtt.fit_resample(X, y)
     assert X_syn.shape == (3, 1, 16, 16) and np.isfinite(X_syn).all()
     assert torch.cuda.max_memory_allocated() > 0
@@ -78,18 +108,37 @@ def test_trajectory_matching_on_cuda(tiny_images):
 def test_batched_classes_agree_with_the_loop_on_cuda_for_every_norm(norm, digits, full_fp32):
     # digits-LT has classes of 12-124 images: smaller than batch_real=64, so the
     # batched path pads (instance norm, none) or groups classes by size (batchnorm).
-    kwargs = dict(ipc=2, n_iterations=2, outer_loop=2, inner_loop=1, batch_real=64,
-                  module_params={"width": 8, "norm": norm}, random_state=0, device="cuda")
-    batched = GradientMatchingDistiller(batch_classes=True, **kwargs).fit(digits.X_train, digits.y_train)
-    looped = GradientMatchingDistiller(batch_classes=False, **kwargs).fit(digits.X_train, digits.y_train)
+    kwargs = dict(
+        ipc=2,
+        n_iterations=2,
+        outer_loop=2,
+        inner_loop=1,
+        batch_real=64,
+        module_params={"width": 8, "norm": norm},
+        random_state=0,
+        device="cuda",
+    )
+    batched = GradientMatchingDistiller(batch_classes=True, **kwargs).fit(
+        digits.X_train, digits.y_train
+    )
+    looped = GradientMatchingDistiller(batch_classes=False, **kwargs).fit(
+        digits.X_train, digits.y_train
+    )
     assert np.allclose(batched.loss_history_, looped.loss_history_, rtol=1e-3)
     assert np.allclose(batched.X_syn_, looped.X_syn_, atol=1e-3)
 
 
 @pytest.mark.parametrize("augmentation", [None, "dsa"])
 def test_gradient_matching_in_chunks_on_cuda_equals_one_run(augmentation, digits, full_fp32):
-    kwargs = dict(ipc=2, outer_loop=2, inner_loop=2, module_params={"width": 8},
-                  augmentation=augmentation, random_state=0, device="cuda")
+    kwargs = dict(
+        ipc=2,
+        outer_loop=2,
+        inner_loop=2,
+        module_params={"width": 8},
+        augmentation=augmentation,
+        random_state=0,
+        device="cuda",
+    )
     one = GradientMatchingDistiller(n_iterations=4, **kwargs).fit(digits.X_train, digits.y_train)
     chunks = GradientMatchingDistiller(n_iterations=2, warm_start=True, **kwargs)
     chunks.fit(digits.X_train, digits.y_train).fit(digits.X_train, digits.y_train)
@@ -99,8 +148,18 @@ def test_gradient_matching_in_chunks_on_cuda_equals_one_run(augmentation, digits
 
 def test_trajectory_matching_in_chunks_on_cuda_equals_one_run(tiny_images, full_fp32):
     X, y = tiny_images
-    kwargs = dict(ipc=2, n_experts=3, syn_steps=3, max_start_epoch=2, zca=True, lr_img=10.0,
-                  batch_syn=4, module_params={"width": 4}, device="cuda", random_state=0)
+    kwargs = dict(
+        ipc=2,
+        n_experts=3,
+        syn_steps=3,
+        max_start_epoch=2,
+        zca=True,
+        lr_img=10.0,
+        batch_syn=4,
+        module_params={"width": 4},
+        device="cuda",
+        random_state=0,
+    )
     one = TrajectoryMatchingDistiller(n_iterations=4, **kwargs).fit(X, y)
     chunks = TrajectoryMatchingDistiller(n_iterations=2, warm_start=True, **kwargs).fit(X, y)
     experts = chunks.experts_
@@ -112,16 +171,29 @@ def test_trajectory_matching_in_chunks_on_cuda_equals_one_run(tiny_images, full_
 
 @pytest.mark.parametrize("augmentation", [None, "dsa"])
 @pytest.mark.parametrize("momentum_net", [0.0, 0.5])
-def test_gradient_matching_cuda_graphs_equal_the_eager_path(augmentation, momentum_net, digits,
-                                                            full_fp32):
-    kwargs = dict(ipc=2, n_iterations=3, outer_loop=3, inner_loop=4, batch_net=12,
-                  momentum_net=momentum_net, module_params={"width": 8},
-                  augmentation=augmentation, random_state=0, device="cuda")
-    eager = GradientMatchingDistiller(cuda_graphs=False, **kwargs).fit(digits.X_train, digits.y_train)
+def test_gradient_matching_cuda_graphs_equal_the_eager_path(
+    augmentation, momentum_net, digits, full_fp32
+):
+    kwargs = dict(
+        ipc=2,
+        n_iterations=3,
+        outer_loop=3,
+        inner_loop=4,
+        batch_net=12,
+        momentum_net=momentum_net,
+        module_params={"width": 8},
+        augmentation=augmentation,
+        random_state=0,
+        device="cuda",
+    )
+    eager = GradientMatchingDistiller(cuda_graphs=False, **kwargs).fit(
+        digits.X_train, digits.y_train
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # the capture must succeed
         graphs = GradientMatchingDistiller(cuda_graphs=True, **kwargs).fit(
-            digits.X_train, digits.y_train)
+            digits.X_train, digits.y_train
+        )
     assert graphs.cuda_graphs_used_ and not eager.cuda_graphs_used_
     assert np.allclose(eager.loss_history_, graphs.loss_history_, rtol=1e-4)
     assert np.allclose(eager.X_syn_, graphs.X_syn_, atol=1e-4)
@@ -130,14 +202,25 @@ def test_gradient_matching_cuda_graphs_equal_the_eager_path(augmentation, moment
 @pytest.mark.parametrize("batch_syn", [None, 4])
 def test_trajectory_matching_cuda_graphs_equal_the_eager_path(batch_syn, tiny_images, full_fp32):
     X, y = tiny_images
-    kwargs = dict(ipc=2, n_iterations=4, n_experts=2, syn_steps=5, max_start_epoch=2, zca=True,
-                  lr_img=10.0, batch_syn=batch_syn, module_params={"width": 4}, device="cuda",
-                  random_state=0)
+    kwargs = dict(
+        ipc=2,
+        n_iterations=4,
+        n_experts=2,
+        syn_steps=5,
+        max_start_epoch=2,
+        zca=True,
+        lr_img=10.0,
+        batch_syn=batch_syn,
+        module_params={"width": 4},
+        device="cuda",
+        random_state=0,
+    )
     eager = TrajectoryMatchingDistiller(cuda_graphs=False, **kwargs).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        graphs = TrajectoryMatchingDistiller(cuda_graphs=True, experts=eager.experts_,
-                                             **kwargs).fit(X, y)
+        graphs = TrajectoryMatchingDistiller(
+            cuda_graphs=True, experts=eager.experts_, **kwargs
+        ).fit(X, y)
     assert graphs.cuda_graphs_used_
     assert np.allclose(eager.loss_history_, graphs.loss_history_, rtol=1e-4)
     assert np.allclose(eager.X_syn_, graphs.X_syn_, atol=1e-4)

@@ -13,7 +13,17 @@ from .conftest import cifar10_source, requires_cifar10
 
 def test_standard_and_paper_profiles():
     assert long_tailed_counts(5000, 10, 100).tolist() == [
-        5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
+        5000,
+        2997,
+        1796,
+        1077,
+        645,
+        387,
+        232,
+        139,
+        83,
+        50,
+    ]
     assert long_tailed_counts(5000, 10, 100).sum() == 12406
     paper = long_tailed_counts(1000, 10, 100)
     assert paper.tolist() == [1000, 599, 359, 215, 129, 77, 46, 27, 16, 10]
@@ -24,8 +34,9 @@ def test_standard_and_paper_profiles():
 def test_make_long_tailed_on_balanced_labels():
     y = np.repeat(np.arange(10), 5000)
     X = np.arange(len(y))
-    X_lt, y_lt, idx = make_long_tailed(X, y, imbalance_ratio=100, max_per_class=1000,
-                                       return_indices=True)
+    X_lt, y_lt, idx = make_long_tailed(
+        X, y, imbalance_ratio=100, max_per_class=1000, return_indices=True
+    )
     assert np.bincount(y_lt).tolist() == [1000, 599, 359, 215, 129, 77, 46, 27, 16, 10]
     assert np.array_equal(X_lt, X[idx]) and np.all(np.diff(idx) > 0)
     again = make_long_tailed(X, y, imbalance_ratio=100, max_per_class=1000)[0]
@@ -89,6 +100,7 @@ def test_cifar10_lt_local_copy_paper_profile(tmp_path):
     assert data.target_names.tolist()[:3] == ["airplane", "automobile", "bird"]
     assert -3 < float(data.X_train.mean()) < 3
     assert len(list(tmp_path.glob("cifar10-*.npz"))) == 1  # decoded once, cached
-    X, y, X_test, y_test = load_cifar10_lt(source=cifar10_source(), data_home=tmp_path,
-                                           return_X_y=True)
+    X, y, X_test, y_test = load_cifar10_lt(
+        source=cifar10_source(), data_home=tmp_path, return_X_y=True
+    )
     assert len(y) == 12406 and np.array_equal(X_test, data.X_test)

@@ -67,8 +67,9 @@ def test_crt_trains_its_head_on_class_balanced_features(digits, monkeypatch):
         return real_fit(self, X, y, *args, **kwargs)
 
     monkeypatch.setattr(LogisticRegression, "fit", spy)
-    model = DecoupledClassifier(net(), method="crt", random_state=0).fit(digits.X_train,
-                                                                         digits.y_train)
+    model = DecoupledClassifier(net(), method="crt", random_state=0).fit(
+        digits.X_train, digits.y_train
+    )
     assert len(set(seen["counts"].tolist())) == 1  # balanced
     proba = model.predict_proba(digits.X_test)
     assert np.allclose(proba.sum(1), 1) and model.score(digits.X_test, digits.y_test) > 0.3
@@ -125,8 +126,9 @@ def test_frozen_backbone_heads_leave_its_weights_unchanged_and_embed_once(digits
 
 
 def test_backbone_with_a_distilled_stage2(digits):
-    gm = GradientMatchingDistiller(ipc=2, n_iterations=1, module_params={"width": 8},
-                                   random_state=0).fit(digits.X_train, digits.y_train)
+    gm = GradientMatchingDistiller(
+        ipc=2, n_iterations=1, module_params={"width": 8}, random_state=0
+    ).fit(digits.X_train, digits.y_train)
     model = backbone_model(stage2_data=PrecomputedSampler(gm.X_syn_, gm.y_syn_))
     model.fit(digits.X_train, digits.y_train)
     # The synthetic images pass through the backbone: heads see 20 feature rows.
@@ -138,8 +140,9 @@ def test_backbone_with_a_distilled_stage2(digits):
 
 
 def test_fine_tuning_starts_from_the_backbone_and_changes_its_copy(digits):
-    model = backbone_model(fine_tune=True, group_estimator=net(max_epochs=2),
-                           class_estimator=net(max_epochs=2)).fit(digits.X_train, digits.y_train)
+    model = backbone_model(
+        fine_tune=True, group_estimator=net(max_epochs=2), class_estimator=net(max_epochs=2)
+    ).fit(digits.X_train, digits.y_train)
     backbone = state(model.backbone_.module_)
     head = model.class_estimators_[0]
     callback = dict(head.callbacks)["init_from_backbone"]
@@ -154,8 +157,17 @@ def test_fine_tuning_starts_from_the_backbone_and_changes_its_copy(digits):
 
 def test_init_from_module_on_another_architecture_is_a_clear_error(digits):
     other = net(module__width=4)
-    other.set_params(callbacks=[("init", InitFromModule(state(net().fit(
-        digits.X_train, digits.y_train).module_), skip=("classifier.", "features.")))])
+    other.set_params(
+        callbacks=[
+            (
+                "init",
+                InitFromModule(
+                    state(net().fit(digits.X_train, digits.y_train).module_),
+                    skip=("classifier.", "features."),
+                ),
+            )
+        ]
+    )
     with pytest.raises(ValueError, match="no parameter of the same name and shape"):
         other.fit(digits.X_train, digits.y_train)
 
@@ -164,13 +176,22 @@ def test_backbone_model_clones_pickles_and_grid_searches(digits):
     X, y = digits.X_train, digits.y_train
     model = backbone_model()
     assert clone(model).get_params()["backbone__max_epochs"] == 4
-    search = GridSearchCV(model, {"class_estimator": [LogisticRegression(C=0.1, max_iter=1000),
-                                                      LogisticRegression(C=10.0, max_iter=1000)],
-                                  "backbone__max_epochs": [2]}, cv=2).fit(X, y)
+    search = GridSearchCV(
+        model,
+        {
+            "class_estimator": [
+                LogisticRegression(C=0.1, max_iter=1000),
+                LogisticRegression(C=10.0, max_iter=1000),
+            ],
+            "backbone__max_epochs": [2],
+        },
+        cv=2,
+    ).fit(X, y)
     assert search.best_params_["backbone__max_epochs"] == 2
     fitted = pickle.loads(pickle.dumps(search.best_estimator_))
-    assert np.array_equal(fitted.predict(digits.X_test),
-                          search.best_estimator_.predict(digits.X_test))
+    assert np.array_equal(
+        fitted.predict(digits.X_test), search.best_estimator_.predict(digits.X_test)
+    )
     with pytest.raises(ValueError, match="backbone must be a classifier with an embed"):
         backbone_model(backbone=LogisticRegression()).fit(X, y)
     with pytest.raises(ValueError, match="fine_tune must be one of"):
@@ -191,15 +212,16 @@ def test_fit_leaves_the_backbone_parameter_unchanged(digits):
 
 
 @pytest.mark.parametrize("stage", ["group_estimator", "class_estimator"])
-def test_a_network_head_on_backbone_features_is_refused_before_training(stage, digits,
-                                                                        monkeypatch):
+def test_a_network_head_on_backbone_features_is_refused_before_training(stage, digits, monkeypatch):
     def no_training(self, *args, **kwargs):
         raise AssertionError("trained before the parameters were checked")
 
     monkeypatch.setattr(ConvNetClassifier, "fit", no_training)
     model = backbone_model(**{stage: net()})
-    message = (rf"fine_tune=False.*penultimate features.*{stage} is a ConvNetClassifier.*"
-               r"LogisticRegression.*fine_tune=True")
+    message = (
+        rf"fine_tune=False.*penultimate features.*{stage} is a ConvNetClassifier.*"
+        r"LogisticRegression.*fine_tune=True"
+    )
     with pytest.raises(ValueError, match=message):
         model.fit(digits.X_train, digits.y_train)
     with pytest.raises(ValueError, match=message):  # a shared, fitted one too

@@ -23,13 +23,27 @@ def test_defaults_follow_each_methods_command(tiny_images):
     assert params["init"] == "real" and params["augmentation"] == "dsa"
     X, y = tiny_images
     plain = dm().fit(X, y)
-    assert plain.settings_ == {"lr_img": 1.0, "expansion": False, "n_networks": 0,
-                               "ce_weight": 0.0, "class_steps": False}
+    assert plain.settings_ == {
+        "lr_img": 1.0,
+        "expansion": False,
+        "n_networks": 0,
+        "ce_weight": 0.0,
+        "class_steps": False,
+    }
     idm = dm(method="idm").fit(X, y)
-    assert idm.settings_ == {"lr_img": 0.2, "expansion": True, "n_networks": 100,
-                             "ce_weight": 0.5, "class_steps": True}
-    assert dm(method="idm", ipc=50).fit(
-        np.repeat(X, 3, axis=0), np.repeat(y, 3)).settings_["ce_weight"] == 0.1
+    assert idm.settings_ == {
+        "lr_img": 0.2,
+        "expansion": True,
+        "n_networks": 100,
+        "ce_weight": 0.5,
+        "class_steps": True,
+    }
+    assert (
+        dm(method="idm", ipc=50)
+        .fit(np.repeat(X, 3, axis=0), np.repeat(y, 3))
+        .settings_["ce_weight"]
+        == 0.1
+    )
 
 
 def test_dm_loss_by_hand(tiny_images):
@@ -46,7 +60,7 @@ def test_dm_loss_by_hand(tiny_images):
         loss = 0.0
         for c in range(3):
             real = net.embed(torch.as_tensor(X[y == c])).mean(0)
-            syn = net.embed(torch.as_tensor(b.X_syn_[2 * c:2 * c + 2])).mean(0)
+            syn = net.embed(torch.as_tensor(b.X_syn_[2 * c : 2 * c + 2])).mean(0)
             loss += float(((real - syn) ** 2).sum())
     assert b.loss_history_[0] == pytest.approx(loss, rel=1e-4)
     assert not np.allclose(a.X_syn_, b.X_syn_)
@@ -73,12 +87,15 @@ def test_expansion_output_contract(tiny_images):
         dm(method="idm").fit(np.zeros((30, 1, 15, 15), np.float32), np.repeat([0, 1, 2], 10))
 
 
-@pytest.mark.parametrize("kwargs", [
-    {},
-    {"method": "idm", "network_interval": 2},
-    {"method": "idm", "balance": "sampling", "network_interval": 2},
-    {"method": "idm", "balance": "logit_adjusted", "n_networks": 3, "network_interval": 1},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"method": "idm", "network_interval": 2},
+        {"method": "idm", "balance": "sampling", "network_interval": 2},
+        {"method": "idm", "balance": "logit_adjusted", "n_networks": 3, "network_interval": 1},
+    ],
+)
 def test_chunks_and_checkpoints_equal_one_run(kwargs, digits):
     X, y = digits.X_train, digits.y_train
     one = dm(n_iterations=6, **kwargs).fit(X, y)
@@ -119,30 +136,43 @@ def test_stage2_data_of_the_two_stage_model(digits):
         grouper=[[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]],
         group_estimator=ConvNetClassifier(module__width=8, max_epochs=2, random_state=0),
         class_estimator=ConvNetClassifier(module__width=8, max_epochs=2, random_state=0),
-        stage2_data=dm(method="idm"), random_state=0).fit(digits.X_train, digits.y_train)
+        stage2_data=dm(method="idm"),
+        random_state=0,
+    ).fit(digits.X_train, digits.y_train)
     assert model.n_train_images_ == len(digits.y_train) + 80
     assert model.predict(digits.X_test).shape == (500,)
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"n_iterations": 100, "batch_real": 64},  # measured: 89.5 % against 75.7 % (3 seeds)
-    # measured: 83.7 % (4 training images per class from 1 stored) against 75.7 %
-    {"method": "idm", "n_iterations": 60, "network_interval": 10, "network_steps": 2,
-     "batch_net": 64, "batch_real": 64},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n_iterations": 100, "batch_real": 64},  # measured: 89.5 % against 75.7 % (3 seeds)
+        # measured: 83.7 % (4 training images per class from 1 stored) against 75.7 %
+        {
+            "method": "idm",
+            "n_iterations": 60,
+            "network_interval": 10,
+            "network_steps": 2,
+            "batch_net": 64,
+            "batch_real": 64,
+        },
+    ],
+)
 def test_quality_beats_random_real_images(kwargs, digits):
     """ipc=1 on digits-LT: DM and IDM beat random real images by > 5 points over 3 seeds."""
     X, y = digits.X_train, digits.y_train
 
     def evaluate(X_fit, y_fit, seed):
-        clf = ConvNetClassifier(module__width=16, max_epochs=300, augmentation="dsa",
-                                random_state=seed)
+        clf = ConvNetClassifier(
+            module__width=16, max_epochs=300, augmentation="dsa", random_state=seed
+        )
         return balanced_accuracy_score(digits.y_test, clf.fit(X_fit, y_fit).predict(digits.X_test))
 
     distilled, random = [], []
     for seed in range(3):
-        model = DistributionMatchingDistiller(ipc=1, module_params={"width": 16},
-                                              random_state=seed, **kwargs).fit(X, y)
+        model = DistributionMatchingDistiller(
+            ipc=1, module_params={"width": 16}, random_state=seed, **kwargs
+        ).fit(X, y)
         distilled.append(evaluate(model.X_syn_, model.y_syn_, seed))
         random.append(evaluate(*random_balanced_subset(X, y, 1, seed), seed))
     assert np.mean(distilled) > np.mean(random) + 0.05, (distilled, random)

@@ -36,7 +36,13 @@ def test_official_defaults():
     assert dc._resolved_init() == "noise" and dsa._resolved_init() == "real"  # README commands
     assert params["module"] is ConvNet
     assert [default_loops(i) for i in (1, 10, 20, 30, 40, 50)] == [
-        (1, 1), (10, 50), (20, 25), (30, 20), (40, 15), (50, 10)]
+        (1, 1),
+        (10, 50),
+        (20, 25),
+        (30, 20),
+        (40, 15),
+        (50, 10),
+    ]
 
 
 def test_output_contract(tiny_images):
@@ -46,7 +52,11 @@ def test_output_contract(tiny_images):
     X_syn, y_syn = distiller.fit_resample(X, labels)
     assert X_syn.shape == (9, 1, 16, 16) and X_syn.dtype == np.float32
     assert y_syn.tolist() == ["a"] * 3 + ["b"] * 3 + ["c"] * 3
-    assert np.array_equal(X_syn, distiller.X_syn_) and distiller.classes_.tolist() == ["a", "b", "c"]
+    assert np.array_equal(X_syn, distiller.X_syn_) and distiller.classes_.tolist() == [
+        "a",
+        "b",
+        "c",
+    ]
     assert distiller.loss_history_.shape == (2,) and distiller.n_iter_ == 2
     assert (distiller.outer_loop_, distiller.inner_loop_) == default_loops(3)
     assert np.isfinite(X_syn).all()
@@ -60,11 +70,16 @@ def test_distance_definitions_by_hand():
 
     def rows_cos(a, b):
         a, b = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
-        return sum(1 - float(a[i] @ b[i]) / (np.linalg.norm(a[i]) * np.linalg.norm(b[i]) + 1e-6)
-                   for i in range(a.shape[0]))
+        return sum(
+            1 - float(a[i] @ b[i]) / (np.linalg.norm(a[i]) * np.linalg.norm(b[i]) + 1e-6)
+            for i in range(a.shape[0])
+        )
 
-    expected = sum(rows_cos(g_syn[k][c].numpy(), g_real[k][c].numpy())
-                   for c in range(2) for k in ("conv", "linear"))  # 1-D bias ignored
+    expected = sum(
+        rows_cos(g_syn[k][c].numpy(), g_real[k][c].numpy())
+        for c in range(2)
+        for k in ("conv", "linear")
+    )  # 1-D bias ignored
     assert float(_layerwise_distance(g_syn, g_real)) == pytest.approx(expected, rel=1e-9)
     mse = sum(float(((g_syn[k] - g_real[k]) ** 2).sum()) for k in shapes)
     assert float(_mse_distance(g_syn, g_real)) == pytest.approx(mse, rel=1e-9)
@@ -79,8 +94,14 @@ def test_distance_definitions_by_hand():
 @pytest.mark.parametrize("distance", ["layerwise", "mse", "cosine"])
 @pytest.mark.parametrize("augmentation", [None, "dsa"])
 def test_batched_and_looped_classes_agree(distance, augmentation, digits):
-    kwargs = dict(ipc=2, n_iterations=2, outer_loop=2, inner_loop=1, distance=distance,
-                  augmentation=augmentation)
+    kwargs = dict(
+        ipc=2,
+        n_iterations=2,
+        outer_loop=2,
+        inner_loop=1,
+        distance=distance,
+        augmentation=augmentation,
+    )
     a = gm(batch_classes=True, **kwargs).fit(digits.X_train, digits.y_train)
     b = gm(batch_classes=False, **kwargs).fit(digits.X_train, digits.y_train)
     assert np.allclose(a.X_syn_, b.X_syn_, atol=1e-4)
@@ -137,7 +158,11 @@ def test_noise_initialisation_is_standard_normal(tiny_images):
         ({"n_iterations": 0}, ValueError, "n_iterations == 0, must be >= 1"),
         ({"n_iterations": -3}, ValueError, "n_iterations == -3, must be >= 1"),
         ({"ipc": 2.5}, TypeError, "ipc must be an instance of int"),
-        ({"distance": "l2"}, ValueError, r"distance must be one of \['layerwise', 'mse', 'cosine'\]"),
+        (
+            {"distance": "l2"},
+            ValueError,
+            r"distance must be one of \['layerwise', 'mse', 'cosine'\]",
+        ),
         ({"init": "zeros"}, ValueError, r"init must be one of \['auto', 'real', 'noise'\]"),
         ({"augmentation": "crop_flip"}, ValueError, r"augmentation must be one of \[None, 'dsa'\]"),
         ({"outer_loop": 0}, ValueError, "outer_loop == 0, must be >= 1"),
@@ -196,8 +221,9 @@ def test_quality_beats_random_real_images(digits):
         clf = ConvNetClassifier(module__width=16, max_epochs=300, random_state=seed)
         return balanced_accuracy_score(y_test, clf.fit(X_fit, y_fit).predict(X_test))
 
-    distiller = GradientMatchingDistiller(ipc=1, n_iterations=100, init="real",
-                                          module_params={"width": 16}, random_state=0)
+    distiller = GradientMatchingDistiller(
+        ipc=1, n_iterations=100, init="real", module_params={"width": 16}, random_state=0
+    )
     X_syn, y_syn = distiller.fit_resample(X, y)
     distilled = np.mean([evaluate(X_syn, y_syn, seed) for seed in range(3)])
     random = np.mean([evaluate(*random_balanced_subset(X, y, 1, seed), seed) for seed in range(3)])
@@ -210,8 +236,14 @@ def test_batched_classes_equal_the_loop_for_every_norm(norm, digits):
     # digits-LT classes hold 12-124 images, fewer than batch_real=64 for most:
     # the batched path pads them (per-sample norms) or groups equal sizes
     # (batch statistics), and must give the looped path's gradients.
-    kwargs = dict(ipc=2, n_iterations=2, outer_loop=2, inner_loop=1, batch_real=64,
-                  module_params={"width": 8, "norm": norm})
+    kwargs = dict(
+        ipc=2,
+        n_iterations=2,
+        outer_loop=2,
+        inner_loop=1,
+        batch_real=64,
+        module_params={"width": 8, "norm": norm},
+    )
     a = gm(batch_classes=True, **kwargs).fit(digits.X_train, digits.y_train)
     b = gm(batch_classes=False, **kwargs).fit(digits.X_train, digits.y_train)
     assert np.allclose(a.loss_history_, b.loss_history_, rtol=1e-5)
@@ -220,8 +252,9 @@ def test_batched_classes_equal_the_loop_for_every_norm(norm, digits):
 
 @pytest.mark.parametrize("augmentation", [None, "dsa"])
 def test_chunks_through_warm_start_equal_one_run(augmentation, digits):
-    kwargs = dict(ipc=2, outer_loop=2, inner_loop=2, augmentation=augmentation,
-                  module_params={"width": 4})
+    kwargs = dict(
+        ipc=2, outer_loop=2, inner_loop=2, augmentation=augmentation, module_params={"width": 4}
+    )
     one = gm(n_iterations=6, **kwargs).fit(digits.X_train, digits.y_train)
     chunks = gm(n_iterations=2, warm_start=True, **kwargs)
     for _ in range(3):
@@ -244,6 +277,7 @@ def test_checkpoint_continues_exactly_in_another_estimator(tiny_images, tmp_path
     with pytest.raises(ValueError, match=r"other parameters: lr_img=0\.2 \(saved: 0\.1\)"):
         gm(lr_img=0.2, augmentation="dsa").load_checkpoint(tmp_path / "gm.npz")
     from sklearn_ltdd import TrajectoryMatchingDistiller
+
     with pytest.raises(ValueError, match="checkpoint is of a GradientMatchingDistiller"):
         TrajectoryMatchingDistiller().load_checkpoint(tmp_path / "gm.npz")
     # A checkpoint of an older random-stream order cannot continue exactly.
@@ -290,8 +324,9 @@ def test_inner_training_is_sgd_as_torch_computes_it(momentum, augmentation, tiny
     net = ConvNet(in_channels=1, n_classes=3, image_size=16, width=4)
     reference = copy.deepcopy(net)
     dsa = DSA() if augmentation else None
-    inner = _InnerTraining(net, x.shape, labels, 3, 4, 0.05, momentum, dsa,
-                           torch.Generator().manual_seed(0), False)
+    inner = _InnerTraining(
+        net, x.shape, labels, 3, 4, 0.05, momentum, dsa, torch.Generator().manual_seed(0), False
+    )
     inner.run(x)
     inner.run(x)  # momentum carries over between rounds of one network
     optimizer = torch.optim.SGD(reference.parameters(), lr=0.05, momentum=momentum)
@@ -305,10 +340,10 @@ def test_inner_training_is_sgd_as_torch_computes_it(momentum, augmentation, tiny
         for epoch in range(3):
             order = keys[epoch].argsort()
             for start in range(0, 10, 4):
-                index = order[start:start + 4]
+                index = order[start : start + 4]
                 xb = x[index]
                 if aug is not None:
-                    xb = dsa.apply(xb, {k: v[epoch, start:start + 4] for k, v in aug.items()})
+                    xb = dsa.apply(xb, {k: v[epoch, start : start + 4] for k, v in aug.items()})
                 optimizer.zero_grad()
                 F.cross_entropy(reference(xb), labels[index]).backward()
                 optimizer.step()
@@ -333,8 +368,7 @@ def test_cuda_graphs_fall_back_to_the_eager_result_with_one_warning(tiny_images)
 def test_initialisation_follows_each_methods_command(tiny_images):
     X, y = tiny_images
     dc = gm(init="auto", n_iterations=1, outer_loop=1, lr_img=1e-12).fit(X, y)
-    dsa = gm(init="auto", n_iterations=1, outer_loop=1, lr_img=1e-12,
-             augmentation="dsa").fit(X, y)
+    dsa = gm(init="auto", n_iterations=1, outer_loop=1, lr_img=1e-12, augmentation="dsa").fit(X, y)
     real_rows = {tuple(np.round(r.ravel()[:8], 5)) for r in X}
     # DSA starts from real images (they barely move at this learning rate), DC from noise.
     assert all(tuple(np.round(r.ravel()[:8], 5)) in real_rows for r in dsa.X_syn_)
@@ -344,7 +378,8 @@ def test_initialisation_follows_each_methods_command(tiny_images):
 @pytest.mark.parametrize("augmentation, epochs, aug", [(None, 301, None), ("dsa", 1001, "dsa")])
 def test_make_evaluator_is_the_methods_recipe(augmentation, epochs, aug, tiny_images):
     distiller = gm(augmentation=augmentation, module_params={"width": 4, "depth": 2}).fit(
-        *tiny_images)
+        *tiny_images
+    )
     clf = distiller.make_evaluator()
     assert isinstance(clf, ConvNetClassifier)
     assert (clf.max_epochs, clf.lr, clf.augmentation) == (epochs, 0.01, aug)

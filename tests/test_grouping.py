@@ -59,7 +59,8 @@ def test_grouper_finds_the_crafted_split():
     assert grouper.centroids_.shape == (6, 5, 2) and grouper.class_distances_.shape == (6, 6)
     assert grouper.group_labels([5, 0, 3]).tolist() == [1, 0, 1]
     assert grouper.objective_ == pytest.approx(
-        cross_group_distance(grouper.class_distances_, grouper.group_of_class_))
+        cross_group_distance(grouper.class_distances_, grouper.group_of_class_)
+    )
     assert grouper.estimator_ is None
     heuristic = ClassGrouper(features="precomputed", search="heuristic", random_state=0).fit(X, y)
     assert [g.tolist() for g in heuristic.groups_] == [[0, 1, 2], [3, 4, 5]]
@@ -95,7 +96,8 @@ def test_grouper_trains_a_feature_network(digits):
     assert grouper.centroids_.shape == (10, 2, 8 * 2 * 2)
     assert sorted(np.concatenate(grouper.groups_).tolist()) == list(range(10))
     again = ClassGrouper(estimator=estimator, n_clusters=2, random_state=0).fit(
-        digits.X_train, digits.y_train)
+        digits.X_train, digits.y_train
+    )
     assert [g.tolist() for g in again.groups_] == [g.tolist() for g in grouper.groups_]
 
 

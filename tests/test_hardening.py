@@ -24,20 +24,46 @@ def convnet(**kwargs):
 
 
 def gm(**kwargs):
-    return GradientMatchingDistiller(**{"ipc": 2, "n_iterations": 1, "init": "real",
-                                        "module_params": {"width": 4}, "random_state": 0, **kwargs})
+    return GradientMatchingDistiller(
+        **{
+            "ipc": 2,
+            "n_iterations": 1,
+            "init": "real",
+            "module_params": {"width": 4},
+            "random_state": 0,
+            **kwargs,
+        }
+    )
 
 
 def mtt(**kwargs):
-    return TrajectoryMatchingDistiller(**{
-        "ipc": 1, "n_iterations": 2, "n_experts": 1, "syn_steps": 2, "max_start_epoch": 1,
-        "zca": False, "lr_img": 1.0, "module_params": {"width": 4}, "random_state": 0, **kwargs})
+    return TrajectoryMatchingDistiller(
+        **{
+            "ipc": 1,
+            "n_iterations": 2,
+            "n_experts": 1,
+            "syn_steps": 2,
+            "max_start_epoch": 1,
+            "zca": False,
+            "lr_img": 1.0,
+            "module_params": {"width": 4},
+            "random_state": 0,
+            **kwargs,
+        }
+    )
 
 
 def two_stage(**kwargs):
-    return TwoStageClassifier(**{"grouper": ClassGrouper(estimator=convnet(), n_clusters=2),
-                                 "group_estimator": convnet(), "class_estimator": convnet(),
-                                 "stage2_data": gm(), "random_state": 0, **kwargs})
+    return TwoStageClassifier(
+        **{
+            "grouper": ClassGrouper(estimator=convnet(), n_clusters=2),
+            "group_estimator": convnet(),
+            "class_estimator": convnet(),
+            "stage2_data": gm(),
+            "random_state": 0,
+            **kwargs,
+        }
+    )
 
 
 def grouper(**kwargs):
@@ -138,7 +164,9 @@ def test_unfitted_grouper_and_zca(tiny_images):
 def test_ipc_beyond_any_sensible_size(tiny_images):
     X, y = tiny_images
     for distiller in (gm(ipc=21), mtt(ipc=10**6)):
-        with pytest.raises(ValueError, match=r"ipc=\d+ is more than the largest class has images \(20\)"):
+        with pytest.raises(
+            ValueError, match=r"ipc=\d+ is more than the largest class has images \(20\)"
+        ):
             distiller.fit(X, y)
 
 
@@ -168,8 +196,12 @@ def test_dsa_on_tabular_data_is_refused():
 def test_object_arrays_of_numbers_work_and_others_do_not(tiny_images):
     X, y = tiny_images
     flat = X.reshape(60, -1)
-    model = TwoStageClassifier(grouper=[[0, 1], [2]], group_estimator=LogisticRegression(),
-                               class_estimator=LogisticRegression(), stage2_data="original")
+    model = TwoStageClassifier(
+        grouper=[[0, 1], [2]],
+        group_estimator=LogisticRegression(),
+        class_estimator=LogisticRegression(),
+        stage2_data="original",
+    )
     model.fit(flat.astype(object), y)
     broken = flat.astype(object)
     broken[0, 0] = {"not": "a number"}

@@ -26,13 +26,16 @@ def _save(path, mode, size, value):
     Image.fromarray(pixels, mode).save(path)
 
 
-def make_image_folder(root, *, per_class=(6, 6, 6), modes=("L", "RGB", "RGBA"),
-                      sizes=(8, 10)):
+def make_image_folder(root, *, per_class=(6, 6, 6), modes=("L", "RGB", "RGBA"), sizes=(8, 10)):
     """root/<class>/<i>.png with modes and sizes cycling over the images."""
     for c, (name, n) in enumerate(zip(CLASSES, per_class)):
         for i in range(n):
-            _save(root / name / f"{i}.png", modes[i % len(modes)], sizes[i % len(sizes)],
-                  value=50 * c + i)
+            _save(
+                root / name / f"{i}.png",
+                modes[i % len(modes)],
+                sizes[i % len(sizes)],
+                value=50 * c + i,
+            )
     return root
 
 
@@ -44,8 +47,9 @@ def make_parquet_folder(root, *, n_train=12, n_test=6, labels=True, names=("a", 
     for split, n in (("train", n_train), ("test", n_test)):
         if n == 0:
             continue
-        rows = {"image": [Image.fromarray(np.full((8, 8), 10 * i, np.uint8), "L")
-                          for i in range(n)]}
+        rows = {
+            "image": [Image.fromarray(np.full((8, 8), 10 * i, np.uint8), "L") for i in range(n)]
+        }
         if labels:
             rows["label"] = [i % len(names) for i in range(n)]
         table = datasets.Dataset.from_dict(rows, features=datasets.Features(features))
@@ -59,8 +63,9 @@ def test_image_folder_mixed_modes_and_sizes(tmp_path):
     sizes = r"different sizes \(height x width: 8x8, 10x10\).*image_size"
     with pytest.raises(ValueError, match=sizes):
         load_image_dataset(source=root, data_home=tmp_path / "cache")
-    data = load_image_dataset(source=root, image_size=8, test_size=1 / 3,
-                              data_home=tmp_path / "cache")
+    data = load_image_dataset(
+        source=root, image_size=8, test_size=1 / 3, data_home=tmp_path / "cache"
+    )
     assert data.X_train.shape == (12, 3, 8, 8) and data.X_train.dtype == np.float32
     assert data.X_test.shape == (6, 3, 8, 8) and data.X_test.dtype == np.float32
     assert data.target_names.tolist() == CLASSES
@@ -77,8 +82,13 @@ def test_grey_rgb_rgba_pixels(tmp_path):
     """Grey images are repeated over RGB; RGBA drops alpha; pixels are exact."""
     root = make_image_folder(tmp_path / "images", sizes=(8,))
     X, y, X_test, y_test = load_image_dataset(
-        source=root, test_size=3, mean=[0, 0, 0], std=[1, 1, 1], return_X_y=True,
-        data_home=tmp_path / "cache")
+        source=root,
+        test_size=3,
+        mean=[0, 0, 0],
+        std=[1, 1, 1],
+        return_X_y=True,
+        data_home=tmp_path / "cache",
+    )
     assert X.shape[1:] == (3, 8, 8) and len(y) + len(y_test) == 18
     values = np.round(np.concatenate([X, X_test]) * 255).astype(int)
     assert (values == values[:, :, :1, :1]).all()  # constant images, equal channels
@@ -115,12 +125,19 @@ def test_parquet_folder(tmp_path):
 def test_parquet_string_labels_and_named_columns(tmp_path):
     """Labels without a ClassLabel feature become codes of the sorted values."""
     root = tmp_path / "parquet"
-    rows = {"pixels": [Image.fromarray(np.full((8, 8, 3), i, np.uint8)) for i in range(8)],
-            "species": ["owl", "cat"] * 4}
+    rows = {
+        "pixels": [Image.fromarray(np.full((8, 8, 3), i, np.uint8)) for i in range(8)],
+        "species": ["owl", "cat"] * 4,
+    }
     root.mkdir()
     datasets.Dataset.from_dict(rows).to_parquet(str(root / "train.parquet"))
-    data = load_image_dataset(source=root, image_column="pixels", label_column="species",
-                              test_size=0.5, data_home=tmp_path / "cache")
+    data = load_image_dataset(
+        source=root,
+        image_column="pixels",
+        label_column="species",
+        test_size=0.5,
+        data_home=tmp_path / "cache",
+    )
     assert data.target_names.tolist() == ["cat", "owl"]
     assert np.bincount(data.y_train).tolist() == [2, 2] and len(data.y_test) == 4
     with pytest.raises(ValueError, match=r"label_column='kind' is not a column.*'species'"):
@@ -129,15 +146,18 @@ def test_parquet_string_labels_and_named_columns(tmp_path):
 
 def test_long_tailed_profile(tmp_path):
     root = make_image_folder(tmp_path / "images", per_class=(10, 10, 10), sizes=(8,))
-    data = load_image_dataset(source=root, test_size=0.2, imbalance_ratio=4,
-                              data_home=tmp_path / "cache")
+    data = load_image_dataset(
+        source=root, test_size=0.2, imbalance_ratio=4, data_home=tmp_path / "cache"
+    )
     assert data.class_counts.tolist() == [8, 4, 2]  # 8 * 4 ** (-c / 2)
     assert np.bincount(data.y_test).tolist() == [2, 2, 2]  # the test set stays balanced
-    again = load_image_dataset(source=root, test_size=0.2, imbalance_ratio=4,
-                               data_home=tmp_path / "cache")
+    again = load_image_dataset(
+        source=root, test_size=0.2, imbalance_ratio=4, data_home=tmp_path / "cache"
+    )
     assert np.array_equal(data.X_train, again.X_train)  # seeded
-    capped = load_image_dataset(source=root, test_size=0.2, max_per_class=3,
-                                data_home=tmp_path / "cache")
+    capped = load_image_dataset(
+        source=root, test_size=0.2, max_per_class=3, data_home=tmp_path / "cache"
+    )
     assert capped.class_counts.tolist() == [3, 3, 3]
     flat = data.X_train.transpose(1, 0, 2, 3).reshape(3, -1)  # statistics after selection
     np.testing.assert_allclose(flat.mean(axis=1), 0, atol=1e-5)
@@ -193,8 +213,11 @@ def test_one_class(tmp_path):
 
 def test_no_label_column(tmp_path):
     root = make_parquet_folder(tmp_path / "parquet", labels=False)
-    with pytest.raises(ValueError, match=r"label column of source=.*columns are \['image'\]"
-                                         r".*label_column="):
+    with pytest.raises(
+        ValueError,
+        match=r"label column of source=.*columns are \['image'\]"
+        r".*label_column=",
+    ):
         load_image_dataset(source=root, data_home=tmp_path / "cache")
 
 
@@ -214,7 +237,6 @@ def test_mean_and_std_together(tmp_path):
     root = make_image_folder(tmp_path / "images", sizes=(8,))
     with pytest.raises(ValueError, match="mean and std must be given together"):
         load_image_dataset(source=root, mean=[0.5] * 3, data_home=tmp_path / "cache")
-
 
 
 def test_source_is_the_first_positional_argument(tmp_path):

@@ -31,6 +31,7 @@ def cifar_shaped():
 @pytest.fixture
 def no_training(monkeypatch):
     """Any backward pass (a training step) fails the test."""
+
     def fail(*args, **kwargs):
         raise AssertionError("training started before the input was validated")
 
@@ -41,12 +42,21 @@ def no_training(monkeypatch):
 ESTIMATORS = {
     "GradientMatchingDistiller": lambda: GradientMatchingDistiller(ipc=1, n_iterations=1, **TINY),
     "TrajectoryMatchingDistiller": lambda: TrajectoryMatchingDistiller(
-        ipc=1, n_iterations=1, n_experts=1, trajectory_epochs=2, expert_epochs=1,
-        max_start_epoch=1, syn_steps=1, **TINY),
+        ipc=1,
+        n_iterations=1,
+        n_experts=1,
+        trajectory_epochs=2,
+        expert_epochs=1,
+        max_start_epoch=1,
+        syn_steps=1,
+        **TINY,
+    ),
     "DistributionMatchingDistiller": lambda: DistributionMatchingDistiller(
-        ipc=1, n_iterations=1, **TINY),
-    "ConvNetClassifier": lambda: ConvNetClassifier(max_epochs=1, module__width=4,
-                                                   device="cpu", random_state=0),
+        ipc=1, n_iterations=1, **TINY
+    ),
+    "ConvNetClassifier": lambda: ConvNetClassifier(
+        max_epochs=1, module__width=4, device="cpu", random_state=0
+    ),
     "ClassGrouper": lambda: ClassGrouper(n_groups=2, n_clusters=2, random_state=0),
     "TwoStageClassifier": lambda: TwoStageClassifier(random_state=0),
 }

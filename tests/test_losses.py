@@ -31,7 +31,9 @@ def test_logit_adjusted_by_hand():
     tau = 0.5
     adjusted = LOGITS + tau * torch.tensor(np.log(prior), dtype=torch.float32)
     expected = by_hand_ce(adjusted, TARGET)
-    assert LogitAdjustedLoss(COUNTS, tau=tau)(LOGITS, TARGET).item() == pytest.approx(expected, rel=1e-6)
+    assert LogitAdjustedLoss(COUNTS, tau=tau)(LOGITS, TARGET).item() == pytest.approx(
+        expected, rel=1e-6
+    )
 
 
 def test_logit_adjusted_tau_zero_is_cross_entropy():
@@ -45,16 +47,17 @@ def test_balanced_softmax_by_hand():
     assert BalancedSoftmaxLoss(COUNTS)(LOGITS, TARGET).item() == pytest.approx(expected, rel=1e-6)
     # equal to logit adjustment with tau=1 (the constant log N cancels)
     assert BalancedSoftmaxLoss(COUNTS)(LOGITS, TARGET).item() == pytest.approx(
-        LogitAdjustedLoss(COUNTS, tau=1.0)(LOGITS, TARGET).item(), rel=1e-6)
+        LogitAdjustedLoss(COUNTS, tau=1.0)(LOGITS, TARGET).item(), rel=1e-6
+    )
 
 
 def test_class_balanced_by_hand():
     beta = 0.9
-    raw = [(1 - beta) / (1 - beta ** n) for n in COUNTS]
+    raw = [(1 - beta) / (1 - beta**n) for n in COUNTS]
     weights = [w / sum(raw) * 3 for w in raw]
     loss = ClassBalancedLoss(COUNTS, beta=beta)
     assert loss.weight.tolist() == pytest.approx(weights, rel=1e-6)
-    per_sample = [by_hand_ce(LOGITS[i:i + 1], TARGET[i:i + 1]) for i in range(2)]
+    per_sample = [by_hand_ce(LOGITS[i : i + 1], TARGET[i : i + 1]) for i in range(2)]
     w = [weights[t] for t in TARGET.tolist()]
     expected = sum(wi * li for wi, li in zip(w, per_sample)) / sum(w)
     assert loss(LOGITS, TARGET).item() == pytest.approx(expected, rel=1e-6)
@@ -62,7 +65,8 @@ def test_class_balanced_by_hand():
 
 def test_class_balanced_beta_zero_is_cross_entropy():
     assert ClassBalancedLoss(COUNTS, beta=0.0)(LOGITS, TARGET).item() == pytest.approx(
-        F.cross_entropy(LOGITS, TARGET).item(), rel=1e-6)
+        F.cross_entropy(LOGITS, TARGET).item(), rel=1e-6
+    )
 
 
 def test_loss_argument_errors():
@@ -73,7 +77,12 @@ def test_loss_argument_errors():
 
 
 def test_registry_names():
-    assert set(CRITERIA) == {"cross_entropy", "logit_adjusted", "balanced_softmax", "class_balanced",
-                             "cumulative_reweighted"}
+    assert set(CRITERIA) == {
+        "cross_entropy",
+        "logit_adjusted",
+        "balanced_softmax",
+        "class_balanced",
+        "cumulative_reweighted",
+    }
     for cls in CRITERIA.values():
         assert cls(class_counts=COUNTS)(LOGITS, TARGET).ndim == 0

@@ -48,8 +48,15 @@ def test_shot_accuracy_thresholds():
 
 
 def test_long_tail_report_values_and_table(capsys):
-    report = long_tail_report(Y_TRUE, Y_PRED, train_counts=[500, 50, 5], groups=[[0, 1], [2]],
-                              target_names=["a", "b", "c"], name="row", n_train_images=555)
+    report = long_tail_report(
+        Y_TRUE,
+        Y_PRED,
+        train_counts=[500, 50, 5],
+        groups=[[0, 1], [2]],
+        target_names=["a", "b", "c"],
+        name="row",
+        n_train_images=555,
+    )
     assert report["total_acc"] == 62.5 and report["balanced_acc"] == pytest.approx(175 / 3)
     assert report["acc_std"] == pytest.approx(100 * np.std([0.75, 0.5, 0.5]))
     assert report["per_class_acc"] == {"a": 75.0, "b": 50.0, "c": 50.0}
@@ -75,6 +82,10 @@ def test_scorers_in_cross_validation():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(60, 3))
     y = (X[:, 0] > 0).astype(int)
-    std = cross_val_score(DecisionTreeClassifier(random_state=0), X, y, cv=3, scoring=acc_std_scorer)
-    worst = cross_val_score(DecisionTreeClassifier(random_state=0), X, y, cv=3, scoring=worst_class_scorer)
+    std = cross_val_score(
+        DecisionTreeClassifier(random_state=0), X, y, cv=3, scoring=acc_std_scorer
+    )
+    worst = cross_val_score(
+        DecisionTreeClassifier(random_state=0), X, y, cv=3, scoring=worst_class_scorer
+    )
     assert np.all(std <= 0) and np.all((worst >= 0) & (worst <= 1))

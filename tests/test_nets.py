@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 import torch
 
@@ -32,12 +31,22 @@ def test_convnet_sizes_from_arguments():
 @pytest.mark.parametrize("activation", ["relu", "leakyrelu", "sigmoid", "gelu"])
 @pytest.mark.parametrize("pooling", ["avgpooling", "maxpooling", "none"])
 def test_convnet_options(norm, activation, pooling):
-    net = ConvNet(in_channels=1, n_classes=3, image_size=8, width=4, depth=2, norm=norm,
-                  activation=activation, pooling=pooling)
+    net = ConvNet(
+        in_channels=1,
+        n_classes=3,
+        image_size=8,
+        width=4,
+        depth=2,
+        norm=norm,
+        activation=activation,
+        pooling=pooling,
+    )
     assert net(torch.randn(2, 1, 8, 8)).shape == (2, 3)
 
 
-@pytest.mark.parametrize("name, value", [("norm", "bn"), ("activation", "tanh"), ("pooling", "max")])
+@pytest.mark.parametrize(
+    "name, value", [("norm", "bn"), ("activation", "tanh"), ("pooling", "max")]
+)
 def test_convnet_unknown_option_lists_valid_ones(name, value):
     with pytest.raises(ValueError, match=rf"{name} must be one of \["):
         ConvNet(**{name: value})
@@ -63,7 +72,10 @@ def test_mlp_flattens():
 
 def test_module_kwargs_from_data():
     assert module_kwargs_from_data(ConvNet, (3, 32, 32), 10) == {
-        "n_classes": 10, "in_channels": 3, "image_size": (32, 32)}
+        "n_classes": 10,
+        "in_channels": 3,
+        "image_size": (32, 32),
+    }
     assert module_kwargs_from_data(MLP, (3, 4, 4), 2) == {"n_classes": 2, "n_features": 48}
 
     class Anything(torch.nn.Module):

@@ -24,29 +24,74 @@ from sklearn_ltdd.augmentation import get_augmentation
 TINY = {"module_params": {"width": 4}, "random_state": 0}
 
 
-@pytest.mark.parametrize("make, old, new, value", [
-    (lambda **k: GradientMatchingDistiller(ipc=1, n_iterations=1, **TINY, **k),
-     "batch_train", "batch_net", 12),
-    (lambda **k: DistributionMatchingDistiller(ipc=1, n_iterations=1, **TINY, **k),
-     "network_batch", "batch_net", 32),
-    (lambda **k: TrajectoryMatchingDistiller(
-        ipc=1, n_iterations=1, n_experts=1, trajectory_epochs=2, expert_epochs=1,
-        max_start_epoch=1, syn_steps=1, zca=False, **TINY, **k), "lr_teacher", "lr_net", 0.02),
-    (lambda **k: TrajectoryMatchingDistiller(
-        ipc=1, n_iterations=1, n_experts=1, trajectory_epochs=2, expert_epochs=1,
-        max_start_epoch=1, syn_steps=1, zca=False, **TINY, **k),
-     "expert_batch_size", "batch_net", 64),
-    (lambda **k: StatisticsMatchingDistiller(ipc=1, n_iterations=1, **TINY, **k),
-     "expert_epochs", "teacher_epochs", 1),
-])
+@pytest.mark.parametrize(
+    "make, old, new, value",
+    [
+        (
+            lambda **k: GradientMatchingDistiller(ipc=1, n_iterations=1, **TINY, **k),
+            "batch_train",
+            "batch_net",
+            12,
+        ),
+        (
+            lambda **k: DistributionMatchingDistiller(ipc=1, n_iterations=1, **TINY, **k),
+            "network_batch",
+            "batch_net",
+            32,
+        ),
+        (
+            lambda **k: TrajectoryMatchingDistiller(
+                ipc=1,
+                n_iterations=1,
+                n_experts=1,
+                trajectory_epochs=2,
+                expert_epochs=1,
+                max_start_epoch=1,
+                syn_steps=1,
+                zca=False,
+                **TINY,
+                **k,
+            ),
+            "lr_teacher",
+            "lr_net",
+            0.02,
+        ),
+        (
+            lambda **k: TrajectoryMatchingDistiller(
+                ipc=1,
+                n_iterations=1,
+                n_experts=1,
+                trajectory_epochs=2,
+                expert_epochs=1,
+                max_start_epoch=1,
+                syn_steps=1,
+                zca=False,
+                **TINY,
+                **k,
+            ),
+            "expert_batch_size",
+            "batch_net",
+            64,
+        ),
+        (
+            lambda **k: StatisticsMatchingDistiller(ipc=1, n_iterations=1, **TINY, **k),
+            "expert_epochs",
+            "teacher_epochs",
+            1,
+        ),
+    ],
+)
 def test_a_renamed_parameter_warns_once_and_still_works(digits, make, old, new, value):
     model = make(**{old: value})
     assert clone(model).get_params()[old] == value  # a parameter like any other
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.fit(digits.X_train, digits.y_train)
-    renamed = [w for w in caught if issubclass(w.category, FutureWarning)
-               and f"{old} was renamed {new}" in str(w.message)]
+    renamed = [
+        w
+        for w in caught
+        if issubclass(w.category, FutureWarning) and f"{old} was renamed {new}" in str(w.message)
+    ]
     assert len(renamed) == 1
     assert model._param(new) == value
     with warnings.catch_warnings():
@@ -67,8 +112,9 @@ def test_coreset_sampler_has_the_distillers_surface(digits):
     assert student.batch_mixing == "cutmix"
     with pytest.warns(FutureWarning, match="renamed default_network"):
         sampler.default_estimator(0)
-    scorer = CoresetSampler(ipc=2, strategy="difficulty", scoring_epochs=1, precision="bf16",
-                            module_params={"width": 4}).default_network(0)
+    scorer = CoresetSampler(
+        ipc=2, strategy="difficulty", scoring_epochs=1, precision="bf16", module_params={"width": 4}
+    ).default_network(0)
     assert scorer.precision == "bf16"
     with pytest.raises(ValueError, match="precision must be one of"):
         CoresetSampler(ipc=2, precision="fp8").fit_resample(X, y)
@@ -93,11 +139,13 @@ def test_requirements_are_checked_before_training(digits):
 
 
 def test_long_steps_show_progress(digits, capsys):
-    ClassGrouper(estimator=ConvNetClassifier(module__width=4, max_epochs=2), verbose=1,
-                 random_state=0).fit(digits.X_train, digits.y_train)
+    ClassGrouper(
+        estimator=ConvNetClassifier(module__width=4, max_epochs=2), verbose=1, random_state=0
+    ).fit(digits.X_train, digits.y_train)
     assert "grouping network" in capsys.readouterr().err
-    StatisticsMatchingDistiller(ipc=1, n_iterations=1, teacher_epochs=1, teacher="observer",
-                                verbose=1, **TINY).fit(digits.X_train, digits.y_train)
+    StatisticsMatchingDistiller(
+        ipc=1, n_iterations=1, teacher_epochs=1, teacher="observer", verbose=1, **TINY
+    ).fit(digits.X_train, digits.y_train)
     assert "observer" in capsys.readouterr().err
 
 

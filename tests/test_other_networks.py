@@ -9,7 +9,7 @@ from sklearn.frozen import FrozenEstimator
 from torch import nn
 
 from sklearn_ltdd import ConvNetClassifier, CoresetSampler, StatisticsMatchingDistiller
-from sklearn_ltdd.nets import AlexNet, ResNet18, VGG11, make_student, module_kwargs_from_data
+from sklearn_ltdd.nets import VGG11, AlexNet, ResNet18, make_student, module_kwargs_from_data
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +21,9 @@ def rgb():
     return X, y
 
 
-@pytest.mark.parametrize("cls, params", [(ResNet18, 11_173_962), (VGG11, 9_231_114),
-                                         (AlexNet, 1_872_202)])
+@pytest.mark.parametrize(
+    "cls, params", [(ResNet18, 11_173_962), (VGG11, 9_231_114), (AlexNet, 1_872_202)]
+)
 def test_the_cross_architecture_students(cls, params):
     net = cls(n_classes=10)
     assert sum(p.numel() for p in net.parameters()) == params
@@ -33,8 +34,9 @@ def test_the_cross_architecture_students(cls, params):
 def test_module_names_and_torchvision_builders(rgb):
     X, y = rgb
     for module in ("alexnet", torchvision.models.resnet18):
-        net = ConvNetClassifier(module=module, max_epochs=1, batch_size=20,
-                                random_state=0).fit(X, y)
+        net = ConvNetClassifier(module=module, max_epochs=1, batch_size=20, random_state=0).fit(
+            X, y
+        )
         assert net.predict_proba(X[:3]).shape == (3, 4)
         assert net.embed(X[:3]).shape == (3, 192 * 16 if module == "alexnet" else 512)
     with pytest.raises(ValueError, match="module must be a torch module .* or one of"):
@@ -43,7 +45,8 @@ def test_module_names_and_torchvision_builders(rgb):
 
 def test_sizes_by_the_names_a_builder_accepts():
     assert module_kwargs_from_data(torchvision.models.resnet18, (3, 32, 32), 4) == {
-        "num_classes": 4}
+        "num_classes": 4
+    }
 
     class Named(nn.Module):
         def __init__(self, num_classes=3, in_channels=1):
@@ -55,26 +58,35 @@ def test_sizes_by_the_names_a_builder_accepts():
 def test_the_output_is_checked_before_training(rgb):
     X, y = rgb
     wrong_width = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 7))
-    with pytest.raises(ValueError, match=r"returns outputs of shape \(2, 7\).*"
-                                         r"module__num_classes=4"):
+    with pytest.raises(
+        ValueError,
+        match=r"returns outputs of shape \(2, 7\).*"
+        r"module__num_classes=4",
+    ):
         ConvNetClassifier(module=wrong_width, max_epochs=1).fit(X, y)
     with pytest.raises(ValueError, match=r"failed on inputs of shape \(3, 32, 32\)"):
-        ConvNetClassifier(module=nn.Sequential(nn.Flatten(), nn.Linear(5, 4)),
-                          max_epochs=1).fit(X, y)
+        ConvNetClassifier(module=nn.Sequential(nn.Flatten(), nn.Linear(5, 4)), max_epochs=1).fit(
+            X, y
+        )
 
 
 def test_a_plain_module_instance_and_a_pretrained_network(rgb):
     X, y = rgb
-    plain = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
-                          nn.Flatten(), nn.Linear(4, 4))
+    plain = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 4),
+    )
     net = ConvNetClassifier(module=plain, max_epochs=1, random_state=0).fit(X, y)
     assert net.embed(X[:2]).shape == (2, 4)  # the input of its last linear layer
     trained = net.module_
-    wrapped = ConvNetClassifier.from_module(trained, classes=[0, 1, 2, 3],
-                                            input_shape=(3, 32, 32))
+    wrapped = ConvNetClassifier.from_module(trained, classes=[0, 1, 2, 3], input_shape=(3, 32, 32))
     np.testing.assert_allclose(wrapped.predict_proba(X), net.predict_proba(X), rtol=1e-5)
-    student = make_student(FrozenEstimator(wrapped), max_epochs=1, module__width=8,
-                           random_state=0).fit(X[::5], y[::5])
+    student = make_student(
+        FrozenEstimator(wrapped), max_epochs=1, module__width=8, random_state=0
+    ).fit(X[::5], y[::5])
     assert student.predict(X[:2]).shape == (2,)
 
 
@@ -84,12 +96,17 @@ def test_torchvision_resnet_as_student_observer_teacher_and_scorer(rgb):
     student = make_student(module=resnet, max_epochs=1, batch_size=20, random_state=0)
     assert "module__norm" not in student.get_params()
     student.fit(X, y)
-    fitted = ConvNetClassifier(module=resnet, max_epochs=1, batch_size=20,
-                               random_state=0).fit(X, y)
+    fitted = ConvNetClassifier(module=resnet, max_epochs=1, batch_size=20, random_state=0).fit(X, y)
     for observer in (FrozenEstimator(fitted), None):  # fitted, then the default (unfitted)
-        sm = StatisticsMatchingDistiller(ipc=2, n_iterations=1, teacher_epochs=1, module=resnet,
-                                         observer=observer, teacher="observer",
-                                         random_state=0).fit(X, y)
+        sm = StatisticsMatchingDistiller(
+            ipc=2,
+            n_iterations=1,
+            teacher_epochs=1,
+            module=resnet,
+            observer=observer,
+            teacher="observer",
+            random_state=0,
+        ).fit(X, y)
         assert sm.X_syn_.shape == (8, 3, 32, 32)
         assert sm.make_evaluator(max_epochs=1).get_params()["module"] is resnet
     sampler = CoresetSampler(ipc=2, strategy="herding", estimator=FrozenEstimator(fitted))

@@ -12,8 +12,17 @@ from sklearn_ltdd.datasets import load_cifar10_lt
 from .conftest import cifar10_source
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-FIELDS = ["X_train", "y_train", "X_test", "y_test", "target_names", "mean", "std",
-          "class_counts", "DESCR"]
+FIELDS = [
+    "X_train",
+    "y_train",
+    "X_test",
+    "y_test",
+    "target_names",
+    "mean",
+    "std",
+    "class_counts",
+    "DESCR",
+]
 
 
 def _load_script():
@@ -50,19 +59,33 @@ def _fake_payload(path, profiles=("paper",), balanced=True):
     """A payload of 4 tiny training images and 2 test images, written by hand."""
     images = np.arange(4 * 32 * 32 * 3, dtype=np.uint8).reshape(4, 32, 32, 3)
     members = {
-        "train_images": images, "train_labels": np.array([0, 0, 1, 1]),
-        "train_index": np.arange(4), "X_test": images[:2], "y_test": np.array([0, 1]),
+        "train_images": images,
+        "train_labels": np.array([0, 0, 1, 1]),
+        "train_index": np.arange(4),
+        "X_test": images[:2],
+        "y_test": np.array([0, 1]),
         "target_names": np.array(["a", "b"]),
-        "mean": np.full(3, 0.5, dtype=np.float32), "std": np.full(3, 0.25, dtype=np.float32),
+        "mean": np.full(3, 0.5, dtype=np.float32),
+        "std": np.full(3, 0.25, dtype=np.float32),
     }
     for name in profiles:
         members.update({f"{name}_rows": np.array([0, 1, 2]), f"{name}_descr": np.asarray("lt")})
         if balanced:
-            members.update({f"{name}_balanced_rows": np.array([0, 2]),
-                            f"{name}_balanced_descr": np.asarray("balanced")})
-    members["provenance"] = np.asarray(json.dumps({
-        "format": payload.FORMAT, "format_version": payload.FORMAT_VERSION,
-        "profiles": {name: {} for name in profiles}}))
+            members.update(
+                {
+                    f"{name}_balanced_rows": np.array([0, 2]),
+                    f"{name}_balanced_descr": np.asarray("balanced"),
+                }
+            )
+    members["provenance"] = np.asarray(
+        json.dumps(
+            {
+                "format": payload.FORMAT,
+                "format_version": payload.FORMAT_VERSION,
+                "profiles": {name: {} for name in profiles},
+            }
+        )
+    )
     np.savez(path, **members)
     return path
 

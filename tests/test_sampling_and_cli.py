@@ -38,11 +38,32 @@ def test_cli_parser():
 
 def test_demo_runs_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo.json"
-    code = main(["demo", "--width", "4", "--epochs", "2", "--distilled-epochs", "2", "--ipc", "1",
-                 "--iterations", "1", "--json", str(out)])
+    code = main(
+        [
+            "demo",
+            "--width",
+            "4",
+            "--epochs",
+            "2",
+            "--distilled-epochs",
+            "2",
+            "--ipc",
+            "1",
+            "--iterations",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
-    for row in ("Original", "GM Distilled", "Original + GM Distilled", "Group Acc (%)", "Cls Acc (%)"):
+    for row in (
+        "Original",
+        "GM Distilled",
+        "Original + GM Distilled",
+        "Group Acc (%)",
+        "Cls Acc (%)",
+    ):
         assert row in printed
     saved = json.loads(out.read_text())
     names = [r["name"] for r in saved["reports"]]

@@ -20,16 +20,18 @@ from sklearn_ltdd.distillation._crops import apply_crops, confident_crops, ident
 
 
 def sm(**kwargs):
-    params = dict(ipc=2, n_iterations=3, teacher_epochs=2, module_params={"width": 8},
-                  random_state=0)
+    params = dict(
+        ipc=2, n_iterations=3, teacher_epochs=2, module_params={"width": 8}, random_state=0
+    )
     params.update(kwargs)
     return StatisticsMatchingDistiller(**params)
 
 
 @pytest.fixture(scope="module")
 def bn_net(digits):
-    return ConvNetClassifier(module__width=8, module__norm="batchnorm", max_epochs=3,
-                             batch_size=64, random_state=0).fit(digits.X_train, digits.y_train)
+    return ConvNetClassifier(
+        module__width=8, module__norm="batchnorm", max_epochs=3, batch_size=64, random_state=0
+    ).fit(digits.X_train, digits.y_train)
 
 
 def test_output_contract_and_soft_labels(digits, bn_net):
@@ -64,8 +66,9 @@ def test_networks_given_fitted_unfitted_or_by_default(digits, bn_net):
     assert default.observer_.module__norm == "batchnorm"
     # Two experts with their own seeds, as the paper trains them.
     assert default.observer_.random_state != default.teacher_.random_state
-    with pytest.raises(ValueError, match="observer must be a trained network with batch "
-                                         "normalisation"):
+    with pytest.raises(
+        ValueError, match="observer must be a trained network with batch normalisation"
+    ):
         sm(observer=ConvNetClassifier(module__width=8, max_epochs=1)).fit(X, y)
 
 
@@ -84,8 +87,9 @@ def test_class_statistics_are_exact_class_means_in_any_batch_order(bn_net, digit
     for c in (0, 9):  # the head and the tail class
         rows = first[y == c].transpose(0, 1).flatten(1)
         torch.testing.assert_close(mean_a[0][c].double(), rows.mean(1), rtol=1e-5, atol=1e-6)
-        torch.testing.assert_close(var_a[0][c].double(), rows.var(1, unbiased=False),
-                                   rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(
+            var_a[0][c].double(), rows.var(1, unbiased=False), rtol=1e-4, atol=1e-6
+        )
     for a, b in zip(mean_a + var_a, mean_b + var_b):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
@@ -124,8 +128,9 @@ def test_confident_views_in_rounds_one_per_image():
         return out
 
     gen = torch.Generator().manual_seed(0)
-    images, sources = confident_crops(X, y, 2, ipc=3, score=score, generator=gen, n_crops=2,
-                                      scale=(1.0, 1.0))
+    images, sources = confident_crops(
+        X, y, 2, ipc=3, score=score, generator=gen, n_crops=2, scale=(1.0, 1.0)
+    )
     # Class 0 (3 images): one view of each, best first; class 1 (2 images): both, then the
     # better one's second view in the next round.
     assert sources.tolist() == [2, 1, 0, 4, 3, 4]
@@ -136,8 +141,9 @@ def test_confident_views_in_rounds_one_per_image():
 def test_recovery_matches_the_statistics_better(digits, bn_net):
     X, y = digits.X_train, digits.y_train
     frozen = FrozenEstimator(bn_net)
-    model = sm(observer=frozen, teacher="observer", n_iterations=40, augmentation=None,
-               lr_img=0.05).fit(X, y)
+    model = sm(
+        observer=frozen, teacher="observer", n_iterations=40, augmentation=None, lr_img=0.05
+    ).fit(X, y)
     assert model.loss_history_[-1] < 0.6 * model.loss_history_[0]
     start = sm(observer=frozen, teacher="observer", n_iterations=1, lr_img=1e-12).fit(X, y)
     assert not np.allclose(start.X_syn_, model.X_syn_)
@@ -145,8 +151,9 @@ def test_recovery_matches_the_statistics_better(digits, bn_net):
     assert model.X_syn_.min() >= lo.min() - 1e-6 and model.X_syn_.max() <= hi.max() + 1e-6
 
 
-@pytest.mark.parametrize("kwargs", [{"ce_weight": 0.5}, {"recalibration": None},
-                                    {"init": "real", "augmentation": None}])
+@pytest.mark.parametrize(
+    "kwargs", [{"ce_weight": 0.5}, {"recalibration": None}, {"init": "real", "augmentation": None}]
+)
 def test_chunks_and_checkpoints_equal_one_run(kwargs, digits):
     X, y = digits.X_train, digits.y_train
     one = sm(n_iterations=6, **kwargs).fit(X, y)
@@ -180,17 +187,20 @@ def test_a_loaded_set_is_evaluated_by_a_student_of_its_teacher(digits, tmp_path)
     np.testing.assert_array_equal(saved.soft_labels, model.soft_labels_)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"debias": "focal"}, "debias must be one of"),
-    ({"recalibration": "global"}, "recalibration must be one of"),
-    ({"variance": "pooled"}, "variance must be one of"),
-    ({"init": "random"}, "init must be one of"),
-    ({"crop_scale": (0.0, 1.0)}, "crop_scale must be"),
-    ({"teacher": "expert"}, "teacher must be a classifier, 'observer' or None"),
-    ({"n_crops": 0}, "n_crops == 0"),
-    ({"lr_img": 0}, "lr_img == 0"),
-    ({"augmentation": "dsa"}, "augmentation must be one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"debias": "focal"}, "debias must be one of"),
+        ({"recalibration": "global"}, "recalibration must be one of"),
+        ({"variance": "pooled"}, "variance must be one of"),
+        ({"init": "random"}, "init must be one of"),
+        ({"crop_scale": (0.0, 1.0)}, "crop_scale must be"),
+        ({"teacher": "expert"}, "teacher must be a classifier, 'observer' or None"),
+        ({"n_crops": 0}, "n_crops == 0"),
+        ({"lr_img": 0}, "lr_img == 0"),
+        ({"augmentation": "dsa"}, "augmentation must be one of"),
+    ],
+)
 def test_parameter_errors(kwargs, match, tiny_images):
     with pytest.raises(ValueError, match=match):
         sm(**kwargs).fit(*tiny_images)
@@ -205,12 +215,12 @@ def test_an_unfitted_frozen_observer_is_a_clear_error(tiny_images):
 def test_every_distiller_makes_the_same_student(digits):
     from sklearn_ltdd import DistributionMatchingDistiller
 
-    dm = DistributionMatchingDistiller(ipc=1, n_iterations=1, module_params={"width": 8},
-                                       random_state=0).fit(digits.X_train, digits.y_train)
+    dm = DistributionMatchingDistiller(
+        ipc=1, n_iterations=1, module_params={"width": 8}, random_state=0
+    ).fit(digits.X_train, digits.y_train)
     hard = dm.make_student(max_epochs=2)
     assert hard.teacher is None and hard.module__width == 8 and hard.max_epochs == 2
-    teacher = ConvNetClassifier(module__width=8, max_epochs=1).fit(digits.X_train,
-                                                                   digits.y_train)
+    teacher = ConvNetClassifier(module__width=8, max_epochs=1).fit(digits.X_train, digits.y_train)
     soft = dm.make_student(teacher, max_epochs=2).fit(dm.X_syn_, dm.y_syn_)
     assert isinstance(soft.teacher, FrozenEstimator) and soft.teacher.estimator is teacher
 
@@ -227,8 +237,9 @@ def test_no_recovery_keeps_the_initial_views(digits, bn_net):
 
 def test_small_classes_keep_whole_images(digits, bn_net):
     X, y = digits.X_train, digits.y_train
-    model = sm(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=0, ipc=3,
-               whole_below=30).fit(X, y)
+    model = sm(
+        observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=0, ipc=3, whole_below=30
+    ).fit(X, y)
     counts = np.bincount(y)
     for row, (image, source) in enumerate(zip(model.X_syn_, model.init_sources_)):
         if counts[model.y_syn_[row]] < 30:
@@ -241,8 +252,9 @@ def test_diversity_spreads_a_class_in_the_teachers_features(digits, bn_net):
     common = dict(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=0)
     plain = sm(**common).fit(X, y)
     diverse = sm(**common, diversity=3.0).fit(X, y)
-    features = {name: bn_net.embed(model.X_syn_) for name, model in (("plain", plain),
-                                                                       ("diverse", diverse))}
+    features = {
+        name: bn_net.embed(model.X_syn_) for name, model in (("plain", plain), ("diverse", diverse))
+    }
     for c in range(10):  # ipc=2: the second view is the farthest of a pool holding plain's
         gap = {k: np.linalg.norm(f[2 * c] - f[2 * c + 1]) for k, f in features.items()}
         assert gap["diverse"] >= gap["plain"] - 1e-4
@@ -251,12 +263,20 @@ def test_diversity_spreads_a_class_in_the_teachers_features(digits, bn_net):
 
 def test_ensemble_labeller_and_recalibrated_observer(digits, bn_net):
     X, y = digits.X_train, digits.y_train
-    other = ConvNetClassifier(module__width=8, module__norm="batchnorm", max_epochs=3,
-                              batch_size=64, random_state=1).fit(X, y)
+    other = ConvNetClassifier(
+        module__width=8, module__norm="batchnorm", max_epochs=3, batch_size=64, random_state=1
+    ).fit(X, y)
     running = [layer.running_mean.clone() for layer in batch_norm_layers(bn_net.module_)]
-    model = sm(observer=FrozenEstimator(bn_net), teacher=FrozenEstimator(other),
-               labeller="ensemble", recalibrate_observer=True, target_views="augmented",
-               ce_weight=1.0, statistics_weight=0.01, first_layer_weight=10.0).fit(X, y)
+    model = sm(
+        observer=FrozenEstimator(bn_net),
+        teacher=FrozenEstimator(other),
+        labeller="ensemble",
+        recalibrate_observer=True,
+        target_views="augmented",
+        ce_weight=1.0,
+        statistics_weight=0.01,
+        first_layer_weight=10.0,
+    ).fit(X, y)
     assert type(model.labeller_).__name__ == "LogitAverage"
     expected = model.labeller_.predict_proba(model.X_syn_)
     np.testing.assert_allclose(model.soft_labels_, expected, rtol=1e-4, atol=1e-6)
@@ -265,14 +285,17 @@ def test_ensemble_labeller_and_recalibrated_observer(digits, bn_net):
         torch.testing.assert_close(before, layer.running_mean)  # a copy was recalibrated
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"target_views": "cropped"}, "target_views must be one of"),
-    ({"labeller": "observer"}, "labeller must be one of"),
-    ({"diversity": 0.5}, "diversity"),
-    ({"whole_below": -1}, "whole_below"),
-    ({"first_layer_weight": -1.0}, "first_layer_weight"),
-    ({"n_iterations": -1}, "n_iterations"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"target_views": "cropped"}, "target_views must be one of"),
+        ({"labeller": "observer"}, "labeller must be one of"),
+        ({"diversity": 0.5}, "diversity"),
+        ({"whole_below": -1}, "whole_below"),
+        ({"first_layer_weight": -1.0}, "first_layer_weight"),
+        ({"n_iterations": -1}, "n_iterations"),
+    ],
+)
 def test_new_options_refuse_bad_values(digits, params, match):
     with pytest.raises(ValueError, match=match):
         sm(**params).fit(digits.X_train, digits.y_train)
@@ -280,22 +303,32 @@ def test_new_options_refuse_bad_values(digits, params, match):
 
 def test_four_views_per_stored_image(digits, bn_net):
     X, y = digits.X_train, digits.y_train
-    model = sm(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=0,
-               combine=4)
+    model = sm(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=0, combine=4)
     X_syn, y_syn = model.fit_resample(X, y)
     assert X_syn.shape == (80, 1, 16, 16) and np.bincount(y_syn).tolist() == [8] * 10
     assert model.X_stored_.shape == (20, 1, 16, 16) and model.soft_labels_.shape == (80, 10)
     from sklearn_ltdd.augmentation import expand_tiles
 
-    np.testing.assert_allclose(expand_tiles(torch.as_tensor(model.X_stored_)).numpy(), X_syn,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        expand_tiles(torch.as_tensor(model.X_stored_)).numpy(), X_syn, atol=1e-6
+    )
     buffer = io.BytesIO()
-    recovered = sm(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=2,
-                   combine=4, warm_start=True).fit(X, y)
+    recovered = sm(
+        observer=FrozenEstimator(bn_net),
+        teacher="observer",
+        n_iterations=2,
+        combine=4,
+        warm_start=True,
+    ).fit(X, y)
     recovered.save_checkpoint(buffer)
     buffer.seek(0)
-    again = sm(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=2,
-               combine=4, warm_start=True)
+    again = sm(
+        observer=FrozenEstimator(bn_net),
+        teacher="observer",
+        n_iterations=2,
+        combine=4,
+        warm_start=True,
+    )
     again.load_checkpoint(buffer, X=X, y=y)
     again.fit(X, y)
     assert again.n_iter_ == 4 and again.X_syn_.shape == (80, 1, 16, 16)

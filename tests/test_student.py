@@ -31,11 +31,11 @@ def small(**kwargs):
 @pytest.fixture(scope="module")
 def teacher(digits):
     return small(module__width=16, max_epochs=30, lr=0.05, criterion="logit_adjusted").fit(
-        digits.X_train, digits.y_train)  # 97.2 % balanced accuracy
+        digits.X_train, digits.y_train
+    )  # 97.2 % balanced accuracy
 
 
-def test_the_student_learns_the_teachers_soft_targets_on_each_batch(digits, teacher,
-                                                                    monkeypatch):
+def test_the_student_learns_the_teachers_soft_targets_on_each_batch(digits, teacher, monkeypatch):
     X, y = random_balanced_subset(digits.X_train, digits.y_train, 3, seed=0)
     seen = []
     real = TeacherTargets.logits
@@ -46,15 +46,20 @@ def test_the_student_learns_the_teachers_soft_targets_on_each_batch(digits, teac
         return out
 
     monkeypatch.setattr(TeacherTargets, "logits", spy)
-    student = small(teacher=FrozenEstimator(teacher), teacher_temperature=2.0,
-                    augmentation="crop_flip", max_epochs=1).fit(X, y)
+    student = small(
+        teacher=FrozenEstimator(teacher),
+        teacher_temperature=2.0,
+        augmentation="crop_flip",
+        max_epochs=1,
+    ).fit(X, y)
     x, targets = seen[-1]
     # The targets are the teacher's softened probabilities on the augmented batch.
     with torch.no_grad():
         expected = torch.softmax(teacher.module_.eval()(x) / 2.0, dim=1)
     torch.testing.assert_close(targets, expected)
-    assert not any(torch.equal(x_seen, torch.as_tensor(X[:len(x_seen)]))
-                   for x_seen, _ in seen)  # augmented, not the raw images
+    assert not any(
+        torch.equal(x_seen, torch.as_tensor(X[: len(x_seen)])) for x_seen, _ in seen
+    )  # augmented, not the raw images
     assert student.predict(digits.X_test).shape == (500,)
 
 
@@ -67,19 +72,29 @@ def test_distillation_loss_is_kl_times_t_squared():
 
 def test_a_soft_label_student_beats_hard_labels_on_ten_images_per_class(digits, teacher):
     X, y = random_balanced_subset(digits.X_train, digits.y_train, 3, seed=1)
-    common = dict(module__width=16, max_epochs=60, batch_size=10, lr=0.01,
-                  augmentation="crop_flip", lr_schedule="cosine", random_state=0)
+    common = dict(
+        module__width=16,
+        max_epochs=60,
+        batch_size=10,
+        lr=0.01,
+        augmentation="crop_flip",
+        lr_schedule="cosine",
+        random_state=0,
+    )
     hard = ConvNetClassifier(**common).fit(X, y)
     soft = ConvNetClassifier(**common, teacher=FrozenEstimator(teacher)).fit(X, y)
-    score = {name: balanced_accuracy_score(digits.y_test, model.predict(digits.X_test))
-             for name, model in (("hard", hard), ("soft", soft))}
+    score = {
+        name: balanced_accuracy_score(digits.y_test, model.predict(digits.X_test))
+        for name, model in (("hard", hard), ("soft", soft))
+    }
     assert score["soft"] > score["hard"] + 0.03, score  # measured: 65.4 % against 57.6 %
 
 
 def test_a_student_of_some_classes_learns_those_columns(digits, teacher):
     keep = np.isin(digits.y_train, [2, 5, 7])
-    student = small(teacher=FrozenEstimator(teacher)).fit(digits.X_train[keep],
-                                                          digits.y_train[keep])
+    student = small(teacher=FrozenEstimator(teacher)).fit(
+        digits.X_train[keep], digits.y_train[keep]
+    )
     assert student.classes_.tolist() == [2, 5, 7]
     assert student._teacher_targets().columns.tolist() == [2, 5, 7]
 
@@ -101,8 +116,9 @@ def test_teacher_errors(digits, teacher):
 
 def test_any_classifier_teaches_through_predict_proba(digits):
     X, y = digits.X_train, digits.y_train
-    flat = make_pipeline(FunctionTransformer(lambda Z: Z.reshape(len(Z), -1)),
-                         LogisticRegression(max_iter=300)).fit(X, y)
+    flat = make_pipeline(
+        FunctionTransformer(lambda Z: Z.reshape(len(Z), -1)), LogisticRegression(max_iter=300)
+    ).fit(X, y)
     student = small(teacher=FrozenEstimator(flat), teacher_temperature=1.0).fit(X, y)
     probs = student._teacher_targets()(torch.as_tensor(X[:5]))
     np.testing.assert_allclose(probs.numpy(), flat.predict_proba(X[:5]), rtol=1e-5)
@@ -110,16 +126,23 @@ def test_any_classifier_teaches_through_predict_proba(digits):
 
 def test_student_in_a_grid_search_and_as_stage_two(digits, teacher):
     X, y = digits.X_train, digits.y_train
-    search = GridSearchCV(small(teacher=FrozenEstimator(teacher)),
-                          {"teacher_temperature": [1.0, 4.0]}, cv=2).fit(X, y)
+    search = GridSearchCV(
+        small(teacher=FrozenEstimator(teacher)), {"teacher_temperature": [1.0, 4.0]}, cv=2
+    ).fit(X, y)
     assert search.best_params_["teacher_temperature"] in (1.0, 4.0)
     X_syn, y_syn = random_balanced_subset(X, y, 2, seed=0)
     model = TwoStageClassifier(
-        grouper=[[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]], group_estimator=FrozenEstimator(teacher),
+        grouper=[[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]],
+        group_estimator=FrozenEstimator(teacher),
         class_estimator=small(teacher=FrozenEstimator(teacher)),
-        stage2_data=PrecomputedSampler(X_syn, y_syn), random_state=0)
-    with pytest.raises(ValueError, match=r"group_estimator predicts the labels \[0, 1, 2, .*"
-                                         r"group indices \[0, 1\]"):
+        stage2_data=PrecomputedSampler(X_syn, y_syn),
+        random_state=0,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"group_estimator predicts the labels \[0, 1, 2, .*"
+        r"group indices \[0, 1\]",
+    ):
         model.fit(X, y)  # the teacher predicts classes, not the two groups
     group_teacher = small(max_epochs=3).fit(X, (y >= 5).astype(int))
     model.set_params(group_estimator=FrozenEstimator(group_teacher)).fit(X, y)
@@ -152,8 +175,16 @@ def test_mixing_trains_and_repeats_from_random_state(digits):
         small(batch_mixing="mixup", mixing_alpha=0).fit(X, y)
 
 
-@pytest.mark.parametrize("criterion", ["cross_entropy", "logit_adjusted", "balanced_softmax",
-                                       "class_balanced", "cumulative_reweighted"])
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        "cross_entropy",
+        "logit_adjusted",
+        "balanced_softmax",
+        "class_balanced",
+        "cumulative_reweighted",
+    ],
+)
 def test_every_criterion_takes_soft_targets(criterion, digits):
     small(batch_mixing="cutmix", criterion=criterion).fit(digits.X_train, digits.y_train)
 
@@ -167,12 +198,14 @@ def test_cumulative_reweighting_follows_training_progress(digits):
         real(self, fraction)
 
     import unittest.mock as mock
+
     with mock.patch.object(CumulativeReweightedLoss, "set_progress", spy):
-        clf = small(criterion="cumulative_reweighted", max_epochs=4).fit(digits.X_train,
-                                                                         digits.y_train)
+        clf = small(criterion="cumulative_reweighted", max_epochs=4).fit(
+            digits.X_train, digits.y_train
+        )
     assert seen == [0.0, 0.25, 0.5, 0.75]
     counts = clf.class_counts_.astype(float)
-    weight = counts ** -1.2
+    weight = counts**-1.2
     np.testing.assert_allclose(clf.criterion_.weight.numpy(), weight / weight.mean(), rtol=1e-5)
 
 
@@ -181,7 +214,8 @@ def test_cosine_schedule(digits):
 
     record = RecordLR()
     small(lr_schedule="cosine", max_epochs=4, callbacks=[("r", record)]).fit(
-        digits.X_train, digits.y_train)
+        digits.X_train, digits.y_train
+    )
     expected = [0.01 * (1 + np.cos(np.pi * e / 4)) / 2 for e in range(4)]
     np.testing.assert_allclose(record.lrs, expected, rtol=1e-6)
     with pytest.raises(ValueError, match="'halfway', 'cosine' or None"):

@@ -29,7 +29,11 @@ def teacher(digits):
 def test_named_recipes_and_their_errors():
     edc = make_student(recipe="edc")
     assert (edc.teacher_loss, edc.hard_label_weight, edc.ema_decay, edc.batch_size) == (
-        "mse", 0.025, 0.99, 25)
+        "mse",
+        0.025,
+        0.99,
+        25,
+    )
     assert edc.optimizer is torch.optim.AdamW and edc.augmentation == "resized_crop_flip"
     assert make_student(recipe="kd").teacher_loss == "kl"
     with pytest.raises(ValueError, match="recipe must be one of"):
@@ -40,19 +44,21 @@ def test_named_recipes_and_their_errors():
 
 
 def test_adamw_without_the_sgd_momentum_preset(digits):
-    net = small(optimizer=torch.optim.AdamW, lr=1e-3).fit(digits.X_train[:64],
-                                                          digits.y_train[:64])
+    net = small(optimizer=torch.optim.AdamW, lr=1e-3).fit(digits.X_train[:64], digits.y_train[:64])
     assert isinstance(net.optimizer_, torch.optim.AdamW)
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"teacher_loss": "l1"}, "teacher_loss must be one of"),
-    ({"hard_label_weight": -1.0}, "hard_label_weight"),
-    ({"teacher_shift": "even"}, "teacher_shift must be a float or 'auto'"),
-    ({"teacher_shift": float("nan")}, "teacher_shift must be finite"),
-    ({"ema_decay": 1.0}, "ema_decay"),
-    ({"teacher_temperature": 0.0}, "teacher_temperature"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"teacher_loss": "l1"}, "teacher_loss must be one of"),
+        ({"hard_label_weight": -1.0}, "hard_label_weight"),
+        ({"teacher_shift": "even"}, "teacher_shift must be a float or 'auto'"),
+        ({"teacher_shift": float("nan")}, "teacher_shift must be finite"),
+        ({"ema_decay": 1.0}, "ema_decay"),
+        ({"teacher_temperature": 0.0}, "teacher_temperature"),
+    ],
+)
 def test_bad_student_options_are_refused_before_training(digits, teacher, params, match):
     with pytest.raises(ValueError, match=match):
         small(teacher=FrozenEstimator(teacher), **params).fit(digits.X_train, digits.y_train)
@@ -79,8 +85,9 @@ def test_mse_and_hard_label_terms(digits, teacher, monkeypatch):
     X, y = random_balanced_subset(digits.X_train, digits.y_train, 2, seed=0)
     small(teacher=FrozenEstimator(teacher), teacher_loss="mse", max_epochs=1).fit(X, y)
     assert not seen  # no hard-label term by default
-    small(teacher=FrozenEstimator(teacher), teacher_loss="mse", hard_label_weight=0.025,
-          max_epochs=1).fit(X, y)
+    small(
+        teacher=FrozenEstimator(teacher), teacher_loss="mse", hard_label_weight=0.025, max_epochs=1
+    ).fit(X, y)
     assert len(seen) == 1
 
 
@@ -103,8 +110,7 @@ def test_auto_shift_evens_the_mean_confidence(digits, teacher):
     def spread(t):
         targets.shift_ = t
         own = torch.softmax(targets.logits(x), 1)[torch.arange(len(y)), labels]
-        return float(torch.stack([own[labels == c].mean() for c in range(10)]).std(
-            unbiased=False))
+        return float(torch.stack([own[labels == c].mean() for c in range(10)]).std(unbiased=False))
 
     assert spread(tau) <= min(spread(0.0), spread(tau + 0.5), spread(tau - 0.5)) + 1e-6
     student = small(teacher=FrozenEstimator(teacher), teacher_shift="auto").fit(X, y)
@@ -112,14 +118,14 @@ def test_auto_shift_evens_the_mean_confidence(digits, teacher):
 
 
 def test_a_shift_needs_a_prior(digits):
-    other = LogisticRegression(max_iter=200).fit(digits.X_train.reshape(503, -1),
-                                                 digits.y_train)
+    other = LogisticRegression(max_iter=200).fit(digits.X_train.reshape(503, -1), digits.y_train)
     with pytest.raises(ValueError, match="teacher_prior"):
         TeacherTargets(FrozenEstimator(other), other.classes_, 1.0, shift=1.0)
     with pytest.raises(ValueError, match="teacher_prior must hold 10 positive"):
         TeacherTargets(FrozenEstimator(other), other.classes_, 1.0, shift=1.0, prior=[1, 2])
-    TeacherTargets(FrozenEstimator(other), other.classes_, 1.0, shift=1.0,
-                   prior=np.bincount(digits.y_train))
+    TeacherTargets(
+        FrozenEstimator(other), other.classes_, 1.0, shift=1.0, prior=np.bincount(digits.y_train)
+    )
 
 
 def test_weight_average_is_kept_after_fit(digits):
@@ -130,8 +136,9 @@ def test_weight_average_is_kept_after_fit(digits):
     for a, b in zip(plain.module_.parameters(), instant.module_.parameters()):
         torch.testing.assert_close(a, b)
     slow = small(max_epochs=2, ema_decay=0.9).fit(X, y)
-    assert not all(torch.equal(a, b) for a, b in zip(plain.module_.parameters(),
-                                                     slow.module_.parameters()))
+    assert not all(
+        torch.equal(a, b) for a, b in zip(plain.module_.parameters(), slow.module_.parameters())
+    )
 
 
 def test_resized_crops_are_per_image_and_seeded():
@@ -175,8 +182,7 @@ def test_mixing_soft_targets_mixes_them_like_the_images():
 
 
 def test_logit_average_as_a_teacher(digits):
-    nets = [small(max_epochs=1, random_state=s).fit(digits.X_train, digits.y_train)
-            for s in (0, 1)]
+    nets = [small(max_epochs=1, random_state=s).fit(digits.X_train, digits.y_train) for s in (0, 1)]
     average = LogitAverage.of_fitted(nets)
     x = torch.as_tensor(digits.X_test[:4])
     expected = (nets[0]._forward_eval(x) + nets[1]._forward_eval(x)) / 2
@@ -185,5 +191,4 @@ def test_logit_average_as_a_teacher(digits):
     X, y = random_balanced_subset(digits.X_train, digits.y_train, 2, seed=0)
     small(teacher=FrozenEstimator(average)).fit(X, y)
     with pytest.raises(ValueError, match="VotingClassifier"):
-        LogitAverage([FrozenEstimator(LogisticRegression().fit(X.reshape(20, -1), y))]).fit(
-            X, y)
+        LogitAverage([FrozenEstimator(LogisticRegression().fit(X.reshape(20, -1), y))]).fit(X, y)

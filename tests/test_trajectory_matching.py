@@ -7,18 +7,27 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn_ltdd.distillation import (
     TrajectoryMatchingDistiller,
     ZCAWhitening,
+    _experts,
     default_mtt_settings,
     train_expert_trajectories,
 )
-from sklearn_ltdd.distillation import _experts
 from sklearn_ltdd.nets import ConvNet, ConvNetClassifier
 
 from .conftest import random_balanced_subset
 
 
 def mtt(**kwargs):
-    params = dict(ipc=1, n_iterations=2, n_experts=2, syn_steps=2, max_start_epoch=2,
-                  zca=False, lr_img=1.0, module_params={"width": 4}, random_state=0)
+    params = dict(
+        ipc=1,
+        n_iterations=2,
+        n_experts=2,
+        syn_steps=2,
+        max_start_epoch=2,
+        zca=False,
+        lr_img=1.0,
+        module_params={"width": 4},
+        random_state=0,
+    )
     params.update(kwargs)
     return TrajectoryMatchingDistiller(**params)
 
@@ -29,11 +38,23 @@ def n_params(width, in_channels=1, n_classes=3, image=16):
 
 
 def test_per_ipc_defaults_from_the_reference():
-    assert default_mtt_settings(1) == {"syn_steps": 50, "expert_epochs": 2, "max_start_epoch": 2,
-                                       "lr_img": 1000.0, "lr_lr": 1e-7, "lr_net": 0.01, "zca": True}
+    assert default_mtt_settings(1) == {
+        "syn_steps": 50,
+        "expert_epochs": 2,
+        "max_start_epoch": 2,
+        "lr_img": 1000.0,
+        "lr_lr": 1e-7,
+        "lr_net": 0.01,
+        "zca": True,
+    }
     ten = default_mtt_settings(10)
     assert (ten["syn_steps"], ten["max_start_epoch"], ten["lr_img"], ten["lr_lr"], ten["zca"]) == (
-        30, 20, 1000.0, 1e-5, True)
+        30,
+        20,
+        1000.0,
+        1e-5,
+        True,
+    )
     assert default_mtt_settings(50)["max_start_epoch"] == 40 and not default_mtt_settings(50)["zca"]
     params = TrajectoryMatchingDistiller().get_params()
     assert params["n_iterations"] == 5000 and params["n_experts"] == 100
@@ -42,8 +63,9 @@ def test_per_ipc_defaults_from_the_reference():
 
 def test_auto_settings_resolved_at_fit(tiny_images):
     X, y = tiny_images
-    d = TrajectoryMatchingDistiller(ipc=10, n_iterations=1, n_experts=1, zca=False,
-                                    module_params={"width": 2}, random_state=0)
+    d = TrajectoryMatchingDistiller(
+        ipc=10, n_iterations=1, n_experts=1, zca=False, module_params={"width": 2}, random_state=0
+    )
     d._check_params()
     assert d.settings_["lr_img"] == 100.0  # ZCA off where the table has it on
     assert d.settings_["trajectory_epochs"] == 22  # max_start_epoch + expert_epochs
@@ -65,14 +87,32 @@ def test_output_contract_and_experts(tiny_images):
 def test_expert_trajectories_follow_plain_sgd(tiny_images):
     X, y = tiny_images
     traj = train_expert_trajectories(
-        X, y, module=ConvNet, module_kwargs={"width": 4, "n_classes": 3}, n_experts=3,
-        epochs=2, lr=0.01, batch_size=32, augmentation=None, seed=0)
+        X,
+        y,
+        module=ConvNet,
+        module_kwargs={"width": 4, "n_classes": 3},
+        n_experts=3,
+        epochs=2,
+        lr=0.01,
+        batch_size=32,
+        augmentation=None,
+        seed=0,
+    )
     assert traj.shape == (3, 3, n_params(4)) and np.isfinite(traj).all()
     assert not np.allclose(traj[0, 0], traj[1, 0])  # independent initialisations
     assert not np.allclose(traj[0, 0], traj[0, 1])  # they train
     again = train_expert_trajectories(
-        X, y, module=ConvNet, module_kwargs={"width": 4, "n_classes": 3}, n_experts=3,
-        epochs=2, lr=0.01, batch_size=32, augmentation=None, seed=0)
+        X,
+        y,
+        module=ConvNet,
+        module_kwargs={"width": 4, "n_classes": 3},
+        n_experts=3,
+        epochs=2,
+        lr=0.01,
+        batch_size=32,
+        augmentation=None,
+        seed=0,
+    )
     assert np.array_equal(traj, again)
 
 
@@ -81,8 +121,16 @@ def test_experts_trained_together_equal_experts_trained_in_turn(augmentation, ti
     """The vmap path (CUDA's default) gives the trajectories of the loop path."""
     X, y = tiny_images
     dsa = TrajectoryMatchingDistiller()._dsa() if augmentation else None
-    kwargs = dict(module=ConvNet, module_kwargs={"width": 4, "n_classes": 3}, n_experts=3,
-                  epochs=2, lr=0.01, batch_size=16, augmentation=dsa, seed=0)
+    kwargs = dict(
+        module=ConvNet,
+        module_kwargs={"width": 4, "n_classes": 3},
+        n_experts=3,
+        epochs=2,
+        lr=0.01,
+        batch_size=16,
+        augmentation=dsa,
+        seed=0,
+    )
     together = train_expert_trajectories(X, y, n_parallel=3, **kwargs)
     in_turn = train_expert_trajectories(X, y, n_parallel=1, **kwargs)
     assert np.allclose(together, in_turn, atol=1e-5)
@@ -161,17 +209,25 @@ def test_warm_start_keeps_the_learned_step(tiny_images):
 
 
 def test_divergence_is_an_error_not_a_result(digits):
-    with pytest.raises(FloatingPointError, match=r"NaN or infinite at iteration \d+.*lr_img.*lr_lr"):
-        mtt(n_iterations=3, n_experts=1, syn_steps=20, max_start_epoch=1, lr_lr=1e-2,
-            ).fit(digits.X_train, digits.y_train)
+    with pytest.raises(
+        FloatingPointError, match=r"NaN or infinite at iteration \d+.*lr_img.*lr_lr"
+    ):
+        mtt(
+            n_iterations=3,
+            n_experts=1,
+            syn_steps=20,
+            max_start_epoch=1,
+            lr_lr=1e-2,
+        ).fit(digits.X_train, digits.y_train)
 
 
 def test_nonpositive_step_size_warns(digits):
     # 6 full-batch student steps against one expert epoch of 2 batches: the
     # student overshoots, and the step size is driven below zero.
     with pytest.warns(UserWarning, match="learned step size ended at -"):
-        mtt(n_iterations=1, n_experts=1, syn_steps=6, max_start_epoch=1, expert_epochs=1,
-            lr_lr=1e-2).fit(digits.X_train, digits.y_train)
+        mtt(
+            n_iterations=1, n_experts=1, syn_steps=6, max_start_epoch=1, expert_epochs=1, lr_lr=1e-2
+        ).fit(digits.X_train, digits.y_train)
 
 
 @pytest.mark.parametrize(
@@ -204,8 +260,16 @@ def test_quality_beats_random_real_images(digits):
         return balanced_accuracy_score(y_test, clf.fit(X_fit, y_fit).predict(X_test))
 
     distiller = TrajectoryMatchingDistiller(
-        ipc=1, n_iterations=200, n_experts=5, syn_steps=20, zca=False, lr_img=3.0,
-        expert_batch_size=32, module_params={"width": 16}, random_state=0)
+        ipc=1,
+        n_iterations=200,
+        n_experts=5,
+        syn_steps=20,
+        zca=False,
+        lr_img=3.0,
+        expert_batch_size=32,
+        module_params={"width": 16},
+        random_state=0,
+    )
     X_syn, y_syn = distiller.fit_resample(X, y)
     distilled = np.mean([evaluate(X_syn, y_syn, s, distiller.learned_lr_) for s in range(3)])
     random = np.mean([evaluate(*random_balanced_subset(X, y, 1, s), s, 0.01) for s in range(3)])
@@ -235,8 +299,9 @@ def test_warm_start_reuses_the_fitted_experts(tiny_images, monkeypatch):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("sklearn_ltdd.distillation._trajectory_matching."
-                        "train_expert_trajectories", counting)
+    monkeypatch.setattr(
+        "sklearn_ltdd.distillation._trajectory_matching.train_expert_trajectories", counting
+    )
     distiller = mtt(warm_start=True).fit(X, y)
     distiller.fit(X, y)
     assert len(calls) == 1 and distiller.n_iter_ == 4
@@ -276,9 +341,16 @@ def test_make_evaluator_is_mtts_recipe_and_the_hand_built_route(digits):
     assert distiller.make_evaluator()[-1].max_epochs == 1001  # range(1000 + 1)
     # The benchmark's former hand-built route: whiten with the fitted ZCA, train
     # with the learned step size and DSA.
-    by_hand = make_pipeline(FrozenEstimator(distiller.zca_), ConvNetClassifier(
-        module__width=4, max_epochs=5, lr=distiller.learned_lr_, augmentation="dsa",
-        random_state=0))
+    by_hand = make_pipeline(
+        FrozenEstimator(distiller.zca_),
+        ConvNetClassifier(
+            module__width=4,
+            max_epochs=5,
+            lr=distiller.learned_lr_,
+            augmentation="dsa",
+            random_state=0,
+        ),
+    )
     before = distiller.zca_.whitening_.copy()
     a = route.fit(distiller.X_syn_, distiller.y_syn_).predict_proba(X_test)
     b = by_hand.fit(distiller.X_syn_, distiller.y_syn_).predict_proba(X_test)
@@ -296,8 +368,16 @@ def test_make_evaluator_refuses_a_nonpositive_step(tiny_images):
 
 def test_cuda_graphs_fall_back_to_the_eager_result_with_one_warning(tiny_images):
     X, y = tiny_images
-    kwargs = dict(ipc=2, n_iterations=3, n_experts=2, syn_steps=3, batch_syn=4, zca=True,
-                  lr_img=10.0, augmentation="dsa")
+    kwargs = dict(
+        ipc=2,
+        n_iterations=3,
+        n_experts=2,
+        syn_steps=3,
+        batch_syn=4,
+        zca=True,
+        lr_img=10.0,
+        augmentation="dsa",
+    )
     eager = mtt(cuda_graphs=False, **kwargs).fit(X, y)
     with pytest.warns(RuntimeWarning, match="CUDA graph could not be captured") as record:
         forced = mtt(cuda_graphs=True, **kwargs).fit(X, y)
@@ -308,9 +388,10 @@ def test_cuda_graphs_fall_back_to_the_eager_result_with_one_warning(tiny_images)
 
 def test_student_iteration_is_the_reference_arithmetic(tiny_images):
     """The fixed-step iteration equals autograd + torch.optim.SGD on the same draws."""
+    import torch.nn.functional as F
+
     from sklearn_ltdd.distillation._functional import FlatParameters, make_forward, parameters_of
     from sklearn_ltdd.distillation._trajectory_matching import _StudentIteration
-    import torch.nn.functional as F
 
     X, _ = tiny_images
     net = ConvNet(in_channels=1, n_classes=3, image_size=16, width=4)
@@ -320,8 +401,22 @@ def test_student_iteration_is_the_reference_arithmetic(tiny_images):
     y_syn = torch.tensor([0, 0, 1, 1, 2, 2])
     start = flat.flatten(parameters_of(net))
     target = start + 0.01 * torch.randn(start.shape, generator=torch.Generator().manual_seed(1))
-    step = _StudentIteration(forward, flat, syn, y_syn, 0.01, 5, 4, 100.0, 1e-5, None,
-                             torch.Generator().manual_seed(0), None, None, False)
+    step = _StudentIteration(
+        forward,
+        flat,
+        syn,
+        y_syn,
+        0.01,
+        5,
+        4,
+        100.0,
+        1e-5,
+        None,
+        torch.Generator().manual_seed(0),
+        None,
+        None,
+        False,
+    )
     step.run(start, target)
     step.run(start, target)
     # By hand: permutations split in chunks of 4 (the short one first), SGD momentum 0.5.

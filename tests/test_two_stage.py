@@ -27,8 +27,12 @@ def blobs(seed=0, n=25):
 
 
 def tabular(**kwargs):
-    params = dict(grouper=[[0, 1], [2, 3]], group_estimator=LogisticRegression(),
-                  class_estimator=LogisticRegression(), stage2_data="original")
+    params = dict(
+        grouper=[[0, 1], [2, 3]],
+        group_estimator=LogisticRegression(),
+        class_estimator=LogisticRegression(),
+        stage2_data="original",
+    )
     params.update(kwargs)
     return TwoStageClassifier(**params)
 
@@ -108,9 +112,13 @@ def test_more_groups_than_classes_through_the_grouper():
 
 def test_bad_data_parameters():
     X, y = blobs()
-    with pytest.raises(ValueError, match="stage2_data must be 'original', None or an object with fit_resample"):
+    with pytest.raises(
+        ValueError, match="stage2_data must be 'original', None or an object with fit_resample"
+    ):
         tabular(stage2_data="distilled").fit(X, y)
-    with pytest.raises(ValueError, match="stage1_data must be 'original' or an object with fit_resample"):
+    with pytest.raises(
+        ValueError, match="stage1_data must be 'original' or an object with fit_resample"
+    ):
         tabular(stage1_data=None).fit(X, y)
 
 
@@ -123,8 +131,14 @@ def test_composition_clone_pickle_pipeline_cross_val_and_grid_search():
     pipe = make_pipeline(StandardScaler(), model)
     assert cross_val_score(pipe, X, y, cv=3).mean() > 0.8
     search = GridSearchCV(
-        model, {"grouper__n_groups": [1, 2], "class_estimator__C": [0.1, 1.0],
-                "stage2_data": ["original", ImageSampler(_oversampler())]}, cv=3)
+        model,
+        {
+            "grouper__n_groups": [1, 2],
+            "class_estimator__C": [0.1, 1.0],
+            "stage2_data": ["original", ImageSampler(_oversampler())],
+        },
+        cv=3,
+    )
     search.fit(X, y)
     assert len(search.cv_results_["params"]) == 8
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
@@ -151,8 +165,12 @@ def test_table3_settings_on_images(digits):
     """Original+Original, GM+GM (distilled once, reused) and Original+GM."""
     X, y = digits.X_train, digits.y_train
     gm = GradientMatchingDistiller(ipc=2, n_iterations=2, init="real", module_params={"width": 4})
-    common = dict(grouper=ClassGrouper(estimator=convnet(), n_clusters=2),
-                  group_estimator=convnet(), class_estimator=convnet(), random_state=0)
+    common = dict(
+        grouper=ClassGrouper(estimator=convnet(), n_clusters=2),
+        group_estimator=convnet(),
+        class_estimator=convnet(),
+        random_state=0,
+    )
     original = TwoStageClassifier(stage2_data="original", **common).fit(X, y)
     assert original.n_train_images_ == 2 * len(y)
     both = TwoStageClassifier(stage1_data=gm, stage2_data=gm, **common).fit(X, y)
@@ -163,19 +181,26 @@ def test_table3_settings_on_images(digits):
         assert model.predict(digits.X_test[:5]).shape == (5,)
         assert np.allclose(model.predict_proba(digits.X_test[:5]).sum(1), 1, atol=1e-5)
     # same groups, same seeds: the stage-1 classifier of Original+GM equals Original+Original's
-    assert np.array_equal(hybrid.predict_group(digits.X_test), original.predict_group(digits.X_test))
+    assert np.array_equal(
+        hybrid.predict_group(digits.X_test), original.predict_group(digits.X_test)
+    )
 
 
 def test_reuse_a_distilled_set_and_sub_estimators_with_other_losses(digits):
     X, y = digits.X_train, digits.y_train
     X_syn, y_syn = GradientMatchingDistiller(
-        ipc=2, n_iterations=1, init="real", module_params={"width": 4}, random_state=0,
+        ipc=2,
+        n_iterations=1,
+        init="real",
+        module_params={"width": 4},
+        random_state=0,
     ).fit_resample(X, y)
     model = TwoStageClassifier(
         grouper=[[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]],
         group_estimator=convnet(criterion="logit_adjusted", augmentation="crop_flip"),
         class_estimator=convnet(criterion="balanced_softmax", augmentation="dsa"),
-        stage2_data=PrecomputedSampler(X_syn, y_syn), random_state=0,
+        stage2_data=PrecomputedSampler(X_syn, y_syn),
+        random_state=0,
     ).fit(X, y)
     assert model.group_estimator_.criterion == "logit_adjusted"
     assert all(e.criterion == "balanced_softmax" for e in model.class_estimators_)
@@ -186,9 +211,12 @@ def test_reuse_a_distilled_set_and_sub_estimators_with_other_losses(digits):
 
 def test_random_state_makes_fits_repeatable(digits):
     X, y = digits.X_train, digits.y_train
-    kwargs = dict(grouper=ClassGrouper(estimator=convnet(), n_clusters=2),
-                  group_estimator=convnet(), class_estimator=convnet(),
-                  stage2_data="original")
+    kwargs = dict(
+        grouper=ClassGrouper(estimator=convnet(), n_clusters=2),
+        group_estimator=convnet(),
+        class_estimator=convnet(),
+        stage2_data="original",
+    )
     a = TwoStageClassifier(random_state=3, **kwargs).fit(X, y).predict_proba(digits.X_test)
     b = TwoStageClassifier(random_state=3, **kwargs).fit(X, y).predict_proba(digits.X_test)
     assert np.array_equal(a, b)

@@ -37,7 +37,10 @@ def test_images_from_uint8_grayscale_and_errors():
 @pytest.mark.parametrize(
     "X, match",
     [
-        (np.zeros((2, 8, 8)), r"4-D array .* got shape \(2, 8, 8\). For single-channel images use X\[:, None\]"),
+        (
+            np.zeros((2, 8, 8)),
+            r"4-D array .* got shape \(2, 8, 8\). For single-channel images use X\[:, None\]",
+        ),
         (np.zeros((2, 64)), "use module=MLP"),
         (np.zeros((0, 1, 8, 8)), r"Found array with 0 sample\(s\)"),
         (np.zeros((2, 0, 8, 8)), r"0 feature\(s\) .* empty axis"),
@@ -122,9 +125,11 @@ def test_forked_seeding_leaves_cuda_generators_alone(monkeypatch):
     with forked_torch_rng(7):
         torch.rand(1)
     mix = BatchMixing("mixup_or_cutmix", n_classes=3)
-    x, y = mix(torch.randn(4, 1, 8, 8), torch.tensor([0, 1, 2, 0]),
-               torch.Generator().manual_seed(0))
+    x, y = mix(
+        torch.randn(4, 1, 8, 8), torch.tensor([0, 1, 2, 0]), torch.Generator().manual_seed(0)
+    )
     assert calls == []
-    again = mix(torch.randn(4, 1, 8, 8), torch.tensor([0, 1, 2, 0]),
-                torch.Generator().manual_seed(0))[1]
+    again = mix(
+        torch.randn(4, 1, 8, 8), torch.tensor([0, 1, 2, 0]), torch.Generator().manual_seed(0)
+    )[1]
     assert torch.equal(y, again)  # still seeded from the caller's generator

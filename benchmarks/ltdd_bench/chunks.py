@@ -31,13 +31,19 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
     :class:`OutOfTime` when the budget ends first.
     """
     record_path = path.with_suffix(".json")
-    record = (json.loads(record_path.read_text()) if record_path.exists()
-              else {"attempts": [], "chunks": [], "seconds": 0.0})
+    record = (
+        json.loads(record_path.read_text())
+        if record_path.exists()
+        else {"attempts": [], "chunks": [], "seconds": 0.0}
+    )
 
     def note():
-        run.notes[name] = {"settings": record.get("settings"), "attempts": record["attempts"],
-                           "iterations": f"{record.get('n_iter', 0)}/{total}",
-                           "seconds": round(record["seconds"], 1)}
+        run.notes[name] = {
+            "settings": record.get("settings"),
+            "attempts": record["attempts"],
+            "iterations": f"{record.get('n_iter', 0)}/{total}",
+            "seconds": round(record["seconds"], 1),
+        }
 
     def save_record():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,10 +60,13 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
                 distiller.load_checkpoint(path, X=X, y=y)
                 done = int(distiller.n_iter_)
             except (ValueError, KeyError, OSError) as exc:  # another version, or not a checkpoint
-                print(f"  {name}: starting over; the checkpoint cannot be continued "
-                      f"exactly: {exc}", flush=True)
+                print(
+                    f"  {name}: starting over; the checkpoint cannot be continued exactly: {exc}",
+                    flush=True,
+                )
                 record.setdefault("restarts", []).append(
-                    {"after": record.get("n_iter"), "reason": str(exc)})
+                    {"after": record.get("n_iter"), "reason": str(exc)}
+                )
                 record.update(chunks=[], seconds=0.0, n_iter=0, finished=False)
                 distiller = make().set_params(warm_start=True)
                 done = 0
@@ -92,8 +101,9 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
                 per_it = seconds / k  # the first chunk's includes MTT's experts
                 done = int(distiller.n_iter_)
                 record["seconds"] += seconds
-                record["chunks"].append({"iterations": k, "seconds": seconds,
-                                         "device": run.env["device"], "done": done})
+                record["chunks"].append(
+                    {"iterations": k, "seconds": seconds, "device": run.env["device"], "done": done}
+                )
                 distiller.save_checkpoint(path)
                 record["n_iter"] = done
                 record["finished"] = done >= total
@@ -103,8 +113,7 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
                 save_record()
                 if export is not None:
                     export()
-                print(f"  {name}: {done}/{total} iterations ({seconds:.1f} s for {k})",
-                      flush=True)
+                print(f"  {name}: {done}/{total} iterations ({seconds:.1f} s for {k})", flush=True)
         except FloatingPointError as exc:
             record["attempts"].append({"settings": label, "outcome": str(exc)})
             print(f"  {name} with {label}: {exc}", flush=True)
@@ -112,8 +121,9 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
             record.pop("settings", None)
             save_record()
             continue
-        record["attempts"].append({"settings": label, "outcome": "ok",
-                                   "learned_lr": record.get("learned_lr")})
+        record["attempts"].append(
+            {"settings": label, "outcome": "ok", "learned_lr": record.get("learned_lr")}
+        )
         save_record()
         if export is not None:
             export()

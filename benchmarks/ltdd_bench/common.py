@@ -23,10 +23,19 @@ def git_commit() -> str:
     if os.environ.get("LTDD_COMMIT"):
         return os.environ["LTDD_COMMIT"]
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, cwd=HERE, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, cwd=HERE).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=HERE,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            cwd=HERE,
+        ).stdout.strip()
         commit += "+dirty" if dirty else ""
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
@@ -39,8 +48,10 @@ def device_name(device="auto") -> str:
 
     if torch.cuda.is_available() and str(device) != "cpu":
         return torch.cuda.get_device_name(0)
-    return (f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"{torch.get_num_threads()} threads)")
+    return (
+        f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{torch.get_num_threads()} threads)"
+    )
 
 
 def versions() -> dict:
@@ -50,9 +61,14 @@ def versions() -> dict:
     import skorch
     import torch
 
-    return {"torch": torch.__version__, "numpy": numpy.__version__,
-            "scikit-learn": sklearn.__version__, "skorch": skorch.__version__,
-            "cuda": torch.version.cuda, "python": platform.python_version()}
+    return {
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "skorch": skorch.__version__,
+        "cuda": torch.version.cuda,
+        "python": platform.python_version(),
+    }
 
 
 def command() -> str:
@@ -63,9 +79,14 @@ def environment(args) -> dict:
     """The record of a ``reproduce_paper.py`` run (``run_device`` is not saved)."""
     import torch
 
-    return {"device": device_name(args.device), "torch": torch.__version__,
-            "python": platform.python_version(), "commit": git_commit(), "command": command(),
-            "run_device": args.device}
+    return {
+        "device": device_name(args.device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "commit": git_commit(),
+        "command": command(),
+        "run_device": args.device,
+    }
 
 
 def write_json(path, data) -> Path:
@@ -129,8 +150,9 @@ def load_data(profile: dict, source=None, balanced: bool = False):
 
     if profile["data"] == "digits":
         ratio = profile.get("imbalance_ratio", 10)
-        return load_digits_lt(imbalance_ratio=1) if balanced else load_digits_lt(
-            imbalance_ratio=ratio)
+        return (
+            load_digits_lt(imbalance_ratio=1) if balanced else load_digits_lt(imbalance_ratio=ratio)
+        )
     if is_payload(source):
         from .payload_io import load
 

@@ -42,8 +42,18 @@ import types
 import numpy as np
 import torch
 
-CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                 "ship", "truck"]
+CIFAR10_NAMES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 #: The per-channel normalisation of both repositories (and of load_cifar10_lt).
 MEAN, STD = [0.4914, 0.4822, 0.4465], [0.2023, 0.1994, 0.2010]
 
@@ -95,6 +105,7 @@ def _stub_modules(record):
 
 def _dataset_loader(utils, arrays, n_values):
     """A replacement of ``utils.get_dataset`` returning the comparison's data."""
+
     def get_dataset(dataset, data_path, *args, **kwargs):
         X, y = torch.as_tensor(arrays["X"]), torch.as_tensor(arrays["y"]).long()
         X_test, y_test = torch.as_tensor(arrays["X_test"]), torch.as_tensor(arrays["y_test"]).long()
@@ -111,6 +122,7 @@ def _dataset_loader(utils, arrays, n_values):
         if n_values == 12:  # the MTT scripts also unpack the class maps
             out += (None, {i: i for i in range(10)}, None)
         return out
+
     return get_dataset
 
 

@@ -24,6 +24,7 @@ FORMAT_VERSION = 1
 # (its "cpu" profile uses the "paper" data).
 PROFILES = {"paper": 1000, "standard": None}
 
+
 def _provenance(data, path):
     if "provenance" not in data.files:
         raise ValueError(f"{path} is not a CIFAR10-LT payload (no provenance member).")
@@ -98,8 +99,12 @@ def load(path, profile: str = "paper", balanced: bool = False) -> Bunch:
                 f"Export it again with: python benchmarks/payload.py export "
                 f"--source ../shared/data/cifar10 --out {path} --profiles "
                 f"{' '.join(dict.fromkeys(held + [profile]))}"
-                + (" --no-balanced (with its balanced subset, 'standard' is too big "
-                   "for the 64 MiB device carry)" if profile == "standard" else "")
+                + (
+                    " --no-balanced (with its balanced subset, 'standard' is too big "
+                    "for the 64 MiB device carry)"
+                    if profile == "standard"
+                    else ""
+                )
             )
         rows = data[f"{key}_rows"]
         mean, std = data["mean"], data["std"]

@@ -24,44 +24,82 @@ SM_ITERATIONS = 100
 
 PROFILES = {
     "paper": {
-        "data": "cifar10", "max_per_class": 1000, "width": 128, "epochs": 300,
-        "distilled_epochs": 301, "dsa_epochs": 1001, "ipc": 10,
+        "data": "cifar10",
+        "max_per_class": 1000,
+        "width": 128,
+        "epochs": 300,
+        "distilled_epochs": 301,
+        "dsa_epochs": 1001,
+        "ipc": 10,
         "gm": {"n_iterations": 1000},
         "mtt": {"n_iterations": 5000, "n_experts": 100},
-        "dm": {"n_iterations": 20000}, "idm": {"n_iterations": 20000},
-        "teacher": {"epochs": 200}, "sm": {"n_iterations": SM_ITERATIONS},
-        "student_epochs": 1000, "coreset": {"scoring_epochs": 40},
+        "dm": {"n_iterations": 20000},
+        "idm": {"n_iterations": 20000},
+        "teacher": {"epochs": 200},
+        "sm": {"n_iterations": SM_ITERATIONS},
+        "student_epochs": 1000,
+        "coreset": {"scoring_epochs": 40},
         "seeds": [0, 1, 2],
     },
     "standard": {
-        "data": "cifar10", "max_per_class": None, "width": 128, "epochs": 200,
-        "distilled_epochs": 301, "dsa_epochs": 1001, "ipc": 10,
+        "data": "cifar10",
+        "max_per_class": None,
+        "width": 128,
+        "epochs": 200,
+        "distilled_epochs": 301,
+        "dsa_epochs": 1001,
+        "ipc": 10,
         "gm": {"n_iterations": 1000},
         "mtt": {"n_iterations": 5000, "n_experts": 100},
-        "dm": {"n_iterations": 20000}, "idm": {"n_iterations": 20000},
-        "teacher": {"epochs": 200}, "sm": {"n_iterations": SM_ITERATIONS},
-        "student_epochs": 1000, "coreset": {"scoring_epochs": 40},
+        "dm": {"n_iterations": 20000},
+        "idm": {"n_iterations": 20000},
+        "teacher": {"epochs": 200},
+        "sm": {"n_iterations": SM_ITERATIONS},
+        "student_epochs": 1000,
+        "coreset": {"scoring_epochs": 40},
         "seeds": [0],
     },
     "cpu": {
-        "data": "cifar10", "max_per_class": 1000, "width": 32, "epochs": 30,
-        "distilled_epochs": 300, "dsa_epochs": 300, "ipc": 10,
+        "data": "cifar10",
+        "max_per_class": 1000,
+        "width": 32,
+        "epochs": 30,
+        "distilled_epochs": 300,
+        "dsa_epochs": 300,
+        "ipc": 10,
         "gm": {"n_iterations": 10, "outer_loop": 10, "inner_loop": 10},
         "mtt": {"n_iterations": 100, "n_experts": 5},
-        "dm": {"n_iterations": 200}, "idm": {"n_iterations": 100, "network_interval": 10},
-        "teacher": {"epochs": 100}, "sm": {"n_iterations": SM_ITERATIONS},
-        "student_epochs": 1000, "coreset": {"scoring_epochs": 30},
+        "dm": {"n_iterations": 200},
+        "idm": {"n_iterations": 100, "network_interval": 10},
+        "teacher": {"epochs": 100},
+        "sm": {"n_iterations": SM_ITERATIONS},
+        "student_epochs": 1000,
+        "coreset": {"scoring_epochs": 30},
         "seeds": [0],
         "cpu_budget": True,
     },
     "smoke": {
-        "data": "digits", "max_per_class": None, "width": 8, "epochs": 5,
-        "distilled_epochs": 20, "dsa_epochs": 20, "ipc": 2,
+        "data": "digits",
+        "max_per_class": None,
+        "width": 8,
+        "epochs": 5,
+        "distilled_epochs": 20,
+        "dsa_epochs": 20,
+        "ipc": 2,
         "gm": {"n_iterations": 2},
-        "mtt": {"n_iterations": 2, "n_experts": 2, "syn_steps": 2, "max_start_epoch": 2,
-                "zca": False, "lr_img": 1.0},
-        "dm": {"n_iterations": 2}, "idm": {"n_iterations": 2, "network_interval": 1},
-        "teacher": {"epochs": 3}, "sm": {"n_iterations": 2}, "student_epochs": 5,
+        "mtt": {
+            "n_iterations": 2,
+            "n_experts": 2,
+            "syn_steps": 2,
+            "max_start_epoch": 2,
+            "zca": False,
+            "lr_img": 1.0,
+        },
+        "dm": {"n_iterations": 2},
+        "idm": {"n_iterations": 2, "network_interval": 1},
+        "teacher": {"epochs": 3},
+        "sm": {"n_iterations": 2},
+        "student_epochs": 5,
         "coreset": {"scoring_epochs": 2},
         "seeds": [0],
     },
@@ -70,14 +108,21 @@ PROFILES = {
 
 #: The standard benchmark on the CPU (issue 29): every network in bf16, compiled.
 _STANDARD_CPU = {
-    "data": "cifar10", "max_per_class": None, "width": 128,
+    "data": "cifar10",
+    "max_per_class": None,
+    "width": 128,
     "epochs": 60,  # the CE networks of the two-stage rows (grouping, stage 1): 60 epochs
-    "distilled_epochs": 300, "dsa_epochs": 1000, "ipc": 10,
+    "distilled_epochs": 300,
+    "dsa_epochs": 1000,
+    "ipc": 10,
     "teacher": {"epochs": 200},
     "sm": {"n_iterations": SM_ITERATIONS, "precision": "bf16", "compile": True},
     "dm": {"n_iterations": 1000, "precision": "bf16", "compile": True},
-    "student_epochs": 1000, "coreset": {"scoring_epochs": 30},
-    "fast": True, "network_cache": "standard_cpu", "seeds": [0, 1],
+    "student_epochs": 1000,
+    "coreset": {"scoring_epochs": 30},
+    "fast": True,
+    "network_cache": "standard_cpu",
+    "seeds": [0, 1],
 }
 PROFILES["standard_cpu"] = _STANDARD_CPU
 PROFILES["standard_cpu_ipc1"] = {**_STANDARD_CPU, "ipc": 1, "seeds": [0]}
@@ -86,20 +131,31 @@ PROFILES["standard_cpu_ipc50"] = {**_STANDARD_CPU, "ipc": 50, "seeds": [0]}
 #: digits-LT at imbalance ratio 20 (a split the tests do not use), width 32: the soft-label
 #: table under each of issue 28's two teachers, at ipc 2 and 10.
 _DIGITS_SOFT = {
-    "data": "digits", "imbalance_ratio": 20, "max_per_class": None, "width": 32,
-    "epochs": 100, "distilled_epochs": 300, "dsa_epochs": 1000, "ipc": 10,
-    "dm": {"n_iterations": 2000}, "sm": {"n_iterations": SM_ITERATIONS},
-    "student_epochs": 1000, "coreset": {"scoring_epochs": 30}, "seeds": [0, 1],
+    "data": "digits",
+    "imbalance_ratio": 20,
+    "max_per_class": None,
+    "width": 32,
+    "epochs": 100,
+    "distilled_epochs": 300,
+    "dsa_epochs": 1000,
+    "ipc": 10,
+    "dm": {"n_iterations": 2000},
+    "sm": {"n_iterations": SM_ITERATIONS},
+    "student_epochs": 1000,
+    "coreset": {"scoring_epochs": 30},
+    "seeds": [0, 1],
 }
 _DIGITS_TEACHERS = {
     "la_mix": {"epochs": 200, "name": "LA + mixup/CutMix"},
-    "la_dsa": {"epochs": 200, "name": "LA + DSA",
-               "params": {"augmentation": "dsa", "batch_mixing": None}},
+    "la_dsa": {
+        "epochs": 200,
+        "name": "LA + DSA",
+        "params": {"augmentation": "dsa", "batch_mixing": None},
+    },
 }
 for _teacher, _spec in _DIGITS_TEACHERS.items():
     for _ipc in (2, 10):
-        PROFILES[f"digits_{_teacher}_ipc{_ipc}"] = {**_DIGITS_SOFT, "ipc": _ipc,
-                                                    "teacher": _spec}
+        PROFILES[f"digits_{_teacher}_ipc{_ipc}"] = {**_DIGITS_SOFT, "ipc": _ipc, "teacher": _spec}
 
 #: What ``"fast": True`` adds to every network of a profile.
 FAST = {"precision": "bf16", "compile": True}
@@ -115,7 +171,12 @@ def convnet(profile: dict, device, seed, epochs=None, **kwargs):
     from sklearn_ltdd import ConvNetClassifier
 
     epochs = profile[epochs] if isinstance(epochs, str) else epochs
-    params = {"module__width": profile["width"], "max_epochs": epochs or profile["epochs"],
-              "device": device, "random_state": seed, **(FAST if profile.get("fast") else {})}
+    params = {
+        "module__width": profile["width"],
+        "max_epochs": epochs or profile["epochs"],
+        "device": device,
+        "random_state": seed,
+        **(FAST if profile.get("fast") else {}),
+    }
     params.update(kwargs)
     return ConvNetClassifier(**params)

@@ -87,8 +87,9 @@ class Row:
 
     @property
     def sets(self) -> tuple:
-        return tuple(dict.fromkeys(((self.data,) if self.data != "original" else ())
-                                   + tuple(self.needs)))
+        return tuple(
+            dict.fromkeys(((self.data,) if self.data != "original" else ()) + tuple(self.needs))
+        )
 
     @property
     def key(self) -> str:
@@ -152,8 +153,11 @@ class Run:
         self.groups = previous.get("groups")
         self.rows = previous.get("tables", {})
         self.figures = previous.get("figures", {})
-        self.seconds = {k: v for k, v in previous.get("wall_time_s", {}).items()
-                        if k not in ("total", "load_data")}
+        self.seconds = {
+            k: v
+            for k, v in previous.get("wall_time_s", {}).items()
+            if k not in ("total", "load_data")
+        }
         self.reused = []  # distilled sets loaded from --artifacts
         self.notes = previous.get("distillation") or {}
         self.history = previous.get("history", [])
@@ -163,16 +167,25 @@ class Run:
         return any(r["name"] == name for r in self.rows.get(table, []))
 
     def record(self, table, name, model, n_images, seconds, groups=None):
-        report = long_tail_report(self.data.y_test, model.predict(self.data.X_test), name=name,
-                                  n_train_images=n_images, groups=groups,
-                                  target_names=self.data.target_names,
-                                  train_counts=self.data.class_counts, verbose=False)
+        report = long_tail_report(
+            self.data.y_test,
+            model.predict(self.data.X_test),
+            name=name,
+            n_train_images=n_images,
+            groups=groups,
+            target_names=self.data.target_names,
+            train_counts=self.data.class_counts,
+            verbose=False,
+        )
         report["seconds"] = seconds
         report["device"] = self.env["device"]
         if groups is not None:
             report["groups"] = [[str(self.data.target_names[c]) for c in g] for g in groups]
-        print(f"  [{table}] {name}: total {report['total_acc']:.1f} %, Acc Std "
-              f"{report['acc_std']:.1f} ({seconds:.0f} s)", flush=True)
+        print(
+            f"  [{table}] {name}: total {report['total_acc']:.1f} %, Acc Std "
+            f"{report['acc_std']:.1f} ({seconds:.0f} s)",
+            flush=True,
+        )
         return self.add(table, report)
 
     def add(self, table, report):
@@ -219,18 +232,26 @@ class Context:
     def student(self, teacher=None, **params):
         """The one student recipe (``make_student``) at the profile's width and epochs;
         ``teacher`` a shared network's name for soft labels, None for hard labels."""
-        own = {"max_epochs": self.p["student_epochs"], "device": self.device,
-               "random_state": self.seed, **(FAST if self.p.get("fast") else {})}
+        own = {
+            "max_epochs": self.p["student_epochs"],
+            "device": self.device,
+            "random_state": self.seed,
+            **(FAST if self.p.get("fast") else {}),
+        }
         if "module" not in params:  # another network has sizes of its own
             own["module__width"] = self.p["width"]
-        return make_student(None if teacher is None else self.frozen(teacher),
-                            **{**own, **params})
+        return make_student(None if teacher is None else self.frozen(teacher), **{**own, **params})
 
     def evaluator(self, key, **params):
         """The set's own evaluation recipe (``make_evaluator``) at the profile's width."""
         spec = self.decl.sets[key]
-        params = {"max_epochs": self.p[spec.eval_epochs], "device": self.device,
-                  "random_state": self.seed, "module__width": self.p["width"], **params}
+        params = {
+            "max_epochs": self.p[spec.eval_epochs],
+            "device": self.device,
+            "random_state": self.seed,
+            "module__width": self.p["width"],
+            **params,
+        }
         return self.set(key).make_evaluator(**params)
 
     def groups(self):
@@ -243,8 +264,10 @@ class Context:
             grouper.fit(model.embed(self.X), self.y)
             run.groups = [g.tolist() for g in grouper.groups_]
             run.seconds["grouping"] = time.perf_counter() - start
-            print(f"  groups: {[[str(self.data.target_names[c]) for c in g] for g in run.groups]}",
-                  flush=True)
+            print(
+                f"  groups: {[[str(self.data.target_names[c]) for c in g] for g in run.groups]}",
+                flush=True,
+            )
         return run.groups
 
     def group_labels(self, y):
@@ -276,8 +299,7 @@ class Context:
                 self.run.seconds.setdefault(f"network:{name}", seconds)
                 self._networks[name] = (model, seconds)
             else:
-                self._networks[name] = self.run.fit(f"network:{name}", spec.make(self), self.X,
-                                                    y)
+                self._networks[name] = self.run.fit(f"network:{name}", spec.make(self), self.X, y)
                 if cache is not None:
                     import joblib
 
@@ -297,9 +319,14 @@ class Context:
         set's key, ``stage1`` a (frozen) group classifier."""
         if stage2 != "original":
             stage2 = self.sampler(stage2)
-        return TwoStageClassifier(grouper=self.groups(), group_estimator=stage1,
-                                  class_estimator=class_estimator, stage2_data=stage2,
-                                  random_state=self.seed, **kwargs)
+        return TwoStageClassifier(
+            grouper=self.groups(),
+            group_estimator=stage1,
+            class_estimator=class_estimator,
+            stage2_data=stage2,
+            random_state=self.seed,
+            **kwargs,
+        )
 
     # -- sets -------------------------------------------------------------------------------
     def set(self, key):
@@ -315,9 +342,17 @@ class Context:
                 self._sets[key] = sampler
             else:
                 attempts = [(label, lambda make=make: make(self)) for label, make in spec.attempts]
-                self._sets[key] = distil(self.run, key, attempts, self.X, self.y,
-                                         self.seed_dir / f"{key}_ipc{self.ipc}.npz",
-                                         spec.iterations(self.p), self.budget, self.export)
+                self._sets[key] = distil(
+                    self.run,
+                    key,
+                    attempts,
+                    self.X,
+                    self.y,
+                    self.seed_dir / f"{key}_ipc{self.ipc}.npz",
+                    spec.iterations(self.p),
+                    self.budget,
+                    self.export,
+                )
         return self._sets[key]
 
     def data_of(self, key):
@@ -349,8 +384,19 @@ class Declarations:
         return max([order.index(k) + 1 for k in item.sets if k in order], default=0)
 
 
-def run_seed(declarations, args, profile, data, seed, artifacts, env, checkpoint=None,
-             previous=None, budget=None, export=None):
+def run_seed(
+    declarations,
+    args,
+    profile,
+    data,
+    seed,
+    artifacts,
+    env,
+    checkpoint=None,
+    previous=None,
+    budget=None,
+    export=None,
+):
     """Every wanted row of one seed, skipping those already in ``previous``.
 
     Work goes phase by phase (:meth:`Declarations.phase`): rows, then the
@@ -414,15 +460,23 @@ def _figure(ctx, figure):
     start = time.perf_counter()
     grouper = ClassGrouper(estimator=ctx.net(figure.epochs), random_state=ctx.seed).fit(X, y)
     named = [[str(data.target_names[c]) for c in g] for g in grouper.groups_]
-    fig = plot_class_groups(grouper, data.X_test[keep], data.y_test[keep],
-                            target_names=data.target_names, random_state=ctx.seed,
-                            title=f"{figure.panel} training data: groups {named}")
+    fig = plot_class_groups(
+        grouper,
+        data.X_test[keep],
+        data.y_test[keep],
+        target_names=data.target_names,
+        random_state=ctx.seed,
+        title=f"{figure.panel} training data: groups {named}",
+    )
     path = out / f"{args.profile}_figure1_{figure.panel}.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
-    run.figures[figure.panel] = {"groups": [g.tolist() for g in grouper.groups_],
-                                 "device": run.env["device"], "file": path.name,
-                                 "seconds": time.perf_counter() - start}
+    run.figures[figure.panel] = {
+        "groups": [g.tolist() for g in grouper.groups_],
+        "device": run.env["device"],
+        "file": path.name,
+        "seconds": time.perf_counter() - start,
+    }
     if run.checkpoint is not None:
         run.checkpoint(run)
     if ctx.export is not None:
@@ -435,15 +489,26 @@ def seed_saver(path, args, profile, env, seed, load_seconds):
     seed_start = time.perf_counter()
 
     def save(run):
-        wall = {"load_data": load_seconds, **run.seconds,
-                "total": time.perf_counter() - seed_start}
+        wall = {"load_data": load_seconds, **run.seconds, "total": time.perf_counter() - seed_start}
         this = {k: env[k] for k in ("device", "torch", "commit", "command")}
         this["rows_added"] = list(run.added)
         this["complete"] = run.complete
-        write_json(path, {"profile": args.profile, "seed": seed, "settings": settings(profile),
-                          **{k: v for k, v in env.items() if k != "run_device"},
-                          "complete": run.complete, "wall_time_s": wall,
-                          "reused_artifacts": run.reused, "distillation": run.notes,
-                          "groups": run.groups, "figures": run.figures,
-                          "history": run.history + [this], "tables": run.rows})
+        write_json(
+            path,
+            {
+                "profile": args.profile,
+                "seed": seed,
+                "settings": settings(profile),
+                **{k: v for k, v in env.items() if k != "run_device"},
+                "complete": run.complete,
+                "wall_time_s": wall,
+                "reused_artifacts": run.reused,
+                "distillation": run.notes,
+                "groups": run.groups,
+                "figures": run.figures,
+                "history": run.history + [this],
+                "tables": run.rows,
+            },
+        )
+
     return save

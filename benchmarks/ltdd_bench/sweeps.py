@@ -52,16 +52,26 @@ class SweepRecord:
         path.parent.mkdir(parents=True, exist_ok=True)
         old = json.loads(path.read_text()) if resume and path.exists() else {}
         history = old.get("history", []) + [meta]
-        record = cls(path, {**old.get("meta", {}), **meta, "history": history},
-                     old.get("cells", {}), old.get("notes", {}))
+        record = cls(
+            path,
+            {**old.get("meta", {}), **meta, "history": history},
+            old.get("cells", {}),
+            old.get("notes", {}),
+        )
         return record
 
     def has(self, cell: Cell) -> bool:
         return cell.key in self.cells
 
     def add(self, cell: Cell, figures: dict) -> dict:
-        entry = {"group": cell.group, "point": cell.point, "set": cell.set,
-                 "seed": cell.seed, "commit": self.meta.get("commit"), **figures}
+        entry = {
+            "group": cell.group,
+            "point": cell.point,
+            "set": cell.set,
+            "seed": cell.seed,
+            "commit": self.meta.get("commit"),
+            **figures,
+        }
         self.cells[cell.key] = entry
         self.save()
         return entry
@@ -73,8 +83,9 @@ class SweepRecord:
     def save(self):
         history = self.meta.get("history", [])
         meta = {k: v for k, v in self.meta.items() if k != "history"}
-        write_json(self.path, {"meta": meta, "history": history, "cells": self.cells,
-                               "notes": self.notes})
+        write_json(
+            self.path, {"meta": meta, "history": history, "cells": self.cells, "notes": self.notes}
+        )
 
     def entries(self, group=None):
         return [e for e in self.cells.values() if group is None or e["group"] == group]
@@ -119,10 +130,16 @@ def pivot_markdown(entries, sets, metrics, control=None, points=None, control_po
             diffs = [p[s] - p[control] for p in pairs.values() if len(p) == 2]
             cells.append(_mean(diffs) if diffs else "-")
         for s in sets if control_point is not None else ():
-            base = {e["seed"]: e[first] for e in entries
-                    if e["point"] == control_point and e["set"] == s}
-            diffs = [e[first] - base[e["seed"]] for e in entries
-                     if e["point"] == point and e["set"] == s and e["seed"] in base]
+            base = {
+                e["seed"]: e[first]
+                for e in entries
+                if e["point"] == control_point and e["set"] == s
+            }
+            diffs = [
+                e[first] - base[e["seed"]]
+                for e in entries
+                if e["point"] == point and e["set"] == s and e["seed"] in base
+            ]
             cells.append(_mean(diffs) if diffs and point != control_point else "-")
         if any(c != "-" for c in cells[1:]):
             lines.append("| " + " | ".join(cells) + " |")

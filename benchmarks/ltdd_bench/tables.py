@@ -9,6 +9,7 @@ beside the paper's figures) and ``<out>/<profile>.md`` (:func:`markdown`).
 from __future__ import annotations
 
 import json
+
 import numpy as np
 
 from .common import HERE, write_json
@@ -44,8 +45,10 @@ def paper_row(table, name, profile_name):
         return None
     for row in PAPER_TABLES[key[0]]:
         if row["dataset"] == key[1]:
-            return {k: row.get(k) for k in ("train_images", "total_acc", "acc_std",
-                                            "group_acc", "per_class_acc")}
+            return {
+                k: row.get(k)
+                for k in ("train_images", "total_acc", "acc_std", "group_acc", "per_class_acc")
+            }
     return None
 
 
@@ -72,24 +75,40 @@ def merge(out, profile_name):
         for name in names:
             reports = [r for s in seeds for r in s["tables"].get(table, []) if r["name"] == name]
             first = reports[0]
-            rows.append({
-                "name": name,
-                "train_images": first["train_images"],
-                "seeds": [s["seed"] for s in seeds if any(r["name"] == name for r in s["tables"].get(table, []))],
-                "total_acc": mean_std([r["total_acc"] for r in reports]),
-                "balanced_acc": mean_std([r["balanced_acc"] for r in reports]),
-                "acc_std": mean_std([r["acc_std"] for r in reports]),
-                "group_acc": mean_std([r.get("group_acc") for r in reports]),
-                "few_shot": mean_std([r.get("few_shot") for r in reports]),
-                "per_class_acc": {c: mean_std([r["per_class_acc"][c] for r in reports])
-                                  for c in first["per_class_acc"]},
-                "seconds": mean_std([r.get("seconds") for r in reports]),
-                "groups": first.get("groups"),
-                "paper": paper_row(table, name, profile_name),
-                "trained_on": sorted({r.get("device") or s_device for r, s_device in
-                                      ((r, s["device"]) for s in seeds
-                                       for r in s["tables"].get(table, []) if r["name"] == name)}),
-            })
+            rows.append(
+                {
+                    "name": name,
+                    "train_images": first["train_images"],
+                    "seeds": [
+                        s["seed"]
+                        for s in seeds
+                        if any(r["name"] == name for r in s["tables"].get(table, []))
+                    ],
+                    "total_acc": mean_std([r["total_acc"] for r in reports]),
+                    "balanced_acc": mean_std([r["balanced_acc"] for r in reports]),
+                    "acc_std": mean_std([r["acc_std"] for r in reports]),
+                    "group_acc": mean_std([r.get("group_acc") for r in reports]),
+                    "few_shot": mean_std([r.get("few_shot") for r in reports]),
+                    "per_class_acc": {
+                        c: mean_std([r["per_class_acc"][c] for r in reports])
+                        for c in first["per_class_acc"]
+                    },
+                    "seconds": mean_std([r.get("seconds") for r in reports]),
+                    "groups": first.get("groups"),
+                    "paper": paper_row(table, name, profile_name),
+                    "trained_on": sorted(
+                        {
+                            r.get("device") or s_device
+                            for r, s_device in (
+                                (r, s["device"])
+                                for s in seeds
+                                for r in s["tables"].get(table, [])
+                                if r["name"] == name
+                            )
+                        }
+                    ),
+                }
+            )
         if rows:
             tables[table] = rows
     merged = {
@@ -101,15 +120,22 @@ def merge(out, profile_name):
         "commit": sorted({s["commit"] for s in seeds}),
         "command": list(dict.fromkeys(s["command"] for s in seeds)),
         "incomplete_seeds": [s["seed"] for s in seeds if s.get("complete") is False],
-        "wall_time_s": {k: mean_std([s["wall_time_s"].get(k) for s in seeds])
-                        for k in dict.fromkeys(k for s in seeds for k in s["wall_time_s"])},
+        "wall_time_s": {
+            k: mean_std([s["wall_time_s"].get(k) for s in seeds])
+            for k in dict.fromkeys(k for s in seeds for k in s["wall_time_s"])
+        },
         "groups": [s.get("groups") for s in seeds],
         "distillation": [s.get("distillation") for s in seeds],
         "figures": [s.get("figures") for s in seeds],
-        "missing": {f"seed{s['seed']}": [f"{t}: {n}" for t, names in ROW_ORDER.items()
-                                         for n in names
-                                         if not any(r["name"] == n for r in s["tables"].get(t, []))]
-                    for s in seeds},
+        "missing": {
+            f"seed{s['seed']}": [
+                f"{t}: {n}"
+                for t, names in ROW_ORDER.items()
+                for n in names
+                if not any(r["name"] == n for r in s["tables"].get(t, []))
+            ]
+            for s in seeds
+        },
         "tables": tables,
     }
     merged["missing"] = {k: v for k, v in merged["missing"].items() if v}
@@ -145,66 +171,107 @@ TITLES = {
     "baselines": "Baselines a practitioner would try (same ConvNet3 and budget)",
     "extra": "Two-stage models built from better parts (issue 7; not in the paper)",
     "backbone": "Decoupled training and the shared-backbone two-stage model (issue 14; "
-                "not in the paper)",
+    "not in the paper)",
     "soft": "Soft labels: one student recipe on every small set, with hard labels and with the "
-            "teacher's soft labels (issue 22; not in the paper)",
+    "teacher's soft labels (issue 22; not in the paper)",
     "coreset": "Coresets under hard labels: real images chosen per class, the same student "
-               "recipe (issue 24; not in the paper)",
+    "recipe (issue 24; not in the paper)",
     "fast": "The fast settings (bf16 + compiled): rows of the tables above, trained (and "
-            "distilled) with precision='bf16', compile=True (issue 23)",
+    "distilled) with precision='bf16', compile=True (issue 23)",
     "cross_arch": "Other students: the SM set and random real images with the teacher's soft "
-                  "labels, each network learning the same ConvNet3 teacher (issue 29)",
+    "labels, each network learning the same ConvNet3 teacher (issue 29)",
 }
 
 
 def markdown(merged):
-    lines = [f"# Results: profile `{merged['profile']}`", "",
-             f"- seeds: {merged['seeds']}", f"- device: {', '.join(merged['device'])}",
-             f"- torch: {', '.join(merged['torch'])}; commit: {', '.join(merged['commit'])}",
-             f"- settings: `{json.dumps(merged['settings'])}`",
-             "- commands:"] + [f"  - `{c}`" for c in merged["command"]] + [
-             "- wall time per stage (s, mean over seeds): " + ", ".join(
-                 f"{k} {v['mean']:.0f}" for k, v in merged["wall_time_s"].items() if v),
-             f"- groups (per seed): {merged['groups']}",
-             f"- distillation runs (per seed; settings tried and outcome): "
-             f"{json.dumps(merged.get('distillation'))}", "",
-             ] + ([f"- **incomplete**: seed(s) {merged['incomplete_seeds']} stopped before "
-                   "every row was done (a time limit); the rows shown for them are finished", ""]
-                  if merged.get("incomplete_seeds") else []) + (
-             ["- **rows still missing** (the paper's tables):"]
-             + [f"  - {seed}: {', '.join(rows)}" for seed, rows in merged["missing"].items()]
-             + [""] if merged.get("missing") else []) + [
-             "Accuracies in % on the balanced test set, mean ± std over seeds; "
-             "'paper' is the paper's figure and 'diff' ours minus the paper's.", ""]
+    lines = (
+        [
+            f"# Results: profile `{merged['profile']}`",
+            "",
+            f"- seeds: {merged['seeds']}",
+            f"- device: {', '.join(merged['device'])}",
+            f"- torch: {', '.join(merged['torch'])}; commit: {', '.join(merged['commit'])}",
+            f"- settings: `{json.dumps(merged['settings'])}`",
+            "- commands:",
+        ]
+        + [f"  - `{c}`" for c in merged["command"]]
+        + [
+            "- wall time per stage (s, mean over seeds): "
+            + ", ".join(f"{k} {v['mean']:.0f}" for k, v in merged["wall_time_s"].items() if v),
+            f"- groups (per seed): {merged['groups']}",
+            f"- distillation runs (per seed; settings tried and outcome): "
+            f"{json.dumps(merged.get('distillation'))}",
+            "",
+        ]
+        + (
+            [
+                f"- **incomplete**: seed(s) {merged['incomplete_seeds']} stopped before "
+                "every row was done (a time limit); the rows shown for them are finished",
+                "",
+            ]
+            if merged.get("incomplete_seeds")
+            else []
+        )
+        + (
+            ["- **rows still missing** (the paper's tables):"]
+            + [f"  - {seed}: {', '.join(rows)}" for seed, rows in merged["missing"].items()]
+            + [""]
+            if merged.get("missing")
+            else []
+        )
+        + [
+            "Accuracies in % on the balanced test set, mean ± std over seeds; "
+            "'paper' is the paper's figure and 'diff' ours minus the paper's.",
+            "",
+        ]
+    )
     if merged["profile"] != "paper":
-        lines += [f"**Profile `{merged['profile']}` is not the paper's setting** (see its "
-                  "settings above: a narrower network, fewer epochs and iterations, or other "
-                  "data). Its figures show that the pipeline runs end to end; their "
-                  "differences from the paper's are expected and are not a reproduction.", ""]
+        lines += [
+            f"**Profile `{merged['profile']}` is not the paper's setting** (see its "
+            "settings above: a narrower network, fewer epochs and iterations, or other "
+            "data). Its figures show that the pipeline runs end to end; their "
+            "differences from the paper's are expected and are not a reproduction.",
+            "",
+        ]
     for table, rows in merged["tables"].items():
-        lines += [f"## {TITLES.get(table, table)}", "",
-                  "| model | images | total acc | paper | diff | Acc Std | paper | diff "
-                  "| group acc | paper | few-shot acc | trained on |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        lines += [
+            f"## {TITLES.get(table, table)}",
+            "",
+            "| model | images | total acc | paper | diff | Acc Std | paper | diff "
+            "| group acc | paper | few-shot acc | trained on |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for r in rows:
             paper = r["paper"] or {}
             lines.append(
                 f"| {r['name']} | {r['train_images']} | {_pm(r['total_acc'])} | "
-                f"{paper.get('total_acc', '-')} | {_diff(r['total_acc'], paper.get('total_acc'))} | "
+                f"{paper.get('total_acc', '-')} | "
+                f"{_diff(r['total_acc'], paper.get('total_acc'))} | "
                 f"{_pm(r['acc_std'])} | {paper.get('acc_std', '-')} | "
                 f"{_diff(r['acc_std'], paper.get('acc_std'))} | {_pm(r['group_acc'])} | "
                 f"{paper.get('group_acc') or '-'} | {_pm(r['few_shot'])} | "
-                f"{', '.join(_short_device(d) for d in r.get('trained_on', [])) or '-'} |")
+                f"{', '.join(_short_device(d) for d in r.get('trained_on', [])) or '-'} |"
+            )
         classes = list(rows[0]["per_class_acc"])
-        lines += ["", "Per-class accuracy (%):", "",
-                  "| model | " + " | ".join(classes) + " |",
-                  "|---|" + "---:|" * len(classes)]
+        lines += [
+            "",
+            "Per-class accuracy (%):",
+            "",
+            "| model | " + " | ".join(classes) + " |",
+            "|---|" + "---:|" * len(classes),
+        ]
         for r in rows:
-            lines.append(f"| {r['name']} | " + " | ".join(
-                f"{r['per_class_acc'][c]['mean']:.1f}" for c in classes) + " |")
+            lines.append(
+                f"| {r['name']} | "
+                + " | ".join(f"{r['per_class_acc'][c]['mean']:.1f}" for c in classes)
+                + " |"
+            )
             if r["paper"]:
-                lines.append("| (paper) | " + " | ".join(
-                    f"{r['paper']['per_class_acc'].get(c, '-')}" for c in classes) + " |")
+                lines.append(
+                    "| (paper) | "
+                    + " | ".join(f"{r['paper']['per_class_acc'].get(c, '-')}" for c in classes)
+                    + " |"
+                )
         lines.append("")
     if "standard" in merged["profile"]:
         lines += published_markdown(merged)
@@ -223,9 +290,15 @@ def published_markdown(merged):
     """The published table of the standard benchmark beside our rows of the same method."""
     ipc = str(merged["settings"].get("ipc"))
     source = PUBLISHED_STANDARD
-    lines = [f"## Beside the published CIFAR10-LT table (ipc {ipc})", "", source["about"], "",
-             "| published method | labels | published | ours (this table's row) | ours | "
-             "ours - published | source; protocol |", "|---|---|---:|---|---:|---:|---|"]
+    lines = [
+        f"## Beside the published CIFAR10-LT table (ipc {ipc})",
+        "",
+        source["about"],
+        "",
+        "| published method | labels | published | ours (this table's row) | ours | "
+        "ours - published | source; protocol |",
+        "|---|---|---:|---|---:|---:|---|",
+    ]
     for row in source["rows"]:
         value = row["ipc"].get(ipc)
         if value is None:
@@ -233,16 +306,25 @@ def published_markdown(merged):
         name = row["ours"].format(ipc=ipc) if row["ours"] else None
         ours = _ours(merged, name) if name else None
         stat = ours["total_acc"] if ours else None
-        lines.append(f"| {row['method']} | {row['labels']} | {value} | {name or '-'} | "
-                     f"{_pm(stat)} | {_diff(stat, value)} | {row['source']}; "
-                     f"{row['protocol']} |")
+        lines.append(
+            f"| {row['method']} | {row['labels']} | {value} | {name or '-'} | "
+            f"{_pm(stat)} | {_diff(stat, value)} | {row['source']}; "
+            f"{row['protocol']} |"
+        )
     if ipc == "10":
         cross = source["cross_architecture"]
-        lines += ["", cross["about"], "", "| student | published | ours (row) | ours | "
-                  "ours - published |", "|---|---:|---|---:|---:|"]
+        lines += [
+            "",
+            cross["about"],
+            "",
+            "| student | published | ours (row) | ours | ours - published |",
+            "|---|---:|---|---:|---:|",
+        ]
         for row in cross["rows"]:
             ours = _ours(merged, row["ours"])
             stat = ours["total_acc"] if ours else None
-            lines.append(f"| {row['student']} | {row['value']} | {row['ours']} | {_pm(stat)} | "
-                         f"{_diff(stat, row['value'])} |")
+            lines.append(
+                f"| {row['student']} | {row['value']} | {row['ours']} | {_pm(stat)} | "
+                f"{_diff(stat, row['value'])} |"
+            )
     return lines + [""]

@@ -35,9 +35,16 @@ def run_command(command, timeout, env):
 
     Returns (return code or None when killed, its output lines: the last 5,000).
     """
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1,
-                            preexec_fn=_own_group_dying_with_parent)
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        preexec_fn=_own_group_dying_with_parent,
+    )
     tail = collections.deque(maxlen=5000)
     deadline = time.time() + timeout
     killed = False

@@ -13,5 +13,13 @@ from ._mixing import MIXINGS, BatchMixing
 from ._resized_crop import ResizedCropFlip
 from ._tiles import expand_tiles, tile_images
 
-__all__ = ["DSA", "MIXINGS", "BatchMixing", "CropFlip", "ResizedCropFlip", "expand_tiles", "get_augmentation",
-           "tile_images"]
+__all__ = [
+    "DSA",
+    "MIXINGS",
+    "BatchMixing",
+    "CropFlip",
+    "ResizedCropFlip",
+    "expand_tiles",
+    "get_augmentation",
+    "tile_images",
+]

@@ -108,9 +108,14 @@ class DSA:
         return tuple(op for op in self.strategy.split("_") if op)
 
     # -- sampling -----------------------------------------------------------
-    def sample(self, n: int, generator: torch.Generator, device=None,
-               groups: torch.Tensor | None = None,
-               n_groups: int | None = None) -> dict[str, torch.Tensor]:
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator,
+        device=None,
+        groups: torch.Tensor | None = None,
+        n_groups: int | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Draw ``n`` rows of augmentation parameters.
 
         Parameters
@@ -134,18 +139,31 @@ class DSA:
         else:
             if n_groups is None:
                 n_groups = int(groups.max()) + 1 if groups.numel() else 0
-            op = torch.randint(n_ops, (n_groups,), generator=generator,
-                               device=device)[groups]
+            op = torch.randint(n_ops, (n_groups,), generator=generator, device=device)[groups]
         return {
             "op": op,
-            **{key: _uniform(n, generator, device) for key in (
-                "brightness", "saturation", "contrast", "crop_h", "crop_w",
-                "cutout_h", "cutout_w", "flip", "scale_h", "scale_w", "rotate")},
+            **{
+                key: _uniform(n, generator, device)
+                for key in (
+                    "brightness",
+                    "saturation",
+                    "contrast",
+                    "crop_h",
+                    "crop_w",
+                    "cutout_h",
+                    "cutout_w",
+                    "flip",
+                    "scale_h",
+                    "scale_w",
+                    "rotate",
+                )
+            },
         }
 
     # -- application --------------------------------------------------------
-    def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor],
-              index: torch.Tensor | None = None) -> torch.Tensor:
+    def apply(
+        self, x: torch.Tensor, params: dict[str, torch.Tensor], index: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Transform ``x`` with parameter rows ``params[index]``.
 
         ``index`` maps each image to a parameter row (default: row i for
@@ -159,14 +177,12 @@ class DSA:
             if name in ("scale", "rotate"):
                 continue  # both done below with one grid_sample
             x = torch.where(selected, getattr(self, f"_{name}")(x, params), x)
-        geometric = [k for k, name in enumerate(self.operations)
-                     if name in ("scale", "rotate")]
+        geometric = [k for k, name in enumerate(self.operations) if name in ("scale", "rotate")]
         if geometric:
             selected = torch.zeros_like(op, dtype=torch.bool)
             for k in geometric:
                 selected = selected | (op == k)
-            x = torch.where(selected.view(-1, 1, 1, 1),
-                            self._affine(x, params, op), x)
+            x = torch.where(selected.view(-1, 1, 1, 1), self._affine(x, params, op), x)
         return x.contiguous()
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -206,8 +222,7 @@ class DSA:
         return x * keep[:, None].to(x.dtype)
 
     def _flip(self, x, p):
-        return torch.where((p["flip"] < self.prob_flip).view(-1, 1, 1, 1),
-                           x.flip(3), x)
+        return torch.where((p["flip"] < self.prob_flip).view(-1, 1, 1, 1), x.flip(3), x)
 
     def _affine(self, x, p, op):
         ops = self.operations
@@ -219,12 +234,12 @@ class DSA:
             r = self.ratio_scale
             sx = p["scale_h"] * (r - 1.0 / r) + 1.0 / r
             sy = p["scale_w"] * (r - 1.0 / r) + 1.0 / r
-            is_scale = (op == ops.index("scale"))
+            is_scale = op == ops.index("scale")
             theta[:, 0, 0] = torch.where(is_scale, sx, theta[:, 0, 0])
             theta[:, 1, 1] = torch.where(is_scale, sy, theta[:, 1, 1])
         if "rotate" in ops:
             angle = (p["rotate"] - 0.5) * 2 * self.ratio_rotate / 180 * math.pi
-            is_rot = (op == ops.index("rotate"))
+            is_rot = op == ops.index("rotate")
             cos, sin = torch.cos(angle), torch.sin(angle)
             theta[:, 0, 0] = torch.where(is_rot, cos, theta[:, 0, 0])
             theta[:, 0, 1] = torch.where(is_rot, -sin, theta[:, 0, 1])
@@ -260,8 +275,7 @@ class CropFlip:
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         n = x.shape[0]
         span = 2 * self.padding + 1
-        shifts = torch.randint(span, (2, n), generator=generator,
-                               device=x.device) - self.padding
+        shifts = torch.randint(span, (2, n), generator=generator, device=x.device) - self.padding
         x = _translate(x, shifts[0], shifts[1], self.padding)
         flip = torch.rand(n, generator=generator, device=x.device) < self.prob_flip
         return torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
@@ -274,8 +288,12 @@ def _resized_crop_flip():
 
 
 #: ``augmentation`` values of the networks: name -> factory of the callable.
-AUGMENTATIONS = {"none": None, "crop_flip": CropFlip, "dsa": DSA,
-                 "resized_crop_flip": _resized_crop_flip}
+AUGMENTATIONS = {
+    "none": None,
+    "crop_flip": CropFlip,
+    "dsa": DSA,
+    "resized_crop_flip": _resized_crop_flip,
+}
 
 
 def _takes_generator(fn) -> bool:
@@ -291,8 +309,7 @@ def _takes_generator(fn) -> bool:
         parameters = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return True
-    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY,
-                                                      p.POSITIONAL_OR_KEYWORD)]
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
 
 

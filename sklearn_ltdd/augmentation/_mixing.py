@@ -43,8 +43,7 @@ class BatchMixing:
 
     def __init__(self, kind: str, n_classes: int, alpha: float = 1.0):
         if kind not in MIXINGS:
-            raise ValueError(f"batch_mixing must be None or one of {list(MIXINGS)}, "
-                             f"got {kind!r}.")
+            raise ValueError(f"batch_mixing must be None or one of {list(MIXINGS)}, got {kind!r}.")
         if not alpha > 0:
             raise ValueError(f"mixing_alpha must be positive, got {alpha!r}.")
         self.kind, self.n_classes, self.alpha = kind, int(n_classes), float(alpha)
@@ -53,8 +52,11 @@ class BatchMixing:
     def _transform(self, n_classes):
         mixup = v2.MixUp(alpha=self.alpha, num_classes=n_classes)
         cutmix = v2.CutMix(alpha=self.alpha, num_classes=n_classes)
-        return {"mixup": mixup, "cutmix": cutmix,
-                "mixup_or_cutmix": v2.RandomChoice([mixup, cutmix])}[self.kind]
+        return {
+            "mixup": mixup,
+            "cutmix": cutmix,
+            "mixup_or_cutmix": v2.RandomChoice([mixup, cutmix]),
+        }[self.kind]
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
         """Mixed images and soft targets ``(n, n_classes)`` of a batch ``(x, y)``.

@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 
 
-def resized_crop_parameters(n, generator, device, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
-                            prob_flip=0.5):
+def resized_crop_parameters(
+    n, generator, device, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), prob_flip=0.5
+):
     """``(n, 5)`` crops: width and height (fractions of the image's), centre x and y in
     [-1, 1] coordinates, and a horizontal flip sign.
 
@@ -79,14 +80,15 @@ class ResizedCropFlip:
     def __post_init__(self):
         low, high = (float(v) for v in self.scale)
         if not 0 < low <= high <= 1:
-            raise ValueError(f"scale must be (low, high) with 0 < low <= high <= 1, "
-                             f"got {self.scale!r}.")
+            raise ValueError(
+                f"scale must be (low, high) with 0 < low <= high <= 1, got {self.scale!r}."
+            )
         low, high = (float(v) for v in self.ratio)
         if not 0 < low <= high:
-            raise ValueError(f"ratio must be (low, high) with 0 < low <= high, got "
-                             f"{self.ratio!r}.")
+            raise ValueError(f"ratio must be (low, high) with 0 < low <= high, got {self.ratio!r}.")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        params = resized_crop_parameters(x.shape[0], generator, x.device, self.scale,
-                                         self.ratio, self.prob_flip)
+        params = resized_crop_parameters(
+            x.shape[0], generator, x.device, self.scale, self.ratio, self.prob_flip
+        )
         return apply_resized_crops(x, params)

@@ -50,8 +50,9 @@ def tile_images(images):
     if n % 4:
         raise ValueError(f"tile_images takes four images per stored one, got {n} images.")
     n_stored = n // 4
-    small = F.interpolate(images, scale_factor=0.5, mode="bilinear", align_corners=False,
-                          antialias=True)
+    small = F.interpolate(
+        images, scale_factor=0.5, mode="bilinear", align_corners=False, antialias=True
+    )
     small = small.view(n_stored, 4, channels, height // 2, width // 2)
     top = torch.cat([small[:, 0], small[:, 2]], dim=-1)
     bottom = torch.cat([small[:, 1], small[:, 3]], dim=-1)

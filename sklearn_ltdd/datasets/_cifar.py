@@ -39,20 +39,47 @@ def _load_cached(name: str, source, data_home, verbose=0):
         f"set the environment variable {spec['env']} to that folder."
     )
     # No decode options in the cache key: the file names of earlier versions stay valid.
-    return _load_decoded(str(source), name=name, options=(), data_home=data_home,
-                         cache=True, image_column=("img", "image"),
-                         label_column=spec["label_columns"], image_size=None,
-                         require_test=True, what=name.upper(), hint=hint, verbose=verbose)
+    return _load_decoded(
+        str(source),
+        name=name,
+        options=(),
+        data_home=data_home,
+        cache=True,
+        image_column=("img", "image"),
+        label_column=spec["label_columns"],
+        image_size=None,
+        require_test=True,
+        what=name.upper(),
+        hint=hint,
+        verbose=verbose,
+    )
 
 
-def _load_lt(name, *, source, imbalance_ratio, max_per_class, random_state,
-             return_X_y, data_home, verbose, n_val_per_class=None):
+def _load_lt(
+    name,
+    *,
+    source,
+    imbalance_ratio,
+    max_per_class,
+    random_state,
+    return_X_y,
+    data_home,
+    verbose,
+    n_val_per_class=None,
+):
     spec = _SPECS[name]
     arrays = _load_cached(name, source, data_home, verbose)
-    data = _assemble(arrays, source=str(source), test_size=None,
-                     imbalance_ratio=imbalance_ratio, max_per_class=max_per_class,
-                     mean=spec["mean"], std=spec["std"], random_state=random_state,
-                     n_val_per_class=n_val_per_class)
+    data = _assemble(
+        arrays,
+        source=str(source),
+        test_size=None,
+        imbalance_ratio=imbalance_ratio,
+        max_per_class=max_per_class,
+        mean=spec["mean"],
+        std=spec["std"],
+        random_state=random_state,
+        n_val_per_class=n_val_per_class,
+    )
     if return_X_y:
         return data.X_train, data.y_train, data.X_test, data.y_test
     data.DESCR = (
@@ -64,9 +91,17 @@ def _load_lt(name, *, source, imbalance_ratio, max_per_class, random_state,
     return data
 
 
-def load_cifar10_lt(source=None, *, imbalance_ratio: float = 100, max_per_class=None,
-                    n_val_per_class=None, random_state=0, return_X_y: bool = False,
-                    data_home=None, verbose: int = 0):
+def load_cifar10_lt(
+    source=None,
+    *,
+    imbalance_ratio: float = 100,
+    max_per_class=None,
+    n_val_per_class=None,
+    random_state=0,
+    return_X_y: bool = False,
+    data_home=None,
+    verbose: int = 0,
+):
     """Load CIFAR10-LT: a long-tailed training set and the balanced test set.
 
     The data are read with the Hugging Face ``datasets`` library, from a hub
@@ -122,21 +157,42 @@ def load_cifar10_lt(source=None, *, imbalance_ratio: float = 100, max_per_class=
     >>> data.class_counts.tolist()  # doctest: +SKIP
     [1000, 599, 359, 215, 129, 77, 46, 27, 16, 10]
     """
-    return _load_lt("cifar10", source=source, imbalance_ratio=imbalance_ratio,
-                    max_per_class=max_per_class, random_state=random_state,
-                    return_X_y=return_X_y, data_home=data_home, verbose=verbose,
-                    n_val_per_class=n_val_per_class)
+    return _load_lt(
+        "cifar10",
+        source=source,
+        imbalance_ratio=imbalance_ratio,
+        max_per_class=max_per_class,
+        random_state=random_state,
+        return_X_y=return_X_y,
+        data_home=data_home,
+        verbose=verbose,
+        n_val_per_class=n_val_per_class,
+    )
 
 
-def load_cifar100_lt(source=None, *, imbalance_ratio: float = 100, max_per_class=None,
-                     random_state=0, return_X_y: bool = False, data_home=None,
-                    verbose: int = 0):
+def load_cifar100_lt(
+    source=None,
+    *,
+    imbalance_ratio: float = 100,
+    max_per_class=None,
+    random_state=0,
+    return_X_y: bool = False,
+    data_home=None,
+    verbose: int = 0,
+):
     """Load CIFAR100-LT (fine labels); a preset of :func:`load_image_dataset`.
 
     The default source is ``$SKLEARN_LTDD_CIFAR100``, else the hub id
     ``"uoft-cs/cifar100"``; with ``max_per_class=None`` the head class keeps
     all 500 images (10,847 images at r=100).
     """
-    return _load_lt("cifar100", source=source, imbalance_ratio=imbalance_ratio,
-                    max_per_class=max_per_class, random_state=random_state,
-                    return_X_y=return_X_y, data_home=data_home, verbose=verbose)
+    return _load_lt(
+        "cifar100",
+        source=source,
+        imbalance_ratio=imbalance_ratio,
+        max_per_class=max_per_class,
+        random_state=random_state,
+        return_X_y=return_X_y,
+        data_home=data_home,
+        verbose=verbose,
+    )

@@ -28,8 +28,7 @@ def _pick_splits(dataset, source: str, require_test: bool) -> dict:
     return splits
 
 
-def _find_column(features, given, *, kind, names, what: str, source: str,
-                 exclude=()) -> str:
+def _find_column(features, given, *, kind, names, what: str, source: str, exclude=()) -> str:
     """The column named by ``given`` or, when None, the one found automatically."""
     columns = list(features)
     features = {k: v for k, v in features.items() if k not in exclude}
@@ -47,8 +46,11 @@ def _find_column(features, given, *, kind, names, what: str, source: str,
     named = [name for name in names if name in (typed or list(features))]
     if named:
         return named[0]
-    several = f"several {kind.__name__} columns {typed}" if typed else (
-        f"no {kind.__name__} column and no column with a usual {what} name {list(names)}")
+    several = (
+        f"several {kind.__name__} columns {typed}"
+        if typed
+        else (f"no {kind.__name__} column and no column with a usual {what} name {list(names)}")
+    )
     raise ValueError(
         f"Could not find the {what} column of source={source!r}: it has {several}; "
         f"its columns are {columns}. Pass {what}_column='<name>'."
@@ -107,17 +109,26 @@ def _encode_labels(raw: dict, feature, source: str):
     return {split: np.searchsorted(names, v).astype(np.int64) for split, v in values.items()}, names
 
 
-def _decode_dataset(dataset, *, source: str, image_column, label_column, image_size,
-                    require_test: bool) -> dict:
+def _decode_dataset(
+    dataset, *, source: str, image_column, label_column, image_size, require_test: bool
+) -> dict:
     """The uint8 images and int64 label codes of a ``DatasetDict``'s splits."""
     from datasets import ClassLabel, Image
 
     splits = _pick_splits(dataset, source, require_test)
     features = splits["train"].features
-    image_col = _find_column(features, image_column, kind=Image, names=_IMAGE_NAMES,
-                             what="image", source=source)
-    label_col = _find_column(features, label_column, kind=ClassLabel, names=_LABEL_NAMES,
-                             what="label", source=source, exclude=(image_col,))
+    image_col = _find_column(
+        features, image_column, kind=Image, names=_IMAGE_NAMES, what="image", source=source
+    )
+    label_col = _find_column(
+        features,
+        label_column,
+        kind=ClassLabel,
+        names=_LABEL_NAMES,
+        what="label",
+        source=source,
+        exclude=(image_col,),
+    )
     pixels, raw = {}, {}
     for split, part in splits.items():
         pixels[split], raw[split] = _decode_split(part, image_col, label_col, image_size)

@@ -11,8 +11,14 @@ from sklearn.utils import Bunch, check_random_state
 from ._long_tailed import make_long_tailed
 
 
-def load_digits_lt(*, imbalance_ratio: float = 10, n_test_per_class: int = 50,
-                   image_size: int = 16, random_state=0, return_X_y: bool = False):
+def load_digits_lt(
+    *,
+    imbalance_ratio: float = 10,
+    n_test_per_class: int = 50,
+    image_size: int = 16,
+    random_state=0,
+    return_X_y: bool = False,
+):
     """Load digits-LT, the package's embedded default (no download).
 
     scikit-learn's 1,797 handwritten 8x8 digits: ``n_test_per_class`` images
@@ -60,17 +66,17 @@ def load_digits_lt(*, imbalance_ratio: float = 10, n_test_per_class: int = 50,
     min_count = np.bincount(target).min()
     if not 1 <= n_test_per_class < min_count:
         raise ValueError(
-            f"n_test_per_class must be between 1 and {min_count - 1}, got "
-            f"{n_test_per_class!r}."
+            f"n_test_per_class must be between 1 and {min_count - 1}, got {n_test_per_class!r}."
         )
-    test_idx = np.concatenate([
-        rng.permutation(np.flatnonzero(target == c))[:n_test_per_class]
-        for c in np.unique(target)
-    ])
+    test_idx = np.concatenate(
+        [rng.permutation(np.flatnonzero(target == c))[:n_test_per_class] for c in np.unique(target)]
+    )
     train_mask = np.ones(len(target), dtype=bool)
     train_mask[test_idx] = False
     X_train, y_train = make_long_tailed(
-        images[train_mask], target[train_mask], imbalance_ratio=imbalance_ratio,
+        images[train_mask],
+        target[train_mask],
+        imbalance_ratio=imbalance_ratio,
         random_state=rng,
     )
     X_test, y_test = images[np.sort(test_idx)], target[np.sort(test_idx)]
@@ -78,8 +84,9 @@ def load_digits_lt(*, imbalance_ratio: float = 10, n_test_per_class: int = 50,
     def prepare(x):
         x = torch.from_numpy(np.ascontiguousarray(x))[:, None]
         if image_size != x.shape[-1]:
-            x = F.interpolate(x, size=(image_size, image_size), mode="bilinear",
-                              align_corners=False)
+            x = F.interpolate(
+                x, size=(image_size, image_size), mode="bilinear", align_corners=False
+            )
         return x.numpy()
 
     X_train, X_test = prepare(X_train), prepare(X_test)

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_random_state
 
 from ..utils import images_from_uint8
 from ._decoding import _decode_dataset
@@ -73,8 +72,12 @@ def _looks_like_path(source) -> bool:
     if isinstance(source, os.PathLike):
         return True
     text = str(source)
-    return (text.startswith((".", "/", "~")) or "\\" in text or text.count("/") > 1
-            or Path(text).suffix.lower() in _DATA_SUFFIXES)
+    return (
+        text.startswith((".", "/", "~"))
+        or "\\" in text
+        or text.count("/") > 1
+        or Path(text).suffix.lower() in _DATA_SUFFIXES
+    )
 
 
 def _missing_folder(source) -> OSError:
@@ -149,35 +152,54 @@ def _open_source(source: str, *, what: str, hint: str, cache_dir=None, verbose=0
             return load_dataset(**kwargs, cache_dir=cache_dir)
     except Exception as exc:  # offline, unknown id, unreadable folder
         raise OSError(
-            f"Could not load {what} from source={source!r} "
-            f"({type(exc).__name__}: {exc}). {hint}"
+            f"Could not load {what} from source={source!r} ({type(exc).__name__}: {exc}). {hint}"
         ) from exc
 
 
-def _decode_source(source: str, *, image_column, label_column, image_size,
-                   data_home=None, require_test: bool = False, what: str = "images",
-                   hint: str = _SOURCE_HINT, verbose=0) -> dict:
+def _decode_source(
+    source: str,
+    *,
+    image_column,
+    label_column,
+    image_size,
+    data_home=None,
+    require_test: bool = False,
+    what: str = "images",
+    hint: str = _SOURCE_HINT,
+    verbose=0,
+) -> dict:
     """Decode every split of ``source``: uint8 (n, H, W, C) images, int64 codes."""
     if not Path(source).expanduser().is_dir():  # a hub id: keep its download cached
         dataset = _open_source(source, what=what, hint=hint, verbose=verbose)
-        return _decode_dataset(dataset, source=source,
-                               image_column=image_column, label_column=label_column,
-                               image_size=image_size, require_test=require_test)
+        return _decode_dataset(
+            dataset,
+            source=source,
+            image_column=image_column,
+            label_column=label_column,
+            image_size=image_size,
+            require_test=require_test,
+        )
     # A local folder: the Arrow copy ``datasets`` prepares is only needed while
     # decoding, so it goes to a scratch folder, not to the global HF cache.
-    with tempfile.TemporaryDirectory(dir=get_data_home(data_home), prefix="hf-scratch-",
-                                     ignore_cleanup_errors=True) as cache_dir:
-        dataset = _open_source(source, what=what, hint=hint, cache_dir=cache_dir,
-                               verbose=verbose)
-        arrays = _decode_dataset(dataset, source=source, image_column=image_column,
-                                 label_column=label_column, image_size=image_size,
-                                 require_test=require_test)
+    with tempfile.TemporaryDirectory(
+        dir=get_data_home(data_home), prefix="hf-scratch-", ignore_cleanup_errors=True
+    ) as cache_dir:
+        dataset = _open_source(source, what=what, hint=hint, cache_dir=cache_dir, verbose=verbose)
+        arrays = _decode_dataset(
+            dataset,
+            source=source,
+            image_column=image_column,
+            label_column=label_column,
+            image_size=image_size,
+            require_test=require_test,
+        )
         del dataset
     return arrays
 
 
-def _load_decoded(source: str, *, name: str, options: tuple, data_home, cache: bool,
-                  **decode) -> dict:
+def _load_decoded(
+    source: str, *, name: str, options: tuple, data_home, cache: bool, **decode
+) -> dict:
     """The decoded arrays of ``source``, read from / written to the disk cache."""
     if not cache:
         return _decode_source(source, data_home=data_home, **decode)
@@ -200,7 +222,8 @@ def _check_image_size(image_size):
     try:
         sides = tuple(sides)
         valid = len(sides) == 2 and all(
-            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sides)
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sides
+        )
     except TypeError:
         valid = False
     if isinstance(image_size, bool) or not valid:
@@ -217,8 +240,9 @@ def _split_train_test(arrays: dict, *, test_size, random_state, source: str) -> 
         return arrays
     y = arrays["y_train"]
     try:
-        train, test = train_test_split(np.arange(len(y)), test_size=test_size,
-                                       stratify=y, random_state=random_state)
+        train, test = train_test_split(
+            np.arange(len(y)), test_size=test_size, stratify=y, random_state=random_state
+        )
     except ValueError as exc:
         raise ValueError(
             f"source={source!r} has no test split, and the stratified split with "
@@ -227,8 +251,13 @@ def _split_train_test(arrays: dict, *, test_size, random_state, source: str) -> 
             f"test split."
         ) from exc
     train, test = np.sort(train), np.sort(test)
-    return {**arrays, "X_train": arrays["X_train"][train], "y_train": y[train],
-            "X_test": arrays["X_train"][test], "y_test": y[test]}
+    return {
+        **arrays,
+        "X_train": arrays["X_train"][train],
+        "y_train": y[train],
+        "X_test": arrays["X_train"][test],
+        "y_test": y[test],
+    }
 
 
 def _left_out(y, used, n_per_class, random_state):
@@ -249,23 +278,41 @@ def _left_out(y, used, n_per_class, random_state):
     return np.sort(np.concatenate(chosen))
 
 
-def _assemble(arrays: dict, *, source: str, test_size, imbalance_ratio, max_per_class,
-              mean, std, random_state, n_val_per_class=None) -> Bunch:
+def _assemble(
+    arrays: dict,
+    *,
+    source: str,
+    test_size,
+    imbalance_ratio,
+    max_per_class,
+    mean,
+    std,
+    random_state,
+    n_val_per_class=None,
+) -> Bunch:
     """Split, make long-tailed, normalise: the Bunch of :func:`load_image_dataset`."""
     has_test = "X_test" in arrays
-    arrays = _split_train_test(arrays, test_size=test_size, random_state=random_state,
-                               source=source)
+    arrays = _split_train_test(
+        arrays, test_size=test_size, random_state=random_state, source=source
+    )
     X_train, y_train = arrays["X_train"], arrays["y_train"]
     long_tailed = imbalance_ratio is not None or max_per_class is not None
     if n_val_per_class is not None and not long_tailed:
-        raise ValueError("n_val_per_class draws from the images the long-tailed set leaves "
-                         "out; give imbalance_ratio or max_per_class too, or None.")
+        raise ValueError(
+            "n_val_per_class draws from the images the long-tailed set leaves "
+            "out; give imbalance_ratio or max_per_class too, or None."
+        )
     val = None
     if long_tailed:
         ratio = 1 if imbalance_ratio is None else imbalance_ratio
-        _, y_train, idx = make_long_tailed(y_train, y_train, imbalance_ratio=ratio,
-                                           max_per_class=max_per_class,
-                                           random_state=random_state, return_indices=True)
+        _, y_train, idx = make_long_tailed(
+            y_train,
+            y_train,
+            imbalance_ratio=ratio,
+            max_per_class=max_per_class,
+            random_state=random_state,
+            return_indices=True,
+        )
         if n_val_per_class is not None:
             val = _left_out(arrays["y_train"], idx, int(n_val_per_class), random_state)
         X_train = X_train[idx]
@@ -280,14 +327,15 @@ def _assemble(arrays: dict, *, source: str, test_size, imbalance_ratio, max_per_
     X_test = images_from_uint8(arrays["X_test"], mean=mean, std=std)
     extra = {}
     if val is not None:
-        extra = {"X_val": images_from_uint8(arrays["X_train"][val], mean=mean, std=std),
-                 "y_val": arrays["y_train"][val]}
+        extra = {
+            "X_val": images_from_uint8(arrays["X_train"][val], mean=mean, std=std),
+            "y_val": arrays["y_train"][val],
+        }
     n_classes = len(arrays["target_names"])
     counts = np.bincount(y_train, minlength=n_classes)
     profile = "as in the source"
     if long_tailed:
-        profile = (f"long-tailed: imbalance ratio {ratio}, head class "
-                   f"{int(counts.max())} images")
+        profile = f"long-tailed: imbalance ratio {ratio}, head class {int(counts.max())} images"
     test = "the source's test split" if has_test else f"a stratified split (test_size={test_size})"
     return Bunch(
         X_train=X_train,
@@ -308,13 +356,23 @@ def _assemble(arrays: dict, *, source: str, test_size, imbalance_ratio, max_per_
     )
 
 
-def load_image_dataset(source: str | os.PathLike, *, image_column: str | None = None,
-                       label_column: str | None = None,
-                       image_size: int | tuple[int, int] | None = None,
-                       test_size: float | int = 0.2, imbalance_ratio: float | None = None,
-                       max_per_class: int | None = None, mean=None, std=None,
-                       random_state=0, return_X_y: bool = False, data_home=None,
-                       cache: bool = True, verbose: int = 0):
+def load_image_dataset(
+    source: str | os.PathLike,
+    *,
+    image_column: str | None = None,
+    label_column: str | None = None,
+    image_size: int | tuple[int, int] | None = None,
+    test_size: float | int = 0.2,
+    imbalance_ratio: float | None = None,
+    max_per_class: int | None = None,
+    mean=None,
+    std=None,
+    random_state=0,
+    return_X_y: bool = False,
+    data_home=None,
+    cache: bool = True,
+    verbose: int = 0,
+):
     """Load any image classification data set, optionally made long-tailed.
 
     The data are read with the Hugging Face ``datasets`` library from a hub
@@ -422,12 +480,27 @@ def load_image_dataset(source: str | os.PathLike, *, image_column: str | None = 
     size = _check_image_size(image_size)
     source = str(source)
     options = ("load_image_dataset", image_column, label_column, size)
-    arrays = _load_decoded(source, name="images", options=options, data_home=data_home,
-                           cache=cache, image_column=image_column,
-                           label_column=label_column, image_size=size, verbose=verbose)
-    data = _assemble(arrays, source=source, test_size=test_size,
-                     imbalance_ratio=imbalance_ratio, max_per_class=max_per_class,
-                     mean=mean, std=std, random_state=random_state)
+    arrays = _load_decoded(
+        source,
+        name="images",
+        options=options,
+        data_home=data_home,
+        cache=cache,
+        image_column=image_column,
+        label_column=label_column,
+        image_size=size,
+        verbose=verbose,
+    )
+    data = _assemble(
+        arrays,
+        source=source,
+        test_size=test_size,
+        imbalance_ratio=imbalance_ratio,
+        max_per_class=max_per_class,
+        mean=mean,
+        std=std,
+        random_state=random_state,
+    )
     if return_X_y:
         return data.X_train, data.y_train, data.X_test, data.y_test
     return data

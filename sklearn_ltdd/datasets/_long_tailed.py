@@ -30,19 +30,26 @@ def long_tailed_counts(n_max: int, n_classes: int, imbalance_ratio: float) -> np
     """
     if imbalance_ratio < 1:
         raise ValueError(
-            f"imbalance_ratio must be >= 1 (head size / tail size), got "
-            f"{imbalance_ratio!r}."
+            f"imbalance_ratio must be >= 1 (head size / tail size), got {imbalance_ratio!r}."
         )
     if n_classes < 1:
         raise ValueError(f"n_classes must be >= 1, got {n_classes}.")
     if n_classes == 1:
         return np.array([int(n_max)])
     exponents = -np.arange(n_classes) / (n_classes - 1)
-    return np.array([int(n_max * imbalance_ratio ** e) for e in exponents])
+    return np.array([int(n_max * imbalance_ratio**e) for e in exponents])
 
 
-def make_long_tailed(X, y, *, imbalance_ratio: float = 100, max_per_class=None,
-                     class_order=None, random_state=0, return_indices: bool = False):
+def make_long_tailed(
+    X,
+    y,
+    *,
+    imbalance_ratio: float = 100,
+    max_per_class=None,
+    class_order=None,
+    random_state=0,
+    return_indices: bool = False,
+):
     """Subsample a (balanced) labelled set to the exponential long-tail profile.
 
     Class ``c`` (its position in ``class_order``) keeps
@@ -82,8 +89,7 @@ def make_long_tailed(X, y, *, imbalance_ratio: float = 100, max_per_class=None,
     X = np.asarray(X)
     if X.shape[0] != y.shape[0]:
         raise ValueError(
-            f"X and y have different numbers of samples: {X.shape[0]} and "
-            f"{y.shape[0]}."
+            f"X and y have different numbers of samples: {X.shape[0]} and {y.shape[0]}."
         )
     labels = np.unique(y) if class_order is None else np.asarray(class_order)
     missing = np.setdiff1d(np.unique(y), labels)
@@ -105,8 +111,9 @@ def make_long_tailed(X, y, *, imbalance_ratio: float = 100, max_per_class=None,
             f"{labels[short].tolist()} which have only {available[short].tolist()}."
         )
     rng = check_random_state(random_state)
-    chosen = [rng.permutation(np.flatnonzero(y == label))[:count]
-              for label, count in zip(labels, counts)]
+    chosen = [
+        rng.permutation(np.flatnonzero(y == label))[:count] for label, count in zip(labels, counts)
+    ]
     indices = np.sort(np.concatenate(chosen))
     if return_indices:
         return X[indices], y[indices], indices

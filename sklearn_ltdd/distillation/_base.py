@@ -18,8 +18,8 @@ from ..nets._modules import ConvNet
 from ..sampling._base import SamplerMixin
 from ..utils import check_images_labels, resolve_device
 from ..utils._acceleration import SpeedOptionsMixin, autocast, compiled_method
-from ..utils._deprecation import RenamedParamsMixin
 from ..utils._batching import micro_batched
+from ..utils._deprecation import RenamedParamsMixin
 from ..utils._random import torch_generator, torch_seed
 from ..utils._validation import check_option
 from ._checkpoint import CheckpointMixin
@@ -31,8 +31,14 @@ INITIALISATIONS = ("real", "noise")
 _ITERATION, _EXPERT_PASS, _EXPERTS = 0, 1, 2
 
 
-class BaseDistiller(CheckpointMixin, SpeedOptionsMixin, RenamedParamsMixin, SamplerMixin,
-                    BaseEstimator, metaclass=ABCMeta):
+class BaseDistiller(
+    CheckpointMixin,
+    SpeedOptionsMixin,
+    RenamedParamsMixin,
+    SamplerMixin,
+    BaseEstimator,
+    metaclass=ABCMeta,
+):
     """Base class of the distillers: a sampler that returns a synthetic set.
 
     ``fit_resample(X, y)`` validates the data, encodes the labels, builds or
@@ -68,10 +74,23 @@ class BaseDistiller(CheckpointMixin, SpeedOptionsMixin, RenamedParamsMixin, Samp
     _initialisations = INITIALISATIONS
     _min_iterations = 1  # statistics matching may skip its recovery (0)
 
-    def __init__(self, *, ipc=10, n_iterations=1000, module=ConvNet, module_params=None,
-                 init="real", augmentation=None, precision="fp32", compile=False,
-                 micro_batch="auto", device="auto", random_state=None, verbose=0,
-                 warm_start=False):
+    def __init__(
+        self,
+        *,
+        ipc=10,
+        n_iterations=1000,
+        module=ConvNet,
+        module_params=None,
+        init="real",
+        augmentation=None,
+        precision="fp32",
+        compile=False,
+        micro_batch="auto",
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
         self.ipc = ipc
         self.n_iterations = n_iterations
         self.module = module
@@ -126,8 +145,9 @@ class BaseDistiller(CheckpointMixin, SpeedOptionsMixin, RenamedParamsMixin, Samp
         # Per-fit working state (generators do not pickle): removed at the end.
         self._rng = rng
         self._generator = torch_generator(rng, self.device_)
-        self._factory = ModuleFactory(self.module, self.input_shape_, len(self.classes_),
-                                      self.module_params, self.device_)
+        self._factory = ModuleFactory(
+            self.module, self.input_shape_, len(self.classes_), self.module_params, self.device_
+        )
         self._compile, self._micro = self._resolve_speed(self.device_, self._factory(0))
         try:
             self._fit_synthetic(X, y_enc, rng, continuing)
@@ -164,8 +184,7 @@ class BaseDistiller(CheckpointMixin, SpeedOptionsMixin, RenamedParamsMixin, Samp
         state = getattr(self, "resume_state_", None) or {}
         if "syn" in state:
             return torch.as_tensor(state["syn"], device=self.device_).clone()
-        return self._to_working_space(torch.as_tensor(self.X_syn_, device=self.device_),
-                                      fit=False)
+        return self._to_working_space(torch.as_tensor(self.X_syn_, device=self.device_), fit=False)
 
     def _store_synthetic(self, syn, history, losses):
         """The fitted attributes of a finished fit."""
@@ -218,7 +237,8 @@ class BaseDistiller(CheckpointMixin, SpeedOptionsMixin, RenamedParamsMixin, Samp
         """Give an SGD optimiser the momentum buffer ``buffer`` for ``tensor``."""
         if buffer is not None:
             optimizer.state[tensor]["momentum_buffer"] = torch.as_tensor(
-                buffer, device=tensor.device, dtype=tensor.dtype).clone()
+                buffer, device=tensor.device, dtype=tensor.dtype
+            ).clone()
 
     @staticmethod
     def _momentum_of(optimizer, tensor):
@@ -244,7 +264,8 @@ class BaseDistiller(CheckpointMixin, SpeedOptionsMixin, RenamedParamsMixin, Samp
 
     # -- helpers ---------------------------------------------------------------
     def _autocast(self):
-        """bfloat16 autocast for ``precision="bf16"`` (see :func:`~sklearn_ltdd.utils._acceleration.autocast`)."""
+        """bfloat16 autocast for ``precision="bf16"``
+        (:func:`~sklearn_ltdd.utils._acceleration.autocast`)."""
         return autocast(self.precision, self.device_)
 
     def _accelerated(self, module, method="forward", micro=True):
@@ -259,8 +280,9 @@ class BaseDistiller(CheckpointMixin, SpeedOptionsMixin, RenamedParamsMixin, Samp
         check_scalar(self.ipc, "ipc", numbers.Integral, min_val=1)
         self._check_speed_options()
         self._warn_renamed()
-        check_scalar(self.n_iterations, "n_iterations", numbers.Integral,
-                     min_val=self._min_iterations)
+        check_scalar(
+            self.n_iterations, "n_iterations", numbers.Integral, min_val=self._min_iterations
+        )
         check_option(self.init, self._initialisations, "init")
         if self.module_params is not None and not isinstance(self.module_params, dict):
             raise TypeError(
@@ -280,8 +302,7 @@ class BaseDistiller(CheckpointMixin, SpeedOptionsMixin, RenamedParamsMixin, Samp
         """The distillers whose augmentation is DSA or nothing: a clear error otherwise."""
         if not (self.augmentation in (None, "dsa") or isinstance(self.augmentation, DSA)):
             raise ValueError(
-                f"augmentation must be 'dsa', None or a DSA instance, got "
-                f"{self.augmentation!r}."
+                f"augmentation must be 'dsa', None or a DSA instance, got {self.augmentation!r}."
             )
 
     def _can_continue(self, X, encoder) -> bool:
@@ -382,8 +403,14 @@ class BaseDistiller(CheckpointMixin, SpeedOptionsMixin, RenamedParamsMixin, Samp
         augmentation), so the two never share random numbers.
         """
         first = self._iterations_done
-        return [(first + i, self._derived_seed(_ITERATION, first + i, 0),
-                 self._derived_seed(_ITERATION, first + i, 1)) for i in range(n)]
+        return [
+            (
+                first + i,
+                self._derived_seed(_ITERATION, first + i, 0),
+                self._derived_seed(_ITERATION, first + i, 1),
+            )
+            for i in range(n)
+        ]
 
     def _progress(self, n, desc):
         return tqdm(range(n), desc=desc, disable=not self.verbose, leave=False)
@@ -450,8 +477,11 @@ class BaseDistiller(CheckpointMixin, SpeedOptionsMixin, RenamedParamsMixin, Samp
             learned = getattr(self, "learned_lr_", None)
             raise ValueError(
                 f"The evaluation's learning rate is {recipe['lr']:.3g}"
-                + (f" (the learned step size is {learned:.3g}, not positive)"
-                   if learned is not None and "lr" not in params else "")
+                + (
+                    f" (the learned step size is {learned:.3g}, not positive)"
+                    if learned is not None and "lr" not in params
+                    else ""
+                )
                 + "; pass lr=... (a positive number) to make_evaluator."
             )
         clf = ConvNetClassifier(**recipe)
@@ -497,4 +527,3 @@ class BaseDistiller(CheckpointMixin, SpeedOptionsMixin, RenamedParamsMixin, Samp
     def _evaluation_transform(self):
         """A fitted transformer applied before the evaluation classifier, or None."""
         return None
-

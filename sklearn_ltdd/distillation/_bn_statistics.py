@@ -28,6 +28,7 @@ def captured_inputs(layers):
     def hook_for(position):
         def hook(module, args):
             inputs[position] = args[0]
+
         return hook
 
     handles = [layer.register_forward_pre_hook(hook_for(k)) for k, layer in enumerate(layers)]
@@ -91,7 +92,7 @@ def class_statistics(module, layers, X, y, n_classes, batch_size=256, transform=
     try:
         with torch.no_grad(), captured_inputs(layers) as inputs:
             for start in range(0, X.shape[0], batch_size):
-                xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+                xb, yb = X[start : start + batch_size], y[start : start + batch_size]
                 module(xb if transform is None else transform(xb))
                 counts = torch.bincount(yb, minlength=n_classes).double()
                 present = counts > 0
@@ -127,7 +128,7 @@ def targets_from_classes(class_mean, class_var, variance="mixture"):
     if variance == "class_mean":
         var = [v.mean(0) for v in class_var]
     else:
-        var = [(v + m ** 2).mean(0) - g ** 2 for m, v, g in zip(class_mean, class_var, mean)]
+        var = [(v + m**2).mean(0) - g**2 for m, v, g in zip(class_mean, class_var, mean)]
     return BNTargets(mean, [v.clamp_min(0) for v in var], class_mean, class_var)
 
 
@@ -145,8 +146,9 @@ def recalibrated_copy(module, X, y, n_classes, variance="mixture", transform=Non
     module = copy.deepcopy(module)
     layers = batch_norm_layers(module)
     for k, layer in enumerate(layers):
-        class_mean, class_var = class_statistics(module, layers[k:k + 1], X, y, n_classes,
-                                                 transform=transform)
+        class_mean, class_var = class_statistics(
+            module, layers[k : k + 1], X, y, n_classes, transform=transform
+        )
         targets = targets_from_classes(class_mean, class_var, variance)
         with torch.no_grad():
             layer.running_mean.copy_(targets.mean[0])
@@ -156,13 +158,17 @@ def recalibrated_copy(module, X, y, n_classes, variance="mixture", transform=Non
 
 def running_targets(layers, class_mean, class_var):
     """The network's own running statistics as global targets (SRe2L: no recalibration)."""
-    return BNTargets([layer.running_mean.detach().float() for layer in layers],
-                     [layer.running_var.detach().float() for layer in layers],
-                     class_mean, class_var)
+    return BNTargets(
+        [layer.running_mean.detach().float() for layer in layers],
+        [layer.running_var.detach().float() for layer in layers],
+        class_mean,
+        class_var,
+    )
 
 
-def statistics_loss(inputs, targets: BNTargets, n_classes: int, class_weight: float,
-                    first_layer_weight: float = 1.0):
+def statistics_loss(
+    inputs, targets: BNTargets, n_classes: int, class_weight: float, first_layer_weight: float = 1.0
+):
     """Distance of a class-sorted synthetic batch's statistics to ``targets``.
 
     Per layer, the l2 distances (not squared, as SRe2L and the uni-level
@@ -183,8 +189,9 @@ def statistics_loss(inputs, targets: BNTargets, n_classes: int, class_weight: fl
             blocks = flat.view(n_classes, -1, *flat.shape[1:])
             c_mean = blocks.mean((1, 3))
             c_var = blocks.var((1, 3), unbiased=False)
-            per_class = ((c_mean - targets.class_mean[k]).norm(dim=1)
-                         + (c_var - targets.class_var[k]).norm(dim=1))
+            per_class = (c_mean - targets.class_mean[k]).norm(dim=1) + (
+                c_var - targets.class_var[k]
+            ).norm(dim=1)
             layer = layer + class_weight * per_class.mean()
         total = total + (first_layer_weight if k == 0 else 1.0) * layer
     return total

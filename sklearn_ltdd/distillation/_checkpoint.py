@@ -31,8 +31,16 @@ class CheckpointMixin:
 
     # -- checkpoints -------------------------------------------------------------
     #: Fitted attributes a checkpoint holds (besides ``resume_state_``).
-    _checkpoint_attributes = ("classes_", "input_shape_", "n_features_in_", "X_syn_",
-                              "y_syn_", "loss_history_", "n_iter_", "random_seed_")
+    _checkpoint_attributes = (
+        "classes_",
+        "input_shape_",
+        "n_features_in_",
+        "X_syn_",
+        "y_syn_",
+        "loss_history_",
+        "n_iter_",
+        "random_seed_",
+    )
     #: Version of the order in which a fit draws its random numbers. A
     #: checkpoint of another version cannot be continued exactly (the rest of
     #: the run would draw differently from a run that never stopped), so
@@ -40,8 +48,17 @@ class CheckpointMixin:
     _stream_version = 2
     #: Parameters that may differ between the fit that saved a checkpoint and
     #: the estimator that continues from it.
-    _checkpoint_free_params = ("n_iterations", "warm_start", "verbose", "device", "memory",
-                               "experts", "batch_classes", "cuda_graphs", "n_jobs")
+    _checkpoint_free_params = (
+        "n_iterations",
+        "warm_start",
+        "verbose",
+        "device",
+        "memory",
+        "experts",
+        "batch_classes",
+        "cuda_graphs",
+        "n_jobs",
+    )
 
     def _checkpoint_params(self) -> dict:
         """Parameters as JSON-able values, less those a continuation may change."""
@@ -84,14 +101,24 @@ class CheckpointMixin:
                 "numeric or string labels; this fit used objects "
                 f"({self.classes_[:3].tolist()}...). Encode the labels first."
             )
-        arrays = {f"attr__{name}": np.asarray(getattr(self, name))
-                  for name in self._checkpoint_attributes}
-        arrays.update({f"state__{k}": np.asarray(v) for k, v in self.resume_state_.items()
-                       if v is not None})
-        arrays.update({f"attr__{name}": np.asarray(getattr(self, name))
-                       for name in self._extra_checkpoint_attributes() if hasattr(self, name)})
-        meta = {"estimator": type(self).__name__, "params": self._checkpoint_params(),
-                "stream_version": self._stream_version}
+        arrays = {
+            f"attr__{name}": np.asarray(getattr(self, name)) for name in self._checkpoint_attributes
+        }
+        arrays.update(
+            {f"state__{k}": np.asarray(v) for k, v in self.resume_state_.items() if v is not None}
+        )
+        arrays.update(
+            {
+                f"attr__{name}": np.asarray(getattr(self, name))
+                for name in self._extra_checkpoint_attributes()
+                if hasattr(self, name)
+            }
+        )
+        meta = {
+            "estimator": type(self).__name__,
+            "params": self._checkpoint_params(),
+            "stream_version": self._stream_version,
+        }
         np.savez_compressed(file, meta=np.asarray(json.dumps(meta)), **arrays)
 
     def load_checkpoint(self, file, X=None, y=None):
@@ -142,8 +169,9 @@ class CheckpointMixin:
             ours = self._checkpoint_params()
             differ = {k: (v, ours.get(k)) for k, v in meta["params"].items() if ours.get(k) != v}
             if differ:
-                listed = ", ".join(f"{k}={new!r} (saved: {old!r})"
-                                   for k, (old, new) in sorted(differ.items()))
+                listed = ", ".join(
+                    f"{k}={new!r} (saved: {old!r})" for k, (old, new) in sorted(differ.items())
+                )
                 raise ValueError(
                     f"The checkpoint was saved with other parameters: {listed}. "
                     f"Set them as saved (set_params) to continue that distillation."
@@ -152,12 +180,14 @@ class CheckpointMixin:
                 if key.startswith("attr__"):
                     value = data[key]
                     setattr(self, key[6:], value.item() if value.ndim == 0 else value)
-            self.resume_state_ = {key[7:]: data[key] for key in data.files
-                                  if key.startswith("state__")}
+            self.resume_state_ = {
+                key[7:]: data[key] for key in data.files if key.startswith("state__")
+            }
         self.input_shape_ = tuple(int(v) for v in self.input_shape_)
         self._check_params()  # resolves the "auto" settings the attributes below need
-        self.sampling_strategy_ = {label: self._images_per_class()
-                                   for label in self.classes_.tolist()}
+        self.sampling_strategy_ = {
+            label: self._images_per_class() for label in self.classes_.tolist()
+        }
         if X is not None:
             X = check_image_array(X, ndim=(len(self.input_shape_) + 1,))
             if tuple(X.shape[1:]) != self.input_shape_:
@@ -166,8 +196,9 @@ class CheckpointMixin:
                     f"distillation ran on {self.input_shape_}; pass its training images."
                 )
             self.device_ = resolve_device(self.device)
-            self._restore_data_state(torch.as_tensor(X, device=self.device_),
-                                     None if y is None else np.asarray(y))
+            self._restore_data_state(
+                torch.as_tensor(X, device=self.device_), None if y is None else np.asarray(y)
+            )
         return self
 
     def _extra_checkpoint_attributes(self):

@@ -48,7 +48,7 @@ def _k_center(features, order, k):
     for _ in range(1, min(k, len(order))):
         nxt = int(torch.argmax(distance))
         chosen.append(nxt)
-        distance = torch.minimum(distance, torch.cdist(pool, pool[nxt:nxt + 1]).squeeze(1))
+        distance = torch.minimum(distance, torch.cdist(pool, pool[nxt : nxt + 1]).squeeze(1))
     return [order[i] for i in chosen]
 
 
@@ -70,8 +70,20 @@ def _round_robin(scores, count):
     return chosen
 
 
-def confident_crops(X, y, n_classes, ipc, score, generator, n_crops=5, scale=(0.5, 1.0),
-                    batch_size=512, whole_below=0, diversity=1.0, features=None):
+def confident_crops(
+    X,
+    y,
+    n_classes,
+    ipc,
+    score,
+    generator,
+    n_crops=5,
+    scale=(0.5, 1.0),
+    batch_size=512,
+    whole_below=0,
+    diversity=1.0,
+    features=None,
+):
     """The uni-level framework's confidence-guided, multi-round initialisation.
 
     Every real image of a class gets ``n_crops`` candidates: the image itself
@@ -113,7 +125,7 @@ def confident_crops(X, y, n_classes, ipc, score, generator, n_crops=5, scale=(0.
             params[:, 1] = identity_crops(len(members), X.device)
             params[:, 1, 3] = -1.0
             extra = max(math.ceil(ipc / max(len(members), 1)) - 2, 0)
-            params = params[:, :2 + extra]
+            params = params[:, : 2 + extra]
             k = params.shape[1]
         flat = params.reshape(-1, 4)
         rows = members.repeat_interleave(k)

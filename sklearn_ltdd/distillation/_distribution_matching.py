@@ -20,10 +20,20 @@ from ._gm_steps import _ClassBatches
 #: Settings of each method's documented command (DM: the DatasetCondensation
 #: README's ``main_DM.py`` command; IDM: ``command.txt`` of uitrbn/IDM).
 METHOD_DEFAULTS = {
-    "dm": {"lr_img": 1.0, "expansion": False, "n_networks": 0, "ce_weight": 0.0,
-           "class_steps": False},
-    "idm": {"lr_img": 0.2, "expansion": True, "n_networks": 100, "ce_weight": 0.5,
-            "class_steps": True},
+    "dm": {
+        "lr_img": 1.0,
+        "expansion": False,
+        "n_networks": 0,
+        "ce_weight": 0.0,
+        "class_steps": False,
+    },
+    "idm": {
+        "lr_img": 0.2,
+        "expansion": True,
+        "n_networks": 100,
+        "ce_weight": 0.5,
+        "class_steps": True,
+    },
 }
 BALANCES = (None, "sampling", "logit_adjusted")
 
@@ -169,18 +179,52 @@ class DistributionMatchingDistiller(BaseDistiller):
 
     _renamed_params = {"batch_net": "network_batch"}
 
-    def __init__(self, *, ipc=10, n_iterations=20000, method="dm", lr_img="auto", batch_real=256, expansion="auto",
-                 n_networks="auto", network_interval=30, network_steps=10,
-                 networks_trained=2, lr_net=0.01, batch_net=256, ce_weight="auto",
-                 class_steps="auto", balance=None, init="real", augmentation="dsa",
-                 module=ConvNet, module_params=None, precision="fp32", compile=False,
-                 micro_batch="auto", device="auto", random_state=None, verbose=0,
-                 warm_start=False, network_batch="deprecated"):
-        super().__init__(ipc=ipc, n_iterations=n_iterations, module=module, module_params=module_params,
-                         init=init, augmentation=augmentation, precision=precision,
-                         compile=compile, micro_batch=micro_batch, device=device,
-                         random_state=random_state, verbose=verbose,
-                         warm_start=warm_start)
+    def __init__(
+        self,
+        *,
+        ipc=10,
+        n_iterations=20000,
+        method="dm",
+        lr_img="auto",
+        batch_real=256,
+        expansion="auto",
+        n_networks="auto",
+        network_interval=30,
+        network_steps=10,
+        networks_trained=2,
+        lr_net=0.01,
+        batch_net=256,
+        ce_weight="auto",
+        class_steps="auto",
+        balance=None,
+        init="real",
+        augmentation="dsa",
+        module=ConvNet,
+        module_params=None,
+        precision="fp32",
+        compile=False,
+        micro_batch="auto",
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        network_batch="deprecated",
+    ):
+        super().__init__(
+            ipc=ipc,
+            n_iterations=n_iterations,
+            module=module,
+            module_params=module_params,
+            init=init,
+            augmentation=augmentation,
+            precision=precision,
+            compile=compile,
+            micro_batch=micro_batch,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
         self.method = method
         self.lr_img = lr_img
         self.batch_real = batch_real
@@ -203,8 +247,9 @@ class DistributionMatchingDistiller(BaseDistiller):
         table = dict(METHOD_DEFAULTS[self.method])
         if self.method == "idm" and self.ipc >= 50:
             table["ce_weight"] = 0.1
-        s = self._resolve_auto(table, ("lr_img", "expansion", "n_networks", "ce_weight",
-                                       "class_steps"))
+        s = self._resolve_auto(
+            table, ("lr_img", "expansion", "n_networks", "ce_weight", "class_steps")
+        )
         check_scalar(s["lr_img"], "lr_img", numbers.Real, min_val=0, include_boundaries="neither")
         check_scalar(s["ce_weight"], "ce_weight", numbers.Real, min_val=0)
         check_scalar(s["n_networks"], "n_networks", numbers.Integral, min_val=0)
@@ -221,8 +266,11 @@ class DistributionMatchingDistiller(BaseDistiller):
 
     def _evaluation_params(self):
         # Both codes' evaluate_synset: 1000 epochs (range(1000 + 1)) with DSA at 0.01.
-        return {"max_epochs": 1001, "lr": 0.01,
-                "augmentation": "dsa" if self.augmentation is not None else None}
+        return {
+            "max_epochs": 1001,
+            "lr": 0.01,
+            "augmentation": "dsa" if self.augmentation is not None else None,
+        }
 
     def _divergence_hint(self):
         return f"Lower lr_img (currently {self.settings_['lr_img']!r})."
@@ -267,9 +315,13 @@ class DistributionMatchingDistiller(BaseDistiller):
     def _new_queue_network(self, *key):
         net = self._frozen_network(self._derived_seed(_QUEUE_NET, *key))
         params = list(net.parameters())
-        return {"net": net, "params": params,
-                "momentum": [torch.zeros_like(p) for p in params],
-                "correct": 0.0, "seen": 0.0}
+        return {
+            "net": net,
+            "params": params,
+            "momentum": [torch.zeros_like(p) for p in params],
+            "correct": 0.0,
+            "seen": 0.0,
+        }
 
     def _queue_training_terms(self, y, n_classes):
         """What ``balance`` changes in the queue's training, computed once per fit:
@@ -277,8 +329,7 @@ class DistributionMatchingDistiller(BaseDistiller):
         the logits (``"logit_adjusted"``), each None when not used."""
         counts = torch.bincount(y, minlength=n_classes).float()
         weights = (1.0 / counts)[y] if self.balance == "sampling" else None
-        log_prior = torch.log(counts / counts.sum()) if self.balance == "logit_adjusted" \
-            else None
+        log_prior = torch.log(counts / counts.sum()) if self.balance == "logit_adjusted" else None
         return weights, log_prior
 
     def _queue_step(self, queue, it, X, y, terms):
@@ -291,8 +342,7 @@ class DistributionMatchingDistiller(BaseDistiller):
         rng = np.random.default_rng(self._derived_seed(_QUEUE_TRAIN, it))
         gen = torch.Generator(device=X.device)
         gen.manual_seed(self._derived_seed(_QUEUE_TRAIN, it, 1))
-        chosen = rng.choice(len(queue), size=min(self.networks_trained, len(queue)),
-                            replace=False)
+        chosen = rng.choice(len(queue), size=min(self.networks_trained, len(queue)), replace=False)
         for k in chosen.tolist():
             self._train_queue_network(queue[k], X, y, terms, gen)
         if (it + 1) % 100 == 0:  # the reference resets its accuracy meters at evaluations
@@ -309,17 +359,19 @@ class DistributionMatchingDistiller(BaseDistiller):
         weights, log_prior = terms
         for _ in range(self.network_steps):
             if weights is None:
-                index = torch.randint(n, (self._param("batch_net"),), generator=gen, device=X.device)
+                index = torch.randint(
+                    n, (self._param("batch_net"),), generator=gen, device=X.device
+                )
             else:
-                index = torch.multinomial(weights, self._param("batch_net"), replacement=True,
-                                          generator=gen)
+                index = torch.multinomial(
+                    weights, self._param("batch_net"), replacement=True, generator=gen
+                )
             with torch.enable_grad():
                 for p in params:
                     p.requires_grad_(True)
                 logits = net(X[index])
                 target = y[index]
-                loss = F.cross_entropy(logits if log_prior is None else logits + log_prior,
-                                       target)
+                loss = F.cross_entropy(logits if log_prior is None else logits + log_prior, target)
                 grads = torch.autograd.grad(loss, params)
                 for p in params:
                     p.requires_grad_(False)
@@ -342,8 +394,9 @@ class DistributionMatchingDistiller(BaseDistiller):
         # The valid entries of the padded (classes, width) batches, found once:
         # real batches are used unpadded, so no statistic sees a padding entry.
         valid = sampler.weight.flatten().nonzero().squeeze(1)
-        class_of_real = torch.arange(n_classes, device=X.device).repeat_interleave(
-            sampler.width)[valid]
+        class_of_real = torch.arange(n_classes, device=X.device).repeat_interleave(sampler.width)[
+            valid
+        ]
         real_counts = sampler.weight.sum(1, keepdim=True)
         per_class = 4 * ipc if s["expansion"] else ipc
         y_syn = torch.arange(n_classes, device=X.device).repeat_interleave(per_class)
@@ -371,8 +424,11 @@ class DistributionMatchingDistiller(BaseDistiller):
                 entry = None
                 net = self._frozen_network(net_seed)
             else:
-                pick = int(torch.randint(len(queue), (1,), generator=torch.Generator()
-                                         .manual_seed(net_seed)))
+                pick = int(
+                    torch.randint(
+                        len(queue), (1,), generator=torch.Generator().manual_seed(net_seed)
+                    )
+                )
                 entry = queue[pick]
                 net = entry["net"]
             index, _ = sampler.sample()
@@ -397,8 +453,14 @@ class DistributionMatchingDistiller(BaseDistiller):
                         rows_of = torch.full((x_syn.shape[0],), c, device=X.device)
                         x_syn = dsa.apply(x_syn, aug, rows_of)
                     with self._autocast():
-                        loss = self._class_loss(net, embed, x_syn, real_means[c:c + 1], y_syn[
-                            c * per_class:(c + 1) * per_class], accuracy)
+                        loss = self._class_loss(
+                            net,
+                            embed,
+                            x_syn,
+                            real_means[c : c + 1],
+                            y_syn[c * per_class : (c + 1) * per_class],
+                            accuracy,
+                        )
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
@@ -408,8 +470,9 @@ class DistributionMatchingDistiller(BaseDistiller):
                 if dsa is not None:
                     x_syn = dsa.apply(x_syn, aug, y_syn)
                 with self._autocast():
-                    loss = self._class_loss(net, embed, x_syn, real_means, y_syn, accuracy,
-                                            n_classes)
+                    loss = self._class_loss(
+                        net, embed, x_syn, real_means, y_syn, accuracy, n_classes
+                    )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -423,8 +486,9 @@ class DistributionMatchingDistiller(BaseDistiller):
         if queue is not None:
             self._queue = queue
             self._queue_iterations = self._iterations_done + self.n_iterations
-            self.network_accuracy_ = [float(100.0 * e["correct"] / max(e["seen"], 1.0))
-                                      for e in queue]
+            self.network_accuracy_ = [
+                float(100.0 * e["correct"] / max(e["seen"], 1.0)) for e in queue
+            ]
         self._opt_state = {"syn_momentum": self._momentum_of(optimizer, syn)}
         return syn.detach(), losses.cpu().tolist()
 
@@ -444,7 +508,8 @@ class DistributionMatchingDistiller(BaseDistiller):
             else:
                 per_class = F.cross_entropy(logits, labels, reduction="none")
                 class_means = torch.zeros(n_classes, device=x_syn.device).index_add(
-                    0, labels, per_class) / torch.bincount(labels, minlength=n_classes)
+                    0, labels, per_class
+                ) / torch.bincount(labels, minlength=n_classes)
                 loss = loss + ce_weight * accuracy * class_means.sum()
         return loss
 

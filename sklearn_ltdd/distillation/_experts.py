@@ -26,10 +26,26 @@ from ..utils._batching import (
 from ._functional import FlatParameters, ModuleFactory, make_loss, stack_params
 
 
-def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs, lr,
-                              batch_size, augmentation, seed, device="cpu",
-                              n_parallel="auto", n_jobs=None, precision="fp32", compile=False,
-                              micro_batch="auto", verbose=0):
+def train_expert_trajectories(
+    X,
+    y,
+    *,
+    module,
+    module_kwargs,
+    n_experts,
+    epochs,
+    lr,
+    batch_size,
+    augmentation,
+    seed,
+    device="cpu",
+    n_parallel="auto",
+    n_jobs=None,
+    precision="fp32",
+    compile=False,
+    micro_batch="auto",
+    verbose=0,
+):
     """Train ``n_experts`` networks with plain SGD and record their parameters.
 
     Each expert starts from its own random initialisation and runs
@@ -94,10 +110,19 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
     X = np.asarray(X, dtype=np.float32)
     check_precision(precision)
     check_compile(compile)
-    task = dict(module=module, module_kwargs=module_kwargs, epochs=epochs, lr=lr,
-                batch_size=batch_size, augmentation=augmentation, device=device,
-                n_parallel=n_parallel, precision=precision, compile=compile,
-                micro_batch=micro_batch)
+    task = dict(
+        module=module,
+        module_kwargs=module_kwargs,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        augmentation=augmentation,
+        device=device,
+        n_parallel=n_parallel,
+        precision=precision,
+        compile=compile,
+        micro_batch=micro_batch,
+    )
     if n_jobs is None or n_jobs == 1:
         return _train_experts(X, y, init_seeds, stream_seeds, verbose=verbose, **task)
     from joblib import Parallel, delayed, effective_n_jobs
@@ -106,13 +131,31 @@ def train_expert_trajectories(X, y, *, module, module_kwargs, n_experts, epochs,
     parts = np.array_split(np.arange(n_experts), n_tasks)
     results = Parallel(n_jobs=n_jobs)(
         delayed(_train_experts)(X, y, init_seeds[part], stream_seeds[part], verbose=0, **task)
-        for part in parts if len(part))
+        for part in parts
+        if len(part)
+    )
     return np.concatenate(results)
 
 
-def _train_experts(X, y, init_seeds, stream_seeds, *, module, module_kwargs, epochs, lr,
-                   batch_size, augmentation, device, n_parallel, precision, compile,
-                   micro_batch, verbose):
+def _train_experts(
+    X,
+    y,
+    init_seeds,
+    stream_seeds,
+    *,
+    module,
+    module_kwargs,
+    epochs,
+    lr,
+    batch_size,
+    augmentation,
+    device,
+    n_parallel,
+    precision,
+    compile,
+    micro_batch,
+    verbose,
+):
     """The experts of the given seeds, in this process (one joblib task)."""
     device = resolve_device(device)
     n_experts = len(init_seeds)
@@ -126,30 +169,42 @@ def _train_experts(X, y, init_seeds, stream_seeds, *, module, module_kwargs, epo
     # Compiled one expert at a time (the CPU's path): a vmap over compiled code is not.
     compiled = resolve_compile(compile, device) and chunk == 1
     out, flat = None, None
-    bar = tqdm(total=n_experts * epochs, desc="expert trajectories",
-               disable=not verbose, leave=False)
+    bar = tqdm(
+        total=n_experts * epochs, desc="expert trajectories", disable=not verbose, leave=False
+    )
     for first in range(0, n_experts, chunk):
-        nets = [factory(int(s)) for s in init_seeds[first:first + chunk]]
-        generators = [torch.Generator(device=device).manual_seed(int(s))
-                      for s in stream_seeds[first:first + chunk]]
+        nets = [factory(int(s)) for s in init_seeds[first : first + chunk]]
+        generators = [
+            torch.Generator(device=device).manual_seed(int(s))
+            for s in stream_seeds[first : first + chunk]
+        ]
         params = stack_params(nets)
         if flat is None:
             flat = FlatParameters({k: v[0] for k, v in params.items()})
             out = np.empty((n_experts, epochs + 1, flat.n_params), dtype=np.float32)
         snapshots = [flat.flatten(params)]
-        micro = resolve_micro_batch(micro_batch, device, compiled, has_batch_statistics(nets[0]),
-                                    activation_size(nets[0]))
+        micro = resolve_micro_batch(
+            micro_batch, device, compiled, has_batch_statistics(nets[0]), activation_size(nets[0])
+        )
         micro = micro if len(nets) == 1 else None  # a vmap over experts: whole batches
         loss_fn = make_loss(nets[0], micro)
         if compiled or precision != "fp32":
             loss_fn = _accelerated_loss(nets[0], compiled, precision, device, micro)
         for _ in range(epochs):
-            params = _train_epoch(loss_fn, params, X_t, y_t, lr, batch_size,
-                                  augmentation, generators,
-                                  step=loss_fn.grad if hasattr(loss_fn, "grad") else None)
+            params = _train_epoch(
+                loss_fn,
+                params,
+                X_t,
+                y_t,
+                lr,
+                batch_size,
+                augmentation,
+                generators,
+                step=loss_fn.grad if hasattr(loss_fn, "grad") else None,
+            )
             snapshots.append(flat.flatten(params))
             bar.update(len(nets))
-        out[first:first + len(nets)] = torch.stack(snapshots, dim=1).cpu().numpy()
+        out[first : first + len(nets)] = torch.stack(snapshots, dim=1).cpu().numpy()
     bar.close()
     return out
 
@@ -197,16 +252,19 @@ def _train_epoch(loss_fn, params, X, y, lr, batch_size, augmentation, generators
     batched_step = vmap(grad(loss_fn), in_dims=(0, 0, 0)) if n_experts > 1 else None
     step = grad(loss_fn) if step is None else step
     for start in range(0, n, batch_size):
-        index = order[:, start:start + batch_size]
+        index = order[:, start : start + batch_size]
         xb, yb = X[index], y[index]  # (experts, batch, ...)
         if aug is not None:
-            rows = {key: value[:, start:start + batch_size].reshape(-1)
-                    for key, value in aug.items()}
+            rows = {
+                key: value[:, start : start + batch_size].reshape(-1) for key, value in aug.items()
+            }
             xb = augmentation.apply(xb.flatten(0, 1), rows).view_as(xb)
         if batched_step is not None:
             g = batched_step(params, xb, yb)
         else:
-            g = {k: v[None] for k, v in step({k: v[0] for k, v in params.items()},
-                                             xb[0], yb[0]).items()}
+            g = {
+                k: v[None]
+                for k, v in step({k: v[0] for k, v in params.items()}, xb[0], yb[0]).items()
+            }
         params = {k: v - lr * g[k] for k, v in params.items()}
     return params

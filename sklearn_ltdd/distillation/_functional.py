@@ -44,8 +44,10 @@ class ModuleFactory:
         if not callable(module):
             raise TypeError(f"module must be a torch module class, got {module!r}.")
         self.module = module
-        self.kwargs = {**module_kwargs_from_data(module, input_shape, n_classes),
-                       **(module_params or {})}
+        self.kwargs = {
+            **module_kwargs_from_data(module, input_shape, n_classes),
+            **(module_params or {}),
+        }
         self.device = device
 
     def __call__(self, seed: int | None) -> torch.nn.Module:
@@ -53,8 +55,7 @@ class ModuleFactory:
             net = self.module(**self.kwargs)
         if not isinstance(net, torch.nn.Module):
             raise TypeError(
-                f"module(**kwargs) must return a torch.nn.Module, got "
-                f"{type(net).__name__}."
+                f"module(**kwargs) must return a torch.nn.Module, got {type(net).__name__}."
             )
         # Batch statistics instead of running averages: pure functions vmap.
         replace_all_batch_norm_modules_(net)
@@ -79,8 +80,9 @@ def make_loss(net: torch.nn.Module, micro_batch=None):
     buffers = buffers_of(net)
 
     def loss(params, x, y, weight=None):
-        logits = micro_batched(lambda part: functional_call(net, (params, buffers), (part,)),
-                               x, micro_batch)
+        logits = micro_batched(
+            lambda part: functional_call(net, (params, buffers), (part,)), x, micro_batch
+        )
         if weight is None:
             return F.cross_entropy(logits, y)
         per_sample = F.cross_entropy(logits, y, reduction="none")
@@ -94,8 +96,9 @@ def make_forward(net: torch.nn.Module, micro_batch=None):
     buffers = buffers_of(net)
 
     def forward(params, x):
-        return micro_batched(lambda part: functional_call(net, (params, buffers), (part,)),
-                             x, micro_batch)
+        return micro_batched(
+            lambda part: functional_call(net, (params, buffers), (part,)), x, micro_batch
+        )
 
     return forward
 
@@ -111,7 +114,7 @@ class FlatParameters:
 
     def flatten(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """Concatenate; a leading batch dimension (experts) is kept."""
-        lead = params[self.names[0]].shape[:-len(self.shapes[0])] if self.shapes[0] else ()
+        lead = params[self.names[0]].shape[: -len(self.shapes[0])] if self.shapes[0] else ()
         return torch.cat([params[n].reshape(*lead, -1) for n in self.names], dim=-1)
 
     def unflatten(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -22,8 +22,21 @@ class _InnerTraining:
     copy of the gradient.
     """
 
-    def __init__(self, net, x_shape, y, epochs, batch, lr, momentum, dsa, generator, graphs,
-                 forward=None, autocast=None):
+    def __init__(
+        self,
+        net,
+        x_shape,
+        y,
+        epochs,
+        batch,
+        lr,
+        momentum,
+        dsa,
+        generator,
+        graphs,
+        forward=None,
+        autocast=None,
+    ):
         device = y.device
         self.net, self.y, self.dsa, self.generator = net, y, dsa, generator
         self.forward = net if forward is None else forward
@@ -38,11 +51,16 @@ class _InnerTraining:
         self.keys = torch.zeros(self.epochs, n, device=device)
         # Which batch each (epoch, position) row belongs to: one DSA operation each.
         batch_of = torch.arange(n, device=device) // batch
-        self.groups = (torch.arange(self.epochs, device=device)[:, None] * len(self.bounds)
-                       + batch_of[None, :]).flatten()
+        self.groups = (
+            torch.arange(self.epochs, device=device)[:, None] * len(self.bounds) + batch_of[None, :]
+        ).flatten()
         self.aug = None
-        self.step = GraphedStep(self._steps, self.params + self.buffers, graphs,
-                                "GradientMatchingDistiller inner training")
+        self.step = GraphedStep(
+            self._steps,
+            self.params + self.buffers,
+            graphs,
+            "GradientMatchingDistiller inner training",
+        )
 
     def reset(self):
         """A new network: momentum starts from zero."""
@@ -53,8 +71,13 @@ class _InnerTraining:
         self.x.copy_(x)
         torch.rand(self.keys.shape, generator=self.generator, out=self.keys)
         if self.dsa is not None:
-            drawn = self.dsa.sample(self.groups.numel(), self.generator, self.x.device,
-                                    self.groups, self.epochs * len(self.bounds))
+            drawn = self.dsa.sample(
+                self.groups.numel(),
+                self.generator,
+                self.x.device,
+                self.groups,
+                self.epochs * len(self.bounds),
+            )
             if self.aug is None:
                 self.aug = {k: torch.empty_like(v).view(self.epochs, -1) for k, v in drawn.items()}
             for key, value in drawn.items():
@@ -123,14 +146,17 @@ class _ClassBatches:
         self.table = order[table]
         self.width = min(int(batch), n_max)
         self.sizes = [min(int(n), int(batch)) for n in counts.tolist()]
-        self.weight = (torch.arange(self.width, device=y.device)[None, :]
-                       < counts.clamp(max=batch)[:, None]).float()
+        self.weight = (
+            torch.arange(self.width, device=y.device)[None, :] < counts.clamp(max=batch)[:, None]
+        ).float()
         self.generator = generator
         by_size = {}
         for c, size in enumerate(self.sizes):
             by_size.setdefault(size, []).append(c)
-        self.buckets = [(size, torch.tensor(members, device=y.device))
-                        for size, members in sorted(by_size.items(), reverse=True)]
+        self.buckets = [
+            (size, torch.tensor(members, device=y.device))
+            for size, members in sorted(by_size.items(), reverse=True)
+        ]
 
     def sample(self):
         keys = torch.rand(self.valid.shape, generator=self.generator, device=self.valid.device)

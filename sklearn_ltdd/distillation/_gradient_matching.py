@@ -229,17 +229,49 @@ class GradientMatchingDistiller(BaseDistiller):
 
     _renamed_params = {"batch_net": "batch_train"}
 
-    def __init__(self, *, ipc=10, n_iterations=1000, outer_loop="auto", inner_loop="auto", lr_img=0.1, lr_net=0.01,
-                 momentum_net=0.0, batch_real=256, batch_net=256, distance="layerwise",
-                 init="auto", augmentation=None, module=ConvNet, module_params=None,
-                 batch_classes="auto", cuda_graphs="auto", precision="fp32", compile=False,
-                 micro_batch="auto", device="auto", random_state=None, verbose=0,
-                 warm_start=False, batch_train="deprecated"):
-        super().__init__(ipc=ipc, n_iterations=n_iterations, module=module, module_params=module_params,
-                         init=init, augmentation=augmentation, precision=precision,
-                         compile=compile, micro_batch=micro_batch, device=device,
-                         random_state=random_state, verbose=verbose,
-                         warm_start=warm_start)
+    def __init__(
+        self,
+        *,
+        ipc=10,
+        n_iterations=1000,
+        outer_loop="auto",
+        inner_loop="auto",
+        lr_img=0.1,
+        lr_net=0.01,
+        momentum_net=0.0,
+        batch_real=256,
+        batch_net=256,
+        distance="layerwise",
+        init="auto",
+        augmentation=None,
+        module=ConvNet,
+        module_params=None,
+        batch_classes="auto",
+        cuda_graphs="auto",
+        precision="fp32",
+        compile=False,
+        micro_batch="auto",
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        batch_train="deprecated",
+    ):
+        super().__init__(
+            ipc=ipc,
+            n_iterations=n_iterations,
+            module=module,
+            module_params=module_params,
+            init=init,
+            augmentation=augmentation,
+            precision=precision,
+            compile=compile,
+            micro_batch=micro_batch,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
         self.outer_loop = outer_loop
         self.inner_loop = inner_loop
         self.lr_img = lr_img
@@ -276,8 +308,14 @@ class GradientMatchingDistiller(BaseDistiller):
         check_scalar(inner, "inner_loop", numbers.Integral, min_val=0)
         check_scalar(self.lr_img, "lr_img", numbers.Real, min_val=0, include_boundaries="neither")
         check_scalar(self.lr_net, "lr_net", numbers.Real, min_val=0)
-        check_scalar(self.momentum_net, "momentum_net", numbers.Real, min_val=0, max_val=1,
-                     include_boundaries="left")
+        check_scalar(
+            self.momentum_net,
+            "momentum_net",
+            numbers.Real,
+            min_val=0,
+            max_val=1,
+            include_boundaries="left",
+        )
         check_scalar(self.batch_real, "batch_real", numbers.Integral, min_val=1)
         check_scalar(self._param("batch_net"), "batch_net", numbers.Integral, min_val=1)
         check_option(self.distance, DISTANCES, "distance")
@@ -312,8 +350,9 @@ class GradientMatchingDistiller(BaseDistiller):
             padded = any(size != sampler.width for size in sampler.sizes)
             mode = "buckets" if padded and _has_batch_statistics(net) else "pad"
         loss_fn = make_loss(net, self._micro)
-        syn_loop = mode == "loop" and (activation_size(net) or SYN_LOOP_ACTIVATION) >= \
-            SYN_LOOP_ACTIVATION
+        syn_loop = (
+            mode == "loop" and (activation_size(net) or SYN_LOOP_ACTIVATION) >= SYN_LOOP_ACTIVATION
+        )
         class_grads = vmap(grad(loss_fn), in_dims=(None, 0, 0, 0))
         real_grad = _module_grad(net, self._accelerated(net)) if self._compile else None
         syn_grad = grad(loss_fn)
@@ -322,10 +361,20 @@ class GradientMatchingDistiller(BaseDistiller):
         params = parameters_of(net)
         inner = None
         if self.outer_loop_ > 1 and self.inner_loop_ > 0:
-            inner = _InnerTraining(net, syn.shape, y_syn, self.inner_loop_, self._param("batch_net"),
-                                   self.lr_net, self.momentum_net, dsa, gen,
-                                   resolve_cuda_graphs(self.cuda_graphs, X.device),
-                                   self._accelerated(net), self._autocast)
+            inner = _InnerTraining(
+                net,
+                syn.shape,
+                y_syn,
+                self.inner_loop_,
+                self._param("batch_net"),
+                self.lr_net,
+                self.momentum_net,
+                dsa,
+                gen,
+                resolve_cuda_graphs(self.cuda_graphs, X.device),
+                self._accelerated(net),
+                self._autocast,
+            )
 
         syn = syn.clone().requires_grad_(True)
         optimizer = torch.optim.SGD([syn], lr=self.lr_img, momentum=0.5)
@@ -339,8 +388,9 @@ class GradientMatchingDistiller(BaseDistiller):
             _, net_seed, stream_seed = seeds[it]
             gen.manual_seed(stream_seed)
             with torch.no_grad():
-                torch._foreach_copy_(list(net.parameters()),
-                                     list(self._factory(net_seed).parameters()))
+                torch._foreach_copy_(
+                    list(net.parameters()), list(self._factory(net_seed).parameters())
+                )
             if inner is not None:
                 inner.reset()
             for round_ in range(self.outer_loop_):
@@ -352,14 +402,23 @@ class GradientMatchingDistiller(BaseDistiller):
                     x_real = dsa.apply(x_real.flatten(0, 1), aug, class_of_real).view_as(x_real)
                     x_syn = dsa.apply(x_syn.flatten(0, 1), aug, y_syn).view_as(x_syn)
                 with torch.no_grad(), self._autocast():
-                    g_real = self._real_grads(loss_fn, class_grads, params, x_real,
-                                              y[index], weight, sampler, mode, real_grad)
+                    g_real = self._real_grads(
+                        loss_fn,
+                        class_grads,
+                        params,
+                        x_real,
+                        y[index],
+                        weight,
+                        sampler,
+                        mode,
+                        real_grad,
+                    )
                 with self._autocast():
                     if syn_loop:  # the CPU, a large network: per class
-                        per_class = [syn_grad(params, x_syn[c], y_syn_cls[c])
-                                     for c in range(n_classes)]
-                        g_syn = {name: torch.stack([g[name] for g in per_class])
-                                 for name in params}
+                        per_class = [
+                            syn_grad(params, x_syn[c], y_syn_cls[c]) for c in range(n_classes)
+                        ]
+                        g_syn = {name: torch.stack([g[name] for g in per_class]) for name in params}
                     else:
                         g_syn = class_grads(params, x_syn, y_syn_cls, ones)
                 loss = distance(g_syn, g_real)
@@ -394,12 +453,12 @@ class GradientMatchingDistiller(BaseDistiller):
         if mode == "buckets":
             out = {name: p.new_empty((len(sampler.sizes), *p.shape)) for name, p in params.items()}
             for size, members in sampler.buckets:
-                g = class_grads(params, x[members, :size], y[members, :size],
-                                weight[members, :size])
+                g = class_grads(
+                    params, x[members, :size], y[members, :size], weight[members, :size]
+                )
                 for name in out:
                     out[name][members] = g[name]
             return out
         step = grad(loss_fn) if real_grad is None else real_grad
-        per_class = [step(params, x[c, :size], y[c, :size])
-                     for c, size in enumerate(sampler.sizes)]
+        per_class = [step(params, x[c, :size], y[c, :size]) for c, size in enumerate(sampler.sizes)]
         return {name: torch.stack([g[name] for g in per_class]) for name in params}

@@ -94,7 +94,8 @@ class GraphedStep:
                 f"({type(exc).__name__}: {exc}); running these steps eagerly, which "
                 f"gives the same result more slowly. Pass cuda_graphs=False to "
                 f"choose the eager path and silence this warning.",
-                RuntimeWarning, stacklevel=4,
+                RuntimeWarning,
+                stacklevel=4,
             )
             self.fn()
 

@@ -69,26 +69,37 @@ def save_distilled_set(file, distiller, *, mean=None, std=None, X=None, y=None):
     classes = np.asarray(distiller.classes_)
     if classes.dtype == object:
         classes = classes.astype(str)
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
-            "method": type(distiller).__name__, "ipc": int(distiller.ipc),
-            "images_per_class": int(len(y) // len(classes)),
-            "n_iterations": int(getattr(distiller, "n_iter_", 0)),
-            "params": params_json(distiller), "sklearn_ltdd_version": __version__,
-            "learned_lr": getattr(distiller, "learned_lr_", None)}
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "method": type(distiller).__name__,
+        "ipc": int(distiller.ipc),
+        "images_per_class": int(len(y) // len(classes)),
+        "n_iterations": int(getattr(distiller, "n_iter_", 0)),
+        "params": params_json(distiller),
+        "sklearn_ltdd_version": __version__,
+        "learned_lr": getattr(distiller, "learned_lr_", None),
+    }
     arrays = {"X": np.asarray(X, dtype=np.float32), "y": np.asarray(y), "classes": classes}
     if getattr(distiller, "soft_labels_", None) is not None:  # statistics matching's
         arrays["soft_labels"] = np.asarray(distiller.soft_labels_, dtype=np.float64)
     whitening = getattr(distiller, "zca_", None)
     if whitening is not None:  # MTT's sets live in whitened space: keep the map
-        arrays.update(zca_mean=whitening.mean_, zca_whitening=whitening.whitening_,
-                      zca_unwhitening=whitening.unwhitening_)
+        arrays.update(
+            zca_mean=whitening.mean_,
+            zca_whitening=whitening.whitening_,
+            zca_unwhitening=whitening.unwhitening_,
+        )
         meta["zca_eps"] = float(whitening.eps)
     if (mean is None) != (std is None):
         raise ValueError("give both mean and std (the images' normalisation), or neither.")
     if mean is not None:
         arrays["mean"] = np.asarray(mean, dtype=np.float32).ravel()
         arrays["std"] = np.asarray(std, dtype=np.float32).ravel()
-        if len(arrays["mean"]) != arrays["X"].shape[1] or len(arrays["std"]) != arrays["X"].shape[1]:
+        if (
+            len(arrays["mean"]) != arrays["X"].shape[1]
+            or len(arrays["std"]) != arrays["X"].shape[1]
+        ):
             raise ValueError(
                 f"mean and std need one value per channel ({arrays['X'].shape[1]}), got "
                 f"{len(arrays['mean'])} and {len(arrays['std'])}."
@@ -127,25 +138,45 @@ def load_distilled_set(file):
             )
         meta = json.loads(str(data["meta"]))
         if meta.get("format") != FORMAT:
-            raise ValueError(f"this .npz is a {meta.get('format', 'unknown file')!r}, not a "
-                             f"distilled set; checkpoints load with load_checkpoint.")
-        out = Bunch(X=data["X"], y=data["y"], classes=data["classes"],
-                    mean=data["mean"] if "mean" in data.files else None,
-                    std=data["std"] if "std" in data.files else None,
-                    soft_labels=data["soft_labels"] if "soft_labels" in data.files else None,
-                    whitening=None)
+            raise ValueError(
+                f"this .npz is a {meta.get('format', 'unknown file')!r}, not a "
+                f"distilled set; checkpoints load with load_checkpoint."
+            )
+        out = Bunch(
+            X=data["X"],
+            y=data["y"],
+            classes=data["classes"],
+            mean=data["mean"] if "mean" in data.files else None,
+            std=data["std"] if "std" in data.files else None,
+            soft_labels=data["soft_labels"] if "soft_labels" in data.files else None,
+            whitening=None,
+        )
         if "zca_mean" in data.files:
             from ._zca import ZCAWhitening
 
             zca = ZCAWhitening(eps=meta.get("zca_eps", ZCAWhitening().eps))
             zca.mean_, zca.whitening_, zca.unwhitening_ = (
-                data["zca_mean"], data["zca_whitening"], data["zca_unwhitening"])
+                data["zca_mean"],
+                data["zca_whitening"],
+                data["zca_unwhitening"],
+            )
             zca.input_shape_ = tuple(out.X.shape[1:])
             zca.n_features_in_ = int(np.prod(zca.input_shape_))
             out.whitening = zca
-    out.update({key: meta.get(key) for key in ("method", "ipc", "images_per_class", "params",
-                                               "learned_lr", "n_iterations",
-                                               "sklearn_ltdd_version")})
+    out.update(
+        {
+            key: meta.get(key)
+            for key in (
+                "method",
+                "ipc",
+                "images_per_class",
+                "params",
+                "learned_lr",
+                "n_iterations",
+                "sklearn_ltdd_version",
+            )
+        }
+    )
     return out
 
 

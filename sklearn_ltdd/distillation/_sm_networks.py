@@ -39,8 +39,6 @@ def _network_of(estimator):
     return inner, getattr(module, "_orig_mod", module)
 
 
-
-
 class NetworksMixin:
     """Statistics matching's networks: the observer, the teacher, the labeller."""
 
@@ -63,17 +61,32 @@ class NetworksMixin:
         if not images:
             loss["batch_mixing"] = None
         return ConvNetClassifier(
-            module=self.module, **{f"module__{k}": v for k, v in module_params.items()},
-            **loss, augmentation="crop_flip" if images else None,
-            max_epochs=self._param("teacher_epochs"), lr=0.05, batch_size=64, lr_schedule="cosine",
-            precision=self.precision, compile=self.compile, device=self.device,
-            random_state=seed)
+            module=self.module,
+            **{f"module__{k}": v for k, v in module_params.items()},
+            **loss,
+            augmentation="crop_flip" if images else None,
+            max_epochs=self._param("teacher_epochs"),
+            lr=0.05,
+            batch_size=64,
+            lr_schedule="cosine",
+            precision=self.precision,
+            compile=self.compile,
+            device=self.device,
+            random_state=seed,
+        )
 
     def _resolve(self, given, role, X, y):
         """A fitted network for ``role`` from the parameter ``given``."""
         seed = self._derived_seed(_NETWORK, {"observer": 0, "teacher": 1}[role]) % 2**32
-        return fitted_estimator(given, lambda: self.default_network(seed, images=X.ndim == 4),
-                                X, y, role=role, seed=seed, verbose=self.verbose)
+        return fitted_estimator(
+            given,
+            lambda: self.default_network(seed, images=X.ndim == 4),
+            X,
+            y,
+            role=role,
+            seed=seed,
+            verbose=self.verbose,
+        )
 
     def _resolve_networks(self, X, y):
         """``observer_`` and ``teacher_`` (kept across warm starts), on ``(X, y)`` as arrays."""
@@ -87,8 +100,11 @@ class NetworksMixin:
                 "matches its BN layers' statistics. Use observer=None for the default."
             )
         if getattr(self, "teacher_", None) is None:
-            self.teacher_ = (self.observer_ if isinstance(self.teacher, str)
-                             else self._resolve(self.teacher, "teacher", X, y))
+            self.teacher_ = (
+                self.observer_
+                if isinstance(self.teacher, str)
+                else self._resolve(self.teacher, "teacher", X, y)
+            )
         self.labeller_ = self.teacher_
         if self.labeller == "ensemble" and self.teacher_ is not self.observer_:
             from ..nets import LogitAverage
@@ -112,8 +128,9 @@ class NetworksMixin:
 
     def _features(self, images):
         """The labeller's penultimate features of ``images`` (the diversity of the views)."""
-        net, module = _network_of(self.labeller_ if hasattr(self.labeller_, "module_")
-                                  else self.teacher_)
+        net, module = _network_of(
+            self.labeller_ if hasattr(self.labeller_, "module_") else self.teacher_
+        )
         if module is None or not hasattr(module, "embed"):
             raise ValueError(
                 f"diversity={self.diversity!r} chooses views by the teacher's features, and "
@@ -135,7 +152,8 @@ class NetworksMixin:
             return
         labeller = getattr(self, "labeller_", self.teacher_)
         targets = TeacherTargets(labeller, self.classes_, 1.0)
-        device = getattr(labeller, "device_", None) or _network_of(
-            self.teacher_)[0].__dict__.get("device_", "cpu")
+        device = getattr(labeller, "device_", None) or _network_of(self.teacher_)[0].__dict__.get(
+            "device_", "cpu"
+        )
         proba = targets(torch.as_tensor(self.X_syn_, device=device)).double()
         self.soft_labels_ = (proba / proba.sum(1, keepdim=True)).cpu().numpy()

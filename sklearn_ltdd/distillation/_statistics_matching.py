@@ -217,20 +217,58 @@ class StatisticsMatchingDistiller(NetworksMixin, BaseDistiller):
 
     _renamed_params = {"teacher_epochs": "expert_epochs"}
 
-    def __init__(self, *, ipc=10, n_iterations=100, observer=None, teacher=None, debias="cumulative",
-                 teacher_epochs=200, recalibration="class_balanced", variance="mixture",
-                 init="confident_crops", n_crops=5, crop_scale=(0.5, 1.0), whole_below=0,
-                 diversity=1.0, combine=1, class_weight=1.0, ce_weight=0.0, statistics_weight=1.0,
-                 first_layer_weight=1.0, target_views="raw", recalibrate_observer=False,
-                 labeller="teacher", lr_img=0.001, augmentation="crops", module=ConvNet,
-                 module_params=None, precision="fp32", compile=False, micro_batch="auto",
-                 device="auto", random_state=None, verbose=0, warm_start=False,
-                 expert_epochs="deprecated"):
-        super().__init__(ipc=ipc, n_iterations=n_iterations, module=module, module_params=module_params,
-                         init=init, augmentation=augmentation, precision=precision,
-                         compile=compile, micro_batch=micro_batch, device=device,
-                         random_state=random_state, verbose=verbose,
-                         warm_start=warm_start)
+    def __init__(
+        self,
+        *,
+        ipc=10,
+        n_iterations=100,
+        observer=None,
+        teacher=None,
+        debias="cumulative",
+        teacher_epochs=200,
+        recalibration="class_balanced",
+        variance="mixture",
+        init="confident_crops",
+        n_crops=5,
+        crop_scale=(0.5, 1.0),
+        whole_below=0,
+        diversity=1.0,
+        combine=1,
+        class_weight=1.0,
+        ce_weight=0.0,
+        statistics_weight=1.0,
+        first_layer_weight=1.0,
+        target_views="raw",
+        recalibrate_observer=False,
+        labeller="teacher",
+        lr_img=0.001,
+        augmentation="crops",
+        module=ConvNet,
+        module_params=None,
+        precision="fp32",
+        compile=False,
+        micro_batch="auto",
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        expert_epochs="deprecated",
+    ):
+        super().__init__(
+            ipc=ipc,
+            n_iterations=n_iterations,
+            module=module,
+            module_params=module_params,
+            init=init,
+            augmentation=augmentation,
+            precision=precision,
+            compile=compile,
+            micro_batch=micro_batch,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
         self.observer = observer
         self.teacher = teacher
         self.debias = debias
@@ -269,16 +307,20 @@ class StatisticsMatchingDistiller(NetworksMixin, BaseDistiller):
         check_option(self.combine, (1, 4), "combine")
         for key in ("class_weight", "ce_weight", "statistics_weight", "first_layer_weight"):
             check_scalar(getattr(self, key), key, numbers.Real, min_val=0)
-        check_scalar(self.lr_img, "lr_img", numbers.Real, min_val=0,
-                     include_boundaries="neither")
+        check_scalar(self.lr_img, "lr_img", numbers.Real, min_val=0, include_boundaries="neither")
         scale = self.crop_scale
-        if not (isinstance(scale, (tuple, list)) and len(scale) == 2
-                and 0 < float(scale[0]) <= float(scale[1]) <= 1):
-            raise ValueError(f"crop_scale must be (low, high) with 0 < low <= high <= 1, "
-                             f"got {scale!r}.")
+        if not (
+            isinstance(scale, (tuple, list))
+            and len(scale) == 2
+            and 0 < float(scale[0]) <= float(scale[1]) <= 1
+        ):
+            raise ValueError(
+                f"crop_scale must be (low, high) with 0 < low <= high <= 1, got {scale!r}."
+            )
         if isinstance(self.teacher, str) and self.teacher != "observer":
-            raise ValueError(f"teacher must be a classifier, 'observer' or None, got "
-                             f"{self.teacher!r}.")
+            raise ValueError(
+                f"teacher must be a classifier, 'observer' or None, got {self.teacher!r}."
+            )
 
     def _divergence_hint(self):
         return f"Lower lr_img (currently {self.lr_img!r})."
@@ -295,8 +337,10 @@ class StatisticsMatchingDistiller(NetworksMixin, BaseDistiller):
             self.resume_state_ = {}
             self.observer_ = self.teacher_ = None
         if self.combine > 1 and (X_t.ndim != 4 or X_t.shape[2] % 2 or X_t.shape[3] % 2):
-            raise ValueError(f"combine={self.combine} tiles images (n, C, H, W) of even height "
-                             f"and width; got {tuple(X_t.shape[1:])}. Use combine=1.")
+            raise ValueError(
+                f"combine={self.combine} tiles images (n, C, H, W) of even height "
+                f"and width; got {tuple(X_t.shape[1:])}. Use combine=1."
+            )
         timings = self.timings_ = {}
         start = time.perf_counter()
         self._resolve_networks(X_t.cpu().numpy(), self.classes_[y_t.cpu().numpy()])
@@ -322,15 +366,19 @@ class StatisticsMatchingDistiller(NetworksMixin, BaseDistiller):
         if self.target_views == "augmented" and self.augmentation == "crops":
             generator = torch.Generator(device=X.device)
             generator.manual_seed(self._derived_seed(_TARGETS))
-            transform = lambda xb: apply_crops(xb, crop_parameters(  # noqa: E731
-                xb.shape[0], generator, xb.device, self.crop_scale))
+            transform = lambda xb: apply_crops(
+                xb,
+                crop_parameters(  # noqa: E731
+                    xb.shape[0], generator, xb.device, self.crop_scale
+                ),
+            )
         if self.recalibrate_observer:
-            module = recalibrated_copy(module, X, y, len(self.classes_), self.variance,
-                                       transform)
+            module = recalibrated_copy(module, X, y, len(self.classes_), self.variance, transform)
         self._recovery_module = module
         layers = batch_norm_layers(module)
-        class_mean, class_var = class_statistics(module, layers, X, y, len(self.classes_),
-                                                 transform=transform)
+        class_mean, class_var = class_statistics(
+            module, layers, X, y, len(self.classes_), transform=transform
+        )
         if self.recalibration == "class_balanced":
             return targets_from_classes(class_mean, class_var, self.variance)
         return running_targets(layers, class_mean, class_var)
@@ -357,10 +405,19 @@ class StatisticsMatchingDistiller(NetworksMixin, BaseDistiller):
         if self.init == "confident_crops":
             generator = torch.Generator(device=X.device)
             generator.manual_seed(self._derived_seed(_INIT))
-            views, sources = confident_crops(X, y, len(self.classes_), self._images_per_class(),
-                                             self._scores, generator, self.n_crops,
-                                             self.crop_scale, whole_below=self.whole_below,
-                                             diversity=self.diversity, features=self._features)
+            views, sources = confident_crops(
+                X,
+                y,
+                len(self.classes_),
+                self._images_per_class(),
+                self._scores,
+                generator,
+                self.n_crops,
+                self.crop_scale,
+                whole_below=self.whole_below,
+                diversity=self.diversity,
+                features=self._features,
+            )
             self.__dict__.pop("_teacher_scores", None)
             self.init_sources_ = sources.cpu().numpy()
             return self._to_working_space(views, fit=True)
@@ -386,9 +443,11 @@ class StatisticsMatchingDistiller(NetworksMixin, BaseDistiller):
         optimizer = torch.optim.Adam([syn], lr=self.lr_img, betas=(0.5, 0.9))
         if continuing and "adam_step" in self.resume_state_:
             optimizer.state[syn] = {
-                key: torch.as_tensor(self.resume_state_[f"adam_{key}"], device=X.device,
-                                     dtype=torch.float32).clone()
-                for key in ("step", "exp_avg", "exp_avg_sq")}
+                key: torch.as_tensor(
+                    self.resume_state_[f"adam_{key}"], device=X.device, dtype=torch.float32
+                ).clone()
+                for key in ("step", "exp_avg", "exp_avg_sq")
+            }
         losses = torch.zeros(self.n_iterations, device=X.device)
         seeds = self._iteration_seeds(self.n_iterations)
         frozen = [p.requires_grad for p in module.parameters()]
@@ -402,17 +461,17 @@ class StatisticsMatchingDistiller(NetworksMixin, BaseDistiller):
                     gen.manual_seed(seeds[it][2])
                     x = self._from_working_space(syn)  # the views, as a student sees them
                     if self.augmentation == "crops":
-                        x = apply_crops(x, crop_parameters(x.shape[0], gen, X.device,
-                                                           self.crop_scale))
+                        x = apply_crops(
+                            x, crop_parameters(x.shape[0], gen, X.device, self.crop_scale)
+                        )
                     with self._autocast():
                         logits = module(x).float()
                     inputs[:] = [i.float() for i in inputs]
                     loss = self.statistics_weight * statistics_loss(
-                        inputs, self._targets, n_classes, self.class_weight,
-                        self.first_layer_weight)
+                        inputs, self._targets, n_classes, self.class_weight, self.first_layer_weight
+                    )
                     if self.ce_weight:
-                        loss = loss + self.ce_weight * F.cross_entropy(logits[:, columns],
-                                                                       labels)
+                        loss = loss + self.ce_weight * F.cross_entropy(logits[:, columns], labels)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
@@ -426,15 +485,19 @@ class StatisticsMatchingDistiller(NetworksMixin, BaseDistiller):
             for p, flag in zip(module.parameters(), frozen):
                 p.requires_grad_(flag)
         state = optimizer.state.get(syn, {})
-        self._opt_state = {f"adam_{k}": state[k].detach().cpu().numpy().copy()
-                           for k in ("step", "exp_avg", "exp_avg_sq") if k in state}
+        self._opt_state = {
+            f"adam_{k}": state[k].detach().cpu().numpy().copy()
+            for k in ("step", "exp_avg", "exp_avg_sq")
+            if k in state
+        }
         self.timings_["recovery"] = time.perf_counter() - start
         return syn.detach(), losses.cpu().tolist()
 
     def _store_synthetic(self, syn, history, losses):
         super()._store_synthetic(syn, history, losses)
-        self.X_stored_ = (self.X_syn_ if self.combine == 1
-                          else syn.cpu().numpy().astype(np.float32, copy=False))
+        self.X_stored_ = (
+            self.X_syn_ if self.combine == 1 else syn.cpu().numpy().astype(np.float32, copy=False)
+        )
         self._store_soft_labels()
         for name in ("_targets", "_bounds", "_recovery_module"):
             self.__dict__.pop(name, None)

@@ -27,12 +27,33 @@ from ._zca import ZCAWhitening, apply_zca, fit_zca
 #: image learning rate corrected: the table's 1e5 is a typo confirmed by the
 #: authors (issue #31); 1000 is the reference code's default.
 MTT_DEFAULTS = {
-    1: {"syn_steps": 50, "expert_epochs": 2, "max_start_epoch": 2, "lr_img": 1000.0,
-        "lr_lr": 1e-7, "lr_net": 0.01, "zca": True},
-    10: {"syn_steps": 30, "expert_epochs": 2, "max_start_epoch": 20, "lr_img": 1000.0,
-         "lr_lr": 1e-5, "lr_net": 0.01, "zca": True},
-    50: {"syn_steps": 30, "expert_epochs": 2, "max_start_epoch": 40, "lr_img": 1000.0,
-         "lr_lr": 1e-5, "lr_net": 0.01, "zca": False},
+    1: {
+        "syn_steps": 50,
+        "expert_epochs": 2,
+        "max_start_epoch": 2,
+        "lr_img": 1000.0,
+        "lr_lr": 1e-7,
+        "lr_net": 0.01,
+        "zca": True,
+    },
+    10: {
+        "syn_steps": 30,
+        "expert_epochs": 2,
+        "max_start_epoch": 20,
+        "lr_img": 1000.0,
+        "lr_lr": 1e-5,
+        "lr_net": 0.01,
+        "zca": True,
+    },
+    50: {
+        "syn_steps": 30,
+        "expert_epochs": 2,
+        "max_start_epoch": 40,
+        "lr_img": 1000.0,
+        "lr_lr": 1e-5,
+        "lr_net": 0.01,
+        "zca": False,
+    },
 }
 
 
@@ -189,19 +210,55 @@ class TrajectoryMatchingDistiller(BaseDistiller):
 
     _renamed_params = {"lr_net": "lr_teacher", "batch_net": "expert_batch_size"}
 
-    def __init__(self, *, ipc=10, n_iterations=5000, syn_steps="auto", expert_epochs="auto", max_start_epoch="auto",
-                 lr_img="auto", lr_lr="auto", lr_net=0.01, zca="auto", batch_syn=None,
-                 init="real", augmentation="dsa", n_experts=100, trajectory_epochs="auto",
-                 batch_net=256, experts=None, memory=None, n_jobs=None,
-                 cuda_graphs="auto", module=ConvNet, module_params=None, precision="fp32",
-                 compile=False, micro_batch="auto", device="auto", random_state=None,
-                 verbose=0, warm_start=False, lr_teacher="deprecated",
-                 expert_batch_size="deprecated"):
-        super().__init__(ipc=ipc, n_iterations=n_iterations, module=module, module_params=module_params,
-                         init=init, augmentation=augmentation, precision=precision,
-                         compile=compile, micro_batch=micro_batch, device=device,
-                         random_state=random_state, verbose=verbose,
-                         warm_start=warm_start)
+    def __init__(
+        self,
+        *,
+        ipc=10,
+        n_iterations=5000,
+        syn_steps="auto",
+        expert_epochs="auto",
+        max_start_epoch="auto",
+        lr_img="auto",
+        lr_lr="auto",
+        lr_net=0.01,
+        zca="auto",
+        batch_syn=None,
+        init="real",
+        augmentation="dsa",
+        n_experts=100,
+        trajectory_epochs="auto",
+        batch_net=256,
+        experts=None,
+        memory=None,
+        n_jobs=None,
+        cuda_graphs="auto",
+        module=ConvNet,
+        module_params=None,
+        precision="fp32",
+        compile=False,
+        micro_batch="auto",
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        lr_teacher="deprecated",
+        expert_batch_size="deprecated",
+    ):
+        super().__init__(
+            ipc=ipc,
+            n_iterations=n_iterations,
+            module=module,
+            module_params=module_params,
+            init=init,
+            augmentation=augmentation,
+            precision=precision,
+            compile=compile,
+            micro_batch=micro_batch,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
         self.syn_steps = syn_steps
         self.expert_epochs = expert_epochs
         self.max_start_epoch = max_start_epoch
@@ -224,8 +281,9 @@ class TrajectoryMatchingDistiller(BaseDistiller):
     def _check_params(self):
         super()._check_params()
         table = default_mtt_settings(self.ipc)
-        s = self._resolve_auto(table, ("syn_steps", "expert_epochs", "max_start_epoch",
-                                       "lr_lr", "zca"))
+        s = self._resolve_auto(
+            table, ("syn_steps", "expert_epochs", "max_start_epoch", "lr_lr", "zca")
+        )
         if s["zca"] not in (True, False):
             raise ValueError(f"zca must be True, False or 'auto', got {self.zca!r}.")
         if isinstance(self.lr_img, str) and self.lr_img == "auto":
@@ -236,8 +294,9 @@ class TrajectoryMatchingDistiller(BaseDistiller):
             check_scalar(s[key], key, numbers.Integral, min_val=1)
         for key in ("lr_img", "lr_lr"):
             check_scalar(s[key], key, numbers.Real, min_val=0, include_boundaries="neither")
-        check_scalar(self._param("lr_net"), "lr_net", numbers.Real, min_val=0,
-                     include_boundaries="neither")
+        check_scalar(
+            self._param("lr_net"), "lr_net", numbers.Real, min_val=0, include_boundaries="neither"
+        )
         check_scalar(self.n_experts, "n_experts", numbers.Integral, min_val=1)
         check_scalar(self._param("batch_net"), "batch_net", numbers.Integral, min_val=1)
         if self.batch_syn is not None:
@@ -252,17 +311,22 @@ class TrajectoryMatchingDistiller(BaseDistiller):
 
     def _divergence_hint(self):
         s = self.settings_
-        return (f"Lower lr_img (currently {s['lr_img']!r}; unwhitened data need a "
-                f"smaller one than ZCA-whitened data, zca={s['zca']}) or lr_lr "
-                f"(currently {s['lr_lr']!r}), which can drive the student's step "
-                f"size negative.")
+        return (
+            f"Lower lr_img (currently {s['lr_img']!r}; unwhitened data need a "
+            f"smaller one than ZCA-whitened data, zca={s['zca']}) or lr_lr "
+            f"(currently {s['lr_lr']!r}), which can drive the student's step "
+            f"size negative."
+        )
 
     # -- evaluation and checkpoints -----------------------------------------------------
     def _evaluation_params(self):
         # MTT's evaluate_synset: its learned step size, DSA, range(1000 + 1) epochs.
         check_is_fitted(self, "learned_lr_")
-        return {"max_epochs": 1001, "lr": float(self.learned_lr_),
-                "augmentation": "dsa" if self.augmentation is not None else None}
+        return {
+            "max_epochs": 1001,
+            "lr": float(self.learned_lr_),
+            "augmentation": "dsa" if self.augmentation is not None else None,
+        }
 
     def _evaluation_transform(self):
         return self.zca_
@@ -290,20 +354,29 @@ class TrajectoryMatchingDistiller(BaseDistiller):
             zca = ZCAWhitening()
             mean, whiten, unwhiten = fit_zca(X, zca.eps)
             zca.mean_, zca.whitening_, zca.unwhitening_ = (
-                mean.cpu().numpy(), whiten.cpu().numpy(), unwhiten.cpu().numpy())
+                mean.cpu().numpy(),
+                whiten.cpu().numpy(),
+                unwhiten.cpu().numpy(),
+            )
             zca.input_shape_ = tuple(X.shape[1:])
             zca.n_features_in_ = int(np.prod(X.shape[1:]))
             self.zca_ = zca
         zca = self.zca_
-        return apply_zca(X, torch.as_tensor(zca.mean_, device=X.device),
-                         torch.as_tensor(zca.whitening_, device=X.device))
+        return apply_zca(
+            X,
+            torch.as_tensor(zca.mean_, device=X.device),
+            torch.as_tensor(zca.whitening_, device=X.device),
+        )
 
     def _from_working_space(self, X):
         if self.zca_ is None:
             return X
-        return apply_zca(X, torch.as_tensor(self.zca_.mean_, device=X.device),
-                         torch.as_tensor(self.zca_.unwhitening_, device=X.device),
-                         inverse=True)
+        return apply_zca(
+            X,
+            torch.as_tensor(self.zca_.mean_, device=X.device),
+            torch.as_tensor(self.zca_.unwhitening_, device=X.device),
+            inverse=True,
+        )
 
     # -- experts -----------------------------------------------------------------------
     def _dsa(self):
@@ -313,7 +386,10 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         s = self.settings_
         if self.experts is not None:
             experts = np.asarray(self.experts, dtype=np.float32)
-            if experts.ndim != 3 or experts.shape[1] < s["max_start_epoch"] + s["expert_epochs"] + 1:
+            if (
+                experts.ndim != 3
+                or experts.shape[1] < s["max_start_epoch"] + s["expert_epochs"] + 1
+            ):
                 raise ValueError(
                     f"experts must have shape (n_experts, epochs + 1, n_params) "
                     f"with at least max_start_epoch + expert_epochs + 1 = "
@@ -326,13 +402,22 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         if isinstance(memory, Memory) and memory.location is not None:
             train = memory.cache(train, ignore=["device", "n_parallel", "n_jobs", "verbose"])
         return train(
-            X.cpu().numpy(), y.cpu().numpy(), module=self.module,
-            module_kwargs=dict(self._factory.kwargs), n_experts=self.n_experts,
-            epochs=s["trajectory_epochs"], lr=float(self._param("lr_net")),
-            batch_size=self._param("batch_net"), augmentation=self._dsa(), seed=seed,
+            X.cpu().numpy(),
+            y.cpu().numpy(),
+            module=self.module,
+            module_kwargs=dict(self._factory.kwargs),
+            n_experts=self.n_experts,
+            epochs=s["trajectory_epochs"],
+            lr=float(self._param("lr_net")),
+            batch_size=self._param("batch_net"),
+            augmentation=self._dsa(),
+            seed=seed,
             device=str(self.device_) if self.n_jobs in (None, 1) else self.device,
-            n_jobs=self.n_jobs, precision=self.precision, compile=self.compile,
-            micro_batch=self.micro_batch, verbose=self.verbose,
+            n_jobs=self.n_jobs,
+            precision=self.precision,
+            compile=self.compile,
+            micro_batch=self.micro_batch,
+            verbose=self.verbose,
         )
 
     # -- the method -------------------------------------------------------------------
@@ -344,7 +429,9 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         once per pass; pass ``p`` is shuffled from ``(random_seed_, p)``.
         """
         passes, position = divmod(index, n_experts)
-        order = np.random.default_rng(self._derived_seed(_EXPERT_PASS, passes)).permutation(n_experts)
+        order = np.random.default_rng(self._derived_seed(_EXPERT_PASS, passes)).permutation(
+            n_experts
+        )
         return int(order[position])
 
     def _distill(self, X, y, syn, continuing):
@@ -372,9 +459,22 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         state = self.resume_state_ if continuing else {}
         start_lr = self.learned_lr_ if continuing else float(self._param("lr_net"))
         step = _StudentIteration(
-            forward, flat, syn, y_syn, start_lr, s["syn_steps"], batch, s["lr_img"],
-            s["lr_lr"], dsa, gen, state.get("syn_momentum"), state.get("lr_momentum"),
-            resolve_cuda_graphs(self.cuda_graphs, X.device), self._autocast)
+            forward,
+            flat,
+            syn,
+            y_syn,
+            start_lr,
+            s["syn_steps"],
+            batch,
+            s["lr_img"],
+            s["lr_lr"],
+            dsa,
+            gen,
+            state.get("syn_momentum"),
+            state.get("lr_momentum"),
+            resolve_cuda_graphs(self.cuda_graphs, X.device),
+            self._autocast,
+        )
         pinned = torch.from_numpy(experts)
         if X.device.type == "cuda":
             # Page-locked once per expert set, not on every (warm-started) fit.
@@ -399,8 +499,10 @@ class TrajectoryMatchingDistiller(BaseDistiller):
                 self._check_finite(losses, it, step.syn, step.syn_lr)
         syn, syn_lr = step.syn, step.syn_lr
         self.cuda_graphs_used_ = step.graphed.captured
-        self._opt_state = {"syn_momentum": step.syn_momentum.cpu().numpy().copy(),
-                           "lr_momentum": step.lr_momentum.cpu().numpy().copy()}
+        self._opt_state = {
+            "syn_momentum": step.syn_momentum.cpu().numpy().copy(),
+            "lr_momentum": step.lr_momentum.cpu().numpy().copy(),
+        }
         self.learned_lr_ = float(syn_lr.detach())
         if not self.learned_lr_ > 0:
             warnings.warn(
@@ -408,7 +510,8 @@ class TrajectoryMatchingDistiller(BaseDistiller):
                 f"student overshoots the expert. Lower lr_lr, or match syn_steps "
                 f"to the expert's steps in expert_epochs epochs (here "
                 f"{s['expert_epochs'] * -(-len(X) // self._param('batch_net'))}).",
-                UserWarning, stacklevel=3,
+                UserWarning,
+                stacklevel=3,
             )
         return syn.detach(), losses.cpu().tolist()
 
@@ -429,27 +532,57 @@ class _StudentIteration:
     captured as one CUDA graph (:class:`GraphedStep`).
     """
 
-    def __init__(self, forward, flat, syn, y_syn, start_lr, syn_steps, batch, lr_img, lr_lr,
-                 dsa, generator, syn_momentum, lr_momentum, graphs, autocast=None):
+    def __init__(
+        self,
+        forward,
+        flat,
+        syn,
+        y_syn,
+        start_lr,
+        syn_steps,
+        batch,
+        lr_img,
+        lr_lr,
+        dsa,
+        generator,
+        syn_momentum,
+        lr_momentum,
+        graphs,
+        autocast=None,
+    ):
         device = syn.device
         self.autocast = autocast or contextlib.nullcontext
         self.forward, self.flat, self.y_syn, self.dsa, self.generator = (
-            forward, flat, y_syn, dsa, generator)
+            forward,
+            flat,
+            y_syn,
+            dsa,
+            generator,
+        )
         self.syn = syn.detach().clone().requires_grad_(True)
         self.syn_lr = torch.tensor(float(start_lr), device=device, requires_grad=True)
-        self.syn_momentum = (torch.zeros_like(self.syn) if syn_momentum is None else
-                             torch.as_tensor(syn_momentum, device=device).clone())
-        self.lr_momentum = (torch.zeros_like(self.syn_lr) if lr_momentum is None else
-                            torch.as_tensor(lr_momentum, device=device,
-                                            dtype=torch.float32).clone().reshape(()))
+        self.syn_momentum = (
+            torch.zeros_like(self.syn)
+            if syn_momentum is None
+            else torch.as_tensor(syn_momentum, device=device).clone()
+        )
+        self.lr_momentum = (
+            torch.zeros_like(self.syn_lr)
+            if lr_momentum is None
+            else torch.as_tensor(lr_momentum, device=device, dtype=torch.float32)
+            .clone()
+            .reshape(())
+        )
         self.lr_img, self.lr_lr = float(lr_img), float(lr_lr)
         n_syn = syn.shape[0]
         self.syn_steps, self.batch = int(syn_steps), int(batch)
         self.full = batch == n_syn
         # The chunks each step takes: permutation p, rows [lo, hi).
         bounds = [(lo, min(lo + batch, n_syn)) for lo in range(0, n_syn, batch)]
-        self.plan = [(k // len(bounds), bounds[len(bounds) - 1 - k % len(bounds)])
-                     for k in range(self.syn_steps)]
+        self.plan = [
+            (k // len(bounds), bounds[len(bounds) - 1 - k % len(bounds)])
+            for k in range(self.syn_steps)
+        ]
         n_perms = 0 if self.full else self.plan[-1][0] + 1
         self.keys = torch.zeros(n_perms, n_syn, device=device)
         self.start = torch.zeros(flat.n_params, device=device)
@@ -460,8 +593,11 @@ class _StudentIteration:
         self.width = width
         self.aug = None
         self.graphed = GraphedStep(
-            self._iteration, [self.syn, self.syn_lr, self.syn_momentum, self.lr_momentum],
-            graphs, "TrajectoryMatchingDistiller iteration")
+            self._iteration,
+            [self.syn, self.syn_lr, self.syn_momentum, self.lr_momentum],
+            graphs,
+            "TrajectoryMatchingDistiller iteration",
+        )
 
     def run(self, start, target):
         self.start.copy_(start, non_blocking=True)
@@ -469,11 +605,13 @@ class _StudentIteration:
         if self.keys.numel():
             torch.rand(self.keys.shape, generator=self.generator, out=self.keys)
         if self.dsa is not None:
-            drawn = self.dsa.sample(self.groups.numel(), self.generator, self.syn.device,
-                                    self.groups, self.syn_steps)
+            drawn = self.dsa.sample(
+                self.groups.numel(), self.generator, self.syn.device, self.groups, self.syn_steps
+            )
             if self.aug is None:
-                self.aug = {k: torch.empty_like(v).view(self.syn_steps, -1)
-                            for k, v in drawn.items()}
+                self.aug = {
+                    k: torch.empty_like(v).view(self.syn_steps, -1) for k, v in drawn.items()
+                }
             for key, value in drawn.items():
                 self.aug[key].copy_(value.view(self.syn_steps, -1))
         self.graphed()
@@ -495,7 +633,7 @@ class _StudentIteration:
                 chosen = orders[perm, lo:hi]
                 xb, yb = self.syn[chosen], self.y_syn[chosen]
             if self.dsa is not None:
-                xb = self.dsa.apply(xb, {key: v[k, :xb.shape[0]] for key, v in self.aug.items()})
+                xb = self.dsa.apply(xb, {key: v[k, : xb.shape[0]] for key, v in self.aug.items()})
             w = w - self.syn_lr * self._student_grad(w, xb, yb)
         loss = ((w - self.target) ** 2).sum() / ((self.start - self.target) ** 2).sum()
         g_syn, g_lr = torch.autograd.grad(loss, [self.syn, self.syn_lr])

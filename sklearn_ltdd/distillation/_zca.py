@@ -13,7 +13,6 @@ from sklearn.utils.validation import check_is_fitted
 from ..utils import check_image_array, check_input_shape
 from ..utils._batching import in_fixed_chunks
 
-
 #: MTT whitens CIFAR-10 images scaled to [0, 1] with kornia's ZCA and eps=0.1;
 #: their mean per-pixel variance is 0.0614 (measured on the 50,000 training
 #: images), so eps = 0.1 / 0.0614 in units of the data's own variance gives
@@ -88,7 +87,10 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X = check_image_array(X, ndim=(2, 3, 4))
         mean, whiten, unwhiten = fit_zca(torch.from_numpy(X), float(self.eps))
         self.mean_, self.whitening_, self.unwhitening_ = (
-            mean.numpy(), whiten.numpy(), unwhiten.numpy())
+            mean.numpy(),
+            whiten.numpy(),
+            unwhiten.numpy(),
+        )
         self.input_shape_ = tuple(X.shape[1:])
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         return self

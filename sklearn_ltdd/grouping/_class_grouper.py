@@ -34,7 +34,7 @@ def class_centroid_distances(centroids) -> np.ndarray:
     """
     c = np.asarray(centroids, dtype=np.float64)
     n_classes, m, _ = c.shape
-    sq = (c ** 2).sum(-1)  # (C, M)
+    sq = (c**2).sum(-1)  # (C, M)
     # sum_j sum_l ||a_j - b_l||^2 = M sum_j |a_j|^2 + M sum_l |b_l|^2 - 2 (sum_j a_j).(sum_l b_l)
     sums = c.sum(axis=1)  # (C, d)
     total = m * sq.sum(1)[:, None] + m * sq.sum(1)[None, :] - 2 * sums @ sums.T
@@ -107,9 +107,17 @@ class ClassGrouper(BaseEstimator):
     [1, 0]
     """
 
-    def __init__(self, n_groups: int = 2, n_clusters: int = 5, estimator=None,
-                 features: str = "estimator", search: str = "auto",
-                 n_restarts: int = 50, random_state=None, verbose: int = 0):
+    def __init__(
+        self,
+        n_groups: int = 2,
+        n_clusters: int = 5,
+        estimator=None,
+        features: str = "estimator",
+        search: str = "auto",
+        n_restarts: int = 50,
+        random_state=None,
+        verbose: int = 0,
+    ):
         self.n_groups = n_groups
         self.n_clusters = n_clusters
         self.estimator = estimator
@@ -123,8 +131,10 @@ class ClassGrouper(BaseEstimator):
         check_scalar(self.n_groups, "n_groups", numbers.Integral, min_val=1)
         check_scalar(self.n_clusters, "n_clusters", numbers.Integral, min_val=1)
         check_scalar(self.n_restarts, "n_restarts", numbers.Integral, min_val=1)
-        for value, options, name in ((self.features, FEATURES, "features"),
-                                     (self.search, SEARCHES, "search")):
+        for value, options, name in (
+            (self.features, FEATURES, "features"),
+            (self.search, SEARCHES, "search"),
+        ):
             if value not in options:
                 raise ValueError(f"{name} must be one of {list(options)}, got {value!r}.")
         if self.n_groups > n_classes:
@@ -148,8 +158,9 @@ class ClassGrouper(BaseEstimator):
         self.classes_ = classes
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         features = self._features(X, y, rng)
-        self.centroids_ = np.stack([
-            self._class_centroids(features[y == label], rng) for label in classes])
+        self.centroids_ = np.stack(
+            [self._class_centroids(features[y == label], rng) for label in classes]
+        )
         self.class_distances_ = class_centroid_distances(self.centroids_)
         assignment, self.objective_ = self._partition(rng)
         self.group_of_class_ = assignment
@@ -178,18 +189,19 @@ class ClassGrouper(BaseEstimator):
         if len(unique) <= self.n_clusters:
             reps = -(-self.n_clusters // len(unique))
             return np.tile(unique, (reps, 1))[: self.n_clusters]
-        kmeans = KMeans(n_clusters=self.n_clusters, n_init=10,
-                        random_state=rng.randint(2**31 - 1))
+        kmeans = KMeans(n_clusters=self.n_clusters, n_init=10, random_state=rng.randint(2**31 - 1))
         return kmeans.fit(features).cluster_centers_
 
     def _partition(self, rng):
         n_classes = len(self.classes_)
         exact = self.search == "exact" or (
-            self.search == "auto" and n_partitions(n_classes, self.n_groups) <= EXACT_LIMIT)
+            self.search == "auto" and n_partitions(n_classes, self.n_groups) <= EXACT_LIMIT
+        )
         if exact:
             return exact_partition(self.class_distances_, self.n_groups)
-        return heuristic_partition(self.class_distances_, self.n_groups,
-                                   n_restarts=self.n_restarts, random_state=rng)
+        return heuristic_partition(
+            self.class_distances_, self.n_groups, n_restarts=self.n_restarts, random_state=rng
+        )
 
     def group_labels(self, y) -> np.ndarray:
         """Group index of each class label in ``y``."""

@@ -64,9 +64,9 @@ def exact_partition(distances, n_groups: int):
     candidates = _all_assignments(len(D), n_groups)
     objective = np.zeros(len(candidates))
     for start in range(0, len(candidates), 4096):
-        block = candidates[start:start + 4096]
+        block = candidates[start : start + 4096]
         different = block[:, :, None] != block[:, None, :]
-        objective[start:start + 4096] = (different * D).sum(axis=(1, 2)) / 2
+        objective[start : start + 4096] = (different * D).sum(axis=(1, 2)) / 2
     best = int(np.argmax(objective))
     return candidates[best], float(objective[best])
 
@@ -99,8 +99,13 @@ def heuristic_partition(distances, n_groups: int, *, n_restarts: int = 50, rando
             # own_i - link[i, a_j] + own_j - link[j, a_i] + 2 D_ij
             a = assign
             rows = np.arange(n)
-            cross = (own[:, None] + own[None, :] - link[rows[:, None], a[None, :]]
-                     - link[rows[None, :], a[:, None]] + 2 * D)
+            cross = (
+                own[:, None]
+                + own[None, :]
+                - link[rows[:, None], a[None, :]]
+                - link[rows[None, :], a[:, None]]
+                + 2 * D
+            )
             cross[a[:, None] == a[None, :]] = -np.inf
             si, sj = np.unravel_index(np.argmax(cross), cross.shape)
             if max(move_gain[i, g], cross[si, sj]) <= 1e-12:

@@ -11,8 +11,18 @@ from sklearn.utils.validation import check_is_fitted
 _MARKERS = ("o", "s", "D", "P", "X", "v", "*", "h")
 
 
-def plot_class_groups(grouper, X, y, *, perplexity: float = 50.0, max_samples=None,
-                      target_names=None, random_state=0, ax=None, title=None):
+def plot_class_groups(
+    grouper,
+    X,
+    y,
+    *,
+    perplexity: float = 50.0,
+    max_samples=None,
+    target_names=None,
+    random_state=0,
+    ax=None,
+    title=None,
+):
     """Project features with t-SNE and show classes, centroids and groups.
 
     Dots are images coloured by class, with one marker shape per group of
@@ -55,28 +65,41 @@ def plot_class_groups(grouper, X, y, *, perplexity: float = 50.0, max_samples=No
     if stacked.shape[1] > 50:
         stacked = PCA(n_components=50, random_state=random_state).fit_transform(stacked)
     perplexity = min(perplexity, (len(stacked) - 1) / 3)
-    embedded = TSNE(perplexity=perplexity, init="pca",
-                    random_state=random_state).fit_transform(stacked)
-    points, cents = embedded[: len(features)], embedded[len(features):]
+    embedded = TSNE(perplexity=perplexity, init="pca", random_state=random_state).fit_transform(
+        stacked
+    )
+    points, cents = embedded[: len(features)], embedded[len(features) :]
     cents = cents.reshape(len(grouper.classes_), -1, 2)
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 6))
     else:
         fig = ax.figure
-    names = (list(target_names) if target_names is not None
-             else [str(c) for c in grouper.classes_])
+    names = list(target_names) if target_names is not None else [str(c) for c in grouper.classes_]
     colours = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
     group_of = dict(zip(grouper.classes_.tolist(), grouper.group_of_class_.tolist()))
     for i, label in enumerate(grouper.classes_):
         g = group_of[label.item() if hasattr(label, "item") else label]
         colour = colours(i % colours.N)
         mask = y == label
-        ax.scatter(points[mask, 0], points[mask, 1], s=6, alpha=0.5, color=colour,
-                   marker=_MARKERS[g % len(_MARKERS)],
-                   label=f"{names[i]} (group {g + 1})")
-        ax.scatter(cents[i, :, 0], cents[i, :, 1], s=90, marker="^", color=colour,
-                   edgecolor="black", linewidth=0.8)
+        ax.scatter(
+            points[mask, 0],
+            points[mask, 1],
+            s=6,
+            alpha=0.5,
+            color=colour,
+            marker=_MARKERS[g % len(_MARKERS)],
+            label=f"{names[i]} (group {g + 1})",
+        )
+        ax.scatter(
+            cents[i, :, 0],
+            cents[i, :, 1],
+            s=90,
+            marker="^",
+            color=colour,
+            edgecolor="black",
+            linewidth=0.8,
+        )
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title or "t-SNE of features; triangles: k-means centroids")

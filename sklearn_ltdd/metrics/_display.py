@@ -94,8 +94,11 @@ def _add_title_line(ax, line) -> None:
 
 def _tick_labels(names, counts):
     """Tick labels (with training counts where known) and a rotation that fits them."""
-    two_lines = ([f"{name}\n({int(count)})" for name, count in zip(names, counts)]
-                 if counts is not None else list(names))
+    two_lines = (
+        [f"{name}\n({int(count)})" for name, count in zip(names, counts)]
+        if counts is not None
+        else list(names)
+    )
     widest = max(len(line) for label in two_lines for line in label.split("\n"))
     if len(names) * (widest + 1) <= 64:
         return two_lines, 0
@@ -114,12 +117,24 @@ def _draw_bands(ax, counts, acc) -> dict:
         if stop < len(band_of) and band_of[stop] == band_of[start]:
             continue
         band = band_of[start]
-        span = ax.axvspan(start - 0.5, stop - 0.5, color=_BAND_COLOURS[band],
-                          linewidth=0, zorder=0, label="_nolegend_")
+        span = ax.axvspan(
+            start - 0.5,
+            stop - 0.5,
+            color=_BAND_COLOURS[band],
+            linewidth=0,
+            zorder=0,
+            label="_nolegend_",
+        )
         if band not in spans:
-            ax.text((start + stop - 1) / 2, 0.98, _band_label(band, band_of, acc),
-                    transform=ax.get_xaxis_transform(), ha="center", va="top",
-                    fontsize="small")
+            ax.text(
+                (start + stop - 1) / 2,
+                0.98,
+                _band_label(band, band_of, acc),
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="top",
+                fontsize="small",
+            )
         spans.setdefault(band, []).append(span)
         start = stop
     return spans
@@ -199,8 +214,16 @@ class PerClassAccuracyDisplay:
     >>> plt.close(disp.figure_)
     """
 
-    def __init__(self, per_class_accuracy, *, class_names, train_counts=None,
-                 acc_std=None, total_accuracy=None, name=None):
+    def __init__(
+        self,
+        per_class_accuracy,
+        *,
+        class_names,
+        train_counts=None,
+        acc_std=None,
+        total_accuracy=None,
+        name=None,
+    ):
         self.per_class_accuracy = per_class_accuracy
         self.class_names = class_names
         self.train_counts = train_counts
@@ -238,8 +261,9 @@ class PerClassAccuracyDisplay:
             )
         return acc, names, counts
 
-    def plot(self, ax=None, *, order: str = "train_counts", bands: bool = True,
-             **bar_kwargs) -> PerClassAccuracyDisplay:
+    def plot(
+        self, ax=None, *, order: str = "train_counts", bands: bool = True, **bar_kwargs
+    ) -> PerClassAccuracyDisplay:
         """Draw the bars.
 
         Parameters
@@ -285,8 +309,9 @@ class PerClassAccuracyDisplay:
             raise ValueError(f"order must be one of {sorted(_ORDERS)}, got {order!r}.")
         idx = _ORDERS[order](counts, acc.size)
         if ax is None:
-            fig, ax = plt.subplots(figsize=(min(max(6.4, 0.4 * acc.size), 20.0), 4.2),
-                                   layout="constrained")
+            fig, ax = plt.subplots(
+                figsize=(min(max(6.4, 0.4 * acc.size), 20.0), 4.2), layout="constrained"
+            )
         else:
             fig = ax.figure
 
@@ -297,18 +322,30 @@ class PerClassAccuracyDisplay:
         if bands and counts is not None:
             self.bands_ = _draw_bands(ax, counts[idx], acc[idx])
 
-        labels, rotation = _tick_labels([names[i] for i in idx],
-                                        None if counts is None else counts[idx])
-        ax.set_xticks(x, labels, rotation=rotation, rotation_mode="anchor",
-                      ha="right" if rotation else "center",
-                      va="center" if rotation == 90 else "top")
+        labels, rotation = _tick_labels(
+            [names[i] for i in idx], None if counts is None else counts[idx]
+        )
+        ax.set_xticks(
+            x,
+            labels,
+            rotation=rotation,
+            rotation_mode="anchor",
+            ha="right" if rotation else "center",
+            va="center" if rotation == 90 else "top",
+        )
         head_to_tail = counts is not None and order == "train_counts"
         # Room above 100% for the band labels.
         top = 120 if self.bands_ is not None else 105
-        ax.set(xlim=(-0.5, acc.size - 0.5), ylim=(0, max(top, ax.get_ylim()[1])),
-               ylabel="Accuracy (%)",
-               xlabel="Class (training images), head to tail" if head_to_tail
-               else "Class" if counts is None else "Class (training images)")
+        ax.set(
+            xlim=(-0.5, acc.size - 0.5),
+            ylim=(0, max(top, ax.get_ylim()[1])),
+            ylabel="Accuracy (%)",
+            xlabel="Class (training images), head to tail"
+            if head_to_tail
+            else "Class"
+            if counts is None
+            else "Class (training images)",
+        )
         _add_title_line(ax, _summary_line(self.name, self.total_accuracy, self.acc_std))
         if self.name is not None:
             ax.legend(loc="lower left")
@@ -316,9 +353,18 @@ class PerClassAccuracyDisplay:
         return self
 
     @classmethod
-    def from_predictions(cls, y_true, y_pred, *, train_counts=None, labels=None,
-                         target_names=None, name=None, ax=None,
-                         **kwargs) -> PerClassAccuracyDisplay:
+    def from_predictions(
+        cls,
+        y_true,
+        y_pred,
+        *,
+        train_counts=None,
+        labels=None,
+        target_names=None,
+        name=None,
+        ax=None,
+        **kwargs,
+    ) -> PerClassAccuracyDisplay:
         """Plot per-class accuracy given true and predicted labels.
 
         Parameters
@@ -371,9 +417,19 @@ class PerClassAccuracyDisplay:
         return display.plot(ax=ax, **kwargs)
 
     @classmethod
-    def from_estimator(cls, estimator, X, y, *, train_counts=None, labels=None,
-                       target_names=None, name=None, ax=None,
-                       **kwargs) -> PerClassAccuracyDisplay:
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        train_counts=None,
+        labels=None,
+        target_names=None,
+        name=None,
+        ax=None,
+        **kwargs,
+    ) -> PerClassAccuracyDisplay:
         """Plot per-class accuracy of a fitted classifier on ``X, y``.
 
         Parameters
@@ -413,7 +469,12 @@ class PerClassAccuracyDisplay:
                 "to PerClassAccuracyDisplay.from_predictions."
             )
         return cls.from_predictions(
-            y, estimator.predict(X), train_counts=train_counts, labels=labels,
+            y,
+            estimator.predict(X),
+            train_counts=train_counts,
+            labels=labels,
             target_names=target_names,
-            name=type(estimator).__name__ if name is None else name, ax=ax, **kwargs,
+            name=type(estimator).__name__ if name is None else name,
+            ax=ax,
+            **kwargs,
         )

@@ -104,8 +104,9 @@ def group_accuracy(y_true, y_pred, groups) -> float:
     return float(np.mean(g_true == g_pred))
 
 
-def shot_accuracy(y_true, y_pred, train_counts, *, many_threshold: int = 100,
-                  few_threshold: int = 20) -> dict:
+def shot_accuracy(
+    y_true, y_pred, train_counts, *, many_threshold: int = 100, few_threshold: int = 20
+) -> dict:
     """Mean per-class accuracy over many-, medium- and few-shot classes.
 
     Many-shot classes have more than ``many_threshold`` training images,
@@ -145,13 +146,23 @@ def shot_accuracy(y_true, y_pred, train_counts, *, many_threshold: int = 100,
         "medium": (counts <= many_threshold) & (counts >= few_threshold),
         "few": counts < few_threshold,
     }
-    return {name: float(acc[mask].mean()) if mask.any() else float("nan")
-            for name, mask in buckets.items()}
+    return {
+        name: float(acc[mask].mean()) if mask.any() else float("nan")
+        for name, mask in buckets.items()
+    }
 
 
-def long_tail_report(y_true, y_pred, *, train_counts=None, groups=None,
-                     target_names=None, name: str = "model", n_train_images=None,
-                     verbose: bool = True) -> dict:
+def long_tail_report(
+    y_true,
+    y_pred,
+    *,
+    train_counts=None,
+    groups=None,
+    target_names=None,
+    name: str = "model",
+    n_train_images=None,
+    verbose: bool = True,
+) -> dict:
     """All of the paper's figures for one model, as a dict and a printed table.
 
     Parameters
@@ -186,12 +197,13 @@ def long_tail_report(y_true, y_pred, *, train_counts=None, groups=None,
     """
     y_true, y_pred, labels = _labels(y_true, y_pred, None)
     acc = per_class_accuracy(y_true, y_pred, labels=labels)
-    names = ([str(n) for n in target_names] if target_names is not None
-             else [str(label) for label in labels])
+    names = (
+        [str(n) for n in target_names]
+        if target_names is not None
+        else [str(label) for label in labels]
+    )
     if len(names) != len(labels):
-        raise ValueError(
-            f"target_names has {len(names)} names for {len(labels)} classes."
-        )
+        raise ValueError(f"target_names has {len(names)} names for {len(labels)} classes.")
     report = {
         "name": name,
         "train_images": None if n_train_images is None else int(n_train_images),
@@ -244,8 +256,12 @@ def format_long_tail_table(reports, *, per_class: bool = True) -> str:
         header.append("Group Acc (%)")
     lines = ["  ".join(header)]
     for r in reports:
-        row = [str(r["name"]).ljust(name_w), _fmt(r.get("train_images"), 13),
-               _fmt(r["total_acc"], 13), _fmt(r["acc_std"], 11)]
+        row = [
+            str(r["name"]).ljust(name_w),
+            _fmt(r.get("train_images"), 13),
+            _fmt(r["total_acc"], 13),
+            _fmt(r["acc_std"], 11),
+        ]
         if has_group:
             row.append(_fmt(r.get("group_acc"), 13))
         lines.append("  ".join(row))
@@ -256,6 +272,7 @@ def format_long_tail_table(reports, *, per_class: bool = True) -> str:
         lines.append("  ".join(["Cls Acc (%)".ljust(name_w)] + [c.rjust(width) for c in classes]))
         for r in reports:
             values = [r["per_class_acc"].get(c) for c in classes]
-            lines.append("  ".join([str(r["name"]).ljust(name_w)]
-                                   + [_fmt(v, width) for v in values]))
+            lines.append(
+                "  ".join([str(r["name"]).ljust(name_w)] + [_fmt(v, width) for v in values])
+            )
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Networks: the DC/MTT ConvNet, an MLP, and the skorch classifier preset."""
 
-from ._architectures import ARCHITECTURES, AlexNet, ResNet18, VGG11
+from ._architectures import ARCHITECTURES, VGG11, AlexNet, ResNet18
 from ._callbacks import (
     CosineLR,
     CriterionProgress,
@@ -9,8 +9,8 @@ from ._callbacks import (
     WeightAverage,
 )
 from ._classifier import ConvNetClassifier
-from ._ensemble import LogitAverage
 from ._decoupled import DecoupledClassifier, FeatureExtractor, class_balanced_indices
+from ._ensemble import LogitAverage
 from ._losses import (
     CRITERIA,
     BalancedSoftmaxLoss,

@@ -35,7 +35,8 @@ class _BasicBlock(nn.Module):
         self.shortcut = nn.Sequential()
         if stride != 1 or in_planes != planes:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), _norm(norm, planes))
+                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), _norm(norm, planes)
+            )
 
     def forward(self, x):
         out = torch.relu(self.bn1(self.conv1(x)))
@@ -64,12 +65,16 @@ class ResNet18(nn.Module):
     torch.Size([2, 10])
     """
 
-    def __init__(self, in_channels: int = 3, n_classes: int = 10, image_size=32,
-                 norm: str = "batchnorm"):
+    def __init__(
+        self, in_channels: int = 3, n_classes: int = 10, image_size=32, norm: str = "batchnorm"
+    ):
         super().__init__()
         _check_sizes(in_channels, n_classes, image_size, minimum=8)
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False),
-                                  _norm(norm, 64), nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False),
+            _norm(norm, 64),
+            nn.ReLU(),
+        )
         stages, planes = [], 64
         for width, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
             stages += [_BasicBlock(planes, width, stride, norm), _BasicBlock(width, width, 1, norm)]
@@ -113,8 +118,9 @@ class VGG11(nn.Module):
     torch.Size([2, 10])
     """
 
-    def __init__(self, in_channels: int = 3, n_classes: int = 10, image_size=32,
-                 norm: str = "instancenorm"):
+    def __init__(
+        self, in_channels: int = 3, n_classes: int = 10, image_size=32, norm: str = "instancenorm"
+    ):
         super().__init__()
         _check_sizes(in_channels, n_classes, image_size, minimum=1)
         height, width_px = _pair(image_size)
@@ -126,8 +132,11 @@ class VGG11(nn.Module):
                     layers.append(nn.MaxPool2d(2, 2))
                     height, width_px = height // 2, width_px // 2
                 continue
-            layers += [nn.Conv2d(channels, item, 3, padding=1),
-                       _norm(norm, item, (height, width_px)), nn.ReLU()]
+            layers += [
+                nn.Conv2d(channels, item, 3, padding=1),
+                _norm(norm, item, (height, width_px)),
+                nn.ReLU(),
+            ]
             channels = item
         self.features = nn.Sequential(*layers)
         self.n_features = channels * height * width_px
@@ -164,11 +173,20 @@ class AlexNet(nn.Module):
         height, width_px = _pair(image_size)
         self.activation_size = 128 * height * width_px
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 128, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
-            nn.Conv2d(128, 192, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
-            nn.Conv2d(192, 256, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(256, 192, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(192, 192, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2))
+            nn.Conv2d(in_channels, 128, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2, 2),
+            nn.Conv2d(128, 192, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2, 2),
+            nn.Conv2d(192, 256, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(256, 192, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(192, 192, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2, 2),
+        )
         self.n_features = 192 * (height // 8) * (width_px // 8)
         self.classifier = nn.Linear(self.n_features, n_classes)
 
@@ -184,8 +202,9 @@ def _check_sizes(in_channels, n_classes, image_size, minimum):
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}.")
     if min(_pair(image_size)) < minimum:
-        raise ValueError(f"image_size must be at least {minimum} pixels for this network, "
-                         f"got {image_size!r}.")
+        raise ValueError(
+            f"image_size must be at least {minimum} pixels for this network, got {image_size!r}."
+        )
 
 
 #: ``module=`` names of :class:`ConvNetClassifier` and ``make_student``.

@@ -29,8 +29,10 @@ def resolve_module(module):
     """A module class, builder or instance from ``module`` (a name of :data:`MODULES`)."""
     if isinstance(module, str):
         if module not in MODULES:
-            raise ValueError(f"module must be a torch module (class, builder or instance) or "
-                             f"one of {sorted(MODULES)}, got {module!r}.")
+            raise ValueError(
+                f"module must be a torch module (class, builder or instance) or "
+                f"one of {sorted(MODULES)}, got {module!r}."
+            )
         return MODULES[module]
     return module
 
@@ -99,12 +101,18 @@ class NetworkMixin:
         kwargs = {**self._inferred_module_kwargs(), **self.get_params_for("module")}
         self.module_ = self.initialized_instance(module, kwargs)
         if not isinstance(self.module_, nn.Module):
-            raise ValueError(f"module must build a torch.nn.Module, got "
-                             f"{type(self.module_).__name__} from {self.module!r}.")
+            raise ValueError(
+                f"module must build a torch.nn.Module, got "
+                f"{type(self.module_).__name__} from {self.module!r}."
+            )
         shape = getattr(self, "input_shape_", None)
         if shape is not None:
-            check_logits(self.module_, shape, len(self.classes_),
-                         next(iter(self.module_.parameters()), torch.zeros(())).device)
+            check_logits(
+                self.module_,
+                shape,
+                len(self.classes_),
+                next(iter(self.module_.parameters()), torch.zeros(())).device,
+            )
         return self
 
     def initialize_criterion(self):

@@ -135,9 +135,13 @@ class InitFromModule(Callback):
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         own = net.module_.state_dict()
-        take = {name: value for name, value in self.state_dict.items()
-                if name in own and tuple(own[name].shape) == tuple(value.shape)
-                and not name.startswith(tuple(self.skip))}
+        take = {
+            name: value
+            for name, value in self.state_dict.items()
+            if name in own
+            and tuple(own[name].shape) == tuple(value.shape)
+            and not name.startswith(tuple(self.skip))
+        }
         if not take:
             raise ValueError(
                 "InitFromModule found no parameter of the same name and shape in "
@@ -175,8 +179,9 @@ class WeightAverage(Callback):
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-        self.averaged_ = AveragedModel(net.module_, multi_avg_fn=get_ema_multi_avg_fn(
-            float(self.decay)), use_buffers=True)
+        self.averaged_ = AveragedModel(
+            net.module_, multi_avg_fn=get_ema_multi_avg_fn(float(self.decay)), use_buffers=True
+        )
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         if training:

@@ -20,17 +20,18 @@ from ..utils import (
     check_input_shape,
     resolve_device,
 )
-from ..utils._validation import check_option, check_soft_targets, is_soft_targets
 from ..utils._acceleration import SpeedOptionsMixin, autocast
 from ..utils._batching import in_fixed_chunks
 from ..utils._random import forked_torch_rng, torch_seed
-from ._callbacks import CosineLR, CriterionProgress, HalfwayStepLR, WeightAverage
-from ._losses import CRITERIA, TEACHER_LOSSES
-from ._modules import ConvNet
+from ..utils._validation import check_option, check_soft_targets, is_soft_targets
 from ._building import PRESET_KWARGS as _PRESET_KWARGS
 from ._building import NetworkMixin, embedding_function, image_ndim
+from ._callbacks import CosineLR, CriterionProgress, HalfwayStepLR, WeightAverage
+from ._losses import TEACHER_LOSSES
+from ._modules import ConvNet
 from ._steps import StepsMixin
 from ._teacher import check_teacher_shift
+
 
 class ConvNetClassifier(StepsMixin, NetworkMixin, SpeedOptionsMixin, NeuralNetClassifier):
     """ConvNet3 image classifier: a skorch net with the paper's training recipe.
@@ -243,7 +244,8 @@ class ConvNetClassifier(StepsMixin, NetworkMixin, SpeedOptionsMixin, NeuralNetCl
     def _default_callbacks(self):
         callbacks = list(super()._default_callbacks)
         schedule = {"halfway": HalfwayStepLR, "cosine": CosineLR}.get(
-            self.lr_schedule if isinstance(self.lr_schedule, str) else None)
+            self.lr_schedule if isinstance(self.lr_schedule, str) else None
+        )
         if schedule is not None:
             callbacks.insert(1, ("lr_schedule", schedule()))
         if self.ema_decay is not None:
@@ -271,33 +273,48 @@ class ConvNetClassifier(StepsMixin, NetworkMixin, SpeedOptionsMixin, NeuralNetCl
             rng = check_random_state(self.random_state)
             seeds = [torch_seed(rng) for _ in range(4)]
         # Names end in "_": skorch reports every other attribute as a parameter.
-        self.seeds_ = {"module": seeds[0] if self.random_state is not None else None,
-                       "loader": seeds[1], "augment": seeds[2], "mix": seeds[3]}
+        self.seeds_ = {
+            "module": seeds[0] if self.random_state is not None else None,
+            "loader": seeds[1],
+            "augment": seeds[2],
+            "mix": seeds[3],
+        }
         self.cache_ = {}  # generators and device copies of the data; not pickled
         check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
         check_scalar(self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither")
-        if not (self.batch_size == -1 or (isinstance(self.batch_size, numbers.Integral)
-                                          and self.batch_size >= 1)):
+        if not (
+            self.batch_size == -1
+            or (isinstance(self.batch_size, numbers.Integral) and self.batch_size >= 1)
+        ):
             raise ValueError(
-                f"batch_size must be a positive int or -1 (the whole set), got "
-                f"{self.batch_size!r}."
+                f"batch_size must be a positive int or -1 (the whole set), got {self.batch_size!r}."
             )
-        if not (self.lr_schedule is None or (isinstance(self.lr_schedule, str)
-                                             and self.lr_schedule in ("halfway", "cosine"))):
+        if not (
+            self.lr_schedule is None
+            or (isinstance(self.lr_schedule, str) and self.lr_schedule in ("halfway", "cosine"))
+        ):
             raise ValueError(
                 f"lr_schedule must be 'halfway', 'cosine' or None, got {self.lr_schedule!r}."
             )
         if self.batch_mixing is not None and self.batch_mixing not in MIXINGS:
-            raise ValueError(f"batch_mixing must be None or one of {list(MIXINGS)}, "
-                             f"got {self.batch_mixing!r}.")
-        check_scalar(self.mixing_alpha, "mixing_alpha", numbers.Real, min_val=0,
-                     include_boundaries="neither")
+            raise ValueError(
+                f"batch_mixing must be None or one of {list(MIXINGS)}, got {self.batch_mixing!r}."
+            )
+        check_scalar(
+            self.mixing_alpha, "mixing_alpha", numbers.Real, min_val=0, include_boundaries="neither"
+        )
         check_option(self.teacher_loss, TEACHER_LOSSES, "teacher_loss")
         check_scalar(self.hard_label_weight, "hard_label_weight", numbers.Real, min_val=0)
         check_teacher_shift(self.teacher_shift)
         if self.ema_decay is not None:
-            check_scalar(self.ema_decay, "ema_decay", numbers.Real, min_val=0, max_val=1,
-                         include_boundaries="neither")
+            check_scalar(
+                self.ema_decay,
+                "ema_decay",
+                numbers.Real,
+                min_val=0,
+                max_val=1,
+                include_boundaries="neither",
+            )
         self._check_speed_options()
         return super().initialize()
 
@@ -368,8 +385,9 @@ class ConvNetClassifier(StepsMixin, NetworkMixin, SpeedOptionsMixin, NeuralNetCl
         classifier : ConvNetClassifier
         """
         if not isinstance(module, torch.nn.Module):
-            raise TypeError(f"module must be a trained torch.nn.Module instance, got "
-                            f"{type(module).__name__}.")
+            raise TypeError(
+                f"module must be a trained torch.nn.Module instance, got {type(module).__name__}."
+            )
         net = cls(module=module, **params)
         net.label_encoder_ = LabelEncoder().fit(np.asarray(classes))
         net.input_shape_ = tuple(int(s) for s in input_shape)
@@ -383,8 +401,9 @@ class ConvNetClassifier(StepsMixin, NetworkMixin, SpeedOptionsMixin, NeuralNetCl
     def _encode(self, X, y, reset: bool):
         if is_soft_targets(y):
             return self._encode_soft(X, y, reset)
-        X, y = check_images_labels(X, y, ndim=image_ndim(self.module),
-                                   min_classes=2 if reset else 1)
+        X, y = check_images_labels(
+            X, y, ndim=image_ndim(self.module), min_classes=2 if reset else 1
+        )
         if reset:
             encoder = LabelEncoder().fit(y if self.classes is None else self.classes)
             self.label_encoder_ = encoder
@@ -411,12 +430,16 @@ class ConvNetClassifier(StepsMixin, NetworkMixin, SpeedOptionsMixin, NeuralNetCl
         if reset:
             classes = np.arange(Y.shape[1]) if self.classes is None else np.asarray(self.classes)
             if len(classes) != Y.shape[1]:
-                raise ValueError(f"y has {Y.shape[1]} columns of probabilities and classes "
-                                 f"has {len(classes)} labels; give one label per column.")
+                raise ValueError(
+                    f"y has {Y.shape[1]} columns of probabilities and classes "
+                    f"has {len(classes)} labels; give one label per column."
+                )
             self.label_encoder_ = LabelEncoder().fit(classes)
             if not np.array_equal(self.label_encoder_.classes_, classes):
-                raise ValueError("classes must be sorted when y holds probabilities (its "
-                                 "columns follow classes_, which sklearn sorts).")
+                raise ValueError(
+                    "classes must be sorted when y holds probabilities (its "
+                    "columns follow classes_, which sklearn sorts)."
+                )
             self.input_shape_ = tuple(X.shape[1:])
             self.n_features_in_ = int(np.prod(X.shape[1:]))
             self.class_counts_ = Y.sum(axis=0)  # the soft class sizes
@@ -457,8 +480,7 @@ class ConvNetClassifier(StepsMixin, NetworkMixin, SpeedOptionsMixin, NeuralNetCl
     def partial_fit(self, X, y=None, classes=None, _encoded=False, **fit_params):
         """Continue training for ``max_epochs`` (see skorch)."""
         if not _encoded:
-            first = not getattr(self, "initialized_", False) or not hasattr(
-                self, "label_encoder_")
+            first = not getattr(self, "initialized_", False) or not hasattr(self, "label_encoder_")
             X, y = self._encode(X, y, reset=first)
             if first:
                 self.initialize()
@@ -508,7 +530,7 @@ class ConvNetClassifier(StepsMixin, NetworkMixin, SpeedOptionsMixin, NeuralNetCl
         with torch.no_grad():
             # Fixed-size passes: a row's features do not depend on how X is cut.
             for start in range(0, len(X), 16 * batch_size):
-                xb = torch.as_tensor(X[start:start + 16 * batch_size], device=self.device_)
+                xb = torch.as_tensor(X[start : start + 16 * batch_size], device=self.device_)
                 with autocast(self.precision, self.device_):
                     features = in_fixed_chunks(embed, xb, batch_size)
                 out.append(features.float().cpu().numpy())

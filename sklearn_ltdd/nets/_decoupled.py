@@ -84,8 +84,11 @@ class FeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
 
     def fit(self, X, y):
         X, y = check_images_labels(X, y, ndim=(2, 3, 4))
-        seed = check_random_state(self.random_state).randint(2**31 - 1) \
-            if self.random_state is not None else None
+        seed = (
+            check_random_state(self.random_state).randint(2**31 - 1)
+            if self.random_state is not None
+            else None
+        )
         self.estimator_ = _fit_backbone(self.estimator, X, y, seed)
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         self._n_features_out = int(self.estimator_.embed(X[:1]).shape[1])

@@ -75,8 +75,10 @@ class LogitAverage(ClassifierMixin, BaseEstimator):
         classes = np.asarray(fitted[0].classes_)
         for net in fitted[1:]:
             if not np.array_equal(np.asarray(net.classes_), classes):
-                raise ValueError(f"The networks' classes differ: {classes.tolist()!r} and "
-                                 f"{np.asarray(net.classes_).tolist()!r}.")
+                raise ValueError(
+                    f"The networks' classes differ: {classes.tolist()!r} and "
+                    f"{np.asarray(net.classes_).tolist()!r}."
+                )
         self.estimators_ = fitted
         self.classes_ = classes
         self.class_counts_ = getattr(fitted[0], "class_counts_", None)
@@ -85,15 +87,17 @@ class LogitAverage(ClassifierMixin, BaseEstimator):
     @classmethod
     def of_fitted(cls, estimators):
         """A fitted average of fitted networks (``FrozenEstimator`` s unwrapped)."""
-        average = cls([e if isinstance(e, FrozenEstimator) else FrozenEstimator(e)
-                       for e in estimators])
+        average = cls(
+            [e if isinstance(e, FrozenEstimator) else FrozenEstimator(e) for e in estimators]
+        )
         average._set_fitted([_inner(e) for e in estimators])
         return average
 
     def _forward_eval(self, x):
         """The mean logits on a tensor batch (a student's teacher calls this)."""
-        logits = [net._forward_eval(x.to(net.device_)).float().to(x.device)
-                  for net in self.estimators_]
+        logits = [
+            net._forward_eval(x.to(net.device_)).float().to(x.device) for net in self.estimators_
+        ]
         return torch.stack(logits).mean(0)
 
     def predict_proba(self, X):
@@ -103,7 +107,7 @@ class LogitAverage(ClassifierMixin, BaseEstimator):
         out = []
         with torch.no_grad():
             for start in range(0, len(X), 1024):
-                xb = torch.as_tensor(X[start:start + 1024], device=self.device_)
+                xb = torch.as_tensor(X[start : start + 1024], device=self.device_)
                 out.append(torch.softmax(self._forward_eval(xb), dim=1).double().cpu().numpy())
         return np.concatenate(out)
 

@@ -15,8 +15,7 @@ from torch.nn import functional as F
 
 
 def _as_counts(class_counts) -> torch.Tensor:
-    counts = torch.as_tensor(np.asarray(class_counts, dtype=np.float64),
-                             dtype=torch.float32)
+    counts = torch.as_tensor(np.asarray(class_counts, dtype=np.float64), dtype=torch.float32)
     if counts.ndim != 1 or counts.numel() < 1 or bool((counts <= 0).any()):
         raise ValueError(
             f"class_counts must be a 1-D array of positive counts, got "
@@ -190,7 +189,7 @@ def distillation_loss(logits, teacher_probabilities, temperature: float = 1.0):
     temperature = float(temperature)
     log_q = F.log_softmax(logits.float() / temperature, dim=1)
     kl = F.kl_div(log_q, teacher_probabilities.float(), reduction="batchmean")
-    return kl * temperature ** 2
+    return kl * temperature**2
 
 
 #: ``teacher_loss`` values: how a student's logits are compared with its teacher's.

@@ -6,7 +6,6 @@ import inspect
 import warnings
 
 import numpy as np
-
 import torch
 from torch import nn
 
@@ -57,9 +56,7 @@ POOLINGS = {
 
 def _lookup(registry, value, name):
     if value not in registry:
-        raise ValueError(
-            f"{name} must be one of {sorted(registry)}, got {value!r}."
-        )
+        raise ValueError(f"{name} must be one of {sorted(registry)}, got {value!r}.")
     return registry[value]
 
 
@@ -134,8 +131,12 @@ class ConvNet(nn.Module):
         make_norm = _lookup(NORMS, norm, "norm")
         make_act = _lookup(ACTIVATIONS, activation, "activation")
         make_pool = _lookup(POOLINGS, pooling, "pooling")
-        for value, name in ((in_channels, "in_channels"), (n_classes, "n_classes"),
-                            (width, "width"), (depth, "depth")):
+        for value, name in (
+            (in_channels, "in_channels"),
+            (n_classes, "n_classes"),
+            (width, "width"),
+            (depth, "depth"),
+        ):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}.")
         height, width_px = _pair(image_size)
@@ -207,8 +208,14 @@ class MLP(nn.Module):
     torch.Size([5, 3])
     """
 
-    def __init__(self, n_features: int = 64, n_classes: int = 10,
-                 hidden=(128, 128), activation: str = "relu", norm: str = "none"):
+    def __init__(
+        self,
+        n_features: int = 64,
+        n_classes: int = 10,
+        hidden=(128, 128),
+        activation: str = "relu",
+        norm: str = "none",
+    ):
         super().__init__()
         make_act = _lookup(ACTIVATIONS, activation, "activation")
         layers: list[nn.Module] = []

@@ -34,8 +34,7 @@ class _DeviceBatches:
         self.X, self.y = data
         self.batch_size = int(batch_size)
         self.generator = generator
-        self.skip_single = skip_single and len(self.X) % self.batch_size == 1 \
-            and len(self.X) > 1
+        self.skip_single = skip_single and len(self.X) % self.batch_size == 1 and len(self.X) > 1
 
     def __len__(self):
         return -(-len(self.X) // self.batch_size) - int(self.skip_single)
@@ -47,8 +46,11 @@ class _DeviceBatches:
         else:
             order = torch.randperm(n, generator=self.generator).to(self.X.device)
         for start in range(0, n - int(self.skip_single), self.batch_size):
-            index = (slice(start, start + self.batch_size) if order is None
-                     else order[start:start + self.batch_size])
+            index = (
+                slice(start, start + self.batch_size)
+                if order is None
+                else order[start : start + self.batch_size]
+            )
             yield self.X[index], (None if self.y is None else self.y[index])
 
 
@@ -61,11 +63,13 @@ class StepsMixin:
         forward = self._forward_fn()
         with autocast(self.precision, self.device_):
             if not self.module_.training:  # the same output for a row however X is cut
-                out = in_fixed_chunks(lambda xb: forward(xb, **fit_params), x,
-                                      self._inference_chunk())
+                out = in_fixed_chunks(
+                    lambda xb: forward(xb, **fit_params), x, self._inference_chunk()
+                )
             else:  # in passes of micro_batch rows, the loss over the whole batch
-                out = micro_batched(lambda xb: forward(xb, **fit_params), x,
-                                    self._micro_batch(training=True))
+                out = micro_batched(
+                    lambda xb: forward(xb, **fit_params), x, self._micro_batch(training=True)
+                )
         return out.float()
 
     def _micro_batch(self, training):
@@ -74,9 +78,13 @@ class StepsMixin:
         key = f"micro_{training}"
         if key not in self.cache_:
             stats = training and has_batch_statistics(self.module_)
-            self.cache_[key] = resolve_micro_batch(self.micro_batch, self.device_,
-                                                   self._compiled(), stats,
-                                                   activation_size(self.module_))
+            self.cache_[key] = resolve_micro_batch(
+                self.micro_batch,
+                self.device_,
+                self._compiled(),
+                stats,
+                activation_size(self.module_),
+            )
         return self.cache_[key]
 
     def _compiled(self) -> bool:
@@ -125,19 +133,27 @@ class StepsMixin:
         if self.teacher is None:
             loss = self.get_loss(y_pred, y, X=x, training=True)
         else:
-            loss = compare_with_teacher(y_pred, self._teacher_targets().logits(x),
-                                        self.teacher_loss, self.teacher_temperature)
+            loss = compare_with_teacher(
+                y_pred,
+                self._teacher_targets().logits(x),
+                self.teacher_loss,
+                self.teacher_temperature,
+            )
             if self.hard_label_weight:
-                loss = loss + self.hard_label_weight * self.get_loss(y_pred, y, X=x,
-                                                                     training=True)
+                loss = loss + self.hard_label_weight * self.get_loss(y_pred, y, X=x, training=True)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
     def _teacher_targets(self):
         targets = self.cache_.get("teacher")
         if targets is None:
-            targets = TeacherTargets(self.teacher, self.classes_, self.teacher_temperature,
-                                     self.teacher_shift, self.teacher_prior)
+            targets = TeacherTargets(
+                self.teacher,
+                self.classes_,
+                self.teacher_temperature,
+                self.teacher_shift,
+                self.teacher_prior,
+            )
             self.cache_["teacher"] = targets
         return targets
 
@@ -201,13 +217,18 @@ class StepsMixin:
             batch_size = len(dataset)
         shuffle = kwargs.pop("shuffle", False)
         iterator = self.iterator_train if training else self.iterator_valid
-        simple = (iterator is DataLoader and not kwargs and isinstance(dataset, Dataset)
-                  and isinstance(dataset.X, np.ndarray)
-                  and (dataset.y is None or isinstance(dataset.y, np.ndarray)))
+        simple = (
+            iterator is DataLoader
+            and not kwargs
+            and isinstance(dataset, Dataset)
+            and isinstance(dataset.X, np.ndarray)
+            and (dataset.y is None or isinstance(dataset.y, np.ndarray))
+        )
         if simple:
             generator = self._generator("loader") if training and shuffle else None
-            skip = training and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-                                    for m in self.module_.modules())
+            skip = training and any(
+                isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in self.module_.modules()
+            )
             return _DeviceBatches(self._on_device(dataset), batch_size, generator, skip)
         kwargs = self.get_params_for(prefix)
         kwargs["batch_size"] = batch_size

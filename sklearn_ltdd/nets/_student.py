@@ -27,15 +27,28 @@ from ._modules import ConvNet
 #: batch-norm statistics.
 STUDENT_RECIPES = {
     "kd": {
-        "max_epochs": 1000, "batch_size": 50, "lr": 0.01, "lr_schedule": "cosine",
-        "augmentation": "dsa", "batch_mixing": "cutmix", "teacher_loss": "kl",
+        "max_epochs": 1000,
+        "batch_size": 50,
+        "lr": 0.01,
+        "lr_schedule": "cosine",
+        "augmentation": "dsa",
+        "batch_mixing": "cutmix",
+        "teacher_loss": "kl",
         "teacher_temperature": 4.0,
     },
     "edc": {
-        "max_epochs": 1000, "batch_size": 25, "optimizer": torch.optim.AdamW, "lr": 0.001,
-        "optimizer__weight_decay": 0.01, "lr_schedule": "cosine",
-        "augmentation": "resized_crop_flip", "batch_mixing": "cutmix", "teacher_loss": "mse",
-        "hard_label_weight": 0.025, "ema_decay": 0.99, "module__norm": "batchnorm",
+        "max_epochs": 1000,
+        "batch_size": 25,
+        "optimizer": torch.optim.AdamW,
+        "lr": 0.001,
+        "optimizer__weight_decay": 0.01,
+        "lr_schedule": "cosine",
+        "augmentation": "resized_crop_flip",
+        "batch_mixing": "cutmix",
+        "teacher_loss": "mse",
+        "hard_label_weight": 0.025,
+        "ema_decay": 0.99,
+        "module__norm": "batchnorm",
     },
 }
 

@@ -89,8 +89,13 @@ class TeacherTargets:
     """
 
     def __init__(self, teacher, classes, temperature, shift=0.0, prior=None):
-        check_scalar(temperature, "teacher_temperature", numbers.Real, min_val=0,
-                     include_boundaries="neither")
+        check_scalar(
+            temperature,
+            "teacher_temperature",
+            numbers.Real,
+            min_val=0,
+            include_boundaries="neither",
+        )
         shift = check_teacher_shift(shift)
         estimator = _unwrap(teacher)
         try:
@@ -103,8 +108,9 @@ class TeacherTargets:
                 f"keeps it fitted: teacher=FrozenEstimator(fitted)."
             ) from exc
         if not hasattr(estimator, "predict_proba"):
-            raise ValueError(f"teacher must have predict_proba; {type(estimator).__name__} "
-                             f"has not.")
+            raise ValueError(
+                f"teacher must have predict_proba; {type(estimator).__name__} has not."
+            )
         teacher_classes = np.asarray(estimator.classes_).tolist()
         position = {c: i for i, c in enumerate(teacher_classes)}
         missing = [c for c in np.asarray(classes).tolist() if c not in position]
@@ -131,13 +137,16 @@ class TeacherTargets:
                 logits = logits[:, torch.as_tensor(self.columns, device=logits.device)]
                 logits = logits.float().to(x.device)
             else:
-                proba = np.asarray(self.teacher.predict_proba(x.detach().cpu().numpy()),
-                                   dtype=np.float64)[:, self.columns]
-                logits = torch.as_tensor(np.log(np.clip(proba, 1e-12, None)),
-                                         dtype=torch.float32, device=x.device)
+                proba = np.asarray(
+                    self.teacher.predict_proba(x.detach().cpu().numpy()), dtype=np.float64
+                )[:, self.columns]
+                logits = torch.as_tensor(
+                    np.log(np.clip(proba, 1e-12, None)), dtype=torch.float32, device=x.device
+                )
             if self.shift_:
-                offset = torch.as_tensor(self.shift_ * self.log_prior, dtype=torch.float32,
-                                         device=x.device)
+                offset = torch.as_tensor(
+                    self.shift_ * self.log_prior, dtype=torch.float32, device=x.device
+                )
                 logits = logits - offset
             return logits
 
@@ -163,8 +172,11 @@ class TeacherTargets:
         labels = torch.as_tensor(y, dtype=torch.long).cpu()
         taus = torch.as_tensor(np.asarray(grid, dtype=np.float64))
         shifted = logits[None] - taus[:, None, None] * torch.as_tensor(self.log_prior)[None, None]
-        own = torch.softmax(shifted, dim=2).gather(
-            2, labels.view(1, -1, 1).expand(len(taus), -1, 1)).squeeze(2)
+        own = (
+            torch.softmax(shifted, dim=2)
+            .gather(2, labels.view(1, -1, 1).expand(len(taus), -1, 1))
+            .squeeze(2)
+        )
         present = torch.unique(labels)
         means = torch.stack([own[:, labels == c].mean(1) for c in present.tolist()], dim=1)
         spread = means.std(1, unbiased=False).numpy()

@@ -29,11 +29,15 @@ class SamplerMixin(OneToOneFeatureMixin):
         """Resample ``(X, y)``; see the class's documentation for what is returned."""
         columns = getattr(X, "columns", None)
         y_array = np.asarray(y)
-        one_hot = (y_array.ndim == 2 and y_array.shape[1] > 1
-                   and type_of_target(y_array) == "multilabel-indicator"
-                   and bool((y_array.sum(axis=1) == 1).all()))
-        X_res, y_res = self._fit_resample(np.asarray(X) if columns is not None else X,
-                                          y_array.argmax(axis=1) if one_hot else y)
+        one_hot = (
+            y_array.ndim == 2
+            and y_array.shape[1] > 1
+            and type_of_target(y_array) == "multilabel-indicator"
+            and bool((y_array.sum(axis=1) == 1).all())
+        )
+        X_res, y_res = self._fit_resample(
+            np.asarray(X) if columns is not None else X, y_array.argmax(axis=1) if one_hot else y
+        )
         if columns is not None:
             import pandas as pd  # noqa: PLC0415  (only for DataFrame input)
 

@@ -48,9 +48,7 @@ class PrecomputedSampler(SamplerMixin, BaseEstimator):
             )
         missing = np.setdiff1d(np.unique(y), np.unique(y_syn))
         if missing.size:
-            raise ValueError(
-                f"the stored set has no images of classes {missing.tolist()!r} of y."
-            )
+            raise ValueError(f"the stored set has no images of classes {missing.tolist()!r} of y.")
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         labels, counts = np.unique(y_syn, return_counts=True)
         self.sampling_strategy_ = dict(zip(labels.tolist(), counts.tolist()))

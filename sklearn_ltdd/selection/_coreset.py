@@ -30,8 +30,9 @@ WINDOWS = ("auto", "easiest")
 def _keywords_soon(init):
     """``__init__`` whose parameters are keyword-only: positional ones still work for
     two releases, with a FutureWarning (scikit-learn's way of making them keywords)."""
-    names = [p.name for p in inspect.signature(init).parameters.values()
-             if p.kind is p.KEYWORD_ONLY]
+    names = [
+        p.name for p in inspect.signature(init).parameters.values() if p.kind is p.KEYWORD_ONLY
+    ]
 
     @functools.wraps(init)
     def wrapper(self, *args, **kwargs):
@@ -40,7 +41,10 @@ def _keywords_soon(init):
             warnings.warn(
                 f"Pass {', '.join(f'{k}={v!r}' for k, v in given.items())} as keyword "
                 f"arguments: from 0.4, CoresetSampler takes keywords only, as the distillers "
-                f"do.", FutureWarning, stacklevel=2)
+                f"do.",
+                FutureWarning,
+                stacklevel=2,
+            )
             kwargs = {**given, **kwargs}
         init(self, **kwargs)
 
@@ -157,10 +161,25 @@ class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
     _sampling_type = "under-sampling"
 
     @_keywords_soon
-    def __init__(self, *, ipc=10, strategy="difficulty", estimator=None, difficulty="el2n",
-                 window="auto", combine=1, scoring_epochs=30, module=ConvNet,
-                 module_params=None, precision="fp32", compile=False, micro_batch="auto",
-                 device="auto", random_state=None, verbose=0):
+    def __init__(
+        self,
+        *,
+        ipc=10,
+        strategy="difficulty",
+        estimator=None,
+        difficulty="el2n",
+        window="auto",
+        combine=1,
+        scoring_epochs=30,
+        module=ConvNet,
+        module_params=None,
+        precision="fp32",
+        compile=False,
+        micro_batch="auto",
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
         self.ipc = ipc
         self.strategy = strategy
         self.estimator = estimator
@@ -185,24 +204,42 @@ class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
         check_option(self.combine, (1, 4), "combine")
         check_scalar(self.scoring_epochs, "scoring_epochs", numbers.Integral, min_val=1)
         self._check_speed_options()
-        inner = (self.estimator.estimator if isinstance(self.estimator, FrozenEstimator)
-                 else self.estimator)
-        if (inner is not None and self.strategy in ("herding", "k_center")
-                and not hasattr(inner, "embed")):  # before any network trains
-            raise ValueError(f"strategy={self.strategy!r} selects in a network's feature "
-                             f"space: estimator needs an embed(X) method (a "
-                             f"ConvNetClassifier), got {type(inner).__name__}.")
-        if (inner is not None and self.strategy == "difficulty"
-                and not hasattr(inner, "predict_proba")):
-            raise ValueError(f"strategy='difficulty' needs the estimator's predict_proba; "
-                             f"{type(inner).__name__} has none.")
+        inner = (
+            self.estimator.estimator
+            if isinstance(self.estimator, FrozenEstimator)
+            else self.estimator
+        )
+        if (
+            inner is not None
+            and self.strategy in ("herding", "k_center")
+            and not hasattr(inner, "embed")
+        ):  # before any network trains
+            raise ValueError(
+                f"strategy={self.strategy!r} selects in a network's feature "
+                f"space: estimator needs an embed(X) method (a "
+                f"ConvNetClassifier), got {type(inner).__name__}."
+            )
+        if (
+            inner is not None
+            and self.strategy == "difficulty"
+            and not hasattr(inner, "predict_proba")
+        ):
+            raise ValueError(
+                f"strategy='difficulty' needs the estimator's predict_proba; "
+                f"{type(inner).__name__} has none."
+            )
         window = self.window
         if isinstance(window, str):
             check_option(window, WINDOWS, "window")
-        elif not (isinstance(window, (tuple, list)) and len(window) == 2
-                  and 0 <= float(window[0]) < float(window[1]) <= 1):
-            raise ValueError(f"window must be 'auto', 'easiest' or (low, high) with "
-                             f"0 <= low < high <= 1, got {window!r}.")
+        elif not (
+            isinstance(window, (tuple, list))
+            and len(window) == 2
+            and 0 <= float(window[0]) < float(window[1]) <= 1
+        ):
+            raise ValueError(
+                f"window must be 'auto', 'easiest' or (low, high) with "
+                f"0 <= low < high <= 1, got {window!r}."
+            )
 
     def _network(self, X, y, rng):
         """The fitted scoring and embedding network (None for "random")."""
@@ -210,22 +247,39 @@ class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
             return None
         seed = int(rng.randint(2**31 - 1))
         return fitted_estimator(
-            self.estimator, lambda: self.default_network(seed, images=X.ndim == 4), X, y,
-            role="scoring network", seed=seed, verbose=self.verbose)
+            self.estimator,
+            lambda: self.default_network(seed, images=X.ndim == 4),
+            X,
+            y,
+            role="scoring network",
+            seed=seed,
+            verbose=self.verbose,
+        )
 
     def default_network(self, seed=None, images=True):
         """The default scoring network: ConvNet3 with logit adjustment (crop + flip on images)."""
         return ConvNetClassifier(
-            module=self.module, **{f"module__{k}": v for k, v in (self.module_params or {}).items()},
-            criterion="logit_adjusted", augmentation="crop_flip" if images else None,
-            max_epochs=self.scoring_epochs, precision=self.precision, compile=self.compile,
-            micro_batch=self.micro_batch, device=self.device, random_state=seed)
+            module=self.module,
+            **{f"module__{k}": v for k, v in (self.module_params or {}).items()},
+            criterion="logit_adjusted",
+            augmentation="crop_flip" if images else None,
+            max_epochs=self.scoring_epochs,
+            precision=self.precision,
+            compile=self.compile,
+            micro_batch=self.micro_batch,
+            device=self.device,
+            random_state=seed,
+        )
 
     def default_estimator(self, seed=None, images=True):
         """Deprecated: renamed :meth:`default_network` in 0.2 (one name across the
         package, as the distillers'); removed in 0.4."""
-        warnings.warn("CoresetSampler.default_estimator was renamed default_network in 0.2 "
-                      "and will be removed in 0.4.", FutureWarning, stacklevel=2)
+        warnings.warn(
+            "CoresetSampler.default_estimator was renamed default_network in 0.2 "
+            "and will be removed in 0.4.",
+            FutureWarning,
+            stacklevel=2,
+        )
         return self.default_network(seed, images)
 
     def make_student(self, teacher=None, *, recipe=None, **params):
@@ -245,12 +299,16 @@ class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
         self._check_params()
         X, y = check_images_labels(X, y, ndim=(2, 3, 4), min_classes=1)
         if len(np.unique(y)) < 2:
-            raise ValueError(f"y has only one class ({np.unique(y)[0].item()!r}); CoresetSampler "
-                             "balances classes, so it needs at least 2 (to take a subset of one "
-                             "class, index it directly).")
+            raise ValueError(
+                f"y has only one class ({np.unique(y)[0].item()!r}); CoresetSampler "
+                "balances classes, so it needs at least 2 (to take a subset of one "
+                "class, index it directly)."
+            )
         if self.combine > 1 and (X.ndim != 4 or X.shape[2] % 2 or X.shape[3] % 2):
-            raise ValueError(f"combine={self.combine} tiles images (n, C, H, W) of even height "
-                             f"and width into quadrants; got {X.shape[1:]}. Use combine=1.")
+            raise ValueError(
+                f"combine={self.combine} tiles images (n, C, H, W) of even height "
+                f"and width into quadrants; got {X.shape[1:]}. Use combine=1."
+            )
         encoder = LabelEncoder().fit(y)
         y_enc = encoder.transform(y)
         self.classes_ = encoder.classes_
@@ -262,8 +320,9 @@ class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
         if network is not None:
             inner = network.estimator if isinstance(network, FrozenEstimator) else network
             if self.strategy == "difficulty":
-                scores = difficulty_scores(network.predict_proba(X), y, network.classes_,
-                                           self.difficulty)
+                scores = difficulty_scores(
+                    network.predict_proba(X), y, network.classes_, self.difficulty
+                )
             else:
                 features = np.asarray(inner.embed(X), dtype=np.float64)
                 features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
@@ -272,19 +331,28 @@ class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
         for c in range(len(self.classes_)):
             members = np.flatnonzero(y_enc == c)
             n_tiles, n_singles = self._layout(len(members))
-            picked = select(self.strategy, members, n_tiles * self.combine + n_singles,
-                            features=features, scores=scores, window=self.window, rng=rng)
+            picked = select(
+                self.strategy,
+                members,
+                n_tiles * self.combine + n_singles,
+                features=features,
+                scores=scores,
+                window=self.window,
+                rng=rng,
+            )
             if len(members) < self.ipc:
                 short.append((self.classes_.tolist()[c], len(members)))
             cut = n_tiles * self.combine
-            stored += [picked[k:k + self.combine] for k in range(0, cut, self.combine)]
-            stored += [picked[k:k + 1] for k in range(cut, len(picked))]
+            stored += [picked[k : k + self.combine] for k in range(0, cut, self.combine)]
+            stored += [picked[k : k + 1] for k in range(cut, len(picked))]
             rows.append(picked)
         if short:
             warnings.warn(
                 f"classes with fewer than ipc={self.ipc} images keep all of their images (no "
                 f"copies): {', '.join(f'{label!r} ({n})' for label, n in short)}.",
-                UserWarning, stacklevel=3)
+                UserWarning,
+                stacklevel=3,
+            )
         self.stored_indices_ = stored
         self.sample_indices_ = np.concatenate(rows)
         self.X_stored_ = self._store(X, stored)

@@ -120,7 +120,7 @@ def difficulty_window(scores, budget, window="auto"):
     span = max(high - low, budget)
     low = min(low, n - span)
     ranks = low + np.round(np.linspace(0, span - 1, budget)).astype(int)
-    return order[np.unique(ranks)] if len(np.unique(ranks)) == budget else order[low:low + budget]
+    return order[np.unique(ranks)] if len(np.unique(ranks)) == budget else order[low : low + budget]
 
 
 def select(strategy, members, budget, *, features=None, scores=None, window="auto", rng=None):

@@ -39,9 +39,11 @@ class _ConstantClassifier:
 def _seed_unset_random_states(estimator, rng):
     """Give every ``random_state`` parameter left at None a seed from ``rng``."""
     params = estimator.get_params(deep=True)
-    to_set = {key: torch_seed(rng) % 2**31 for key in sorted(params)
-              if (key == "random_state" or key.endswith("__random_state"))
-              and params[key] is None}
+    to_set = {
+        key: torch_seed(rng) % 2**31
+        for key in sorted(params)
+        if (key == "random_state" or key.endswith("__random_state")) and params[key] is None
+    }
     if to_set:
         estimator.set_params(**to_set)
     return estimator
@@ -49,7 +51,8 @@ def _seed_unset_random_states(estimator, rng):
 
 def _is_explicit_groups(grouper):
     return isinstance(grouper, (list, tuple)) and all(
-        isinstance(g, (list, tuple, np.ndarray)) for g in grouper)
+        isinstance(g, (list, tuple, np.ndarray)) for g in grouper
+    )
 
 
 def _needs_images(estimator) -> bool:
@@ -181,9 +184,19 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
     [1.0, 1.0]
     """
 
-    def __init__(self, grouper=None, group_estimator=None, class_estimator=None,
-                 stage1_data="original", stage2_data=None, backbone=None, fine_tune=False,
-                 routing="hard", random_state=None, verbose=0):
+    def __init__(
+        self,
+        grouper=None,
+        group_estimator=None,
+        class_estimator=None,
+        stage1_data="original",
+        stage2_data=None,
+        backbone=None,
+        fine_tune=False,
+        routing="hard",
+        random_state=None,
+        verbose=0,
+    ):
         self.grouper = grouper
         self.group_estimator = group_estimator
         self.class_estimator = class_estimator
@@ -217,9 +230,10 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         # One independent stream per role, so that changing one stage (say,
         # the stage-2 data) leaves the seeds of the others unchanged.
         rng = check_random_state(self.random_state)
-        streams = {role: np.random.RandomState(torch_seed(rng) % 2**32)
-                   for role in ("grouper", "stage1_data", "stage2_data", "stage1", "stage2",
-                                "backbone")}
+        streams = {
+            role: np.random.RandomState(torch_seed(rng) % 2**32)
+            for role in ("grouper", "stage1_data", "stage2_data", "stage1", "stage2", "backbone")
+        }
         self.timings_ = {}
 
         start = time.perf_counter()
@@ -247,6 +261,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
                     if id(data) not in features:
                         features[id(data)] = self._features(data)
                     return features[id(data)]
+
                 X1, X2 = embed(X1), embed(X2)
 
         start = time.perf_counter()
@@ -287,8 +302,11 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         for name in ("stage1_data", "stage2_data"):
             value = getattr(self, name)
             allowed_none = name == "stage2_data"
-            if (isinstance(value, str) and value == "original") or (
-                    value is None and allowed_none) or _has_fit_resample(value):
+            if (
+                (isinstance(value, str) and value == "original")
+                or (value is None and allowed_none)
+                or _has_fit_resample(value)
+            ):
                 continue
             raise ValueError(
                 f"{name} must be 'original'{', None' if allowed_none else ''} or "
@@ -359,8 +377,11 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             self.stage1_data_, X1, y1 = self._resample(stage1, X, y, streams["stage1_data"])
         if isinstance(stage2, str):
             X2, y2 = X, y
-        elif (self.stage1_data_ is not None and type(stage1) is type(stage2)
-              and stage1.get_params() == stage2.get_params()):
+        elif (
+            self.stage1_data_ is not None
+            and type(stage1) is type(stage2)
+            and stage1.get_params() == stage2.get_params()
+        ):
             self.stage2_data_, X2, y2 = self.stage1_data_, X1, y1
         else:
             self.stage2_data_, X2, y2 = self._resample(stage2, X, y, streams["stage2_data"])
@@ -386,8 +407,15 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
                 f"weights through a skorch callback; {type(estimator).__name__} takes "
                 f"none. Use a ConvNetClassifier, or fine_tune=False."
             )
-        init = ("init_from_backbone", InitFromModule(
-            {k: v.detach().cpu().clone() for k, v in self.backbone_.module_.state_dict().items()}))
+        init = (
+            "init_from_backbone",
+            InitFromModule(
+                {
+                    k: v.detach().cpu().clone()
+                    for k, v in self.backbone_.module_.state_dict().items()
+                }
+            ),
+        )
         callbacks = list(estimator.get_params()["callbacks"] or [])
         return estimator.set_params(callbacks=callbacks + [init])
 
@@ -398,8 +426,9 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             return
         estimator = self._stage_estimator(self.group_estimator)
         self.group_estimator_ = _seed_unset_random_states(estimator, rng).fit(X1, groups)
-        predicted = np.asarray(getattr(self.group_estimator_, "classes_", np.arange(
-            len(self.groups_)))).tolist()
+        predicted = np.asarray(
+            getattr(self.group_estimator_, "classes_", np.arange(len(self.groups_)))
+        ).tolist()
         if predicted != list(range(len(self.groups_))):
             # A FrozenEstimator is not refitted: it must already predict group indices.
             raise ValueError(

@@ -1,7 +1,6 @@
 """Input validation, device selection, random-number helpers and the speed options."""
 
 from ._acceleration import SpeedOptionsMixin
-
 from ._device import resolve_device
 from ._random import torch_generator, torch_seed
 from ._validation import (

@@ -21,8 +21,10 @@ def check_precision(precision) -> str:
 
 
 def check_compile(value):
-    if not any(value is option or (isinstance(value, str) and value == option)
-               for option in COMPILE_OPTIONS):
+    if not any(
+        value is option or (isinstance(value, str) and value == option)
+        for option in COMPILE_OPTIONS
+    ):
         raise ValueError(f"compile must be one of {list(COMPILE_OPTIONS)}, got {value!r}.")
     return value
 
@@ -82,7 +84,9 @@ def resolve_compile(value, device) -> bool:
             f"compile=True, but torch.compile cannot build kernels on {device_type} here "
             f"(on the CPU it needs a C++ compiler, such as g++); running eagerly, with the "
             f"same results. Use compile='auto' to choose silently, or install a compiler.",
-            RuntimeWarning, stacklevel=3)
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return False
 
 
@@ -106,9 +110,12 @@ class Compiled:
         try:
             return self.compiled(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 (reported, then the eager path)
-            warnings.warn(f"{self.name}: torch.compile failed ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200]}); running eagerly.",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"{self.name}: torch.compile failed ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200]}); running eagerly.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             self.compiled = None
             return self.fn(*args, **kwargs)
 
@@ -152,8 +159,13 @@ def compiled_functional(module: torch.nn.Module, enabled: bool, name: str, metho
             import copy
 
             template = _Method(copy.deepcopy(module), method)
-            _SHARED[key] = (template, {grad: Compiled(_own_code(_functional(template)), True, name)
-                                       for grad in (False, True)})
+            _SHARED[key] = (
+                template,
+                {
+                    grad: Compiled(_own_code(_functional(template)), True, name)
+                    for grad in (False, True)
+                },
+            )
         template, compiled = _SHARED[key]
 
     def run(params, buffers, x):
@@ -186,8 +198,9 @@ def _own_code(fn):
     evaluators). With a copy per architecture and grad mode, each keeps its
     own few variants (train or eval, a static and a dynamic batch size).
     """
-    return types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__,
-                              fn.__defaults__, fn.__closure__)
+    return types.FunctionType(
+        fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__
+    )
 
 
 def compiled_method(module: torch.nn.Module, enabled: bool, name: str, method="forward"):
@@ -247,6 +260,11 @@ class SpeedOptionsMixin:
         from ._batching import activation_size, has_batch_statistics, resolve_micro_batch
 
         compiled = resolve_compile(self.compile, device)
-        micro = resolve_micro_batch(self.micro_batch, device, compiled,
-                                    has_batch_statistics(module), activation_size(module))
+        micro = resolve_micro_batch(
+            self.micro_batch,
+            device,
+            compiled,
+            has_batch_statistics(module),
+            activation_size(module),
+        )
         return compiled, micro

@@ -34,7 +34,7 @@ def in_fixed_chunks(fn, x: torch.Tensor, size: int = DEFAULT_CHUNK) -> torch.Ten
     n = x.shape[0]
     out = []
     for start in range(0, n, size):
-        chunk = x[start:start + size]
+        chunk = x[start : start + size]
         rows = chunk.shape[0]
         if rows < size:
             pad = chunk.new_zeros((size - rows, *chunk.shape[1:]))

@@ -34,5 +34,7 @@ class RenamedParamsMixin:
             if _given(value):
                 warnings.warn(
                     f"{type(self).__name__}: {old} was renamed {new} in {RENAMED_IN} and will "
-                    f"be removed in {REMOVED_IN}; use {new}={value!r}.", FutureWarning,
-                    stacklevel=3)
+                    f"be removed in {REMOVED_IN}; use {new}={value!r}.",
+                    FutureWarning,
+                    stacklevel=3,
+                )

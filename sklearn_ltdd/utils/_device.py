@@ -35,8 +35,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or another torch device "
-            f"string, got {device!r}."
+            f"device must be 'auto', 'cpu', 'cuda' or another torch device string, got {device!r}."
         ) from exc
     if resolved.type == "cuda":
         if not torch.cuda.is_available():

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from ._progress import with_progress
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
+
+from ._progress import with_progress
 
 
 def fitted_estimator(given, default, X, y, *, role, seed, verbose=0):
@@ -43,8 +44,10 @@ def fitted_estimator(given, default, X, y, *, role, seed, verbose=0):
         try:
             check_is_fitted(given.estimator)
         except NotFittedError as exc:
-            raise ValueError(f"{role}: the FrozenEstimator wraps an unfitted "
-                             f"{type(given.estimator).__name__}; fit it first.") from exc
+            raise ValueError(
+                f"{role}: the FrozenEstimator wraps an unfitted "
+                f"{type(given.estimator).__name__}; fit it first."
+            ) from exc
         return given
     estimator = default() if given is None else clone(given)
     params = estimator.get_params()

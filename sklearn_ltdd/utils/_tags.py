@@ -24,7 +24,6 @@ def sampler_tags(tags):
         classifier_tags=None,
         sampler_tags=SamplerTags(),
     )
-    imb.input_tags = InputTags(two_d_array=True, three_d_array=True, sparse=False,
-                               dataframe=False)
+    imb.input_tags = InputTags(two_d_array=True, three_d_array=True, sparse=False, dataframe=False)
     imb.non_deterministic = tags.non_deterministic
     return imb
