@@ -66,7 +66,7 @@ def _demo(args) -> int:
         ipc=args.ipc,
         n_iterations=args.iterations,
         init="real",
-        module_params={"width": args.width},
+        module__width=args.width,
         device=args.device,
         random_state=args.random_state,
         **fast,
@@ -213,7 +213,7 @@ def _teacher(args, data):
     recipe = StatisticsMatchingDistiller(
         debias=DEBIAS[args.debias],
         teacher_epochs=args.teacher_epochs,
-        module_params={"width": args.width},
+        module__width=args.width,
         device=args.device,
         precision=args.precision,
         compile=COMPILE[args.compile],
@@ -421,9 +421,9 @@ def _add_teacher_options(parser):
     parser.add_argument(
         "--debias",
         choices=sorted(DEBIAS),
-        default="cumulative",
-        help="the teacher's (and sm's observer's) long-tail loss "
-        "(default: cumulative, the paper's)",
+        default="logit_adjusted",
+        help="the teacher's (and sm's observer's) long-tail loss: logit_adjusted (the "
+        "default: the better teacher on validation data), cumulative (the paper's) or none",
     )
     parser.add_argument(
         "--teacher-epochs",

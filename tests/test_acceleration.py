@@ -66,14 +66,14 @@ def test_bf16_classifier_stays_close_to_fp32(digits):
 )
 def test_chunks_are_exact_within_each_setting(setting, digits):
     X, y = digits.X_train, digits.y_train
-    params = dict(ipc=2, module_params={"width": 8}, random_state=0, device="cpu", **setting)
+    params = dict(ipc=2, module__width=8, random_state=0, device="cpu", **setting)
     one = DistributionMatchingDistiller(n_iterations=4, **params).fit(X, y)
     chunks = DistributionMatchingDistiller(n_iterations=2, warm_start=True, **params)
     chunks.fit(X, y).fit(X, y)
     np.testing.assert_array_equal(one.X_syn_, chunks.X_syn_)
     gm = dict(
         ipc=1,
-        module_params={"width": 8},
+        module__width=8,
         random_state=0,
         device="cpu",
         outer_loop=2,
@@ -94,7 +94,7 @@ def test_compiled_distillers_match_the_eager_ones(digits):
         n_iterations=2,
         outer_loop=2,
         inner_loop=2,
-        module_params={"width": 8},
+        module__width=8,
         random_state=0,
         device="cpu",
     )
@@ -104,7 +104,7 @@ def test_compiled_distillers_match_the_eager_ones(digits):
     # cosine distance of gradients carry it: measured at most 3e-3 (the images span 4).
     np.testing.assert_allclose(compiled.X_syn_, eager.X_syn_, atol=1e-2)
     assert np.mean(np.abs(compiled.X_syn_ - eager.X_syn_)) < 1e-3
-    dm = dict(ipc=2, n_iterations=3, module_params={"width": 8}, random_state=0, device="cpu")
+    dm = dict(ipc=2, n_iterations=3, module__width=8, random_state=0, device="cpu")
     eager = DistributionMatchingDistiller(**dm).fit(X, y)
     compiled = DistributionMatchingDistiller(**dm, compile=True).fit(X, y)
     np.testing.assert_allclose(compiled.X_syn_, eager.X_syn_, atol=1e-4)

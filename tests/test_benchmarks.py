@@ -15,6 +15,7 @@ def load(name):
         sys.path.insert(0, str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
 
@@ -437,3 +438,41 @@ def test_a_profile_with_a_network_cache_trains_its_networks_once(tmp_path, monke
     assert script.main(base + ["--out", str(tmp_path / "r2")]) == 0
     seed = json.loads((tmp_path / "r2" / "smoke" / "seed0.json").read_text())
     assert "network:teacher" in seed["reused_artifacts"]
+
+
+#: Committed results of the timed comparisons and sweeps, by the script that renders them.
+RENDERED = {
+    "compare_demo_": "compare_demo",
+    "compare_official_": "compare_official",
+    "distill_speed_paper_": "distill_speed",
+    "distill_speed_smoke_": "distill_speed",
+    "fit_speed_": "fit_speed",
+    "search_cpu": "search_two_stage",
+    "selection_speed_": "selection_speed",
+    "sm_sweep_": "sm_sweep",
+    "student_sweep_": "student_sweep",
+}
+
+
+def _rendered_results():
+    for path in sorted((BENCHMARKS / "results").glob("*.json")):
+        for prefix, script in RENDERED.items():
+            if path.name.startswith(prefix) and path.with_suffix(".md").exists():
+                yield pytest.param(path, script, id=path.stem)
+
+
+@pytest.mark.parametrize("path, script", list(_rendered_results()))
+def test_speed_and_sweep_results_re_render_byte_for_byte(path, script):
+    # Every committed timing or sweep report follows from its JSON alone.
+    module = load(script)
+    record = json.loads(path.read_text())
+    if script == "student_sweep":
+        from ltdd_bench.sweeps import SweepRecord
+
+        sweep = SweepRecord(
+            path, {**record["meta"], "history": record["history"]}, record["cells"], record["notes"]
+        )
+        text = module.render_markdown(sweep, module.GRIDS[record["meta"]["grid"]])
+    else:
+        text = module.markdown(record)
+    assert text == path.with_suffix(".md").read_text()

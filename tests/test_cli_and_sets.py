@@ -103,9 +103,9 @@ def test_cli_help_has_examples():
 
 
 def test_sets_round_trip_and_export_within_one_level(digits, tmp_path):
-    gm = GradientMatchingDistiller(
-        ipc=2, n_iterations=1, module_params={"width": 4}, random_state=0
-    ).fit(digits.X_train, digits.y_train)
+    gm = GradientMatchingDistiller(ipc=2, n_iterations=1, module__width=4, random_state=0).fit(
+        digits.X_train, digits.y_train
+    )
     save_distilled_set(tmp_path / "set.npz", gm, mean=digits.mean, std=digits.std)
     loaded = load_distilled_set(tmp_path / "set.npz")
     assert np.array_equal(loaded.X, gm.X_syn_) and np.array_equal(loaded.y, gm.y_syn_)
@@ -120,7 +120,7 @@ def test_sets_round_trip_and_export_within_one_level(digits, tmp_path):
 
 def test_sets_errors(digits, tmp_path):
     dm = DistributionMatchingDistiller(
-        method="idm", ipc=1, n_iterations=1, module_params={"width": 4}, random_state=0
+        method="idm", ipc=1, n_iterations=1, module__width=4, random_state=0
     )
     dm.fit(digits.X_train, digits.y_train)
     save_distilled_set(tmp_path / "idm.npz", dm)  # without the normalisation

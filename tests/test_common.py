@@ -29,17 +29,15 @@ from sklearn_ltdd import (
 from sklearn_ltdd.nets import MLP
 from sklearn_ltdd.sampling import ImageSampler, PrecomputedSampler
 
-TINY_MLP = {"hidden": (8,)}
+TINY_MLP = {"module__hidden": (8,)}
 
 
 def distillers():
     return [
-        GradientMatchingDistiller(
-            module=MLP, module_params=TINY_MLP, ipc=1, n_iterations=2, random_state=0
-        ),
+        GradientMatchingDistiller(module=MLP, **TINY_MLP, ipc=1, n_iterations=2, random_state=0),
         TrajectoryMatchingDistiller(
             module=MLP,
-            module_params=TINY_MLP,
+            **TINY_MLP,
             ipc=1,
             n_iterations=2,
             n_experts=2,
@@ -52,7 +50,7 @@ def distillers():
         ),
         DistributionMatchingDistiller(
             module=MLP,
-            module_params=TINY_MLP,
+            **TINY_MLP,
             ipc=1,
             n_iterations=2,
             augmentation=None,
@@ -65,7 +63,7 @@ def distillers():
             n_networks=3,
             network_interval=1,
             module=MLP,
-            module_params=TINY_MLP,
+            **TINY_MLP,
             ipc=1,
             n_iterations=2,
             augmentation=None,
@@ -74,7 +72,7 @@ def distillers():
         # Statistics matching on a batch-norm MLP (its crops need images: real init here).
         StatisticsMatchingDistiller(
             module=MLP,
-            module_params=TINY_MLP,
+            **TINY_MLP,
             ipc=1,
             n_iterations=2,
             teacher_epochs=2,

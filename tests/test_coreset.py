@@ -123,7 +123,7 @@ def test_strategies_with_a_trained_network(strategy, digits):
 
 def test_default_network_is_fitted_on_the_data(digits):
     sampler = CoresetSampler(
-        ipc=2, strategy="difficulty", scoring_epochs=1, module_params={"width": 4}, random_state=0
+        ipc=2, strategy="difficulty", scoring_epochs=1, module__width=4, random_state=0
     )
     sampler.fit(digits.X_train, digits.y_train)
     assert sampler.estimator_.criterion == "logit_adjusted" and sampler.estimator_.max_epochs == 1

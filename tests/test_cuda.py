@@ -52,7 +52,7 @@ def test_gradient_matching_vmap_on_cuda_matches_the_class_loop(augmentation, dig
         inner_loop=1,
         init="real",
         augmentation=augmentation,
-        module_params={"width": 8},
+        module__width=8,
         random_state=0,
         device="cuda",
     )
@@ -95,7 +95,7 @@ def test_trajectory_matching_on_cuda(tiny_images):
         max_start_epoch=1,
         zca=True,
         lr_img=1.0,
-        module_params={"width": 4},
+        module__width=4,
         device="cuda",
         random_state=0,
     )
@@ -114,7 +114,8 @@ def test_batched_classes_agree_with_the_loop_on_cuda_for_every_norm(norm, digits
         outer_loop=2,
         inner_loop=1,
         batch_real=64,
-        module_params={"width": 8, "norm": norm},
+        module__width=8,
+        module__norm=norm,
         random_state=0,
         device="cuda",
     )
@@ -134,7 +135,7 @@ def test_gradient_matching_in_chunks_on_cuda_equals_one_run(augmentation, digits
         ipc=2,
         outer_loop=2,
         inner_loop=2,
-        module_params={"width": 8},
+        module__width=8,
         augmentation=augmentation,
         random_state=0,
         device="cuda",
@@ -156,7 +157,7 @@ def test_trajectory_matching_in_chunks_on_cuda_equals_one_run(tiny_images, full_
         zca=True,
         lr_img=10.0,
         batch_syn=4,
-        module_params={"width": 4},
+        module__width=4,
         device="cuda",
         random_state=0,
     )
@@ -181,7 +182,7 @@ def test_gradient_matching_cuda_graphs_equal_the_eager_path(
         inner_loop=4,
         batch_net=12,
         momentum_net=momentum_net,
-        module_params={"width": 8},
+        module__width=8,
         augmentation=augmentation,
         random_state=0,
         device="cuda",
@@ -211,7 +212,7 @@ def test_trajectory_matching_cuda_graphs_equal_the_eager_path(batch_syn, tiny_im
         zca=True,
         lr_img=10.0,
         batch_syn=batch_syn,
-        module_params={"width": 4},
+        module__width=4,
         device="cuda",
         random_state=0,
     )

@@ -61,7 +61,7 @@ def test_distiller_with_experts_on_the_cluster(tiny_images, client):
         max_start_epoch=1,
         zca=False,
         lr_img=1.0,
-        module_params={"width": 4},
+        module__width=4,
         random_state=0,
     )
     local = TrajectoryMatchingDistiller(**kwargs).fit(X, y)

@@ -126,9 +126,9 @@ def test_frozen_backbone_heads_leave_its_weights_unchanged_and_embed_once(digits
 
 
 def test_backbone_with_a_distilled_stage2(digits):
-    gm = GradientMatchingDistiller(
-        ipc=2, n_iterations=1, module_params={"width": 8}, random_state=0
-    ).fit(digits.X_train, digits.y_train)
+    gm = GradientMatchingDistiller(ipc=2, n_iterations=1, module__width=8, random_state=0).fit(
+        digits.X_train, digits.y_train
+    )
     model = backbone_model(stage2_data=PrecomputedSampler(gm.X_syn_, gm.y_syn_))
     model.fit(digits.X_train, digits.y_train)
     # The synthetic images pass through the backbone: heads see 20 feature rows.

@@ -12,7 +12,7 @@ from .conftest import random_balanced_subset
 
 
 def dm(**kwargs):
-    params = dict(ipc=2, n_iterations=3, module_params={"width": 8}, random_state=0)
+    params = dict(ipc=2, n_iterations=3, module__width=8, random_state=0)
     params.update(kwargs)
     return DistributionMatchingDistiller(**params)
 
@@ -171,7 +171,7 @@ def test_quality_beats_random_real_images(kwargs, digits):
     distilled, random = [], []
     for seed in range(3):
         model = DistributionMatchingDistiller(
-            ipc=1, module_params={"width": 16}, random_state=seed, **kwargs
+            ipc=1, module__width=16, random_state=seed, **kwargs
         ).fit(X, y)
         distilled.append(evaluate(model.X_syn_, model.y_syn_, seed))
         random.append(evaluate(*random_balanced_subset(X, y, 1, seed), seed))

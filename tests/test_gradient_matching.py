@@ -20,7 +20,7 @@ from .conftest import random_balanced_subset
 
 
 def gm(**kwargs):
-    params = dict(ipc=2, n_iterations=2, init="real", module_params={"width": 4}, random_state=0)
+    params = dict(ipc=2, n_iterations=2, init="real", module__width=4, random_state=0)
     params.update(kwargs)
     return GradientMatchingDistiller(**params)
 
@@ -209,7 +209,7 @@ def test_mlp_module_on_tabular_data():
     rng = np.random.RandomState(0)
     y = np.repeat([0, 1, 2], 15)
     X = rng.normal(size=(45, 6)).astype(np.float32) + y[:, None]
-    X_syn, y_syn = gm(module=MLP, module_params={"hidden": (8,)}).fit_resample(X, y)
+    X_syn, y_syn = gm(module=MLP, module__hidden=(8,)).fit_resample(X, y)
     assert X_syn.shape == (6, 6) and y_syn.tolist() == [0, 0, 1, 1, 2, 2]
 
 
@@ -222,7 +222,7 @@ def test_quality_beats_random_real_images(digits):
         return balanced_accuracy_score(y_test, clf.fit(X_fit, y_fit).predict(X_test))
 
     distiller = GradientMatchingDistiller(
-        ipc=1, n_iterations=100, init="real", module_params={"width": 16}, random_state=0
+        ipc=1, n_iterations=100, init="real", module__width=16, random_state=0
     )
     X_syn, y_syn = distiller.fit_resample(X, y)
     distilled = np.mean([evaluate(X_syn, y_syn, seed) for seed in range(3)])
@@ -242,7 +242,8 @@ def test_batched_classes_equal_the_loop_for_every_norm(norm, digits):
         outer_loop=2,
         inner_loop=1,
         batch_real=64,
-        module_params={"width": 8, "norm": norm},
+        module__width=8,
+        module__norm=norm,
     )
     a = gm(batch_classes=True, **kwargs).fit(digits.X_train, digits.y_train)
     b = gm(batch_classes=False, **kwargs).fit(digits.X_train, digits.y_train)
@@ -252,9 +253,7 @@ def test_batched_classes_equal_the_loop_for_every_norm(norm, digits):
 
 @pytest.mark.parametrize("augmentation", [None, "dsa"])
 def test_chunks_through_warm_start_equal_one_run(augmentation, digits):
-    kwargs = dict(
-        ipc=2, outer_loop=2, inner_loop=2, augmentation=augmentation, module_params={"width": 4}
-    )
+    kwargs = dict(ipc=2, outer_loop=2, inner_loop=2, augmentation=augmentation, module__width=4)
     one = gm(n_iterations=6, **kwargs).fit(digits.X_train, digits.y_train)
     chunks = gm(n_iterations=2, warm_start=True, **kwargs)
     for _ in range(3):
@@ -377,9 +376,7 @@ def test_initialisation_follows_each_methods_command(tiny_images):
 
 @pytest.mark.parametrize("augmentation, epochs, aug", [(None, 301, None), ("dsa", 1001, "dsa")])
 def test_make_evaluator_is_the_methods_recipe(augmentation, epochs, aug, tiny_images):
-    distiller = gm(augmentation=augmentation, module_params={"width": 4, "depth": 2}).fit(
-        *tiny_images
-    )
+    distiller = gm(augmentation=augmentation, module__width=4, module__depth=2).fit(*tiny_images)
     clf = distiller.make_evaluator()
     assert isinstance(clf, ConvNetClassifier)
     assert (clf.max_epochs, clf.lr, clf.augmentation) == (epochs, 0.01, aug)

@@ -29,7 +29,7 @@ def gm(**kwargs):
             "ipc": 2,
             "n_iterations": 1,
             "init": "real",
-            "module_params": {"width": 4},
+            "module__width": 4,
             "random_state": 0,
             **kwargs,
         }
@@ -46,7 +46,7 @@ def mtt(**kwargs):
             "max_start_epoch": 1,
             "zca": False,
             "lr_img": 1.0,
-            "module_params": {"width": 4},
+            "module__width": 4,
             "random_state": 0,
             **kwargs,
         }
@@ -190,7 +190,7 @@ def test_dsa_on_tabular_data_is_refused():
     from sklearn_ltdd.nets import MLP
 
     with pytest.raises(ValueError, match="augmentation='dsa' transforms images"):
-        mtt(module=MLP, module_params={"hidden": (4,)}).fit(X, y)
+        mtt(module=MLP, module__hidden=(4,)).fit(X, y)
 
 
 def test_object_arrays_of_numbers_work_and_others_do_not(tiny_images):

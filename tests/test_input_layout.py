@@ -17,7 +17,7 @@ from sklearn_ltdd import (
 from sklearn_ltdd.utils import check_image_array, check_images_labels, images_from_uint8
 
 LAYOUT = r"channels-last layout .*\(20, 32, 32, 3\).*images_from_uint8\(X\)"
-TINY = {"module_params": {"width": 4}, "device": "cpu", "random_state": 0}
+TINY = {"module__width": 4, "device": "cpu", "random_state": 0}
 
 
 @pytest.fixture

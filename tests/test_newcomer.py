@@ -21,7 +21,7 @@ from sklearn_ltdd import (
 )
 from sklearn_ltdd.augmentation import get_augmentation
 
-TINY = {"module_params": {"width": 4}, "random_state": 0}
+TINY = {"module__width": 4, "random_state": 0}
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,7 @@ def test_coreset_sampler_has_the_distillers_surface(digits):
     with pytest.warns(FutureWarning, match="renamed default_network"):
         sampler.default_estimator(0)
     scorer = CoresetSampler(
-        ipc=2, strategy="difficulty", scoring_epochs=1, precision="bf16", module_params={"width": 4}
+        ipc=2, strategy="difficulty", scoring_epochs=1, precision="bf16", module__width=4
     ).default_network(0)
     assert scorer.precision == "bf16"
     with pytest.raises(ValueError, match="precision must be one of"):
@@ -163,3 +163,24 @@ def test_a_one_argument_torchvision_transform_follows_the_seed(digits):
     net.fit(digits.X_train, digits.y_train)
     teacher = FrozenEstimator(net)
     assert teacher.predict(digits.X_test[:2]).shape == (2,)
+
+
+def test_the_network_size_has_one_name_everywhere(digits):
+    from imblearn.pipeline import make_pipeline
+    from sklearn.model_selection import GridSearchCV
+
+    gm = GradientMatchingDistiller(ipc=1, n_iterations=1, module__width=4, random_state=0)
+    assert clone(gm).get_params()["module__width"] == 4
+    assert gm._module_kwargs() == {"width": 4}
+    with pytest.raises(TypeError, match="module__<name>=value"):
+        GradientMatchingDistiller(width=4)
+    pipe = make_pipeline(gm, ConvNetClassifier(module__width=4, max_epochs=1, random_state=0))
+    search = GridSearchCV(pipe, {"gradientmatchingdistiller__module__width": [2, 4]}, cv=2)
+    search.fit(digits.X_train, digits.y_train)
+    assert search.best_params_["gradientmatchingdistiller__module__width"] in (2, 4)
+    with pytest.warns(FutureWarning, match="module_params is deprecated.*module__width=4"):
+        GradientMatchingDistiller(
+            ipc=1, n_iterations=1, module_params={"width": 4}, random_state=0
+        ).fit(digits.X_train, digits.y_train)
+    sampler = CoresetSampler(ipc=2, strategy="random", module__width=4)
+    assert sampler.default_network(0).module__width == 4

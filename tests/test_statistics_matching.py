@@ -20,9 +20,7 @@ from sklearn_ltdd.distillation._crops import apply_crops, confident_crops, ident
 
 
 def sm(**kwargs):
-    params = dict(
-        ipc=2, n_iterations=3, teacher_epochs=2, module_params={"width": 8}, random_state=0
-    )
+    params = dict(ipc=2, n_iterations=3, teacher_epochs=2, module__width=8, random_state=0)
     params.update(kwargs)
     return StatisticsMatchingDistiller(**params)
 
@@ -62,7 +60,9 @@ def test_networks_given_fitted_unfitted_or_by_default(digits, bn_net):
     assert not hasattr(unfitted, "module_")  # a clone was fitted
     assert model.observer_.max_epochs == 1 and model.teacher_ is not model.observer_
     default = sm().fit(X, y)
-    assert default.observer_.criterion == "cumulative_reweighted"
+    assert default.observer_.criterion == "logit_adjusted"  # the better teacher, measured
+    assert sm(debias="cumulative").default_network(0).criterion == "cumulative_reweighted"
+    assert type(default.labeller_).__name__ == "LogitAverage"  # the two networks' mean
     assert default.observer_.module__norm == "batchnorm"
     # Two experts with their own seeds, as the paper trains them.
     assert default.observer_.random_state != default.teacher_.random_state
@@ -215,9 +215,9 @@ def test_an_unfitted_frozen_observer_is_a_clear_error(tiny_images):
 def test_every_distiller_makes_the_same_student(digits):
     from sklearn_ltdd import DistributionMatchingDistiller
 
-    dm = DistributionMatchingDistiller(
-        ipc=1, n_iterations=1, module_params={"width": 8}, random_state=0
-    ).fit(digits.X_train, digits.y_train)
+    dm = DistributionMatchingDistiller(ipc=1, n_iterations=1, module__width=8, random_state=0).fit(
+        digits.X_train, digits.y_train
+    )
     hard = dm.make_student(max_epochs=2)
     assert hard.teacher is None and hard.module__width == 8 and hard.max_epochs == 2
     teacher = ConvNetClassifier(module__width=8, max_epochs=1).fit(digits.X_train, digits.y_train)
@@ -237,14 +237,16 @@ def test_no_recovery_keeps_the_initial_views(digits, bn_net):
 
 def test_small_classes_keep_whole_images(digits, bn_net):
     X, y = digits.X_train, digits.y_train
-    model = sm(
-        observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=0, ipc=3, whole_below=30
-    ).fit(X, y)
     counts = np.bincount(y)
-    for row, (image, source) in enumerate(zip(model.X_syn_, model.init_sources_)):
-        if counts[model.y_syn_[row]] < 30:
-            whole, mirror = X[source], X[source][..., ::-1]
-            assert np.allclose(image, whole, atol=1e-5) or np.allclose(image, mirror, atol=1e-5)
+    common = dict(observer=FrozenEstimator(bn_net), teacher="observer", ipc=3, whole_below=30)
+    views = sm(**common, n_iterations=0).fit(X, y)
+    recovered = sm(**common, n_iterations=3, lr_img=0.05).fit(X, y)  # the same views, recovered
+    small = counts[views.y_syn_] < 30
+    for image, source in zip(recovered.X_syn_[small], recovered.init_sources_[small]):
+        whole, mirror = X[source], X[source][..., ::-1]
+        assert np.allclose(image, whole, atol=1e-5) or np.allclose(image, mirror, atol=1e-5)
+    np.testing.assert_array_equal(recovered.X_syn_[small], views.X_syn_[small])
+    assert not np.allclose(recovered.X_syn_[~small], views.X_syn_[~small])
 
 
 def test_diversity_spreads_a_class_in_the_teachers_features(digits, bn_net):

@@ -25,7 +25,7 @@ def mtt(**kwargs):
         max_start_epoch=2,
         zca=False,
         lr_img=1.0,
-        module_params={"width": 4},
+        module__width=4,
         random_state=0,
     )
     params.update(kwargs)
@@ -64,7 +64,7 @@ def test_per_ipc_defaults_from_the_reference():
 def test_auto_settings_resolved_at_fit(tiny_images):
     X, y = tiny_images
     d = TrajectoryMatchingDistiller(
-        ipc=10, n_iterations=1, n_experts=1, zca=False, module_params={"width": 2}, random_state=0
+        ipc=10, n_iterations=1, n_experts=1, zca=False, module__width=2, random_state=0
     )
     d._check_params()
     assert d.settings_["lr_img"] == 100.0  # ZCA off where the table has it on
@@ -144,7 +144,7 @@ def test_given_experts_are_used(tiny_images):
     with pytest.raises(ValueError, match="experts must have shape"):
         mtt(experts=first.experts_[:, :2]).fit(X, y)
     with pytest.raises(ValueError, match="parameters per snapshot"):
-        mtt(experts=first.experts_, module_params={"width": 6}).fit(X, y)
+        mtt(experts=first.experts_, module__width=6).fit(X, y)
 
 
 def test_memory_caches_expert_training(tiny_images, tmp_path, monkeypatch):
@@ -267,7 +267,7 @@ def test_quality_beats_random_real_images(digits):
         zca=False,
         lr_img=3.0,
         expert_batch_size=32,
-        module_params={"width": 16},
+        module__width=16,
         random_state=0,
     )
     X_syn, y_syn = distiller.fit_resample(X, y)

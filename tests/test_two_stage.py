@@ -164,7 +164,7 @@ def convnet(**kwargs):
 def test_table3_settings_on_images(digits):
     """Original+Original, GM+GM (distilled once, reused) and Original+GM."""
     X, y = digits.X_train, digits.y_train
-    gm = GradientMatchingDistiller(ipc=2, n_iterations=2, init="real", module_params={"width": 4})
+    gm = GradientMatchingDistiller(ipc=2, n_iterations=2, init="real", module__width=4)
     common = dict(
         grouper=ClassGrouper(estimator=convnet(), n_clusters=2),
         group_estimator=convnet(),
@@ -192,7 +192,7 @@ def test_reuse_a_distilled_set_and_sub_estimators_with_other_losses(digits):
         ipc=2,
         n_iterations=1,
         init="real",
-        module_params={"width": 4},
+        module__width=4,
         random_state=0,
     ).fit_resample(X, y)
     model = TwoStageClassifier(

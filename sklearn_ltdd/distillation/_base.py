@@ -19,7 +19,7 @@ from ..sampling._base import SamplerMixin
 from ..utils import check_images_labels, resolve_device
 from ..utils._acceleration import SpeedOptionsMixin, autocast, compiled_method
 from ..utils._batching import micro_batched
-from ..utils._deprecation import RenamedParamsMixin
+from ..utils._deprecation import ModuleKwargsMixin, RenamedParamsMixin
 from ..utils._random import torch_generator, torch_seed
 from ..utils._validation import check_option
 from ._checkpoint import CheckpointMixin
@@ -32,6 +32,7 @@ _ITERATION, _EXPERT_PASS, _EXPERTS = 0, 1, 2
 
 
 class BaseDistiller(
+    ModuleKwargsMixin,
     CheckpointMixin,
     SpeedOptionsMixin,
     RenamedParamsMixin,
@@ -90,7 +91,9 @@ class BaseDistiller(
         random_state=None,
         verbose=0,
         warm_start=False,
+        **kwargs,
     ):
+        self._set_module_kwargs(kwargs)
         self.ipc = ipc
         self.n_iterations = n_iterations
         self.module = module
@@ -146,7 +149,7 @@ class BaseDistiller(
         self._rng = rng
         self._generator = torch_generator(rng, self.device_)
         self._factory = ModuleFactory(
-            self.module, self.input_shape_, len(self.classes_), self.module_params, self.device_
+            self.module, self.input_shape_, len(self.classes_), self._module_kwargs(), self.device_
         )
         self._compile, self._micro = self._resolve_speed(self.device_, self._factory(0))
         try:
@@ -289,6 +292,7 @@ class BaseDistiller(
                 f"module_params must be a dict of constructor arguments or None, "
                 f"got {type(self.module_params).__name__}."
             )
+        self._warn_module_params()
 
     def _resolve_auto(self, table, keys):
         """``{key: value}`` for ``keys``: the parameter, or ``table[key]`` where it is "auto"."""
@@ -454,7 +458,7 @@ class BaseDistiller(
         >>> from sklearn_ltdd import GradientMatchingDistiller
         >>> from sklearn_ltdd.datasets import load_digits_lt
         >>> X, y, X_test, y_test = load_digits_lt(return_X_y=True)
-        >>> gm = GradientMatchingDistiller(ipc=2, n_iterations=2, module_params={"width": 4},
+        >>> gm = GradientMatchingDistiller(ipc=2, n_iterations=2, module__width=4,
         ...                                random_state=0).fit(X, y)
         >>> clf = gm.make_evaluator(max_epochs=5, random_state=0)
         >>> clf.max_epochs, clf.lr, clf.augmentation
@@ -470,7 +474,7 @@ class BaseDistiller(
         check_is_fitted(self, "X_syn_")
         recipe = {"module": self.module, "device": self.device}
         if "module" not in params:  # another network: the distiller's sizes do not apply
-            recipe.update({f"module__{k}": v for k, v in (self.module_params or {}).items()})
+            recipe.update({f"module__{k}": v for k, v in self._module_kwargs().items()})
         recipe.update(self._evaluation_params())
         recipe.update(params)
         if not recipe["lr"] > 0:
@@ -517,7 +521,7 @@ class BaseDistiller(
 
         own = {"module": self.module, "device": self.device}
         if "module" not in params:
-            own.update({f"module__{k}": v for k, v in (self.module_params or {}).items()})
+            own.update({f"module__{k}": v for k, v in self._module_kwargs().items()})
         return make_student(teacher, recipe=recipe or DEFAULT_RECIPE, **{**own, **params})
 
     def _evaluation_params(self) -> dict:

@@ -86,7 +86,7 @@ class CheckpointMixin:
         >>> from sklearn_ltdd import GradientMatchingDistiller
         >>> from sklearn_ltdd.datasets import load_digits_lt
         >>> X, y, _, _ = load_digits_lt(return_X_y=True)
-        >>> params = dict(ipc=1, n_iterations=2, module_params={"width": 4}, random_state=0)
+        >>> params = dict(ipc=1, n_iterations=2, module__width=4, random_state=0)
         >>> buffer = io.BytesIO()
         >>> GradientMatchingDistiller(**params).fit(X, y).save_checkpoint(buffer)
         >>> _ = buffer.seek(0)

@@ -133,7 +133,7 @@ class DistributionMatchingDistiller(BaseDistiller):
         Compile the embedding of the real and the synthetic batches (first
         order: the whole matching step), once per architecture, shared by
         the fresh network of every iteration.
-    module, module_params, device, random_state, verbose, warm_start
+    module, module__<name>, module_params, device, random_state, verbose, warm_start
         As in :class:`GradientMatchingDistiller`; the module needs an
         ``embed`` method (ConvNet and MLP have one).
 
@@ -167,12 +167,12 @@ class DistributionMatchingDistiller(BaseDistiller):
     --------
     >>> from sklearn_ltdd.datasets import load_digits_lt
     >>> X, y, _, _ = load_digits_lt(return_X_y=True)
-    >>> dm = DistributionMatchingDistiller(ipc=2, n_iterations=3, module_params={"width": 8},
+    >>> dm = DistributionMatchingDistiller(ipc=2, n_iterations=3, module__width=8,
     ...                                    random_state=0)
     >>> dm.fit_resample(X, y)[0].shape
     (20, 1, 16, 16)
     >>> idm = DistributionMatchingDistiller(method="idm", ipc=2, n_iterations=3,
-    ...                                     module_params={"width": 8}, random_state=0)
+    ...                                     module__width=8, random_state=0)
     >>> idm.fit_resample(X, y)[0].shape                  # 4 images from each stored one
     (80, 1, 16, 16)
     """
@@ -209,6 +209,7 @@ class DistributionMatchingDistiller(BaseDistiller):
         verbose=0,
         warm_start=False,
         network_batch="deprecated",
+        **kwargs,
     ):
         super().__init__(
             ipc=ipc,
@@ -224,6 +225,7 @@ class DistributionMatchingDistiller(BaseDistiller):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            **kwargs,
         )
         self.method = method
         self.lr_img = lr_img

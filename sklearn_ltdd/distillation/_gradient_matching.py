@@ -131,10 +131,15 @@ class GradientMatchingDistiller(BaseDistiller):
     augmentation : {None, "dsa"} or DSA, default=None
         None is DC; "dsa" (or a configured :class:`~sklearn_ltdd.augmentation.DSA`)
         is DSA with the DC defaults.
-    module : torch module class, default=ConvNet
+    module : torch module class, builder or name, default=ConvNet
         Network class; its size arguments are inferred from the data.
+    **module__<name>
+        The network's other constructor arguments, e.g. ``module__width=64``,
+        as :class:`~sklearn_ltdd.nets.ConvNetClassifier` takes them (tuned by
+        a grid search like any parameter).
     module_params : dict, default=None
-        Extra constructor arguments, e.g. ``{"width": 64}``.
+        Deprecated (0.2; removed in 0.4): the same arguments as a dict,
+        ``{"width": 64}``; a FutureWarning says the ``module__`` spelling.
     batch_classes : {"auto", True, False}, default="auto"
         How the gradients of all classes (real and synthetic) are computed:
         True runs one ``vmap`` over classes (real batches padded to a common
@@ -221,7 +226,7 @@ class GradientMatchingDistiller(BaseDistiller):
     >>> from sklearn_ltdd.datasets import load_digits_lt
     >>> X, y, _, _ = load_digits_lt(return_X_y=True)
     >>> gm = GradientMatchingDistiller(ipc=1, n_iterations=2, init="real",
-    ...                                module_params={"width": 8}, random_state=0)
+    ...                                module__width=8, random_state=0)
     >>> X_syn, y_syn = gm.fit_resample(X, y)
     >>> X_syn.shape, y_syn.tolist()
     ((10, 1, 16, 16), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
@@ -256,6 +261,7 @@ class GradientMatchingDistiller(BaseDistiller):
         verbose=0,
         warm_start=False,
         batch_train="deprecated",
+        **kwargs,
     ):
         super().__init__(
             ipc=ipc,
@@ -271,6 +277,7 @@ class GradientMatchingDistiller(BaseDistiller):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            **kwargs,
         )
         self.outer_loop = outer_loop
         self.inner_loop = inner_loop

@@ -52,7 +52,7 @@ def save_distilled_set(file, distiller, *, mean=None, std=None, X=None, y=None):
     >>> from sklearn_ltdd.datasets import load_digits_lt
     >>> from sklearn_ltdd.distillation import GradientMatchingDistiller
     >>> data = load_digits_lt()
-    >>> gm = GradientMatchingDistiller(ipc=1, n_iterations=1, module_params={"width": 4},
+    >>> gm = GradientMatchingDistiller(ipc=1, n_iterations=1, module__width=4,
     ...                                random_state=0).fit(data.X_train, data.y_train)
     >>> buffer = io.BytesIO()
     >>> save_distilled_set(buffer, gm, mean=data.mean, std=data.std)

@@ -54,7 +54,7 @@ class NetworksMixin:
         """
         from ..nets import ConvNetClassifier
 
-        module_params = dict(self.module_params or {})
+        module_params = self._module_kwargs()
         if _takes_norm(self.module):  # batch norm for the statistics, where it is an option
             module_params.setdefault("norm", "batchnorm")
         loss = dict(DEBIAS[self.debias])

@@ -155,7 +155,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
     compile : {False, True, "auto"}, default=False
         Compile the experts' training (first order, one expert at a time);
         the unrolled student, differentiated twice, stays eager.
-    module, module_params, device, random_state, verbose, warm_start
+    module, module__<name>, module_params, device, random_state, verbose, warm_start
         As in :class:`GradientMatchingDistiller`.
 
     Notes
@@ -202,7 +202,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
     >>> X, y, _, _ = load_digits_lt(return_X_y=True)
     >>> mtt = TrajectoryMatchingDistiller(
     ...     ipc=1, n_iterations=2, n_experts=2, syn_steps=2, max_start_epoch=1,
-    ...     module_params={"width": 8}, random_state=0)
+    ...     module__width=8, random_state=0)
     >>> X_syn, y_syn = mtt.fit_resample(X, y)
     >>> X_syn.shape, mtt.experts_.shape[:2]
     ((10, 1, 16, 16), (2, 4))
@@ -243,6 +243,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         warm_start=False,
         lr_teacher="deprecated",
         expert_batch_size="deprecated",
+        **kwargs,
     ):
         super().__init__(
             ipc=ipc,
@@ -258,6 +259,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            **kwargs,
         )
         self.syn_steps = syn_steps
         self.expert_epochs = expert_epochs

@@ -20,6 +20,7 @@ from ..nets._modules import ConvNet
 from ..sampling._base import SamplerMixin
 from ..utils import check_images_labels
 from ..utils._acceleration import SpeedOptionsMixin
+from ..utils._deprecation import ModuleKwargsMixin
 from ..utils._estimators import fitted_estimator
 from ..utils._validation import check_option
 from ._strategies import DIFFICULTIES, STRATEGIES, difficulty_scores, select
@@ -51,7 +52,7 @@ def _keywords_soon(init):
     return wrapper
 
 
-class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
+class CoresetSampler(ModuleKwargsMixin, SpeedOptionsMixin, SamplerMixin, BaseEstimator):
     """Choose ``ipc`` real images per class: random, representative, or of the right difficulty.
 
     An under-sampler in imbalanced-learn's sense: ``fit_resample(X, y)``
@@ -97,7 +98,7 @@ class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
         The network that scores (``difficulty``) and embeds (``herding``,
         ``k_center``): a fitted one wrapped in ``FrozenEstimator`` is used
         as it is, an unfitted one is cloned and fitted on ``(X, y)``, None
-        fits the default: ConvNet3 (``module``, ``module_params``) with
+        fits the default: ConvNet3 (``module``, ``module__<name>``) with
         logit adjustment and crop + flip for ``scoring_epochs`` epochs.
         Features are its ``embed`` (penultimate layer), L2-normalised.
     difficulty : {"el2n", "loss", "margin"}, default="el2n"
@@ -115,8 +116,11 @@ class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
         Selected images per stored image.
     scoring_epochs : int, default=30
         Training epochs of the default scoring network.
-    module, module_params, device
-        Its network class, constructor arguments and device.
+    module, module__<name>, device
+        Its network class, constructor arguments (``module__width=32``, as
+        :class:`~sklearn_ltdd.nets.ConvNetClassifier` takes them) and device.
+    module_params : dict, default=None
+        Deprecated (0.2; removed in 0.4): the constructor arguments as a dict.
     precision, compile, micro_batch
         The speed options (:class:`~sklearn_ltdd.utils.SpeedOptionsMixin`)
         of the default scoring network.
@@ -150,7 +154,7 @@ class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
     >>> from sklearn_ltdd.datasets import load_digits_lt
     >>> X, y, _, _ = load_digits_lt(return_X_y=True)
     >>> sampler = CoresetSampler(ipc=5, strategy="herding", scoring_epochs=2,
-    ...                          module_params={"width": 8}, random_state=0)
+    ...                          module__width=8, random_state=0)
     >>> X_res, y_res = sampler.fit_resample(X, y)
     >>> X_res.shape, np.bincount(y_res).tolist()
     ((50, 1, 16, 16), [5, 5, 5, 5, 5, 5, 5, 5, 5, 5])
@@ -179,7 +183,9 @@ class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
         device="auto",
         random_state=None,
         verbose=0,
+        **kwargs,
     ):
+        self._set_module_kwargs(kwargs)
         self.ipc = ipc
         self.strategy = strategy
         self.estimator = estimator
@@ -198,6 +204,7 @@ class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
 
     # -- parameters --------------------------------------------------------------------
     def _check_params(self):
+        self._warn_module_params()
         check_scalar(self.ipc, "ipc", numbers.Integral, min_val=1)
         check_option(self.strategy, STRATEGIES, "strategy")
         check_option(self.difficulty, DIFFICULTIES, "difficulty")
@@ -260,7 +267,7 @@ class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
         """The default scoring network: ConvNet3 with logit adjustment (crop + flip on images)."""
         return ConvNetClassifier(
             module=self.module,
-            **{f"module__{k}": v for k, v in (self.module_params or {}).items()},
+            **{f"module__{k}": v for k, v in self._module_kwargs().items()},
             criterion="logit_adjusted",
             augmentation="crop_flip" if images else None,
             max_epochs=self.scoring_epochs,
@@ -285,13 +292,13 @@ class CoresetSampler(SpeedOptionsMixin, SamplerMixin, BaseEstimator):
     def make_student(self, teacher=None, *, recipe=None, **params):
         """An unfitted student of a named recipe, as the distillers' ``make_student``:
         :func:`~sklearn_ltdd.nets.make_student` at this sampler's ``module``,
-        ``module_params`` and ``device``; fit it on ``X_syn_, y_syn_``."""
+        ``module__<name>`` and ``device``; fit it on ``X_syn_, y_syn_``."""
         from ..nets import make_student
         from ..nets._student import DEFAULT_RECIPE
 
         own = {"module": self.module, "device": self.device}
         if "module" not in params:
-            own.update({f"module__{k}": v for k, v in (self.module_params or {}).items()})
+            own.update({f"module__{k}": v for k, v in self._module_kwargs().items()})
         return make_student(teacher, recipe=recipe or DEFAULT_RECIPE, **{**own, **params})
 
     # -- the selection -------------------------------------------------------------------

@@ -38,3 +38,57 @@ class RenamedParamsMixin:
                     FutureWarning,
                     stacklevel=3,
                 )
+
+
+class ModuleKwargsMixin:
+    """The network's constructor arguments as ``module__<name>=value``, as skorch's
+    :class:`~sklearn_ltdd.nets.ConvNetClassifier` takes them: one name for the network's
+    size across the package (``module__width=32`` everywhere). They are parameters like
+    any other (``get_params``, ``set_params``, ``clone``, a grid search over
+    ``gradientmatchingdistiller__module__width``). The older ``module_params`` dict
+    still works, with a FutureWarning, for two releases."""
+
+    _MODULE = "module__"
+
+    def _set_module_kwargs(self, kwargs):
+        unknown = sorted(k for k in kwargs if not k.startswith(self._MODULE))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}.__init__() got unexpected keyword argument(s) "
+                f"{unknown}; the network's arguments are given as module__<name>=value "
+                f"(e.g. module__width=32)."
+            )
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    def _module_attribute_names(self):
+        return sorted(k for k in vars(self) if k.startswith(self._MODULE))
+
+    def get_params(self, deep=True):
+        params = super().get_params(deep=deep)
+        params.update({k: getattr(self, k) for k in self._module_attribute_names()})
+        return params
+
+    def set_params(self, **params):
+        module = {k: v for k, v in params.items() if k.startswith(self._MODULE)}
+        for key, value in module.items():
+            setattr(self, key, value)
+        rest = {k: v for k, v in params.items() if k not in module}
+        return super().set_params(**rest) if rest else self
+
+    def _module_kwargs(self) -> dict:
+        """The network's constructor arguments: ``module__<name>`` over ``module_params``."""
+        given = getattr(self, "module_params", None) or {}
+        own = {k[len(self._MODULE) :]: getattr(self, k) for k in self._module_attribute_names()}
+        return {**given, **own}
+
+    def _warn_module_params(self):
+        if getattr(self, "module_params", None) is not None:
+            hint = ", ".join(f"module__{k}={v!r}" for k, v in self.module_params.items())
+            warnings.warn(
+                f"{type(self).__name__}: module_params is deprecated since {RENAMED_IN} and "
+                f"will be removed in {REMOVED_IN}; pass {hint or 'module__<name>=value'}, as "
+                f"ConvNetClassifier takes them.",
+                FutureWarning,
+                stacklevel=3,
+            )
