@@ -250,7 +250,7 @@ def _ours_child(spec):
     X, y = arrays["X"], arrays["y"]
     kind, params = METHODS[spec["method"]][3]
     settings, n = spec["settings"], int(spec["iterations"])
-    common = {"module_params": {"width": 128}, "device": "cpu", "random_state": 0, **settings}
+    common = {"module__width": 128, "device": "cpu", "random_state": 0, **settings}
     if kind == "experts":
         options = dict(
             module=ConvNet,

@@ -164,7 +164,7 @@ def main(argv=None):
         else (f"CPU {platform.machine()} ({os.cpu_count()} cores)")
     )
     print(f"{len(y)} images {X.shape[1:]}, width {width}, device {device_name}", flush=True)
-    common = {"module_params": {"width": width}, "device": args.device, "random_state": 0}
+    common = {"module__width": width, "device": args.device, "random_state": 0}
     import numpy
     import sklearn
     import skorch

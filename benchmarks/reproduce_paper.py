@@ -79,6 +79,7 @@ from sklearn_ltdd import (  # noqa: E402
     TwoStageClassifier,
 )
 from sklearn_ltdd.metrics import format_long_tail_table  # noqa: E402
+from sklearn_ltdd.nets import LogitAverage  # noqa: E402
 from sklearn_ltdd.sampling import ImageSampler  # noqa: E402
 
 LA = {"criterion": "logit_adjusted"}
@@ -107,7 +108,7 @@ def _distiller(cls, key, **fixed):
         settings_ = {k: v for k, v in c.p[key].items() if k != "n_iterations"}
         return cls(
             ipc=c.ipc,
-            module_params={"width": c.p["width"]},
+            module__width=c.p["width"],
             device=c.device,
             random_state=c.seed,
             **{**settings_, **fixed},
@@ -125,6 +126,19 @@ def _mtt(**changes):
         return _distiller(TrajectoryMatchingDistiller, "mtt", memory=memory, **changes)(c)
 
     return make
+
+
+def _sm_networks(c):
+    """Statistics matching's networks: the shared teacher as observer and teacher, or, where
+    the profile's students learn two teachers, the first as observer and their average as
+    the labeller."""
+    if c.p.get("teacher", {}).get("ensemble"):
+        return {
+            "observer": c.frozen("teacher"),
+            "teacher": c.frozen("teacher2"),
+            "labeller": "ensemble",
+        }
+    return {"observer": c.frozen("teacher"), "teacher": "observer"}
 
 
 def _iterations(key):
@@ -156,7 +170,7 @@ def _coreset_rows():
                 Row(
                     "coreset",
                     label,
-                    lambda c: c.student(),
+                    lambda c: c.student(recipe=c.p.get("coreset_recipe")),
                     data=_coreset_key(strategy, k),
                     select="coreset_best" if best else None,
                 )
@@ -170,7 +184,9 @@ def _coreset_rows():
                     "coreset",
                     label,
                     needs=(key,),
-                    model=lambda c, key=key: c.two_stage(c.frozen("group_ce"), key, c.student()),
+                    model=lambda c, key=key: c.two_stage(
+                        c.frozen("group_ce"), key, c.student(recipe=c.p.get("coreset_recipe"))
+                    ),
                 )
             )
     return rows
@@ -244,12 +260,7 @@ SETS = {
         (
             (
                 "shared teacher",
-                lambda c: _distiller(
-                    StatisticsMatchingDistiller,
-                    "sm",
-                    observer=c.frozen("teacher"),
-                    teacher="observer",
-                )(c),
+                lambda c: _distiller(StatisticsMatchingDistiller, "sm", **_sm_networks(c))(c),
             ),
         ),
         _iterations("sm"),
@@ -265,12 +276,22 @@ NETWORKS = {
     "teacher": Network(
         lambda c: c.net(c.p["teacher"]["epochs"], **{**TEACHER, **c.p["teacher"].get("params", {})})
     ),
+    # Issue 28: a second teacher of the same recipe (seed + 100) for profiles whose students
+    # learn the two teachers' mean logits ("ensemble": true), as statistics matching's own
+    # default networks are two.
+    "teacher2": Network(
+        lambda c: c.net(
+            c.p["teacher"]["epochs"],
+            random_state=c.seed + 100,
+            **{**TEACHER, **c.p["teacher"].get("params", {})},
+        )
+    ),
     # Issue 24: the coresets' scoring and embedding network (CoresetSampler's default).
     "scorer": Network(
         lambda c: (
             CoresetSampler(
                 scoring_epochs=c.p["coreset"]["scoring_epochs"],
-                module_params={"width": c.p["width"]},
+                module__width=c.p["width"],
                 device=c.device,
             )
             .default_network(c.seed)
@@ -457,6 +478,14 @@ ROWS = [
         ),
         Shared("teacher"),
         select="soft",
+    ),
+    Row(
+        "soft",
+        lambda c: (
+            f"Teachers: two of the recipe above, mean logits (seeds {c.seed}, {c.seed + 100})"
+        ),
+        lambda c: LogitAverage([c.frozen("teacher"), c.frozen("teacher2")]),
+        select="soft_teachers",
     ),
     *_student_rows(_random_label, "random"),
     *_student_rows("SM", "sm"),

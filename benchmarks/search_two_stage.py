@@ -76,7 +76,7 @@ def candidates(p, device, seed, gm_iterations, grid="full"):
                 n_iterations=gm_iterations,
                 init="real",
                 augmentation="dsa",
-                module_params={"width": p["width"]},
+                module__width=p["width"],
                 device=device,
                 random_state=seed,
             )
@@ -90,7 +90,7 @@ def candidates(p, device, seed, gm_iterations, grid="full"):
     gm = distilled["stage2_data"][0]
     mtt = TrajectoryMatchingDistiller(
         ipc=p["ipc"],
-        module_params={"width": p["width"]},
+        module__width=p["width"],
         device=device,
         random_state=seed,
         **p["mtt"],

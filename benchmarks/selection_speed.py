@@ -45,10 +45,10 @@ from sklearn_ltdd import CoresetSampler, DistributionMatchingDistiller  # noqa: 
 
 
 def variants(p, device):
-    width, ipc = {"width": p["width"]}, p["ipc"]
+    width, ipc = {"module__width": p["width"]}, p["ipc"]
     coreset = {
         "scoring_epochs": p["coreset"]["scoring_epochs"],
-        "module_params": width,
+        **width,
         "device": device,
         "random_state": 0,
     }
@@ -60,7 +60,7 @@ def variants(p, device):
         ),
         "coreset: herding": lambda: CoresetSampler(ipc=ipc, strategy="herding", **coreset),
         f"DM, {dm['n_iterations']} iterations": lambda: DistributionMatchingDistiller(
-            ipc=ipc, module_params=width, device=device, random_state=0, **dm
+            ipc=ipc, **width, device=device, random_state=0, **dm
         ),
     }
 

@@ -132,7 +132,7 @@ def main(argv=None):
                     ipc=p["ipc"],
                     observer=teacher,
                     teacher="observer",
-                    module_params={"width": p["width"]},
+                    module__width=p["width"],
                     device=args.device,
                     random_state=seed,
                     **params,

@@ -147,6 +147,19 @@ RECIPES = [
 
 #: The student of ``--grid sm``: the recipe ``--grid recipes`` chose.
 SM_STUDENT = {"recipe": "edc"}
+#: Statistics matching as it was before this sweep (issue 22's defaults): every point
+#: starts from these, so a point means what its name says whatever the package's defaults.
+BEFORE = {
+    "lr_img": 0.001,
+    "ce_weight": 0.0,
+    "statistics_weight": 1.0,
+    "first_layer_weight": 1.0,
+    "target_views": "raw",
+    "recalibrate_observer": False,
+    "whole_below": 0,
+    "diversity": 1.0,
+    "combine": 1,
+}
 VIEWS = {"n_iterations": 0}
 RECOVERY = {
     "target_views": "augmented",
@@ -191,6 +204,34 @@ SM_POINTS = [
         {},
         False,
     ),
+    (
+        "recovery: the same at lr 0.05 (EDC's), observer recalibrated",
+        "sm",
+        {**RECOVERY, "lr_img": 0.05, "recalibrate_observer": True},
+        {},
+        False,
+    ),
+    (
+        "recovery: lr 0.01, 200 steps, observer recalibrated",
+        "sm",
+        {**RECOVERY, "lr_img": 0.01, "n_iterations": 200, "recalibrate_observer": True},
+        {},
+        False,
+    ),
+    (
+        "recovery: lr 0.01, observer recalibrated, classes under 50 kept whole",
+        "sm",
+        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True, "whole_below": 50},
+        {},
+        False,
+    ),
+    (
+        "recovery: lr 0.01, observer recalibrated, diversity 3",
+        "sm",
+        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True, "diversity": 3.0},
+        {},
+        False,
+    ),
     ("random real images, ADSA shift (auto)", "random", {}, {"teacher_shift": "auto"}, False),
     ("views only, ADSA shift (auto)", "sm", VIEWS, {"teacher_shift": "auto"}, False),
     (
@@ -213,12 +254,47 @@ SM_POINTS = [
     ("random real images, teacher of 200 epochs", "random", {}, {}, False, "la_mix_200"),
     ("views only, teacher of 200 epochs", "sm", VIEWS, {}, False, "la_mix_200"),
     (
+        "recovery: lr 0.01, observer recalibrated, classes under 50 kept whole, teacher of "
+        "200 epochs",
+        "sm",
+        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True, "whole_below": 50},
+        {},
+        False,
+        "la_mix_200",
+    ),
+    (
+        "recovery: lr 0.01, observer recalibrated, classes under 50 kept whole, two teachers "
+        "of 200 epochs",
+        "sm",
+        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True, "whole_below": 50},
+        {},
+        True,
+        "la_mix_200",
+    ),
+    (
         "random real images, SM's default teacher (cumulative, 200 epochs)",
         "random",
         {},
         {},
         False,
         "cumulative_200",
+    ),
+    (
+        "recovery: lr 0.01, observer recalibrated, teacher of 200 epochs",
+        "sm",
+        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True},
+        {},
+        False,
+        "la_mix_200",
+    ),
+    ("random real images, two teachers of 200 epochs", "random", {}, {}, True, "la_mix_200"),
+    (
+        "recovery: lr 0.01, observer recalibrated, two teachers of 200 epochs",
+        "sm",
+        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True},
+        {},
+        True,
+        "la_mix_200",
     ),
 ]
 #: Grids whose cells go to another grid's record (a subset of its points).
@@ -303,19 +379,23 @@ def make_set(kind, group, ipc, seed, labeller, observer, X, y, device, sm_params
             ipc=ipc, strategy="random", combine=4, random_state=seed
         ).fit_resample(X, y)
     if kind == "random":
+        counts = np.bincount(y)  # a class with fewer than ipc images keeps them all
         sampler = ImageSampler(
-            RandomUnderSampler(sampling_strategy={c: ipc for c in np.unique(y)}, random_state=seed)
+            RandomUnderSampler(
+                sampling_strategy={c: min(ipc, int(counts[c])) for c in np.unique(y)},
+                random_state=seed,
+            )
         )
         return sampler.fit_resample(X, y)
     g = GROUPS[group]
-    params = {"n_iterations": g.get("sm_iterations", 100), **sm_params}
+    params = {"n_iterations": g.get("sm_iterations", 100), **BEFORE, **sm_params}
     two = labeller is not observer
     sm = StatisticsMatchingDistiller(
         ipc=ipc,
         observer=FrozenEstimator(observer),
         teacher=FrozenEstimator(labeller.estimators_[1]) if two else "observer",
         labeller="ensemble" if two else "teacher",
-        module_params={"width": g["width"]},
+        module__width=g["width"],
         device=device,
         random_state=seed,
         **params,
@@ -338,6 +418,8 @@ def run(args):
     points = GRIDS[args.grid]
     if args.points:
         points = [p for p in points if any(key in p.name for key in args.points)]
+    if args.exact:
+        points = [p for p in points if p.name in args.exact]
     for group in args.groups:
         g = GROUPS[group]
         X, y, X_val, y_val = load_group(group, args.source)
@@ -415,6 +497,7 @@ def run(args):
                         figures = {
                             **scores(student, X_val, y_val, counts),
                             "seconds": time.perf_counter() - start,
+                            "teacher_shift": getattr(student, "teacher_shift_", None),
                         }
                         record.add(cell, figures)
                         print(
@@ -427,6 +510,30 @@ def run(args):
 
 
 def write_markdown(record, points):
+    path = record.path.with_suffix(".md")
+    path.write_text(render_markdown(record, points))
+    print(f"wrote {path}")
+
+
+def controls(points) -> dict:
+    """Each point's control: random real images under the same teacher(s) (a random point's
+    own: the grid's first point, the base control)."""
+    out = {}
+    for point in points:
+        same = [
+            p.name
+            for p in points
+            if p.kind == "random"
+            and p.ensemble == point.ensemble
+            and p.teacher == point.teacher
+            and dict(p.student) == dict(point.student)
+        ]
+        out[point.name] = same[0] if point.kind != "random" and same else points[0].name
+    return out
+
+
+def render_markdown(record, points) -> str:
+    """The record as Markdown (a function of the record alone: the committed .md is this)."""
     meta = record.meta
     lines = [
         f"# Students on validation data: grid `{meta['grid']}` (issue 28)",
@@ -437,12 +544,14 @@ def write_markdown(record, points):
             f"- command: `{h['command']}` (commit {h['commit']})"
             for h in dict((h["command"], h) for h in record.meta["history"]).values()
         ],
-        "- balanced **validation** accuracy (%), mean ± std over seeds; tail: the four "
-        "smallest classes; the test sets are not used",
+        "- balanced **validation** accuracy (%), mean ± std over seeds; few-shot: classes "
+        "with fewer than 20 training images; tail: the four smallest classes; '- control': "
+        "the difference from the control named (random real images under the same teacher "
+        "and student), paired by seed; the test sets are not used",
         "",
     ]
     for key, value in record.notes.items():
-        if "teacher" in key:
+        if "teacher" in key and isinstance(value, dict) and "acc" in value:
             lines.append(f"- {key}: {value['acc']:.1f} % (tail {value['tail4']:.1f})")
     columns = list(dict.fromkeys(p.column for p in points))
     names = list(dict.fromkeys(p.name for p in points))
@@ -451,14 +560,12 @@ def write_markdown(record, points):
         lines += pivot_markdown(
             record.entries(group),
             columns,
-            [("acc", "acc"), ("tail4", "tail")],
+            [("acc", "acc"), ("few_shot", "few-shot"), ("tail4", "tail")],
             control="random" if "random" in columns else None,
             points=names,
-            control_point=None if "random" in columns else names[0],
+            control_point=None if "random" in columns else controls(points),
         )
-    path = record.path.with_suffix(".md")
-    path.write_text("\n".join(lines) + "\n")
-    print(f"wrote {path}")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
@@ -471,6 +578,9 @@ def main(argv=None):
         nargs="+",
         default=None,
         help="only the grid points whose name contains one of these strings",
+    )
+    parser.add_argument(
+        "--exact", nargs="+", default=None, help="only the grid points of exactly these names"
     )
     parser.add_argument("--source", default=None)
     parser.add_argument("--device", default="auto")

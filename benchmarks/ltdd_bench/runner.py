@@ -232,6 +232,10 @@ class Context:
     def student(self, teacher=None, **params):
         """The one student recipe (``make_student``) at the profile's width and epochs;
         ``teacher`` a shared network's name for soft labels, None for hard labels."""
+        if params.get("recipe", "") is None:  # the package's default recipe
+            params = {k: v for k, v in params.items() if k != "recipe"}
+        if teacher == "teacher" and self.p.get("teacher", {}).get("ensemble"):
+            teacher = "teachers"  # the profile's two teachers, their mean logits
         own = {
             "max_epochs": self.p["student_epochs"],
             "device": self.device,
@@ -279,7 +283,14 @@ class Context:
         return self._network(name)[0]
 
     def frozen(self, name):
-        """The shared network ``name`` wrapped in ``FrozenEstimator`` (never refitted)."""
+        """The shared network ``name`` wrapped in ``FrozenEstimator`` (never refitted);
+        ``"teachers"``: the mean logits of the networks ``teacher`` and ``teacher2``."""
+        if name == "teachers":
+            from sklearn_ltdd.nets import LogitAverage
+
+            return FrozenEstimator(
+                LogitAverage.of_fitted([self.network("teacher"), self.network("teacher2")])
+            )
         return FrozenEstimator(self.network(name))
 
     def _network(self, name):

@@ -103,7 +103,8 @@ def pivot_markdown(entries, sets, metrics, control=None, points=None, control_po
     """A Markdown table: one row per point, for each set the mean ± std over seeds of
     each metric (``metrics``: (key, header) pairs), then each set's mean difference
     from the set ``control`` (paired by seed) in the first metric; or, with
-    ``control_point``, each set's difference from that point's row.
+    ``control_point`` (a point's name, or a dict: point -> its control's name), each set's
+    difference from the control point's row, and the control's name.
 
     Returns
     -------
@@ -116,6 +117,8 @@ def pivot_markdown(entries, sets, metrics, control=None, points=None, control_po
     header += [f"{s} - {control}" for s in compared]
     if control_point is not None:
         header += [f"{s}: - control" for s in sets]
+        if isinstance(control_point, dict):
+            header.append("control")
     lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
     for point in points:
         cells = [point]
@@ -129,18 +132,18 @@ def pivot_markdown(entries, sets, metrics, control=None, points=None, control_po
                     pairs.setdefault(e["seed"], {})[e["set"]] = e[first]
             diffs = [p[s] - p[control] for p in pairs.values() if len(p) == 2]
             cells.append(_mean(diffs) if diffs else "-")
+        mine = control_point.get(point) if isinstance(control_point, dict) else control_point
         for s in sets if control_point is not None else ():
-            base = {
-                e["seed"]: e[first]
-                for e in entries
-                if e["point"] == control_point and e["set"] == s
-            }
+            base = {e["seed"]: e[first] for e in entries if e["point"] == mine and e["set"] == s}
             diffs = [
                 e[first] - base[e["seed"]]
                 for e in entries
                 if e["point"] == point and e["set"] == s and e["seed"] in base
             ]
-            cells.append(_mean(diffs) if diffs and point != control_point else "-")
-        if any(c != "-" for c in cells[1:]):
-            lines.append("| " + " | ".join(cells) + " |")
+            cells.append(_mean(diffs) if diffs and point != mine else "-")
+        if not any(c != "-" for c in cells[1:]):
+            continue  # nothing measured at this point
+        if isinstance(control_point, dict):
+            cells.append(mine if mine and mine != point else "-")
+        lines.append("| " + " | ".join(cells) + " |")
     return lines

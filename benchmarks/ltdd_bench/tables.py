@@ -173,9 +173,13 @@ TITLES = {
     "backbone": "Decoupled training and the shared-backbone two-stage model (issue 14; "
     "not in the paper)",
     "soft": "Soft labels: one student recipe on every small set, with hard labels and with the "
-    "teacher's soft labels (issue 22; not in the paper)",
-    "coreset": "Coresets under hard labels: real images chosen per class, the same student "
-    "recipe (issue 24; not in the paper)",
+    "teacher's soft labels (issues 22 and 28; the recipe and statistics matching's settings "
+    "chosen on validation data; not in the paper)",
+    "soft_kd": "Soft labels as issue 22 measured them: the first student recipe ('kd': KL at "
+    "temperature 4, SGD, DSA + CutMix, an instance-norm student) and a 100-epoch teacher; "
+    "kept for reference (the table above replaces it)",
+    "coreset": "Coresets under hard labels: real images chosen per class, one student recipe "
+    "(the profile's coreset_recipe where it names one; issue 24; not in the paper)",
     "fast": "The fast settings (bf16 + compiled): rows of the tables above, trained (and "
     "distilled) with precision='bf16', compile=True (issue 23)",
     "cross_arch": "Other students: the SM set and random real images with the teacher's soft "
