@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from sklearn_ltdd import TrajectoryMatchingDistiller
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -98,7 +100,7 @@ def test_a_run_stopped_midway_keeps_its_finished_rows(tmp_path, monkeypatch):
     def stop(*args, **kwargs):
         raise Stopped("time limit")
 
-    monkeypatch.setattr(script.TrajectoryMatchingDistiller, "fit", stop)
+    monkeypatch.setattr(TrajectoryMatchingDistiller, "fit", stop)
     out = tmp_path / "results"
     args = [
         "--profile",
