@@ -95,33 +95,11 @@ METHODS = {
     "mtt10": (
         "mtt",
         "distill.py",
-        [
-            "--dataset",
-            "CIFAR10",
-            "--model",
-            "ConvNet",
-            "--ipc",
-            "10",
-            "--syn_steps",
-            "30",
-            "--expert_epochs",
-            "2",
-            "--max_start_epoch",
-            "2",
-            "--zca",
-            "--lr_img",
-            "1000",
-            "--lr_lr",
-            "1e-05",
-            "--lr_teacher",
-            "0.01",
-            "--eval_it",
-            "100000",
-            "--num_eval",
-            "0",
-            "--max_files",
-            "1",
-        ],
+        (
+            "--dataset CIFAR10 --model ConvNet --ipc 10 --syn_steps 30 --expert_epochs 2"
+            " --max_start_epoch 2 --zca --lr_img 1000 --lr_lr 1e-05 --lr_teacher 0.01"
+            " --eval_it 100000 --num_eval 0 --max_files 1"
+        ).split(),
         (
             "mtt",
             {"ipc": 10, "n_experts": 1, "max_start_epoch": 2, "syn_steps": 30, "expert_epochs": 2},
@@ -131,17 +109,7 @@ METHODS = {
     "experts": (
         "mtt",
         "buffer.py",
-        [
-            "--dataset",
-            "CIFAR10",
-            "--model",
-            "ConvNet",
-            "--num_experts",
-            "1",
-            "--save_interval",
-            "1",
-            "--zca",
-        ],
+        "--dataset CIFAR10 --model ConvNet --num_experts 1 --save_interval 1 --zca".split(),
         ("experts", {}),
         50,
     ),
@@ -155,19 +123,14 @@ def official(method, repo, data, iterations, threads, workdir):
     kind, script, argv, _, _ = METHODS[method]
     work = Path(workdir) / f"official_{method}"
     work.mkdir(parents=True, exist_ok=True)
-    paths = ["--data_path", str(work / "data"), "--save_path", str(work / "save")]
+    data_path = ["--data_path", str(work / "data")]
     buffers = ["--buffer_path", str(Path(workdir) / "buffers")]
     if script == "buffer.py":
-        argv = argv + [
-            "--train_epochs",
-            str(iterations + 1),
-            *buffers,
-            "--data_path",
-            str(work / "data"),
-        ]
+        argv = argv + ["--train_epochs", str(iterations + 1), *buffers, *data_path]
     elif kind == "mtt":
-        argv = argv + ["--Iteration", str(iterations), *buffers, "--data_path", str(work / "data")]
+        argv = argv + ["--Iteration", str(iterations), *buffers, *data_path]
     else:
+        paths = [*data_path, "--save_path", str(work / "save")]
         argv = argv + ["--Iteration", str(iterations), *paths]
     spec = {
         "repo": repo,

@@ -1,7 +1,8 @@
 """Reproduce the paper's Tables 1-3 and Figure 1 on CIFAR10-LT, beside baselines.
 
-Every table is a list of declarations below (``SETS``, ``NETWORKS``,
-``ROWS``, ``FIGURES``; their types in ``ltdd_bench/runner.py``): each row
+Every table is a list of declarations (``ROWS`` and ``FIGURES`` below, ``SETS``
+and ``NETWORKS`` in ``ltdd_bench/paper_sets.py``; their types in
+``ltdd_bench/declarations.py``): each row
 names its table, the estimator that produces it (a recipe, from the public
 API of ``sklearn_ltdd`` and imbalanced-learn's samplers), the data it fits
 on and the sets it needs. Adding a method's rows means adding declarations;
@@ -39,12 +40,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from imblearn.over_sampling import RandomOverSampler
-from imblearn.under_sampling import RandomUnderSampler
-from joblib import Memory
-from sklearn.linear_model import LogisticRegression
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # ltdd_bench, also when this file is imported by path
 
@@ -56,305 +51,28 @@ from ltdd_bench.common import (  # noqa: E402
     load_data,
     write_json,
 )
+from ltdd_bench.declarations import Declarations, Figure, Row, Shared  # noqa: E402
+from ltdd_bench.paper_sets import (  # noqa: E402
+    FAST,
+    LA,
+    LA_FLIP,
+    NETWORKS,
+    SETS,
+    coreset_rows,
+    dm_rows,
+    heads,
+    on_set,
+    original_plus,
+    random_label,
+    ros_epochs,
+    student_rows,
+)
 from ltdd_bench.profiles import PROFILES  # noqa: E402
-from ltdd_bench.runner import (  # noqa: E402
-    Declarations,
-    DistilledSet,
-    Figure,
-    Network,
-    Row,
-    SampledSet,
-    Shared,
-    run_seed,
-    seed_saver,
-)
+from ltdd_bench.runner import run_seed, seed_saver  # noqa: E402
 from ltdd_bench.tables import merge, paper_row  # noqa: E402, F401  (paper_row: for tests)
-from sklearn_ltdd import (  # noqa: E402
-    CoresetSampler,
-    DecoupledClassifier,
-    DistributionMatchingDistiller,
-    GradientMatchingDistiller,
-    StatisticsMatchingDistiller,
-    TrajectoryMatchingDistiller,
-    TwoStageClassifier,
-)
+from sklearn_ltdd import DecoupledClassifier, TwoStageClassifier  # noqa: E402
 from sklearn_ltdd.metrics import format_long_tail_table  # noqa: E402
 from sklearn_ltdd.nets import LogitAverage  # noqa: E402
-from sklearn_ltdd.sampling import ImageSampler  # noqa: E402
-
-LA = {"criterion": "logit_adjusted"}
-LA_FLIP = {"criterion": "logit_adjusted", "augmentation": "crop_flip"}
-#: Issue 23's fast settings, whose rows stand beside the default (fp32, eager) ones.
-FAST = {"precision": "bf16", "compile": True}
-#: The soft-label teacher: a batch-norm ConvNet3 with logit adjustment on mixup or CutMix
-#: batches (measured above the paper's cumulative reweighting on the CPU profile).
-TEACHER = {
-    "module__norm": "batchnorm",
-    "criterion": "logit_adjusted",
-    "batch_mixing": "mixup_or_cutmix",
-    "augmentation": "crop_flip",
-    "lr": 0.05,
-    "batch_size": 64,
-    "lr_schedule": "cosine",
-}
-HEAD = LogisticRegression(max_iter=1000, class_weight="balanced")
-
-
-# -- what the rows share: distilled and resampled sets, networks --------------------------
-def _distiller(cls, key, **fixed):
-    """``make(ctx)``: ``cls`` with the profile's settings ``p[key]`` (less n_iterations)."""
-
-    def make(c):
-        settings_ = {k: v for k, v in c.p[key].items() if k != "n_iterations"}
-        return cls(
-            ipc=c.ipc,
-            module__width=c.p["width"],
-            device=c.device,
-            random_state=c.seed,
-            **{**settings_, **fixed},
-        )
-
-    return make
-
-
-def _mtt(**changes):
-    def make(c):
-        memory = Memory(
-            Path(c.args.experts_cache or Path(c.args.artifacts) / c.args.profile / "experts"),
-            verbose=0,
-        )
-        return _distiller(TrajectoryMatchingDistiller, "mtt", memory=memory, **changes)(c)
-
-    return make
-
-
-def _sm_networks(c):
-    """Statistics matching's networks: the shared teacher as observer and teacher, or, where
-    the profile's students learn two teachers, the first as observer and their average as
-    the labeller."""
-    if c.p.get("teacher", {}).get("ensemble"):
-        return {
-            "observer": c.frozen("teacher"),
-            "teacher": c.frozen("teacher2"),
-            "labeller": "ensemble",
-        }
-    return {"observer": c.frozen("teacher"), "teacher": "observer"}
-
-
-def _iterations(key):
-    return lambda p: p[key]["n_iterations"]
-
-
-CORESET_STRATEGIES = ("random", "herding", "k_center", "difficulty")
-
-
-def _coreset_key(strategy, combine):
-    return f"coreset_{strategy}" + ("_x4" if combine > 1 else "")
-
-
-def _coreset_rows():
-    """Issue 24: every coreset under the one student recipe (hard labels), and two-stage
-    models with the random and the difficulty coresets in stage 2."""
-    names = {
-        "random": "random",
-        "herding": "herding",
-        "k_center": "k-center",
-        "difficulty": "difficulty (EL2N, auto window)",
-    }
-    rows = []
-    for strategy in CORESET_STRATEGIES:
-        for k in (1, 4):
-            label = f"Coreset: {names[strategy]}" + (", 4 per stored image" if k > 1 else "")
-            best = strategy == "difficulty" and k > 1  # the best on the CPU profile
-            rows.append(
-                Row(
-                    "coreset",
-                    label,
-                    lambda c: c.student(recipe=c.p.get("coreset_recipe")),
-                    data=_coreset_key(strategy, k),
-                    select="coreset_best" if best else None,
-                )
-            )
-    for strategy in ("random", "difficulty"):
-        for k in (1, 4):
-            key = _coreset_key(strategy, k)
-            label = f"Original + coreset: {names[strategy]}" + (", 4 per stored" if k > 1 else "")
-            rows.append(
-                Row(
-                    "coreset",
-                    label,
-                    needs=(key,),
-                    model=lambda c, key=key: c.two_stage(
-                        c.frozen("group_ce"), key, c.student(recipe=c.p.get("coreset_recipe"))
-                    ),
-                )
-            )
-    return rows
-
-
-def _ros_epochs(c):
-    """Random over-sampling gets the same number of SGD steps as the others."""
-    n_resampled = c.n_classes * int(np.bincount(c.y).max())
-    return max(1, round(c.p["epochs"] * c.n / n_resampled))
-
-
-SETS = {
-    "ros": SampledSet(lambda c: ImageSampler(RandomOverSampler(random_state=c.seed))),
-    "random": SampledSet(
-        lambda c: ImageSampler(
-            RandomUnderSampler(
-                sampling_strategy={k: c.ipc for k in np.unique(c.y)}, random_state=c.seed
-            )
-        )
-    ),
-    "gm": DistilledSet(
-        (("official", _distiller(GradientMatchingDistiller, "gm")),),
-        _iterations("gm"),
-        eval_epochs="distilled_epochs",
-    ),
-    # MTT's CIFAR-10 settings match 2 expert epochs; a long-tailed epoch is ~10
-    # batches, so the student overshoots and the step size collapses. If they
-    # diverge, match 10 expert epochs instead (recorded either way).
-    "mtt": DistilledSet(
-        (("official", _mtt()), ("expert_epochs=10", _mtt(expert_epochs=10))), _iterations("mtt")
-    ),
-    "dm": DistilledSet(
-        (("official", _distiller(DistributionMatchingDistiller, "dm", method="dm")),),
-        _iterations("dm"),
-    ),
-    "idm": DistilledSet(
-        (("official", _distiller(DistributionMatchingDistiller, "idm", method="idm")),),
-        _iterations("idm"),
-    ),
-    "idm_balanced_queue": DistilledSet(
-        (
-            (
-                "official",
-                _distiller(DistributionMatchingDistiller, "idm", method="idm", balance="sampling"),
-            ),
-        ),
-        _iterations("idm"),
-    ),
-    # Coresets (issue 24): each strategy, alone and with four images per stored one.
-    **{
-        _coreset_key(s, k): SampledSet(
-            lambda c, s=s, k=k: CoresetSampler(
-                ipc=c.ipc, strategy=s, estimator=c.frozen("scorer"), combine=k, random_state=c.seed
-            )
-        )
-        for s in CORESET_STRATEGIES
-        for k in (1, 4)
-    },
-    # The fast settings (issue 23): GM and DM distilled in bf16, compiled.
-    "gm_fast": DistilledSet(
-        (("official", _distiller(GradientMatchingDistiller, "gm", **FAST)),),
-        _iterations("gm"),
-        eval_epochs="distilled_epochs",
-    ),
-    "dm_fast": DistilledSet(
-        (("official", _distiller(DistributionMatchingDistiller, "dm", method="dm", **FAST)),),
-        _iterations("dm"),
-    ),
-    # Statistics matching (issue 22) with the shared teacher as observer and teacher.
-    "sm": DistilledSet(
-        (
-            (
-                "shared teacher",
-                lambda c: _distiller(StatisticsMatchingDistiller, "sm", **_sm_networks(c))(c),
-            ),
-        ),
-        _iterations("sm"),
-    ),
-}
-
-NETWORKS = {
-    "original": Network(lambda c: c.net()),  # Table 1's Original
-    "la_flip": Network(lambda c: c.net(**LA_FLIP)),  # the LA + crop/flip baseline
-    "group_ce": Network(lambda c: c.net(), labels="groups"),  # stage 1 of "Original + X"
-    "group_la_flip": Network(lambda c: c.net(**LA_FLIP), labels="groups"),
-    # Issue 22: the teacher of every soft-label row and statistics matching's observer.
-    "teacher": Network(
-        lambda c: c.net(c.p["teacher"]["epochs"], **{**TEACHER, **c.p["teacher"].get("params", {})})
-    ),
-    # Issue 28: a second teacher of the same recipe (seed + 100) for profiles whose students
-    # learn the two teachers' mean logits ("ensemble": true), as statistics matching's own
-    # default networks are two.
-    "teacher2": Network(
-        lambda c: c.net(
-            c.p["teacher"]["epochs"],
-            random_state=c.seed + 100,
-            **{**TEACHER, **c.p["teacher"].get("params", {})},
-        )
-    ),
-    # Issue 24: the coresets' scoring and embedding network (CoresetSampler's default).
-    "scorer": Network(
-        lambda c: (
-            CoresetSampler(
-                scoring_epochs=c.p["coreset"]["scoring_epochs"],
-                module__width=c.p["width"],
-                device=c.device,
-            )
-            .default_network(c.seed)
-            .set_params(**(FAST if c.p.get("fast") else {}))
-        )
-    ),
-}
-
-
-# -- the rows ---------------------------------------------------------------------------------
-def _on_set(key):
-    """Table 1: a network trained on set ``key`` with the set's own evaluation recipe."""
-    return lambda c: c.evaluator(key)
-
-
-def _original_plus(key):
-    """Table 2: stage 1 on the original data (shared), stage 2 on set ``key``."""
-    return lambda c: c.two_stage(c.frozen("group_ce"), key, c.evaluator(key))
-
-
-def _heads(stage2, fine_tune=False):
-    """Issue 14: both stages as heads on the LA + crop/flip network (shared, frozen)."""
-
-    def make(c):
-        return c.two_stage(
-            None if fine_tune else HEAD,
-            stage2,
-            None if fine_tune else HEAD,
-            backbone=c.frozen("la_flip"),
-            fine_tune=fine_tune,
-        )
-
-    return make
-
-
-def _student_rows(label, key, select="soft"):
-    """Issue 22: set ``key`` under the one student recipe, hard and soft labels."""
-
-    def name(kind):
-        return lambda c: f"{label(c) if callable(label) else label}, {kind} labels"
-
-    return [
-        Row("soft", name("hard"), lambda c: c.student(), data=key, select=select),
-        Row("soft", name("soft"), lambda c: c.student("teacher"), data=key, select=select),
-    ]
-
-
-def _random_label(c):
-    return f"Random {c.ipc} real images per class"
-
-
-def _dm_rows(label, key):
-    return [
-        Row("table1", f"{label} Distilled", _on_set(key), data=key, select="dm"),
-        Row(
-            "table2",
-            f"Original + {label} Distilled",
-            _original_plus(key),
-            needs=(key,),
-            select="dm",
-        ),
-    ]
-
 
 ROWS = [
     # The paper's rows without a distilled set, then its baselines and issue 7/14 rows.
@@ -370,8 +88,8 @@ ROWS = [
     Row("baselines", "CE + crop/flip", lambda c: c.net(augmentation="crop_flip")),
     Row(
         "baselines",
-        lambda c: f"Random over-sampling ({_ros_epochs(c)} epochs)",
-        lambda c: c.net(_ros_epochs(c)),
+        lambda c: f"Random over-sampling ({ros_epochs(c)} epochs)",
+        lambda c: c.net(ros_epochs(c)),
         data="ros",
     ),
     Row(
@@ -410,12 +128,12 @@ ROWS = [
     Row(
         "backbone",
         "Backbone(LA+flip) + heads: original / original",
-        _heads("original"),
+        heads("original"),
         soft_routing=True,
     ),
     # Gradient matching (DC).
-    Row("table1", "GM Distilled", _on_set("gm"), data="gm"),
-    Row(("table2", "table3"), "Original + GM Distilled", _original_plus("gm"), needs=("gm",)),
+    Row("table1", "GM Distilled", on_set("gm"), data="gm"),
+    Row(("table2", "table3"), "Original + GM Distilled", original_plus("gm"), needs=("gm",)),
     Row(
         "table3",
         "GM Distilled + GM Distilled",
@@ -442,31 +160,31 @@ ROWS = [
     Row(
         "backbone",
         "Backbone(LA+flip) + heads: original / GM",
-        _heads("gm"),
+        heads("gm"),
         needs=("gm",),
         soft_routing=True,
     ),
     Row(
         "backbone",
         "Backbone(LA+flip) fine-tuned: original / GM",
-        _heads("gm", fine_tune=True),
+        heads("gm", fine_tune=True),
         needs=("gm",),
         soft_routing=True,
     ),
     # Trajectory matching (MTT).
-    Row("table1", "MTT Distilled", _on_set("mtt"), data="mtt"),
-    Row("table2", "Original + MTT Distilled", _original_plus("mtt"), needs=("mtt",)),
+    Row("table1", "MTT Distilled", on_set("mtt"), data="mtt"),
+    Row("table2", "Original + MTT Distilled", original_plus("mtt"), needs=("mtt",)),
     Row(
         "backbone",
         "Backbone(LA+flip) + heads: original / MTT",
-        _heads("mtt"),
+        heads("mtt"),
         needs=("mtt",),
         soft_routing=True,
     ),
     # Distribution matching (issue 15).
-    *_dm_rows("DM", "dm"),
-    *_dm_rows("IDM", "idm"),
-    *_dm_rows("IDM (balanced queue)", "idm_balanced_queue"),
+    *dm_rows("DM", "dm"),
+    *dm_rows("IDM", "idm"),
+    *dm_rows("IDM (balanced queue)", "idm_balanced_queue"),
     # Soft labels (issue 22): the teacher, and every small set under one student recipe.
     Row("baselines", "Logit adjustment + mixup", lambda c: c.net(**LA, batch_mixing="mixup")),
     Row("baselines", "Logit adjustment + CutMix", lambda c: c.net(**LA, batch_mixing="cutmix")),
@@ -487,12 +205,12 @@ ROWS = [
         lambda c: LogitAverage([c.frozen("teacher"), c.frozen("teacher2")]),
         select="soft_teachers",
     ),
-    *_student_rows(_random_label, "random"),
-    *_student_rows("SM", "sm"),
+    *student_rows(random_label, "random"),
+    *student_rows("SM", "sm"),
     Row(
         "soft",
         lambda c: (
-            f"Original + {_random_label(c)[0].lower()}{_random_label(c)[1:]}, "
+            f"Original + {random_label(c)[0].lower()}{random_label(c)[1:]}, "
             "stage 2 learns the teacher"
         ),
         needs=("random",),
@@ -506,13 +224,13 @@ ROWS = [
         select="soft_two_stage",
         model=lambda c: c.two_stage(c.frozen("group_ce"), "sm", c.student("teacher")),
     ),
-    *_student_rows("DM", "dm", select="soft_dm"),
-    *_student_rows("IDM", "idm", select="soft_idm"),
-    *_student_rows("IDM (balanced queue)", "idm_balanced_queue", select="soft_idm"),
-    *_student_rows("GM", "gm", select="soft_bilevel"),
-    *_student_rows("MTT", "mtt", select="soft_bilevel"),
+    *student_rows("DM", "dm", select="soft_dm"),
+    *student_rows("IDM", "idm", select="soft_idm"),
+    *student_rows("IDM (balanced queue)", "idm_balanced_queue", select="soft_idm"),
+    *student_rows("GM", "gm", select="soft_bilevel"),
+    *student_rows("MTT", "mtt", select="soft_bilevel"),
     # Coresets under hard labels (issue 24), beside the hard-label rows of the soft table.
-    *_coreset_rows(),
+    *coreset_rows(),
     # The fast settings (issue 23), each beside its default row in another table.
     Row("fast", "Original", lambda c: c.net(**FAST)),
     Row("fast", "Logit adjustment (Menon 2021)", lambda c: c.net(**LA, **FAST)),
@@ -521,7 +239,7 @@ ROWS = [
     Row("fast", "DM Distilled", lambda c: c.evaluator("dm_fast", **FAST), data="dm_fast"),
     Row(
         "fast",
-        lambda c: f"{_random_label(c)}, soft labels",
+        lambda c: f"{random_label(c)}, soft labels",
         lambda c: c.student("teacher", **FAST),
         data="random",
     ),

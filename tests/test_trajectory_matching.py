@@ -299,9 +299,7 @@ def test_warm_start_reuses_the_fitted_experts(tiny_images, monkeypatch):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(
-        "sklearn_ltdd.distillation._trajectory_matching.train_expert_trajectories", counting
-    )
+    monkeypatch.setattr(_experts, "train_expert_trajectories", counting)
     distiller = mtt(warm_start=True).fit(X, y)
     distiller.fit(X, y)
     assert len(calls) == 1 and distiller.n_iter_ == 4
@@ -391,7 +389,7 @@ def test_student_iteration_is_the_reference_arithmetic(tiny_images):
     import torch.nn.functional as F
 
     from sklearn_ltdd.distillation._functional import FlatParameters, make_forward, parameters_of
-    from sklearn_ltdd.distillation._trajectory_matching import _StudentIteration
+    from sklearn_ltdd.distillation._mtt_steps import _StudentIteration
 
     X, _ = tiny_images
     net = ConvNet(in_channels=1, n_classes=3, image_size=16, width=4)

@@ -1,10 +1,12 @@
-"""Expert trajectories for trajectory matching: many networks trained at once."""
+"""Expert trajectories for trajectory matching: their training, and the distiller's experts."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from joblib import Memory
+from sklearn.utils.validation import check_memory
 from torch.func import grad, vmap
 from tqdm.auto import tqdm
 
@@ -23,6 +25,7 @@ from ..utils._batching import (
     micro_batched,
     resolve_micro_batch,
 )
+from ._base import _EXPERT_PASS, _EXPERTS
 from ._functional import FlatParameters, ModuleFactory, make_loss, stack_params
 
 
@@ -268,3 +271,89 @@ def _train_epoch(loss_fn, params, X, y, lr, batch_size, augmentation, generators
             }
         params = {k: v - lr * g[k] for k, v in params.items()}
     return params
+
+
+class ExpertsMixin:
+    """Trajectory matching's experts: given, cached or trained, and read from a buffer."""
+
+    def _dsa(self):
+        """The augmentation of the experts' training and of the student's batches."""
+        return DSA() if self.augmentation == "dsa" else self.augmentation
+
+    def _expert_trajectories(self, X, y, seed):
+        """The parameter ``experts`` checked, or :func:`train_expert_trajectories` on
+        ``(X, y)`` (through ``memory``'s cache, where it has a location)."""
+        s = self.settings_
+        if self.experts is not None:
+            experts = np.asarray(self.experts, dtype=np.float32)
+            if (
+                experts.ndim != 3
+                or experts.shape[1] < s["max_start_epoch"] + s["expert_epochs"] + 1
+            ):
+                raise ValueError(
+                    f"experts must have shape (n_experts, epochs + 1, n_params) "
+                    f"with at least max_start_epoch + expert_epochs + 1 = "
+                    f"{s['max_start_epoch'] + s['expert_epochs'] + 1} snapshots; "
+                    f"got {experts.shape}."
+                )
+            return experts
+        train = train_expert_trajectories
+        memory = check_memory(self.memory)
+        if isinstance(memory, Memory) and memory.location is not None:
+            train = memory.cache(train, ignore=["device", "n_parallel", "n_jobs", "verbose"])
+        return train(
+            X.cpu().numpy(),
+            y.cpu().numpy(),
+            module=self.module,
+            module_kwargs=dict(self._factory.kwargs),
+            n_experts=self.n_experts,
+            epochs=s["trajectory_epochs"],
+            lr=float(self._param("lr_net")),
+            batch_size=self._param("batch_net"),
+            augmentation=self._dsa(),
+            seed=seed,
+            device=str(self.device_) if self.n_jobs in (None, 1) else self.device,
+            n_jobs=self.n_jobs,
+            precision=self.precision,
+            compile=self.compile,
+            micro_batch=self.micro_batch,
+            verbose=self.verbose,
+        )
+
+    def _fit_experts(self, X, y, continuing):
+        """The trajectories of this fit: a warm start reuses the fitted ones (unless
+        ``experts`` is given); otherwise :meth:`_expert_trajectories`."""
+        previous = getattr(self, "experts_", None) if continuing else None
+        if previous is not None and self.experts is None:
+            return previous
+        return self._expert_trajectories(X, y, self._derived_seed(_EXPERTS))
+
+    def _expert_buffer(self, experts, device):
+        """``experts`` as a tensor to copy snapshots from: on CUDA, page-locked once per
+        expert set (kept in ``_pinned_experts``), not on every (warm-started) fit."""
+        pinned = torch.from_numpy(experts)
+        if device.type == "cuda":
+            cached = getattr(self, "_pinned_experts", None)
+            if cached is None or cached[0] is not experts:
+                cached = (experts, pinned.pin_memory())
+                self._pinned_experts = cached
+            pinned = cached[1]
+        return pinned
+
+    def _expert_of(self, index, n_experts):
+        """The expert iteration ``index`` reads: shuffled passes over the buffer.
+
+        As the reference ``distill.py`` does (it shuffles its buffer and
+        walks through it, reshuffling at the end), every expert is used
+        once per pass; pass ``p`` is shuffled from ``(random_seed_, p)``.
+        """
+        passes, position = divmod(index, n_experts)
+        order = np.random.default_rng(self._derived_seed(_EXPERT_PASS, passes)).permutation(
+            n_experts
+        )
+        return int(order[position])
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_pinned_experts", None)  # a page-locked copy of experts_
+        return state

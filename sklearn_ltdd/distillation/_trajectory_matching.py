@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 import warnings
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from joblib import Memory
 from sklearn.utils import check_scalar
-from sklearn.utils.validation import check_is_fitted, check_memory
+from sklearn.utils.validation import check_is_fitted
 
-from ..augmentation import DSA
 from ..nets._modules import ConvNet
 from ..utils._validation import check_option
-from ._base import _EXPERT_PASS, _EXPERTS, BaseDistiller
-from ._experts import train_expert_trajectories
+from ._base import BaseDistiller
+from ._experts import ExpertsMixin
 from ._functional import FlatParameters, make_forward, parameters_of
-from ._graphs import CUDA_GRAPH_OPTIONS, GraphedStep, resolve_cuda_graphs
+from ._graphs import CUDA_GRAPH_OPTIONS, resolve_cuda_graphs
+from ._mtt_steps import _StudentIteration
 from ._zca import ZCAWhitening, apply_zca, fit_zca
 
 #: Per-ipc settings of the MTT paper for CIFAR-10 (its hyper-parameter table,
@@ -69,7 +66,7 @@ def default_mtt_settings(ipc: int) -> dict:
     return dict(MTT_DEFAULTS[nearest])
 
 
-class TrajectoryMatchingDistiller(BaseDistiller):
+class TrajectoryMatchingDistiller(ExpertsMixin, BaseDistiller):
     """Condense a labelled image set by matching training trajectories (MTT).
 
     First, ``n_experts`` networks are trained on the given data with plain
@@ -158,26 +155,11 @@ class TrajectoryMatchingDistiller(BaseDistiller):
     module, module__<name>, module_params, device, random_state, verbose, warm_start
         As in :class:`GradientMatchingDistiller`.
 
-    Notes
-    -----
-    The per-ipc defaults were tuned for the full CIFAR-10, where an expert
-    epoch is 196 batches; on a long-tailed set an epoch is much shorter
-    (10 batches for the paper's 2,478 images), so the ``syn_steps``
-    full-batch student steps move further than the ``expert_epochs`` epochs
-    of noisy expert steps they are matched to. The loss then starts far
-    above 1 and its gradient drives the learned step size through zero:
-    measured on that profile (ConvNet width 32, 5 experts, ipc=10, CPU),
-    the official settings start at a loss of 34-40 and diverge within 3
-    iterations, whatever ``lr_img`` (100 to 1000); a 100 times smaller
-    ``lr_lr`` only lets the step size collapse to zero (loss 1, the trivial
-    solution), while matching ``expert_epochs=10`` starts at 2.5 and falls
-    below 1 with a positive step size. Divergence stops ``fit`` with an
-    error, and a step size that ends at or below zero raises a warning.
-
     lr_teacher : deprecated
         Renamed ``lr_net`` in 0.2 (one name across the package); removed in 0.4.
     expert_batch_size : deprecated
         Renamed ``batch_net`` in 0.2 (one name across the package); removed in 0.4.
+
     Attributes
     ----------
     X_syn_, y_syn_, classes_, loss_history_, n_iter_
@@ -195,6 +177,22 @@ class TrajectoryMatchingDistiller(BaseDistiller):
         whitened images and both optimisers' momentum).
     settings_ : dict
         The resolved per-ipc settings.
+
+    Notes
+    -----
+    The per-ipc defaults were tuned for the full CIFAR-10, where an expert
+    epoch is 196 batches; on a long-tailed set an epoch is much shorter
+    (10 batches for the paper's 2,478 images), so the ``syn_steps``
+    full-batch student steps move further than the ``expert_epochs`` epochs
+    of noisy expert steps they are matched to. The loss then starts far
+    above 1 and its gradient drives the learned step size through zero:
+    measured on that profile (ConvNet width 32, 5 experts, ipc=10, CPU),
+    the official settings start at a loss of 34-40 and diverge within 3
+    iterations, whatever ``lr_img`` (100 to 1000); a 100 times smaller
+    ``lr_lr`` only lets the step size collapse to zero (loss 1, the trivial
+    solution), while matching ``expert_epochs=10`` starts at 2.5 and falls
+    below 1 with a positive step size. Divergence stops ``fit`` with an
+    error, and a step size that ends at or below zero raises a warning.
 
     Examples
     --------
@@ -314,10 +312,12 @@ class TrajectoryMatchingDistiller(BaseDistiller):
     def _divergence_hint(self):
         s = self.settings_
         return (
-            f"Lower lr_img (currently {s['lr_img']!r}; unwhitened data need a "
-            f"smaller one than ZCA-whitened data, zca={s['zca']}) or lr_lr "
-            f"(currently {s['lr_lr']!r}), which can drive the student's step "
-            f"size negative."
+            f"Match more expert epochs (expert_epochs={s['expert_epochs']!r} now; "
+            "expert_epochs=10, or --expert-epochs 10 on the command line, on a long-tailed "
+            "set whose epoch is a few batches: see the Notes of TrajectoryMatchingDistiller). "
+            f"If it still diverges, lower lr_img (currently {s['lr_img']!r}; unwhitened data "
+            f"need a smaller one than ZCA-whitened data, zca={s['zca']}) or lr_lr (currently "
+            f"{s['lr_lr']!r}), which can drive the student's step size negative."
         )
 
     # -- evaluation and checkpoints -----------------------------------------------------
@@ -341,11 +341,6 @@ class TrajectoryMatchingDistiller(BaseDistiller):
 
     def _restore_data_state(self, X, y=None):
         self._to_working_space(X, fit=True)  # refits zca_ (or sets it to None)
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_pinned_experts", None)  # a page-locked copy of experts_
-        return state
 
     # -- whitening ---------------------------------------------------------------------
     def _to_working_space(self, X, fit):
@@ -380,69 +375,10 @@ class TrajectoryMatchingDistiller(BaseDistiller):
             inverse=True,
         )
 
-    # -- experts -----------------------------------------------------------------------
-    def _dsa(self):
-        return DSA() if self.augmentation == "dsa" else self.augmentation
-
-    def _expert_trajectories(self, X, y, seed):
-        s = self.settings_
-        if self.experts is not None:
-            experts = np.asarray(self.experts, dtype=np.float32)
-            if (
-                experts.ndim != 3
-                or experts.shape[1] < s["max_start_epoch"] + s["expert_epochs"] + 1
-            ):
-                raise ValueError(
-                    f"experts must have shape (n_experts, epochs + 1, n_params) "
-                    f"with at least max_start_epoch + expert_epochs + 1 = "
-                    f"{s['max_start_epoch'] + s['expert_epochs'] + 1} snapshots; "
-                    f"got {experts.shape}."
-                )
-            return experts
-        train = train_expert_trajectories
-        memory = check_memory(self.memory)
-        if isinstance(memory, Memory) and memory.location is not None:
-            train = memory.cache(train, ignore=["device", "n_parallel", "n_jobs", "verbose"])
-        return train(
-            X.cpu().numpy(),
-            y.cpu().numpy(),
-            module=self.module,
-            module_kwargs=dict(self._factory.kwargs),
-            n_experts=self.n_experts,
-            epochs=s["trajectory_epochs"],
-            lr=float(self._param("lr_net")),
-            batch_size=self._param("batch_net"),
-            augmentation=self._dsa(),
-            seed=seed,
-            device=str(self.device_) if self.n_jobs in (None, 1) else self.device,
-            n_jobs=self.n_jobs,
-            precision=self.precision,
-            compile=self.compile,
-            micro_batch=self.micro_batch,
-            verbose=self.verbose,
-        )
-
     # -- the method -------------------------------------------------------------------
-    def _expert_of(self, index, n_experts):
-        """The expert iteration ``index`` reads: shuffled passes over the buffer.
-
-        As the reference ``distill.py`` does (it shuffles its buffer and
-        walks through it, reshuffling at the end), every expert is used
-        once per pass; pass ``p`` is shuffled from ``(random_seed_, p)``.
-        """
-        passes, position = divmod(index, n_experts)
-        order = np.random.default_rng(self._derived_seed(_EXPERT_PASS, passes)).permutation(
-            n_experts
-        )
-        return int(order[position])
-
     def _distill(self, X, y, syn, continuing):
         s = self.settings_
-        previous = getattr(self, "experts_", None) if continuing else None
-        if previous is not None and self.experts is None:
-            experts = previous  # a warm start reuses the fitted trajectories
-        else:
-            experts = self._expert_trajectories(X, y, self._derived_seed(_EXPERTS))
+        experts = self._fit_experts(X, y, continuing)
         template = self._factory(0)
         flat = FlatParameters(parameters_of(template))
         if experts.shape[2] != flat.n_params:
@@ -477,14 +413,7 @@ class TrajectoryMatchingDistiller(BaseDistiller):
             resolve_cuda_graphs(self.cuda_graphs, X.device),
             self._autocast,
         )
-        pinned = torch.from_numpy(experts)
-        if X.device.type == "cuda":
-            # Page-locked once per expert set, not on every (warm-started) fit.
-            cached = getattr(self, "_pinned_experts", None)
-            if cached is None or cached[0] is not experts:
-                cached = (experts, pinned.pin_memory())
-                self._pinned_experts = cached
-            pinned = cached[1]
+        pinned = self._expert_buffer(experts, X.device)
         seeds = self._iteration_seeds(self.n_iterations)
         losses = torch.zeros(self.n_iterations, device=X.device)
         bar = self._progress(self.n_iterations, "trajectory matching")
@@ -516,132 +445,3 @@ class TrajectoryMatchingDistiller(BaseDistiller):
                 stacklevel=3,
             )
         return syn.detach(), losses.cpu().tolist()
-
-
-class _StudentIteration:
-    """One MTT iteration on static tensors: the unrolled student, the loss, the updates.
-
-    A student starts from an expert's snapshot and takes ``syn_steps`` SGD
-    steps on (batches of) the augmented synthetic images with the learnable
-    step size; the normalised distance to the expert's later snapshot is
-    back-propagated to the images and the step size, which then take one
-    SGD step with momentum 0.5 (as ``torch.optim.SGD`` computes it: buffers
-    that start at zero equal its first-step copy). :meth:`run` copies the
-    snapshots in and draws the iteration's random numbers (the batch
-    permutations, split into ``batch`` chunks taken from the end as the
-    reference does, and the DSA parameters of every step) into static
-    buffers; the rest is a fixed sequence of kernels, run eagerly or
-    captured as one CUDA graph (:class:`GraphedStep`).
-    """
-
-    def __init__(
-        self,
-        forward,
-        flat,
-        syn,
-        y_syn,
-        start_lr,
-        syn_steps,
-        batch,
-        lr_img,
-        lr_lr,
-        dsa,
-        generator,
-        syn_momentum,
-        lr_momentum,
-        graphs,
-        autocast=None,
-    ):
-        device = syn.device
-        self.autocast = autocast or contextlib.nullcontext
-        self.forward, self.flat, self.y_syn, self.dsa, self.generator = (
-            forward,
-            flat,
-            y_syn,
-            dsa,
-            generator,
-        )
-        self.syn = syn.detach().clone().requires_grad_(True)
-        self.syn_lr = torch.tensor(float(start_lr), device=device, requires_grad=True)
-        self.syn_momentum = (
-            torch.zeros_like(self.syn)
-            if syn_momentum is None
-            else torch.as_tensor(syn_momentum, device=device).clone()
-        )
-        self.lr_momentum = (
-            torch.zeros_like(self.syn_lr)
-            if lr_momentum is None
-            else torch.as_tensor(lr_momentum, device=device, dtype=torch.float32)
-            .clone()
-            .reshape(())
-        )
-        self.lr_img, self.lr_lr = float(lr_img), float(lr_lr)
-        n_syn = syn.shape[0]
-        self.syn_steps, self.batch = int(syn_steps), int(batch)
-        self.full = batch == n_syn
-        # The chunks each step takes: permutation p, rows [lo, hi).
-        bounds = [(lo, min(lo + batch, n_syn)) for lo in range(0, n_syn, batch)]
-        self.plan = [
-            (k // len(bounds), bounds[len(bounds) - 1 - k % len(bounds)])
-            for k in range(self.syn_steps)
-        ]
-        n_perms = 0 if self.full else self.plan[-1][0] + 1
-        self.keys = torch.zeros(n_perms, n_syn, device=device)
-        self.start = torch.zeros(flat.n_params, device=device)
-        self.target = torch.zeros(flat.n_params, device=device)
-        self.loss = torch.zeros((), device=device)
-        width = max(hi - lo for _, (lo, hi) in self.plan)
-        self.groups = torch.arange(self.syn_steps, device=device).repeat_interleave(width)
-        self.width = width
-        self.aug = None
-        self.graphed = GraphedStep(
-            self._iteration,
-            [self.syn, self.syn_lr, self.syn_momentum, self.lr_momentum],
-            graphs,
-            "TrajectoryMatchingDistiller iteration",
-        )
-
-    def run(self, start, target):
-        self.start.copy_(start, non_blocking=True)
-        self.target.copy_(target, non_blocking=True)
-        if self.keys.numel():
-            torch.rand(self.keys.shape, generator=self.generator, out=self.keys)
-        if self.dsa is not None:
-            drawn = self.dsa.sample(
-                self.groups.numel(), self.generator, self.syn.device, self.groups, self.syn_steps
-            )
-            if self.aug is None:
-                self.aug = {
-                    k: torch.empty_like(v).view(self.syn_steps, -1) for k, v in drawn.items()
-                }
-            for key, value in drawn.items():
-                self.aug[key].copy_(value.view(self.syn_steps, -1))
-        self.graphed()
-
-    def _student_grad(self, w, x, y):
-        """Gradient of the student's loss, kept differentiable (create_graph)."""
-        with self.autocast():
-            logits = self.forward(self.flat.unflatten(w), x)
-        loss = F.cross_entropy(logits.float(), y)
-        return torch.autograd.grad(loss, w, create_graph=True)[0]
-
-    def _iteration(self):
-        w = self.start.clone().requires_grad_(True)
-        orders = self.keys.argsort(dim=1) if self.keys.numel() else None
-        for k, (perm, (lo, hi)) in enumerate(self.plan):
-            if self.full:
-                xb, yb = self.syn, self.y_syn
-            else:
-                chosen = orders[perm, lo:hi]
-                xb, yb = self.syn[chosen], self.y_syn[chosen]
-            if self.dsa is not None:
-                xb = self.dsa.apply(xb, {key: v[k, : xb.shape[0]] for key, v in self.aug.items()})
-            w = w - self.syn_lr * self._student_grad(w, xb, yb)
-        loss = ((w - self.target) ** 2).sum() / ((self.start - self.target) ** 2).sum()
-        g_syn, g_lr = torch.autograd.grad(loss, [self.syn, self.syn_lr])
-        with torch.no_grad():
-            self.syn_momentum.mul_(0.5).add_(g_syn)
-            self.syn.add_(self.syn_momentum, alpha=-self.lr_img)
-            self.lr_momentum.mul_(0.5).add_(g_lr)
-            self.syn_lr.add_(self.lr_momentum, alpha=-self.lr_lr)
-            self.loss.copy_(loss)

@@ -2,38 +2,39 @@
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 
 import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state, check_scalar
-from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
-from skorch.utils import to_tensor
 
 from ..augmentation import MIXINGS
-from ..utils import (
-    check_image_array,
-    check_images_labels,
-    check_input_shape,
-    resolve_device,
-)
+from ..utils import resolve_device
 from ..utils._acceleration import SpeedOptionsMixin, autocast
 from ..utils._batching import in_fixed_chunks
-from ..utils._random import forked_torch_rng, torch_seed
-from ..utils._validation import check_option, check_soft_targets, is_soft_targets
+from ..utils._random import torch_seed
+from ..utils._validation import check_option
 from ._building import PRESET_KWARGS as _PRESET_KWARGS
-from ._building import NetworkMixin, embedding_function, image_ndim
+from ._building import NetworkMixin, embedding_function
 from ._callbacks import CosineLR, CriterionProgress, HalfwayStepLR, WeightAverage
+from ._devices import DeviceMixin
+from ._encoding import EncodingMixin
 from ._losses import TEACHER_LOSSES
 from ._modules import ConvNet
 from ._steps import StepsMixin
 from ._teacher import check_teacher_shift
 
 
-class ConvNetClassifier(StepsMixin, NetworkMixin, SpeedOptionsMixin, NeuralNetClassifier):
+class ConvNetClassifier(
+    DeviceMixin,
+    EncodingMixin,
+    StepsMixin,
+    NetworkMixin,
+    SpeedOptionsMixin,
+    NeuralNetClassifier,
+):
     """ConvNet3 image classifier: a skorch net with the paper's training recipe.
 
     SGD (lr 0.01, momentum 0.9, weight decay 5e-4), batches of 256 drawn
@@ -253,17 +254,7 @@ class ConvNetClassifier(StepsMixin, NetworkMixin, SpeedOptionsMixin, NeuralNetCl
         callbacks.insert(1, ("criterion_progress", CriterionProgress()))
         return callbacks
 
-    # -- devices -------------------------------------------------------------
-    @contextlib.contextmanager
-    def _on_resolved_device(self):
-        """Let skorch's device handling see the resolved device."""
-        requested = self.device
-        self.device = self.device_
-        try:
-            yield
-        finally:
-            self.device = requested
-
+    # -- skorch ----------------------------------------------------------------
     def initialize(self):
         """Resolve the device and seeds, then build module, criterion, optimizer."""
         self.device_ = resolve_device(self.device)
@@ -318,35 +309,6 @@ class ConvNetClassifier(StepsMixin, NetworkMixin, SpeedOptionsMixin, NeuralNetCl
         self._check_speed_options()
         return super().initialize()
 
-    def _initialize_module(self, reason=None):
-        seed = getattr(self, "seeds_", {}).get("module")
-        with self._on_resolved_device(), forked_torch_rng(seed, self.device_):
-            return super()._initialize_module(reason=reason)
-
-    def _initialize_criterion(self, reason=None):
-        with self._on_resolved_device():
-            return super()._initialize_criterion(reason=reason)
-
-    def get_loss(self, y_pred, y_true, *args, **kwargs):
-        y_true = to_tensor(y_true, device=self.device_)
-        return self.criterion_(y_pred, y_true)
-
-    def load_params(self, *args, **kwargs):
-        with self._on_resolved_device():
-            return super().load_params(*args, **kwargs)
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state["cache_"] = {}  # generators and data copies: rebuilt on use
-        return state
-
-    def __setstate__(self, state):
-        requested = state["device"]
-        state["device"] = str(state.get("device_", "cpu"))
-        super().__setstate__(state)  # maps CUDA tensors to the CPU if needed
-        self.device_ = torch.device(self.device)
-        self.device = requested
-
     def _check_settable_attr(self, name, attr):
         """skorch's check, but ``augmentation`` may be a torchvision transform (an
         ``nn.Module`` without weights, which skorch would refuse outside ``initialize``)."""
@@ -398,58 +360,6 @@ class ConvNetClassifier(StepsMixin, NetworkMixin, SpeedOptionsMixin, NeuralNetCl
         net.module_.eval()
         return net
 
-    def _encode(self, X, y, reset: bool):
-        if is_soft_targets(y):
-            return self._encode_soft(X, y, reset)
-        X, y = check_images_labels(
-            X, y, ndim=image_ndim(self.module), min_classes=2 if reset else 1
-        )
-        if reset:
-            encoder = LabelEncoder().fit(y if self.classes is None else self.classes)
-            self.label_encoder_ = encoder
-            self.input_shape_ = tuple(X.shape[1:])
-            self.n_features_in_ = int(np.prod(X.shape[1:]))
-        else:
-            self._check_input_shape(X)
-        unknown = np.setdiff1d(np.unique(y), self.label_encoder_.classes_)
-        if unknown.size:
-            raise ValueError(
-                f"y contains labels {unknown.tolist()!r} that are not in "
-                f"classes={self.label_encoder_.classes_.tolist()!r}."
-            )
-        y_enc = self.label_encoder_.transform(y).astype(np.int64)
-        if reset:
-            self.class_counts_ = np.bincount(y_enc, minlength=len(self.classes_))
-        return X, y_enc
-
-    def _encode_soft(self, X, Y, reset: bool):
-        """Images and an ``(n, n_classes)`` probability array: the classes are
-        ``classes`` (or 0 .. n_classes - 1) in the order of ``Y``'s columns."""
-        X = check_image_array(X, ndim=image_ndim(self.module))
-        Y = check_soft_targets(Y, len(X), None if reset else len(self.classes_))
-        if reset:
-            classes = np.arange(Y.shape[1]) if self.classes is None else np.asarray(self.classes)
-            if len(classes) != Y.shape[1]:
-                raise ValueError(
-                    f"y has {Y.shape[1]} columns of probabilities and classes "
-                    f"has {len(classes)} labels; give one label per column."
-                )
-            self.label_encoder_ = LabelEncoder().fit(classes)
-            if not np.array_equal(self.label_encoder_.classes_, classes):
-                raise ValueError(
-                    "classes must be sorted when y holds probabilities (its "
-                    "columns follow classes_, which sklearn sorts)."
-                )
-            self.input_shape_ = tuple(X.shape[1:])
-            self.n_features_in_ = int(np.prod(X.shape[1:]))
-            self.class_counts_ = Y.sum(axis=0)  # the soft class sizes
-        else:
-            self._check_input_shape(X)
-        return X, Y
-
-    def _check_input_shape(self, X):
-        check_input_shape(X, self.input_shape_, type(self).__name__)
-
     def fit(self, X, y, **fit_params):
         """Train a fresh network on images ``X`` with labels ``y``.
 
@@ -488,16 +398,6 @@ class ConvNetClassifier(StepsMixin, NetworkMixin, SpeedOptionsMixin, NeuralNetCl
             return super().partial_fit(X, y, **fit_params)
         finally:
             getattr(self, "cache_", {}).pop("data", None)  # free the device copy
-
-    @property
-    def classes_(self):
-        return self.label_encoder_.classes_
-
-    def _check_predict_input(self, X):
-        check_is_fitted(self, "label_encoder_")
-        X = check_image_array(X, ndim=image_ndim(self.module))
-        self._check_input_shape(X)
-        return X
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_``."""

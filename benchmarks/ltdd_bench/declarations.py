@@ -1,0 +1,130 @@
+"""The declarations a table is made of (``reproduce_paper.py`` and
+``paper_sets.py`` hold them; ``runner.py`` fits them):
+
+* :class:`Row`: one row: the table(s) it is recorded in, its name, the
+  estimator that produces it (a *recipe*: a function of the runner's context
+  returning an unfitted estimator, or :class:`Shared` for a network that
+  other rows use too), the data ``fit`` gets and the sets it needs;
+* :class:`DistilledSet`: a distillation, run once per seed in checkpointed
+  chunks (:func:`.chunks.distil`) and reused by every row that names it;
+* :class:`SampledSet`: a cheap resampling of the training set (a random
+  subset, over-sampling), made once per seed;
+* :class:`Network`: a network several rows share (the Original ConvNet3
+  whose features group the classes, stage 1 on group labels, a backbone),
+  fitted once per seed;
+* :class:`Figure`: a panel of the paper's Figure 1;
+* :class:`Declarations`: all of them, and the order of the work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+#: ``--tables`` keys of the paper's tables; other tables are selected by their own name.
+PAPER_KEYS = {"table1": "1", "table2": "2", "table3": "3"}
+
+
+# -- declarations -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Shared:
+    """A row whose model is the shared :class:`Network` ``name`` (fitted once per seed)."""
+
+    network: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a table.
+
+    ``tables``: where the report goes (the same fitted model can be a row of
+    several tables); ``name``: a string, or a function of the context;
+    ``model``: the recipe, ``f(ctx) -> unfitted estimator``, or
+    :class:`Shared`; ``data``: what ``fit`` gets, ``"original"`` or a set's
+    key (the model then trains on that set); ``needs``: further sets the
+    recipe uses (a two-stage model's stage-2 set); ``select``: the
+    ``--tables`` key (default: "1", "2", "3" for the paper's tables, else the
+    table's name); ``soft_routing``: also record the fitted two-stage model
+    with ``routing="soft"``. The images a row counts are the model's
+    ``n_train_images_`` (two-stage models: both stages) or the size of its
+    training data.
+    """
+
+    tables: tuple
+    name: object
+    model: object
+    data: str = "original"
+    needs: tuple = ()
+    select: str | None = None
+    soft_routing: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.tables, str):
+            object.__setattr__(self, "tables", (self.tables,))
+
+    @property
+    def sets(self) -> tuple:
+        return tuple(
+            dict.fromkeys(((self.data,) if self.data != "original" else ()) + tuple(self.needs))
+        )
+
+    @property
+    def key(self) -> str:
+        return self.select or PAPER_KEYS.get(self.tables[0], self.tables[0])
+
+
+@dataclass(frozen=True)
+class Network:
+    """A network several rows share: ``make(ctx)`` fitted on the original images with
+    the class labels, or with the group labels (``labels="groups"``)."""
+
+    make: Callable
+    labels: str = "classes"
+
+
+@dataclass(frozen=True)
+class DistilledSet:
+    """A distillation: ``attempts`` are (label, ``make(ctx)``) pairs tried in turn (the
+    official settings first; the next only if they diverge), ``iterations(profile)`` its
+    length, ``eval_epochs`` the profile's key of its evaluation epochs."""
+
+    attempts: tuple
+    iterations: Callable
+    eval_epochs: str = "dsa_epochs"
+
+
+@dataclass(frozen=True)
+class SampledSet:
+    """A resampling of the training set, ``make(ctx).fit_resample(X, y)``, once per seed."""
+
+    make: Callable
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A panel of Figure 1: groups and features of a network trained on ``data``
+    ("balanced", "original" or a set's key) for the profile's ``epochs`` key."""
+
+    panel: str
+    data: str
+    epochs: str = "epochs"
+
+    @property
+    def sets(self) -> tuple:
+        return () if self.data in ("balanced", "original") else (self.data,)
+
+
+@dataclass
+class Declarations:
+    """Everything a ``reproduce_paper.py`` run may fit: rows, sets, networks, figures."""
+
+    rows: list
+    sets: dict
+    networks: dict
+    figures: list = ()
+
+    def phase(self, item) -> int:
+        """0 for work that needs no distillation, else 1 + the position of the last
+        distilled set it needs, in the order the sets are declared."""
+        order = [k for k, s in self.sets.items() if isinstance(s, DistilledSet)]
+        return max([order.index(k) + 1 for k in item.sets if k in order], default=0)

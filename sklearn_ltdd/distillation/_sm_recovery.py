@@ -1,0 +1,126 @@
+"""Statistics matching's recovery: the batch-norm targets, then Adam steps on the pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._bn_statistics import (
+    batch_norm_layers,
+    captured_inputs,
+    class_statistics,
+    recalibrated_copy,
+    running_targets,
+    statistics_loss,
+    targets_from_classes,
+)
+from ._crops import apply_crops, crop_parameters
+from ._sm_networks import _network_of
+
+# The key of the targets' random stream (``_derived_seed``) beside the iterations'.
+_TARGETS = 22
+
+
+class RecoveryMixin:
+    """Statistics matching's recovery: its targets (recalibration) and its steps."""
+
+    def _measure_targets(self, X, y):
+        """The targets of the recovery, measured on the network it runs
+        (``_recovery_module``: the observer, or a recalibrated copy of it)."""
+        _, module = _network_of(self.observer_)
+        transform = None
+        if self.target_views == "augmented" and self.augmentation == "crops":
+            generator = torch.Generator(device=X.device)
+            generator.manual_seed(self._derived_seed(_TARGETS))
+            transform = lambda xb: apply_crops(
+                xb,
+                crop_parameters(  # noqa: E731
+                    xb.shape[0], generator, xb.device, self.crop_scale
+                ),
+            )
+        if self.recalibrate_observer:
+            module = recalibrated_copy(module, X, y, len(self.classes_), self.variance, transform)
+        self._recovery_module = module
+        layers = batch_norm_layers(module)
+        class_mean, class_var = class_statistics(
+            module, layers, X, y, len(self.classes_), transform=transform
+        )
+        if self.recalibration == "class_balanced":
+            return targets_from_classes(class_mean, class_var, self.variance)
+        return running_targets(layers, class_mean, class_var)
+
+    def _distill(self, X, y, syn, continuing):
+        """Adam on the pixels against the targets (classes under ``whole_below`` kept)."""
+        import time
+
+        start = time.perf_counter()
+        net, _ = _network_of(self.observer_)
+        module = self._recovery_module
+        layers = batch_norm_layers(module)
+        n_classes, gen = len(self.classes_), self._generator
+        labels = self._synthetic_labels(X.device)
+        position = {c: i for i, c in enumerate(np.asarray(net.classes_).tolist())}
+        columns = torch.as_tensor([position[c] for c in self.classes_.tolist()], device=X.device)
+        low, high = self._bounds
+        syn = syn.clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([syn], lr=self.lr_img, betas=(0.5, 0.9))
+        if continuing and "adam_step" in self.resume_state_:
+            optimizer.state[syn] = {
+                key: torch.as_tensor(
+                    self.resume_state_[f"adam_{key}"], device=X.device, dtype=torch.float32
+                ).clone()
+                for key in ("step", "exp_avg", "exp_avg_sq")
+            }
+        keep = None
+        counts = torch.bincount(y, minlength=n_classes)
+        if self.whole_below and bool((counts < self.whole_below).any()):
+            stored_class = torch.arange(n_classes, device=X.device).repeat_interleave(self.ipc)
+            keep = (counts[stored_class] >= self.whole_below).to(syn.dtype)
+            keep = keep.view(-1, *[1] * (syn.ndim - 1))
+        losses = torch.zeros(self.n_iterations, device=X.device)
+        seeds = self._iteration_seeds(self.n_iterations)
+        frozen = [p.requires_grad for p in module.parameters()]
+        training = module.training
+        module.eval()
+        for p in module.parameters():
+            p.requires_grad_(False)
+        try:
+            with captured_inputs(layers) as inputs:
+                for it in self._progress(self.n_iterations, "statistics matching"):
+                    gen.manual_seed(seeds[it][2])
+                    x = self._from_working_space(syn)  # the views, as a student sees them
+                    if self.augmentation == "crops":
+                        x = apply_crops(
+                            x, crop_parameters(x.shape[0], gen, X.device, self.crop_scale)
+                        )
+                    with self._autocast():
+                        logits = module(x).float()
+                    inputs[:] = [i.float() for i in inputs]
+                    loss = self.statistics_weight * statistics_loss(
+                        inputs, self._targets, n_classes, self.class_weight, self.first_layer_weight
+                    )
+                    if self.ce_weight:
+                        loss = loss + self.ce_weight * F.cross_entropy(logits[:, columns], labels)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if keep is not None:  # small classes keep their whole real images
+                        syn.grad.mul_(keep)
+                    optimizer.step()
+                    with torch.no_grad():
+                        syn.copy_(torch.maximum(torch.minimum(syn, high), low))
+                    losses[it] = loss.detach()
+                    if self._check_due(it):
+                        self._check_finite(losses, it, syn)
+        finally:
+            module.train(training)
+            for p, flag in zip(module.parameters(), frozen):
+                p.requires_grad_(flag)
+        state = optimizer.state.get(syn, {})
+        self._opt_state = {
+            f"adam_{k}": state[k].detach().cpu().numpy().copy()
+            for k in ("step", "exp_avg", "exp_avg_sq")
+            if k in state
+        }
+        self.timings_["recovery"] = time.perf_counter() - start
+        return syn.detach(), losses.cpu().tolist()
