@@ -209,7 +209,10 @@ def test_mlp_module_on_tabular_data():
     rng = np.random.RandomState(0)
     y = np.repeat([0, 1, 2], 15)
     X = rng.normal(size=(45, 6)).astype(np.float32) + y[:, None]
-    X_syn, y_syn = gm(module=MLP, module__hidden=(8,)).fit_resample(X, y)
+    mlp = GradientMatchingDistiller(
+        ipc=2, n_iterations=2, init="real", module=MLP, module__hidden=(8,), random_state=0
+    )
+    X_syn, y_syn = mlp.fit_resample(X, y)
     assert X_syn.shape == (6, 6) and y_syn.tolist() == [0, 0, 1, 1, 2, 2]
 
 

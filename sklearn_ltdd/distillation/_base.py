@@ -294,6 +294,7 @@ class BaseDistiller(
                 f"module_params must be a dict of constructor arguments or None, "
                 f"got {type(self.module_params).__name__}."
             )
+        self._check_module_kwargs()
         self._warn_module_params()
 
     def _resolve_auto(self, table, keys):

@@ -204,6 +204,7 @@ class CoresetSampler(ModuleKwargsMixin, SpeedOptionsMixin, SamplerMixin, BaseEst
 
     # -- parameters --------------------------------------------------------------------
     def _check_params(self):
+        self._check_module_kwargs()
         self._warn_module_params()
         check_scalar(self.ipc, "ipc", numbers.Integral, min_val=1)
         check_option(self.strategy, STRATEGIES, "strategy")

@@ -51,26 +51,37 @@ class ModuleKwargsMixin:
     _MODULE = "module__"
 
     def _set_module_kwargs(self, kwargs):
-        unknown = sorted(k for k in kwargs if not k.startswith(self._MODULE))
-        if unknown:
-            raise TypeError(
-                f"{type(self).__name__}.__init__() got unexpected keyword argument(s) "
-                f"{unknown}; the network's arguments are given as module__<name>=value "
-                f"(e.g. module__width=32)."
-            )
+        # Stored as given and checked in fit (scikit-learn's convention: __init__ and
+        # set_params never raise); a clone keeps a misspelt name, so fit still names it.
+        self._kwarg_names = tuple(sorted(kwargs))
         for key, value in kwargs.items():
             setattr(self, key, value)
 
     def _module_attribute_names(self):
         return sorted(k for k in vars(self) if k.startswith(self._MODULE))
 
+    def _unexpected_kwargs(self):
+        return [k for k in getattr(self, "_kwarg_names", ()) if not k.startswith(self._MODULE)]
+
+    def _check_module_kwargs(self):
+        """Raise for keyword arguments that are neither parameters nor ``module__<name>``."""
+        unknown = self._unexpected_kwargs()
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword argument(s) {unknown}; the "
+                f"network's arguments are given as module__<name>=value (e.g. "
+                f"module__width=32)."
+            )
+
     def get_params(self, deep=True):
         params = super().get_params(deep=deep)
-        params.update({k: getattr(self, k) for k in self._module_attribute_names()})
+        names = [*self._module_attribute_names(), *self._unexpected_kwargs()]
+        params.update({k: getattr(self, k) for k in names})
         return params
 
     def set_params(self, **params):
-        module = {k: v for k, v in params.items() if k.startswith(self._MODULE)}
+        own = set(self._unexpected_kwargs())
+        module = {k: v for k, v in params.items() if k.startswith(self._MODULE) or k in own}
         for key, value in module.items():
             setattr(self, key, value)
         rest = {k: v for k, v in params.items() if k not in module}
