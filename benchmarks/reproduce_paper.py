@@ -199,9 +199,7 @@ ROWS = [
     ),
     Row(
         "soft",
-        lambda c: (
-            f"Teachers: two of the recipe above, mean logits (seeds {c.seed}, {c.seed + 100})"
-        ),
+        "Teachers: two of the recipe above (seeds s and s + 100), mean logits",
         lambda c: LogitAverage([c.frozen("teacher"), c.frozen("teacher2")]),
         select="soft_teachers",
     ),
