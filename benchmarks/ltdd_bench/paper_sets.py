@@ -141,10 +141,14 @@ def ros_epochs(c):
 
 SETS = {
     "ros": SampledSet(lambda c: ImageSampler(RandomOverSampler(random_state=c.seed))),
+    # ipc real images per class (all of a class that has fewer, as a distiller keeps them).
     "random": SampledSet(
         lambda c: ImageSampler(
             RandomUnderSampler(
-                sampling_strategy={k: c.ipc for k in np.unique(c.y)}, random_state=c.seed
+                sampling_strategy={
+                    k: min(c.ipc, int(n)) for k, n in zip(*np.unique(c.y, return_counts=True))
+                },
+                random_state=c.seed,
             )
         )
     ),
