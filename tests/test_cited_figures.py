@@ -4,8 +4,9 @@ Pure Python (no torch, no ``sklearn_ltdd``): the documents are split into paragr
 (blank-line separated); a paragraph that names committed result files
 (``benchmarks/results/...``, also ``results/...`` in ``benchmarks/README.md`` and a bare
 ``cpu.md``; glob patterns such as ``search_cpu_heads_seed*`` expanded) is checked, and so
-is a table that directly follows it (the docs introduce a table with the citation); the
-items of a list count as paragraphs of their own. Each decimal figure of such a paragraph
+are the paragraphs, list items and tables after it in the same section, against the last
+files cited there (a heading ends a section); the items of a list count as paragraphs of
+their own. Each decimal figure of such a paragraph
 (``47.0``, ``0.048``, ``-6.1``, ``1.26x``, ``7.6e-5``) must occur as a number in one of the
 cited files: the same number, or a number the file prints with more decimals that rounds
 to it (the docs round ``1.8868`` s to ``1.89`` s).
@@ -262,15 +263,21 @@ def matches(figure: str, numbers: set[tuple[str, str]]) -> bool:
 # --- the check --------------------------------------------------------------------------------
 
 
+HEADING = re.compile(r"^(#{1,6} |[=\-~^\"]{3,}\s*$)", re.M)
+
+
 def mismatches(doc: str, allowed: dict = ALLOWED) -> list[str]:
     """One line per figure of ``doc`` that none of its paragraph's cited files holds."""
     text = (ROOT / doc).read_text(encoding="utf-8")
     problems = []
-    cited: list[Path] = []  # the last citing paragraph's files, inherited by its tables
+    # The last citing paragraph's files, inherited by the paragraphs, lists and tables
+    # after it in the same section (a heading ends it).
+    cited: list[Path] = []
     for line, paragraph in paragraphs(text, rst=doc.endswith(".rst")):
+        if HEADING.search(paragraph) and not is_table(paragraph):
+            cited = []
         files, missing = cited_files(paragraph, doc)
-        if is_table(paragraph):
-            files = files or cited
+        files = files or cited
         cited = files
         figs = figures(paragraph)
         if not figs:
@@ -325,10 +332,11 @@ def test_a_wrong_figure_is_reported(tmp_path, monkeypatch):
     (results / "run_seed0.md").write_text("| Original | 30.4 ± 0.1 | 1.8868 |\n")
     (tmp_path / "README.md").write_text(
         "Measured (`benchmarks/results/run_seed*.md`): 30.4 ± 0.1 %, 1.89 s, but 31.4 %.\n\n"
-        "| row | acc |\n| --- | --- |\n| Original | 30.5 |\n\nUncited: 99.9 %.\n"
+        "| row | acc |\n| --- | --- |\n| Original | 30.5 |\n\nThe same section: 77.7 %.\n\n"
+        "## Another section\n\nUncited: 99.9 %.\n"
     )
     module = sys.modules[__name__]
     monkeypatch.setattr(module, "ROOT", tmp_path)
     monkeypatch.setattr(module, "RESULTS", results)
     problems = mismatches("README.md")
-    assert [p.split("figure ")[1].split(" ")[0] for p in problems] == ["31.4", "30.5"]
+    assert [p.split("figure ")[1].split(" ")[0] for p in problems] == ["31.4", "30.5", "77.7"]
