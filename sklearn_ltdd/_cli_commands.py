@@ -18,7 +18,7 @@ def _demo(args) -> int:
     from .datasets import load_digits_lt
     from .distillation import GradientMatchingDistiller
     from .grouping import ClassGrouper
-    from .metrics import format_long_tail_table, long_tail_report
+    from .metrics import format_long_tail_table
     from .nets import ConvNetClassifier
     from .sampling import PrecomputedSampler
     from .two_stage import TwoStageClassifier
@@ -42,15 +42,7 @@ def _demo(args) -> int:
     def record(name, model, n_images, seconds):
         timings[name] = seconds
         groups = getattr(model, "groups_", None)
-        report = long_tail_report(
-            data.y_test,
-            model.predict(data.X_test),
-            name=name,
-            n_train_images=n_images,
-            groups=groups,
-            target_names=data.target_names,
-            verbose=False,
-        )
+        report = _test_report(data, model, name, n_images, groups, data.target_names)
         if groups is not None:
             report["groups"] = [g.tolist() for g in groups]
         reports.append(report)
@@ -224,7 +216,7 @@ def _distill(args) -> int:
 def _evaluate(args) -> int:
     from .distillation import load_distilled_set
     from .grouping import ClassGrouper
-    from .metrics import format_long_tail_table, long_tail_report
+    from .metrics import format_long_tail_table
     from .nets import ConvNetClassifier
     from .sampling import PrecomputedSampler
     from .two_stage import TwoStageClassifier
@@ -315,15 +307,8 @@ def _evaluate(args) -> int:
     elif soft is not None:
         name += ", its saved soft labels"
     seconds = time.perf_counter() - start
-    report = long_tail_report(
-        data.y_test,
-        model.predict(data.X_test),
-        name=name,
-        n_train_images=n_images,
-        groups=groups,
-        target_names=target_names,
-        train_counts=data.class_counts,
-        verbose=False,
+    report = _test_report(
+        data, model, name, n_images, groups, target_names, train_counts=data.class_counts
     )
     report["seconds"] = seconds
     print(format_long_tail_table([report]))
@@ -353,6 +338,23 @@ def _soft_labels(args, distilled, teacher):
             "only through --teacher; use --labels hard or --teacher."
         )
     return saved
+
+
+def _test_report(data, model, name, n_images, groups, target_names, train_counts=None):
+    """:func:`~sklearn_ltdd.metrics.long_tail_report` of ``model`` on ``data``'s test set,
+    without printing (the commands print the table themselves)."""
+    from .metrics import long_tail_report
+
+    return long_tail_report(
+        data.y_test,
+        model.predict(data.X_test),
+        name=name,
+        n_train_images=n_images,
+        groups=groups,
+        target_names=target_names,
+        train_counts=train_counts,
+        verbose=False,
+    )
 
 
 def _plot(data, model, name, path):

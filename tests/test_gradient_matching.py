@@ -9,7 +9,7 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_ltdd.distillation import GradientMatchingDistiller, default_loops
-from sklearn_ltdd.distillation._gradient_matching import (
+from sklearn_ltdd.distillation._gm_matching import (
     _cosine_distance,
     _layerwise_distance,
     _mse_distance,
