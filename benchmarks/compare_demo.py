@@ -16,7 +16,6 @@ python benchmarks/compare_demo.py --baseline /tmp/ltdd-baseline --repeats 2
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -25,20 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ltdd_bench.common import (  # noqa: E402
-    ROOT,
-    command,
-    device_name,
-    git_commit,
-    slug,
-    versions,
-    write_json,  # noqa: E402
-)
+from ltdd_bench import timed  # noqa: E402
+from ltdd_bench.common import ROOT, git_commit, slug  # noqa: E402
 
 
 def run_demo(checkout, extra, work):
@@ -67,16 +57,12 @@ def run_demo(checkout, extra, work):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = timed.arguments(__doc__, repeats=2)
     parser.add_argument("--baseline", required=True, help="an older checkout of this repository")
-    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--args", default="", help="extra arguments of the current demo")
     parser.add_argument(
         "--name", default="", help="suffix of the result files (one file per set of demo arguments)"
     )
-    parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args(argv)
     baseline = Path(args.baseline).resolve()
     commits = {
@@ -85,38 +71,23 @@ def main(argv=None):
         ).stdout.strip(),
         "current": git_commit(),
     }
-    record = {
-        "kind": "compare_demo",
-        "device": device_name("cpu"),
-        **versions(),
-        "command": command(),
-        "commits": commits,
-        "current_args": args.args,
-        "runs": [],
-    }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    record = timed.new_record("compare_demo", "cpu", commits=commits, current_args=args.args)
     suffix = f"_{slug(args.name)}" if args.name else ""
-    path = out / f"compare_demo_{slug(record['device'])}{suffix}.json"
+    path = timed.result_path(args.out, f"compare_demo_{slug(record['device'])}{suffix}")
     with tempfile.TemporaryDirectory(prefix="ltdd_demo_") as work:
-        for repeat in range(args.repeats):
-            for side, checkout, extra in (
-                ("baseline", baseline, []),
-                ("current", ROOT, args.args.split()),
-            ):
-                row = {"side": side, "repeat": repeat, **run_demo(checkout, extra, work)}
-                record["runs"].append(row)
-                print(row, flush=True)
-                write_json(path, record)
-    path.with_suffix(".md").write_text(markdown(record))
-    print(f"wrote {path} and {path.with_suffix('.md')}")
-    return 0
+        # The two sides alternate, each run a fresh process.
+        sides = {
+            "baseline": lambda: run_demo(baseline, [], work),
+            "current": lambda: run_demo(ROOT, args.args.split(), work),
+        }
+        timed.run_variants(record, sides, path, repeats=args.repeats, key="side")
+    return timed.finish(path, record, markdown)
 
 
 def markdown(record):
-    def median(side, key):
-        return float(np.median([r[key] for r in record["runs"] if r["side"] == side]))
-
+    runs = record["runs"]
+    models = timed.medians(runs, "models_total", key="side")
+    process = timed.medians(runs, "process", key="side")
     lines = [
         f"# The README demo at two commits on {record['device']}",
         "",
@@ -127,24 +98,29 @@ def markdown(record):
         "- the two demos ran alternately, each in a fresh process; seconds of its three "
         "models as the demo reports them, and of the whole process",
         "",
-        "| side | run | Original | GM Distilled | Original + GM Distilled | models | "
-        "process | total accuracy % (the three models) |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for r in record["runs"]:
-        m = r["models"]
-        acc = " / ".join(f"{a:.1f}" for a in r.get("total_acc", {}).values()) or "-"
-        lines.append(
-            f"| {r['side']} | {r['repeat']} | {m.get('Original', 0):.1f} | "
-            f"{m.get('GM Distilled', 0):.1f} | {m.get('Original + GM Distilled', 0):.1f}"
-            f" | {r['models_total']:.1f} | {r['process']:.1f} | {acc} |"
-        )
-    share = median("current", "models_total") / median("baseline", "models_total")
-    process = median("current", "process") / median("baseline", "process")
+    names = ["Original", "GM Distilled", "Original + GM Distilled"]
+    lines += timed.table(
+        ["side", "run", *names, "models", "process", "total accuracy % (the three models)"],
+        [
+            [
+                r["side"],
+                r["repeat"],
+                *(f"{r['models'].get(n, 0):.1f}" for n in names),
+                f"{r['models_total']:.1f}",
+                f"{r['process']:.1f}",
+                " / ".join(f"{a:.1f}" for a in r.get("total_acc", {}).values()) or "-",
+            ]
+            for r in runs
+        ],
+        align="lrrrrrrl",
+    )
+    share = models["current"] / models["baseline"]
+    whole = process["current"] / process["baseline"]
     lines += [
         "",
         f"The current demo's models take {100 * share:.0f} % of the baseline's time "
-        f"(medians; the whole process: {100 * process:.0f} %).",
+        f"(medians; the whole process: {100 * whole:.0f} %).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -31,13 +31,12 @@ python benchmarks/compare_official.py --dc ... --methods dm10 dc1 --iterations 3
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -45,44 +44,31 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ltdd_bench.common import (  # noqa: E402
-    command,
-    device_name,
-    git_commit,
-    load_data,
-    slug,
-    versions,
-    write_json,
-)
+from ltdd_bench.common import load_data, write_json  # noqa: E402
 from ltdd_bench.profiles import PROFILES  # noqa: E402
+from ltdd_bench.timed import arguments, clocked, finish, new_record, result_path, table  # noqa: E402
 
 DSA = "color_crop_cutout_flip_scale_rotate"
 COMMON = ["--dataset", "CIFAR10", "--model", "ConvNet", "--num_exp", "1", "--num_eval", "0"]
+#: DC and DSA (``main.py``; this package's gradient matching): their arguments and ours.
+GM = {
+    "dc": (["--method", "DC"], {}),
+    "dsa": (["--method", "DSA", "--dsa_strategy", DSA, "--init", "real"], {"augmentation": "dsa"}),
+}
 #: method -> (official repository, script, its arguments, our estimator and parameters,
-#: the method's default number of iterations). ``K`` is replaced by the iteration count.
+#: the method's default number of iterations).
 METHODS = {
-    "dc1": ("dc", "main.py", ["--method", "DC", "--ipc", "1", *COMMON], ("gm", {"ipc": 1}), 1000),
-    "dc10": (
-        "dc",
-        "main.py",
-        ["--method", "DC", "--ipc", "10", *COMMON],
-        ("gm", {"ipc": 10}),
-        1000,
-    ),
-    "dsa1": (
-        "dc",
-        "main.py",
-        ["--method", "DSA", "--dsa_strategy", DSA, "--init", "real", "--ipc", "1", *COMMON],
-        ("gm", {"ipc": 1, "augmentation": "dsa"}),
-        1000,
-    ),
-    "dsa10": (
-        "dc",
-        "main.py",
-        ["--method", "DSA", "--dsa_strategy", DSA, "--init", "real", "--ipc", "10", *COMMON],
-        ("gm", {"ipc": 10, "augmentation": "dsa"}),
-        1000,
-    ),
+    **{
+        f"{name}{ipc}": (
+            "dc",
+            "main.py",
+            [*argv, "--ipc", str(ipc), *COMMON],
+            ("gm", {"ipc": ipc, **ours}),
+            1000,
+        )
+        for name, (argv, ours) in GM.items()
+        for ipc in (1, 10)
+    },
     "dm10": (
         "dc",
         "main_DM.py",
@@ -118,6 +104,18 @@ METHODS = {
 FAST = {"precision": "bf16", "compile": True}
 
 
+def timings(argv, tag, what, threads, cwd=None, **env):
+    """Run ``argv`` with ``threads`` threads (and ``env``); the JSON of its ``tag`` line."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), **env)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd)
+    line = next((l for l in proc.stdout.splitlines() if l.startswith(tag + " ")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(
+            f"{what} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+        )
+    return json.loads(line.split(" ", 1)[1])
+
+
 def official(method, repo, data, iterations, threads, workdir):
     """Seconds per iteration (expert epoch) of an official script, first one left out."""
     kind, script, argv, _, _ = METHODS[method]
@@ -143,27 +141,16 @@ def official(method, repo, data, iterations, threads, workdir):
     }
     spec_path = work / "spec.json"
     spec_path.write_text(json.dumps(spec))
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS=str(threads),
+    record = timings(
+        [sys.executable, str(HERE / "ltdd_bench" / "official.py"), str(spec_path)],
+        "OFFICIAL_TIMINGS",
+        f"official {method}",
+        threads,
+        cwd=work,
         PYTHONWARNINGS="ignore",
         TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1",
         WANDB_MODE="disabled",
     )
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "ltdd_bench" / "official.py"), str(spec_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=work,
-    )
-    line = next((l for l in proc.stdout.splitlines() if l.startswith("OFFICIAL_TIMINGS ")), None)
-    if proc.returncode != 0 or line is None:
-        raise RuntimeError(
-            f"official {method} failed ({proc.returncode}):\n"
-            f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-        )
-    record = json.loads(line.split(" ", 1)[1])
     if script == "buffer.py":
         train = [s for mode, s in record["epochs"] if mode == "train"]
         test = [s for mode, s in record["epochs"] if mode == "test"]
@@ -182,17 +169,8 @@ def ours(method, data, iterations, threads, settings):
         "threads": threads,
         "settings": settings,
     }
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    proc = subprocess.run(
-        [sys.executable, __file__, "--_ours", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    line = next((l for l in proc.stdout.splitlines() if l.startswith("OURS_TIMINGS ")), None)
-    if proc.returncode != 0 or line is None:
-        raise RuntimeError(f"ours {method} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
-    return json.loads(line.split(" ", 1)[1])
+    argv = [sys.executable, __file__, "--_ours", json.dumps(spec)]
+    return timings(argv, "OURS_TIMINGS", f"ours {method}", threads)
 
 
 def _ours_child(spec):
@@ -213,9 +191,12 @@ def _ours_child(spec):
     X, y = arrays["X"], arrays["y"]
     kind, params = METHODS[spec["method"]][3]
     settings, n = spec["settings"], int(spec["iterations"])
-    common = {"module__width": 128, "device": "cpu", "random_state": 0, **settings}
-    if kind == "experts":
-        options = dict(
+    if kind == "experts":  # one epoch a call: the same cost as an epoch of a longer run
+        call = partial(
+            train_expert_trajectories,
+            X,
+            y,
+            epochs=1,
             module=ConvNet,
             module_kwargs={"width": 128, "n_classes": 10},
             n_experts=1,
@@ -226,41 +207,27 @@ def _ours_child(spec):
             device="cpu",
             **settings,
         )
-        start = time.perf_counter()
-        train_expert_trajectories(X, y, epochs=1, **options)
-        setup = time.perf_counter() - start
-        seconds = []
-        for _ in range(n):  # one epoch each: the same cost as an epoch of a longer run
-            start = time.perf_counter()
-            train_expert_trajectories(X, y, epochs=1, **options)
-            seconds.append(time.perf_counter() - start)
-        return {"seconds": seconds, "setup_s": setup}
-    cls = {
-        "gm": GradientMatchingDistiller,
-        "dm": DistributionMatchingDistiller,
-        "mtt": TrajectoryMatchingDistiller,
-    }[kind]
-    if kind == "mtt":  # a timing run must not stop on divergence; same arithmetic
-        params = {**params, "lr_img": 1e-3, "lr_lr": 1e-9}
-    estimator = cls(**params, **common, n_iterations=1, warm_start=True)
-    start = time.perf_counter()
-    estimator.fit(X, y)  # the warm-up iteration, with MTT's experts and any compilation
-    first = time.perf_counter() - start
-    seconds = []
-    for _ in range(n):
-        start = time.perf_counter()
-        estimator.fit(X, y)
-        seconds.append(time.perf_counter() - start)
-    return {"seconds": seconds, "setup_s": max(first - float(np.median(seconds)), 0.0)}
+    else:  # one iteration a call, warm-started
+        cls = {
+            "gm": GradientMatchingDistiller,
+            "dm": DistributionMatchingDistiller,
+            "mtt": TrajectoryMatchingDistiller,
+        }[kind]
+        if kind == "mtt":  # a timing run must not stop on divergence; same arithmetic
+            params = {**params, "lr_img": 1e-3, "lr_lr": 1e-9}
+        common = {"module__width": 128, "device": "cpu", "random_state": 0, **settings}
+        call = partial(cls(**params, **common, n_iterations=1, warm_start=True).fit, X, y)
+    # The first call is the warm-up (with MTT's experts and any compilation).
+    first, *seconds = [clocked(call)[1] for _ in range(1 + n)]
+    setup = first if kind == "experts" else max(first - float(np.median(seconds)), 0.0)
+    return {"seconds": seconds, "setup_s": setup}
 
 
 def main(argv=None):
     if argv is None and len(sys.argv) > 2 and sys.argv[1] == "--_ours":
         print("OURS_TIMINGS " + json.dumps(_ours_child(json.loads(sys.argv[2]))), flush=True)
         return 0
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--dc", help="local checkout of VICO-UoE/DatasetCondensation")
     parser.add_argument("--mtt", help="local checkout of GeorgeCazenavette/mtt-distillation")
     parser.add_argument("--source", default=os.environ.get("SKLEARN_LTDD_CIFAR10"))
@@ -274,7 +241,6 @@ def main(argv=None):
     )
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--fast", action="store_true", help=f"also time this package with {FAST}")
-    parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -295,22 +261,16 @@ def main(argv=None):
         )
         return 2
     data = load_data(PROFILES["cpu"], args.source)  # the paper's 2,478 images
-    record = {
-        "kind": "compare_official",
-        "device": device_name("cpu"),
-        **versions(),
-        "commit": git_commit(),
-        "command": command(),
-        "threads": args.threads,
-        "n_images": int(len(data.y_train)),
-        "official_commits": {name: _repo_commit(getattr(args, name)) for name in needed},
-        "width": 128,
-        "fast_settings": FAST,
-        "runs": [],
-    }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"compare_official_{slug(record['device'])}.json"
+    record = new_record(
+        "compare_official",
+        "cpu",
+        threads=args.threads,
+        n_images=int(len(data.y_train)),
+        official_commits={name: _repo_commit(getattr(args, name)) for name in needed},
+        width=128,
+        fast_settings=FAST,
+    )
+    path = result_path(args.out, "compare_official", record)
     if args.resume and path.exists():
         earlier = json.loads(path.read_text())
         record["runs"] = [
@@ -318,6 +278,7 @@ def main(argv=None):
             for run in earlier["runs"]
             if run["method"] not in args.methods
         ]
+    sides = {"ours": {}, **({"ours_fast": FAST} if args.fast else {})}  # our settings
     with tempfile.TemporaryDirectory(prefix="ltdd_official_") as work:
         arrays = Path(work) / "data.npz"
         np.savez(
@@ -343,27 +304,19 @@ def main(argv=None):
                 official("experts", args.mtt, arrays, 2, args.threads, work)
             row["official"] = official(method, getattr(args, repo), arrays, n, args.threads, work)
             print(method, "official", row["official"], flush=True)
-            row["ours"] = ours(method, arrays, n, args.threads, {})
-            print(method, "ours", row["ours"], flush=True)
-            if args.fast:
-                row["ours_fast"] = ours(method, arrays, n, args.threads, FAST)
-                print(method, "ours fast", row["ours_fast"], flush=True)
+            for side, settings in sides.items():
+                row[side] = ours(method, arrays, n, args.threads, settings)
+                print(method, side.replace("_", " "), row[side], flush=True)
             record["runs"].append(row)
             write_json(path, record)
-    path.with_suffix(".md").write_text(markdown(record))
-    print(f"wrote {path} and {path.with_suffix('.md')}")
-    return 0
+    return finish(path, record, markdown)
 
 
 def _repo_commit(repo):
+    """The official checkout's commit."""
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=repo,
-            text=True,
-            capture_output=True,
-            check=True,
-        ).stdout.strip()
+        git = ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"]
+        return subprocess.check_output(git, text=True, stderr=subprocess.DEVNULL).strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
 
@@ -377,6 +330,12 @@ NAMES = {
     "mtt10": "MTT, ipc 10",
     "experts": "MTT experts (per epoch)",
 }
+
+
+HEADER = (
+    "method | official s/it | ours s/it | ratio | fast s/it | ratio | fast set-up s "
+    "| ratio, run of the default length (default / fast)"
+).split(" | ")
 
 
 def markdown(record):
@@ -394,9 +353,6 @@ def markdown(record):
         "20000 DM, 5000 MTT, 50 expert epochs) at that speed, plus this package's set-up "
         "(and compilation, with the fast settings)",
         "",
-        "| method | official s/it | ours s/it | ratio | fast s/it | ratio | fast set-up s "
-        "| ratio, run of the default length (default / fast) |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     earlier = [
         f"{NAMES[r['method']]} at {r['commit']} (`{r['command']}`)"
@@ -406,6 +362,7 @@ def markdown(record):
     ]
     if earlier:
         lines[4:4] = ["- rows kept from an earlier run (`--resume`): " + "; ".join(earlier)]
+    rows = []
     for r in record["runs"]:
         off = float(np.median(r["official"]["seconds"]))
         our = float(np.median(r["ours"]["seconds"]))
@@ -419,9 +376,8 @@ def markdown(record):
             whole.append(off * length / (fast * length + setup))
         else:
             cells += ["-", "-", "-"]
-        cells.append(" / ".join(f"{w:.2f}x" for w in whole))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(cells + [" / ".join(f"{w:.2f}x" for w in whole)])
+    return "\n".join(lines + table(HEADER, rows, "lrrrrrrl")) + "\n"
 
 
 if __name__ == "__main__":

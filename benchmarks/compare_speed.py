@@ -19,46 +19,42 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ltdd_bench.timed import table  # noqa: E402
+
 
 def figures(result):
-    out = {}
-    for r in result["runs"]:
-        value = r.get("s_per_it", r.get("s_per_expert_epoch"))
-        if value is None:
-            continue
-        out[(r["method"], r.get("path", "eager"), r["ipc"])] = value
-    return out
+    """(method, path, ipc) -> seconds per iteration (per expert epoch for the experts)."""
+    values = ((r, r.get("s_per_it", r.get("s_per_expert_epoch"))) for r in result["runs"])
+    return {(r["method"], r.get("path", "eager"), r["ipc"]): v for r, v in values if v is not None}
 
 
 def compare(labelled):
     """``labelled``: list of (label, result dict). Returns the Markdown report."""
-    by_label = {}
+    per_label = {}  # label -> the figures of each of its files
     for label, result in labelled:
-        by_label.setdefault(label, []).append(result)
-    labels = list(by_label)
-    means = {}
-    for label, results in by_label.items():
-        per = [figures(r) for r in results]
-        keys = set().union(*per)
-        means[label] = {
-            k: sum(p[k] for p in per if k in p) / sum(k in p for p in per) for k in keys
+        per_label.setdefault(label, []).append(figures(result))
+    labels = list(per_label)
+    means = {
+        label: {
+            k: sum(p[k] for p in per if k in p) / sum(k in p for p in per)
+            for k in set().union(*per)
         }
+        for label, per in per_label.items()
+    }
     first = labels[0]
-    lines = [
-        "| method | path | ipc | "
-        + " | ".join(f"{l} (s)" for l in labels)
-        + "".join(f" | {l} / {first}" for l in labels[1:])
-        + " |",
-        "|---|---|---:|" + "---:|" * (2 * len(labels) - 1),
-    ]
+    header = ["method", "path", "ipc", *(f"{l} (s)" for l in labels)]
+    header += [f"{l} / {first}" for l in labels[1:]]
+    rows = []
     for key in sorted(means[first]):
         cells = [f"{means[l][key]:.4f}" if key in means[l] else "-" for l in labels]
         ratios = [
             f"{means[l][key] / means[first][key]:.2f}" if key in means[l] else "-"
             for l in labels[1:]
         ]
-        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | " + " | ".join(cells + ratios) + " |")
-    return "\n".join(lines)
+        rows.append([*key, *cells, *ratios])
+    return "\n".join(table(header, rows, "llr" + "r" * (2 * len(labels) - 1)))
 
 
 def main(argv=None):
@@ -77,8 +73,9 @@ def main(argv=None):
             f"- {label}: `{path}` ({result['device']}, torch {result['torch']}, "
             f"commit {result.get('commit', 'unknown')}; `{result['command']}`)"
         )
-    table = compare(labelled)
-    report = "\n".join(["# Distillation speed, side by side", "", *sources, "", table, ""])
+    report = "\n".join(
+        ["# Distillation speed, side by side", "", *sources, "", compare(labelled), ""]
+    )
     print(report)
     if args.out:
         Path(args.out).write_text(report)

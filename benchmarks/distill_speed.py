@@ -21,12 +21,11 @@ python benchmarks/distill_speed.py --profile smoke      # digits, CPU, seconds
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import sys
-import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -36,15 +35,15 @@ from sklearn_ltdd import (
     GradientMatchingDistiller,
     TrajectoryMatchingDistiller,
 )
-from sklearn_ltdd.datasets import load_cifar10_lt, load_digits_lt
 from sklearn_ltdd.distillation import default_mtt_settings, train_expert_trajectories
 from sklearn_ltdd.nets import ConvNet
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # ltdd_bench, also when this file is imported by path
 
-from ltdd_bench.common import git_commit  # noqa: E402
-from ltdd_bench.payload_io import load as load_payload  # noqa: E402
+from ltdd_bench.common import Budget, load_data, write_json  # noqa: E402
+from ltdd_bench.profiles import PROFILES  # noqa: E402
+from ltdd_bench.timed import arguments, clocked, finish, new_record, result_path, table  # noqa: E402
 
 FAST = {"precision": "bf16", "compile": True}
 REFERENCE = {
@@ -69,6 +68,13 @@ def peak_gib():
     return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
 
 
+def synced(call, *args, **kwargs):
+    """``call(*args, **kwargs)``, returning once the GPU has done the work it queued."""
+    out = call(*args, **kwargs)
+    sync()
+    return out
+
+
 def timed_fit(distiller, X, y, warmup, iterations):
     """Seconds per iteration of ``distiller``, without its per-fit set-up.
 
@@ -79,16 +85,12 @@ def timed_fit(distiller, X, y, warmup, iterations):
     graph capture), reported apart.
     """
     distiller.set_params(n_iterations=warmup, warm_start=True)
-    distiller.fit(X, y)
-    sync()
+    synced(distiller.fit, X, y)
     peak_reset()
     times = []
     for n in (iterations, 2 * iterations):
         distiller.set_params(n_iterations=n)
-        start = time.perf_counter()
-        distiller.fit(X, y)
-        sync()
-        times.append(time.perf_counter() - start)
+        times.append(clocked(synced, distiller.fit, X, y)[1])
     per_it = max(times[1] - times[0], 0.0) / iterations
     return {
         "iterations": 3 * iterations,
@@ -101,9 +103,13 @@ def timed_fit(distiller, X, y, warmup, iterations):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", choices=["paper", "smoke"], default="paper")
-    parser.add_argument("--source", default=os.environ.get("SKLEARN_LTDD_CIFAR10"))
+    parser = arguments(
+        __doc__,
+        profiles=["paper", "smoke"],
+        profile="paper",
+        source=os.environ.get("SKLEARN_LTDD_CIFAR10"),
+        device="auto",
+    )
     parser.add_argument("--ipc", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--mtt-iterations", type=int, default=100)
@@ -122,8 +128,6 @@ def main(argv=None):
     parser.add_argument(
         "--compare-batching", action="store_true", help="time GM with batch_classes=True and False"
     )
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument(
         "--time-limit",
         type=float,
@@ -142,127 +146,83 @@ def main(argv=None):
         help="write the JSON only (a GPU window returns few files)",
     )
     args = parser.parse_args(argv)
-    started = time.time()
-
-    def out_of_time():
-        return args.time_limit is not None and time.time() - started > args.time_limit
-
-    if args.profile == "smoke":
-        data = load_digits_lt()
-        width = args.width or 8
-    elif args.source is not None and str(args.source).endswith(".npz"):
-        data = load_payload(args.source, profile="paper")  # numpy only
-        width = args.width or 128
-    else:
-        data = load_cifar10_lt(source=args.source, max_per_class=1000)
-        width = args.width or 128
+    budget = Budget.from_limit(args.time_limit)
+    data = load_data(PROFILES[args.profile], args.source)  # digits-LT, or the paper's CIFAR10-LT
     X, y = data.X_train, data.y_train
+    width = args.width or PROFILES[args.profile]["width"]
     on_gpu = torch.cuda.is_available() and args.device != "cpu"
-    device_name = (
-        torch.cuda.get_device_name(0)
-        if on_gpu
-        else (f"CPU {platform.machine()} ({os.cpu_count()} cores)")
-    )
-    print(f"{len(y)} images {X.shape[1:]}, width {width}, device {device_name}", flush=True)
+    fields = {"profile": args.profile, "n_images": int(len(y)), "width": width}
+    record = new_record("distill_speed", args.device, **fields, reference_h200=REFERENCE)
+    # No "kind": the results page shows this file by its figures, not by its report.
+    del record["kind"]
+    record["versions"] = {k: record[k] for k in ("numpy", "scikit-learn", "skorch", "cuda")}
+    if not on_gpu:  # this script's name of a CPU, in its result files' names
+        record["device"] = f"CPU {platform.machine()} ({os.cpu_count()} cores)"
+    print(f"{len(y)} images {X.shape[1:]}, width {width}, device {record['device']}", flush=True)
+    path = result_path(args.out, f"distill_speed_{args.profile}", record)
     common = {"module__width": width, "device": args.device, "random_state": 0}
-    import numpy
-    import sklearn
-    import skorch
-
-    results = {
-        "profile": args.profile,
-        "device": device_name,
-        "torch": torch.__version__,
-        "versions": {
-            "numpy": numpy.__version__,
-            "scikit-learn": sklearn.__version__,
-            "skorch": skorch.__version__,
-            "cuda": torch.version.cuda,
-        },
-        "commit": git_commit(),
-        "command": " ".join(["python"] + sys.argv),
-        "n_images": int(len(y)),
-        "width": width,
-        "reference_h200": REFERENCE,
-        "runs": [],
-    }
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    slug = "".join(c if c.isalnum() else "_" for c in device_name).strip("_").lower()
-    path = out / f"distill_speed_{args.profile}_{slug}.json"
 
     def save(row):
         """Record one measurement and rewrite the JSON, so a stopped run keeps it."""
-        results["runs"].append(row)
+        record["runs"].append(row)
         print(row, flush=True)
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps(results, indent=1))
-        os.replace(tmp, path)
+        write_json(path, record)
 
-    def skipped(method, ipc):
-        save({"method": method, "ipc": ipc, "skipped": "time limit"})
+    def skip(method, ipc, why="time limit"):
+        save({"method": method, "ipc": ipc, "skipped": why})
 
-    # The eager path, and on CUDA the captured one beside it (each once).
-    # Each path: (name, cuda_graphs, the fast settings' parameters or {}).
-    paths = [("eager", False, {})] + ([("cuda graphs", True, {})] if on_gpu else [])
-    if args.fast:
-        paths.append(("bf16 + compiled", on_gpu, FAST))
-    for ipc in args.ipc:
-        variants = [("DC", {}), ("DSA", {"augmentation": "dsa"})]
-        if args.compare_batching:
-            variants += [
-                (f"{name} batch_classes={flag}", {**kw, "batch_classes": flag})
-                for name, kw in list(variants)
-                for flag in (True, False)
-            ]
-        for (name, kwargs), (path_name, graphs, fast) in [(v, q) for v in variants for q in paths]:
-            if out_of_time():
-                skipped(name, ipc)
+    def measure(ipc, method, make, paths, iterations, default_length, **first):
+        """Time the distiller ``make(...)`` on each of ``paths`` (name -> its parameters),
+        each skipped past the time limit; ``first``: the row's fields before the timings."""
+        for path_name, on_path in paths.items():
+            if budget.spent():
+                skip(method, ipc)
                 continue
-            distiller = GradientMatchingDistiller(
-                ipc=ipc, init="real", cuda_graphs=graphs, **common, **kwargs, **fast
+            distiller = make(ipc=ipc, **common, **on_path)
+            row = {"method": method, "path": path_name, "ipc": ipc, **first}
+            row.update(timed_fit(distiller, X, y, args.warmup, iterations))
+            if isinstance(distiller, GradientMatchingDistiller):
+                row["loops"] = [distiller.outer_loop_, distiller.inner_loop_]
+            save({**row, "default_total_s": row["s_per_it"] * default_length})
+
+    # The eager path, and on CUDA the captured one beside it (each once), with the
+    # parameters of each; distribution matching has no captured path.
+    paths = {"eager": {"cuda_graphs": False}}
+    paths.update({"cuda graphs": {"cuda_graphs": True}} if on_gpu else {})
+    paths.update({"bf16 + compiled": {"cuda_graphs": on_gpu, **FAST}} if args.fast else {})
+    dm_paths = {"eager": {}, **({"bf16 + compiled": FAST} if args.fast else {})}
+    for ipc in args.ipc:
+        gm = {"DC": {}, "DSA": {"augmentation": "dsa"}}
+        if args.compare_batching:
+            gm.update(
+                {
+                    f"{name} batch_classes={flag}": {**kw, "batch_classes": flag}
+                    for name, kw in list(gm.items())
+                    for flag in (True, False)
+                }
             )
-            row = {
-                "method": name,
-                "path": path_name,
-                "ipc": ipc,
-                **timed_fit(distiller, X, y, args.warmup, args.iterations),
-            }
-            row["loops"] = [distiller.outer_loop_, distiller.inner_loop_]
-            row["default_total_s"] = row["s_per_it"] * 1000
-            save(row)
+        for name, kw in gm.items():
+            gm_fit = partial(GradientMatchingDistiller, init="real", **kw)
+            measure(ipc, name, gm_fit, paths, args.iterations, 1000)
 
         # Distribution matching: DM (no inner loop) and IDM (its network queue).
-        dm_paths = [("eager", {})] + ([("bf16 + compiled", FAST)] if args.fast else [])
-        for (name, kwargs), (path_name, fast) in [
-            (v, q) for v in (("DM", {"method": "dm"}), ("IDM", {"method": "idm"})) for q in dm_paths
-        ]:
-            if out_of_time():
-                skipped(name, ipc)
-                continue
-            distiller = DistributionMatchingDistiller(ipc=ipc, **common, **kwargs, **fast)
-            row = {
-                "method": name,
-                "path": path_name,
-                "ipc": ipc,
-                **timed_fit(distiller, X, y, args.warmup, args.iterations),
-            }
-            row["default_total_s"] = row["s_per_it"] * 20000
-            save(row)
+        for name in ("DM", "IDM"):
+            dm_fit = partial(DistributionMatchingDistiller, method=name.lower())
+            measure(ipc, name, dm_fit, dm_paths, args.iterations, 20000)
 
         # MTT experts: many experts at once; per expert-epoch cost.
         settings = default_mtt_settings(ipc)
         needed = settings["max_start_epoch"] + settings["expert_epochs"]
         epochs = args.expert_epochs or needed
-        if out_of_time():
-            skipped("MTT experts", ipc)
-            skipped("MTT distillation", ipc)
+        if budget.spent():
+            skip("MTT experts", ipc)
+            skip("MTT distillation", ipc)
             continue
         peak_reset()
         sync()
-        start = time.perf_counter()
-        experts = train_expert_trajectories(
+        experts, seconds = clocked(
+            synced,
+            train_expert_trajectories,
             X,
             y,
             module=ConvNet,
@@ -275,8 +235,6 @@ def main(argv=None):
             seed=0,
             device="cuda" if on_gpu else "cpu",
         )
-        sync()
-        seconds = time.perf_counter() - start
         per_epoch = seconds / (args.experts * epochs)
         row = {
             "method": "MTT experts",
@@ -295,77 +253,42 @@ def main(argv=None):
         # MTT distillation on those trajectories. The start epoch is drawn below
         # max_start_epoch, which only decides which snapshots are read, not the
         # arithmetic of an iteration: with fewer expert epochs, draw from those.
-        if out_of_time():
-            skipped("MTT distillation", ipc)
+        if budget.spent():
+            skip("MTT distillation", ipc)
             continue
         max_start = max(1, min(settings["max_start_epoch"], epochs - settings["expert_epochs"]))
         if epochs < settings["expert_epochs"] + 1:
-            save(
-                {
-                    "method": "MTT distillation",
-                    "ipc": ipc,
-                    "skipped": f"experts have {epochs} < {settings['expert_epochs'] + 1} epochs",
-                }
-            )
+            why = f"experts have {epochs} < {settings['expert_epochs'] + 1} epochs"
+            skip("MTT distillation", ipc, why)
             continue
         # Tiny learning rates: a timing run must not stop on divergence, and
         # they do not change the arithmetic of an iteration.
-        for path_name, graphs, fast in paths:
-            if out_of_time():
-                skipped("MTT distillation", ipc)
-                continue
-            distiller = TrajectoryMatchingDistiller(
-                ipc=ipc,
-                experts=experts,
-                lr_img=1e-3,
-                lr_lr=1e-9,
-                max_start_epoch=max_start,
-                cuda_graphs=graphs,
-                **common,
-                **fast,
-            )
-            row = {
-                "method": "MTT distillation",
-                "path": path_name,
-                "ipc": ipc,
-                "syn_steps": settings["syn_steps"],
-                **timed_fit(distiller, X, y, args.warmup, args.mtt_iterations),
-            }
-            row["default_total_s"] = row["s_per_it"] * 5000
-            save(row)
+        tiny = {"lr_img": 1e-3, "lr_lr": 1e-9}
+        mtt_fit = partial(
+            TrajectoryMatchingDistiller, experts=experts, max_start_epoch=max_start, **tiny
+        )
+        first = {"syn_steps": settings["syn_steps"]}
+        measure(ipc, "MTT distillation", mtt_fit, paths, args.mtt_iterations, 5000, **first)
 
-    results["finished"] = True
-    path.write_text(json.dumps(results, indent=1))
-    if not args.no_markdown:
-        path.with_suffix(".md").write_text(markdown(results))
-    print(f"wrote {path}" + ("" if args.no_markdown else f" and {path.with_suffix('.md')}"))
-    return 0
+    record["finished"] = True
+    if args.no_markdown:
+        print(f"wrote {write_json(path, record)}")
+        return 0
+    return finish(path, record, markdown)
+
+
+HEADER = (
+    "method | path | ipc | s per iteration (or expert epoch) | reference | speed-up | "
+    "set-up per fit (s) | peak GPU GiB | extrapolated total (s)"
+).split(" | ")
 
 
 def markdown(results):
-    lines = [
-        f"# Distillation speed on {results['device']}",
-        "",
-        f"- profile: {results['profile']} ({results['n_images']} images, ConvNet width "
-        f"{results['width']}), torch {results['torch']}",
-        f"- command: `{results['command']}`",
-        f"- versions: {json.dumps(results.get('versions', {}))}; commit: "
-        f"{results.get('commit', 'unknown')}",
-        "- reference: the official code on an H200, measured by the author of the speed "
-        "issue (not side by side with these figures): DC 2.52 s/it, DSA 3.88 s/it, "
-        "MTT 0.36 s/it, 0.8 s per expert epoch (about 67 min for 100 experts x 50 epochs)",
-        "- s per iteration: the difference of two warm-started fits (n and 2n "
-        "iterations) over n, so a fit's set-up (data to the device, graph capture) "
-        "is left out and shown apart",
-        "",
-        "| method | path | ipc | s per iteration (or expert epoch) | reference | speed-up | "
-        "set-up per fit (s) | peak GPU GiB | extrapolated total (s) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
     ref = results["reference_h200"]
+    rows = []
     for r in results["runs"]:
         if "skipped" in r:
-            lines.append(f"| {r['method']} | | {r['ipc']} | skipped: {r['skipped']} | | | | | |")
+            rows.append([r["method"], "", r["ipc"], f"skipped: {r['skipped']}"] + [""] * 5)
             continue
         if r["method"] == "MTT experts":
             value, reference = r["s_per_expert_epoch"], ref["expert_s_per_epoch"]
@@ -382,17 +305,39 @@ def markdown(results):
             }.get(r["method"].split(" batch")[0])
             total = f"{r['default_total_s']:.0f}"
         comparable = reference is not None and r["ipc"] == 10 and results["profile"] == "paper"
-        speedup = f"{reference / value:.1f}x" if comparable else "-"
-        peak = f"{r['peak_gib']:.2f}" if r.get("peak_gib") is not None else "-"
         path = r.get("path", "eager")
         if r.get("path") == "cuda graphs" and not r.get("cuda_graphs_used", True):
             path += " (capture failed: eager)"
-        setup = f"{r['setup_s']:.2f}" if r.get("setup_s") is not None else "-"
-        lines.append(
-            f"| {r['method']} | {path} | {r['ipc']} | {value:.4f} | "
-            f"{reference if comparable else '-'} | {speedup} | {setup} | {peak} | {total} |"
+        rows.append(
+            [
+                r["method"],
+                path,
+                r["ipc"],
+                f"{value:.4f}",
+                reference if comparable else "-",
+                f"{reference / value:.1f}x" if comparable else "-",
+                f"{r['setup_s']:.2f}" if r.get("setup_s") is not None else "-",
+                f"{r['peak_gib']:.2f}" if r.get("peak_gib") is not None else "-",
+                total,
+            ]
         )
-    return "\n".join(lines) + "\n"
+    lines = [
+        f"# Distillation speed on {results['device']}",
+        "",
+        f"- profile: {results['profile']} ({results['n_images']} images, ConvNet width "
+        f"{results['width']}), torch {results['torch']}",
+        f"- command: `{results['command']}`",
+        f"- versions: {json.dumps(results.get('versions', {}))}; commit: "
+        f"{results.get('commit', 'unknown')}",
+        "- reference: the official code on an H200, measured by the author of the speed "
+        "issue (not side by side with these figures): DC 2.52 s/it, DSA 3.88 s/it, "
+        "MTT 0.36 s/it, 0.8 s per expert epoch (about 67 min for 100 experts x 50 epochs)",
+        "- s per iteration: the difference of two warm-started fits (n and 2n "
+        "iterations) over n, so a fit's set-up (data to the device, graph capture) "
+        "is left out and shown apart",
+        "",
+    ]
+    return "\n".join(lines + table(HEADER, rows, "llrrrrrrr")) + "\n"
 
 
 if __name__ == "__main__":

@@ -17,28 +17,26 @@ python benchmarks/fit_speed.py --profile smoke --epochs 2 --repeats 1     # seco
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ltdd_bench.common import (  # noqa: E402
-    command,
-    device_name,
-    git_commit,
-    load_data,
-    slug,
-    versions,
-    write_json,
-)
+from ltdd_bench.common import load_data  # noqa: E402
 from ltdd_bench.profiles import PROFILES  # noqa: E402
+from ltdd_bench.timed import (  # noqa: E402
+    arguments,
+    finish,
+    medians,
+    new_record,
+    result_path,
+    run_variants,
+    table,
+)
 from sklearn_ltdd import ConvNetClassifier  # noqa: E402
 from sklearn_ltdd.nets import ConvNet  # noqa: E402
 
@@ -63,71 +61,48 @@ def plain_loop(X, y, width, epochs, device, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", choices=["paper", "smoke"], default="paper")
-    parser.add_argument("--source", default=None)
+    parser = arguments(
+        __doc__, profiles=["paper", "smoke"], profile="paper", repeats=2, device="cpu"
+    )
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args(argv)
-    p = PROFILES["paper" if args.profile == "paper" else "smoke"]
-    data = load_data(p, args.source)
+    data = load_data(PROFILES[args.profile], args.source)
     X, y = data.X_train, data.y_train
-    width = 128 if args.profile == "paper" else p["width"]
+    width = 128 if args.profile == "paper" else PROFILES["smoke"]["width"]
     n_images = len(y) * args.epochs
+
+    def fit(**speed):
+        return lambda: ConvNetClassifier(
+            module__width=width, max_epochs=args.epochs, device=args.device, random_state=0, **speed
+        ).fit(X, y)
+
     variants = {
         "plain eager fp32 loop": lambda: plain_loop(X, y, width, args.epochs, args.device),
-        "ConvNetClassifier, defaults": lambda: ConvNetClassifier(
-            module__width=width, max_epochs=args.epochs, device=args.device, random_state=0
-        ).fit(X, y),
-        "ConvNetClassifier, bf16 + compiled": lambda: ConvNetClassifier(
-            module__width=width,
-            max_epochs=args.epochs,
-            device=args.device,
-            random_state=0,
-            precision="bf16",
-            compile=True,
-        ).fit(X, y),
+        "ConvNetClassifier, defaults": fit(),
+        "ConvNetClassifier, bf16 + compiled": fit(precision="bf16", compile=True),
     }
-    record = {
-        "kind": "fit_speed",
-        "device": device_name(args.device),
-        **versions(),
-        "commit": git_commit(),
-        "command": command(),
-        "profile": args.profile,
-        "n_images": int(len(y)),
-        "width": width,
-        "epochs": args.epochs,
-        "runs": [],
-    }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"fit_speed_{args.profile}_{slug(record['device'])}.json"
-    for repeat in range(args.repeats):
-        for name, fit in variants.items():
-            start = time.perf_counter()
-            fit()
-            seconds = time.perf_counter() - start
-            record["runs"].append(
-                {
-                    "variant": name,
-                    "repeat": repeat,
-                    "seconds": seconds,
-                    "images_per_s": n_images / seconds,
-                }
-            )
-            print(record["runs"][-1], flush=True)
-            write_json(path, record)
-    path.with_suffix(".md").write_text(markdown(record))
-    print(f"wrote {path} and {path.with_suffix('.md')}")
-    return 0
+    record = new_record(
+        "fit_speed",
+        args.device,
+        profile=args.profile,
+        n_images=int(len(y)),
+        width=width,
+        epochs=args.epochs,
+    )
+    path = result_path(args.out, f"fit_speed_{args.profile}", record)
+    run_variants(
+        record,
+        variants,
+        path,
+        repeats=args.repeats,
+        derive=lambda row: {"images_per_s": n_images / row["seconds"]},
+    )
+    return finish(path, record, markdown)
 
 
 def markdown(record):
     runs = record["runs"]
-    base = np.median([r["images_per_s"] for r in runs if r["variant"].startswith("plain")])
+    base = medians(runs, "images_per_s")["plain eager fp32 loop"]
     lines = [
         f"# Training speed of ConvNet3 (width {record['width']}) on {record['device']}",
         "",
@@ -137,14 +112,20 @@ def markdown(record):
         "- each variant runs in turn, in one process; run 0 of the compiled fit includes "
         "its compilation, later runs reuse the compiled code",
         "",
-        "| variant | run | seconds | images/s | against the plain loop |",
-        "|---|---:|---:|---:|---:|",
     ]
-    for r in runs:
-        lines.append(
-            f"| {r['variant']} | {r['repeat']} | {r['seconds']:.1f} | "
-            f"{r['images_per_s']:.0f} | {r['images_per_s'] / base:.2f}x |"
-        )
+    lines += table(
+        ["variant", "run", "seconds", "images/s", "against the plain loop"],
+        [
+            [
+                r["variant"],
+                r["repeat"],
+                f"{r['seconds']:.1f}",
+                f"{r['images_per_s']:.0f}",
+                f"{r['images_per_s'] / base:.2f}x",
+            ]
+            for r in runs
+        ],
+    )
     return "\n".join(lines) + "\n"
 
 

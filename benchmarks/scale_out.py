@@ -18,8 +18,6 @@ python benchmarks/scale_out.py --profile paper --source ../shared/data/cifar10 -
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import sys
@@ -33,7 +31,8 @@ from joblib import parallel_config
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ltdd_bench.common import git_commit, load_data  # noqa: E402
+from ltdd_bench import timed  # noqa: E402
+from ltdd_bench.common import load_data  # noqa: E402
 from ltdd_bench.profiles import PROFILES  # noqa: E402
 from sklearn_ltdd.augmentation import DSA  # noqa: E402
 from sklearn_ltdd.distillation import train_expert_trajectories  # noqa: E402
@@ -41,13 +40,10 @@ from sklearn_ltdd.nets import ConvNet  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", choices=["smoke", "cpu", "paper"], default="smoke")
-    parser.add_argument("--source", default=None)
+    parser = timed.arguments(__doc__, profiles=["smoke", "cpu", "paper"], profile="smoke")
     parser.add_argument("--experts", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args(argv)
     import distributed
 
@@ -65,111 +61,113 @@ def main(argv=None):
         seed=0,
         device="cpu",
     )
-    runs = []
+    warm_up = {**kwargs, "n_experts": 1, "epochs": 1}
+
+    trajectories = []
+
+    def local(threads):
+        def call():
+            torch.set_num_threads(threads)
+            trajectories.append(train_expert_trajectories(X, y, **kwargs))
+            torch.set_num_threads(default)
+            return {"workers": 0}
+
+        return call
+
+    def on_cluster(n):
+        def call():
+            cluster = distributed.LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=50,
+            )
+            client = distributed.Client(cluster)
+            try:
+                # Warm-up on every worker (imports, first-call costs), as in this process.
+                client.run(train_expert_trajectories, X[:64], y[:64], **warm_up)
+                start = time.perf_counter()
+                if n == 1:
+                    # joblib runs a single job in this process, not on the worker:
+                    # the one-worker row submits the whole call to the worker instead.
+                    future = client.submit(
+                        train_expert_trajectories, client.scatter(X), y, **kwargs
+                    )
+                    trajectories.append(future.result())
+                else:
+                    # n_jobs=-1: one task per worker thread of the cluster.
+                    with parallel_config(backend="dask"):
+                        trajectories.append(train_expert_trajectories(X, y, n_jobs=-1, **kwargs))
+                # The training alone is timed (not the cluster's start, warm-up and close),
+                # and all its rows are "LocalCluster": both replace run_variants' own.
+                seconds = time.perf_counter() - start
+                return {"where": "LocalCluster", "workers": n, "seconds": seconds}
+            finally:
+                client.close()
+                cluster.close()
+
+        return call
+
     # Workers run one thread each; a process with another intra-op thread count
     # rounds its reductions differently, so the exact reference is
     # a local run on one thread, and the default-thread run is timed beside it.
-    threads = torch.get_num_threads()
-    train_expert_trajectories(X[:64], y[:64], **{**kwargs, "n_experts": 1, "epochs": 1})  # warm-up
-    start = time.perf_counter()
-    local = train_expert_trajectories(X, y, **kwargs)
-    runs.append(
-        {
-            "where": f"local process, {threads} threads",
-            "workers": 0,
-            "seconds": time.perf_counter() - start,
-        }
+    default = torch.get_num_threads()
+    rows = {
+        f"local process, {default} threads": local(default),
+        "local process, 1 thread": local(1),
+        **{f"LocalCluster #{i}": on_cluster(n) for i, n in enumerate(args.workers)},
+    }
+    record = timed.new_record(
+        "scale_out",
+        profile=args.profile,
+        distributed=distributed.__version__,
+        n_images=int(len(y)),
+        width=p["width"],
+        experts=args.experts,
+        epochs=args.epochs,
     )
-    torch.set_num_threads(1)
-    start = time.perf_counter()
-    reference = train_expert_trajectories(X, y, **kwargs)
-    runs.append(
-        {"where": "local process, 1 thread", "workers": 0, "seconds": time.perf_counter() - start}
-    )
-    torch.set_num_threads(threads)
-    for run, result in zip(runs, (local, reference)):
-        run.update(
+    # The device as this script has always named it (and its files by it).
+    record["device"] = f"CPU {platform.machine()} ({os.cpu_count()} cores)"
+    path = timed.result_path(args.out, f"scale_out_{args.profile}", record)
+    train_expert_trajectories(X[:64], y[:64], **warm_up)
+    timed.run_variants(record, rows, path, key="where")
+    reference = trajectories[1]
+    for row, result in zip(record["runs"], trajectories):
+        row.update(
             identical_to_1_thread=bool(np.array_equal(result, reference)),
             max_abs_diff=float(np.abs(result - reference).max()),
         )
-        print(run, flush=True)
-    for n in args.workers:
-        cluster = distributed.LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=50,
-        )
-        client = distributed.Client(cluster)
-        try:
-            # Warm-up on every worker (imports, first-call costs), as in this process.
-            client.run(
-                train_expert_trajectories, X[:64], y[:64], **{**kwargs, "n_experts": 1, "epochs": 1}
-            )
-            start = time.perf_counter()
-            if n == 1:
-                # joblib runs a single job in this process, not on the worker:
-                # the one-worker row submits the whole call to the worker instead.
-                trajectories = client.submit(
-                    train_expert_trajectories, client.scatter(X), y, **kwargs
-                ).result()
-            else:
-                # n_jobs=-1: one task per worker thread of the cluster.
-                with parallel_config(backend="dask"):
-                    trajectories = train_expert_trajectories(X, y, n_jobs=-1, **kwargs)
-            seconds = time.perf_counter() - start
-        finally:
-            client.close()
-            cluster.close()
-        runs.append(
-            {
-                "where": "LocalCluster",
-                "workers": n,
-                "seconds": seconds,
-                "identical_to_1_thread": bool(np.array_equal(trajectories, reference)),
-                "max_abs_diff": float(np.abs(trajectories - reference).max()),
-            }
-        )
-        print(runs[-1], flush=True)
-    device = f"CPU {platform.machine()} ({os.cpu_count()} cores)"
-    results = {
-        "profile": args.profile,
-        "device": device,
-        "torch": torch.__version__,
-        "distributed": distributed.__version__,
-        "commit": git_commit(),
-        "command": " ".join(["python"] + sys.argv),
-        "n_images": int(len(y)),
-        "width": p["width"],
-        "experts": args.experts,
-        "epochs": args.epochs,
-        "runs": runs,
-    }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    slug = "".join(c if c.isalnum() else "_" for c in device).strip("_").lower()
-    path = out / f"scale_out_{args.profile}_{slug}.json"
-    path.write_text(json.dumps(results, indent=1))
+        print(row, flush=True)
+    return timed.finish(path, record, markdown)
+
+
+def markdown(record):
     lines = [
-        f"# Expert trajectories on Dask workers: {device}",
+        f"# Expert trajectories on Dask workers: {record['device']}",
         "",
-        f"- profile {args.profile} ({len(y)} images, ConvNet width {p['width']}); "
-        f"{args.experts} experts x {args.epochs} epochs with DSA; torch {torch.__version__}, "
-        f"distributed {distributed.__version__}; commit {results['commit']}",
-        f"- command: `{results['command']}`",
+        f"- profile {record['profile']} ({record['n_images']} images, ConvNet width "
+        f"{record['width']}); {record['experts']} experts x {record['epochs']} epochs with DSA; "
+        f"torch {record['torch']}, distributed {record['distributed']}; "
+        f"commit {record['commit']}",
+        f"- command: `{record['command']}`",
         "",
-        "| where | workers | seconds | identical to the 1-thread local run | max abs diff |",
-        "|---|---:|---:|---|---:|",
     ]
-    lines += [
-        f"| {r['where']} | {r['workers']} | {r['seconds']:.1f} | "
-        f"{r['identical_to_1_thread']} | {r['max_abs_diff']:.2g} |"
-        for r in runs
-    ]
-    path.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {path}")
-    return 0
+    lines += timed.table(
+        ["where", "workers", "seconds", "identical to the 1-thread local run", "max abs diff"],
+        [
+            [
+                r["where"],
+                r["workers"],
+                f"{r['seconds']:.1f}",
+                r["identical_to_1_thread"],
+                f"{r['max_abs_diff']:.2g}",
+            ]
+            for r in record["runs"]
+        ],
+        align="lrrlr",
+    )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -24,29 +24,31 @@ python benchmarks/search_two_stage.py --profile cpu --grid heads --seed 1 \
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from sklearn.base import clone  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 
-from ltdd_bench.common import environment, load_data  # noqa: E402
-from ltdd_bench.profiles import PROFILES, convnet  # noqa: E402
-from sklearn_ltdd import (  # noqa: E402
+from ltdd_bench.common import environment, load_data
+from ltdd_bench.profiles import PROFILES, convnet
+from ltdd_bench.timed import arguments, environment_lines, finish, result_path, table
+from sklearn_ltdd import (
     ClassGrouper,
     GradientMatchingDistiller,
     TrajectoryMatchingDistiller,
     TwoStageClassifier,
 )
-from sklearn_ltdd.metrics import long_tail_report  # noqa: E402
+from sklearn_ltdd.metrics import long_tail_report
+
+#: The parameters of an estimator that the record shows (:func:`describe`).
+SHOWN = ("criterion", "augmentation", "max_epochs", "n_iterations", "ipc", "class_weight", "C")
 
 
 def candidates(p, device, seed, gm_iterations, grid="full"):
@@ -55,11 +57,12 @@ def candidates(p, device, seed, gm_iterations, grid="full"):
     "quick": three candidates; "heads": the shared-backbone model's head
     regularisation only.
     """
-
-    def net(epochs=None, **kwargs):
-        return convnet(p, device, seed, epochs, **kwargs)
-
+    net = lambda epochs=None, **kwargs: convnet(p, device, seed, epochs, **kwargs)
     la_flip = {"criterion": "logit_adjusted", "augmentation": "crop_flip"}
+    distiller = dict(ipc=p["ipc"], module__width=p["width"], device=device, random_state=seed)
+    gm = GradientMatchingDistiller(
+        n_iterations=gm_iterations, init="real", augmentation="dsa", **distiller
+    )
     # Balanced softmax is logit adjustment with tau=1 up to a constant: not repeated.
     group_nets = [net(augmentation="crop_flip"), net(**la_flip)]
     original = {
@@ -70,39 +73,21 @@ def candidates(p, device, seed, gm_iterations, grid="full"):
     }
     distilled = {
         "group_estimator": group_nets[1:],
-        "stage2_data": [
-            GradientMatchingDistiller(
-                ipc=p["ipc"],
-                n_iterations=gm_iterations,
-                init="real",
-                augmentation="dsa",
-                module__width=p["width"],
-                device=device,
-                random_state=seed,
-            )
-        ],
+        "stage2_data": [gm],
         "class_estimator": [net(p["dsa_epochs"], augmentation="dsa")],
         "routing": ["hard", "soft"],
     }
     # Issue 14: heads on one network trained on all the data (LA + crop/flip),
     # stage 2 on the original data or a distilled set, through that network.
-    head = LogisticRegression(max_iter=1000, class_weight="balanced")
-    gm = distilled["stage2_data"][0]
-    mtt = TrajectoryMatchingDistiller(
-        ipc=p["ipc"],
-        module__width=p["width"],
-        device=device,
-        random_state=seed,
-        **p["mtt"],
-    )
     # MTT inside every fold (experts and all) is for a GPU: the CPU profile's grid
     # leaves it out (its MTT rows come from reproduce_paper.py instead).
-    stage2 = ["original", gm] + ([] if p.get("cpu_budget") else [mtt])
+    mtt = TrajectoryMatchingDistiller(**distiller, **p["mtt"])
+    head = LogisticRegression(max_iter=1000, class_weight="balanced")
     backbone = {
         "backbone": [net(**la_flip)],
         "group_estimator": [head],
         "class_estimator": [head],
-        "stage2_data": stage2,
+        "stage2_data": ["original", gm] + ([] if p.get("cpu_budget") else [mtt]),
         "routing": ["hard", "soft"],
     }
     if grid == "heads":
@@ -161,34 +146,19 @@ def test_baselines(out, profile, seed):
 
 
 def describe(params):
-    out = {}
-    for key, value in params.items():
-        if hasattr(value, "get_params"):
-            shown = {
-                k: v
-                for k, v in value.get_params().items()
-                if k
-                in (
-                    "criterion",
-                    "augmentation",
-                    "max_epochs",
-                    "n_iterations",
-                    "ipc",
-                    "class_weight",
-                    "C",
-                )
-            }
-            out[key] = (
-                f"{type(value).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
-            )
-        else:
-            out[key] = value
-    return out
+    """``params`` as text: an estimator as its class and those of its parameters in SHOWN."""
+
+    def text(value):
+        if not hasattr(value, "get_params"):
+            return value
+        shown = [f"{k}={v!r}" for k, v in value.get_params().items() if k in SHOWN]
+        return f"{type(value).__name__}({', '.join(shown)})"
+
+    return {key: text(value) for key, value in params.items()}
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
+    parser = arguments(__doc__, profiles=sorted(PROFILES), profile="smoke", device="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument(
@@ -204,43 +174,34 @@ def main(argv=None):
         help="full: every part; quick: three candidates; heads: the "
         "shared-backbone model's head regularisation C",
     )
-    parser.add_argument("--source", default=None)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args(argv)
-    p = PROFILES[args.profile]
+    p, seed = PROFILES[args.profile], args.seed
     data = load_data(p, args.source)
     X, y = data.X_train, data.y_train
     env = environment(args)
     start = time.perf_counter()
 
     # Groups from a CE ConvNet trained on the training data (as in the tables).
-    base = convnet(p, args.device, args.seed).fit(X, y)
-    groups = [
-        g.tolist()
-        for g in ClassGrouper(features="precomputed", random_state=args.seed)
-        .fit(base.embed(X), y)
-        .groups_
-    ]
-    model = TwoStageClassifier(grouper=groups, random_state=args.seed)
+    base = convnet(p, args.device, seed).fit(X, y)
+    grouper = ClassGrouper(features="precomputed", random_state=seed).fit(base.embed(X), y)
+    groups = [g.tolist() for g in grouper.groups_]
     gm_iterations = args.gm_iterations or p["gm"]["n_iterations"]
-    folds = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
+    folds = StratifiedKFold(args.folds, shuffle=True, random_state=seed)
     search = GridSearchCV(
-        model,
-        candidates(p, args.device, args.seed, gm_iterations, args.grid),
+        TwoStageClassifier(grouper=groups, random_state=seed),
+        candidates(p, args.device, seed, gm_iterations, args.grid),
         scoring="balanced_accuracy",
         refit=True,
         cv=folds,
         error_score="raise",
-    )
-    search.fit(X, y)
+    ).fit(X, y)
     cv_baselines = []
-    for name, net in flat_baselines(p, args.device, args.seed).items():
+    for name, net in flat_baselines(p, args.device, seed).items():
         scores = cross_val_score(net, X, y, scoring="balanced_accuracy", cv=folds)
         cv_baselines.append(
             {"name": name, "mean": float(scores.mean()), "std": float(scores.std())}
         )
-    best = search.best_estimator_
+    best, cv = search.best_estimator_, search.cv_results_
     report = long_tail_report(
         data.y_test,
         best.predict(data.X_test),
@@ -253,7 +214,7 @@ def main(argv=None):
     )
     results = {
         "profile": args.profile,
-        "seed": args.seed,
+        "seed": seed,
         **env,
         "folds": args.folds,
         "seconds": time.perf_counter() - start,
@@ -263,25 +224,18 @@ def main(argv=None):
         "test": report,
         "cv_results": [
             {"params": describe(params), "mean": float(m), "std": float(s)}
-            for params, m, s in zip(
-                search.cv_results_["params"],
-                search.cv_results_["mean_test_score"],
-                search.cv_results_["std_test_score"],
-            )
+            for params, m, s in zip(cv["params"], cv["mean_test_score"], cv["std_test_score"])
         ],
         "cv_baselines": cv_baselines,
     }
     results["validation_verdict"] = validation_verdict(results)
-    results["baselines_on_test"] = test_baselines(Path(args.out), args.profile, args.seed)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    results["baselines_on_test"] = test_baselines(Path(args.out), args.profile, seed)
     stem = (
         f"search_{args.profile}"
         + ("" if args.grid == "full" else f"_{args.grid}")
-        + ("" if args.grid == "full" and args.seed == 0 else f"_seed{args.seed}")
+        + ("" if args.grid == "full" and seed == 0 else f"_seed{seed}")
     )
-    (out / f"{stem}.json").write_text(json.dumps(results, indent=1, default=str))
-    (out / f"{stem}.md").write_text(markdown(results))
+    finish(result_path(args.out, stem), results, markdown)
     print(
         f"best on validation folds: {results['best_params']} "
         f"(balanced accuracy {search.best_score_:.3f})"
@@ -315,41 +269,45 @@ def markdown(results):
     lines = [
         f"# Two-stage configuration chosen on validation folds: `{results['profile']}`",
         "",
-        f"- device: {results['device']}; torch {results['torch']}; commit {results['commit']}",
-        f"- command: `{results['command']}`; {results['folds']} stratified folds of the "
-        f"training set, balanced-accuracy scorer; {results['seconds']:.0f} s",
+        *environment_lines(
+            results,
+            f"; {results['folds']} stratified folds of the training set, balanced-accuracy "
+            f"scorer; {results['seconds']:.0f} s",
+        ),
         f"- groups: {results['groups']}",
         f"- chosen: `{results['best_params']}` (CV balanced accuracy "
         f"{100 * results['best_cv_balanced_accuracy']:.1f} %)",
         f"- on the test set: total {test['total_acc']:.1f} %, Acc Std {test['acc_std']:.1f}, "
         f"group {test.get('group_acc', float('nan')):.1f} %",
         "",
-        "| candidate | CV balanced acc (%) |",
-        "|---|---:|",
     ]
-    for row in sorted(results["cv_results"], key=lambda r: -r["mean"]):
-        lines.append(f"| `{row['params']}` | {100 * row['mean']:.1f} ± {100 * row['std']:.1f} |")
-    for row in results.get("cv_baselines", []):
-        lines.append(
-            f"| baseline (one network): {row['name']} | "
-            f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f} |"
-        )
+    score = lambda r: f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f}"
+    rows = [
+        [f"`{r['params']}`", score(r)]
+        for r in sorted(results["cv_results"], key=lambda r: -r["mean"])
+    ]
+    rows += [
+        [f"baseline (one network): {r['name']}", score(r)] for r in results.get("cv_baselines", [])
+    ]
+    lines += table(["candidate", "CV balanced acc (%)"], rows)
     if results.get("cv_baselines"):
         lines += ["", results.get("validation_verdict") or validation_verdict(results)]
-    if results.get("baselines_on_test"):
+    on_test = results.get("baselines_on_test")
+    if on_test:
         lines += [
             "",
             f"Baselines of the same profile and seed ({results['seed']}) on the test "
             "set (from reproduce_paper.py):",
             "",
-            "| baseline | total acc | Acc Std |",
-            "|---|---:|---:|",
         ]
-        for b in results["baselines_on_test"]:
-            lines.append(
-                f"| {b['name']} | {b['total_acc']['mean']:.1f} | {b['acc_std']['mean']:.1f} |"
-            )
-        top = max(results["baselines_on_test"], key=lambda b: b["total_acc"]["mean"])
+        lines += table(
+            ["baseline", "total acc", "Acc Std"],
+            [
+                [b["name"], f"{b['total_acc']['mean']:.1f}", f"{b['acc_std']['mean']:.1f}"]
+                for b in on_test
+            ],
+        )
+        top = max(on_test, key=lambda b: b["total_acc"]["mean"])
         lines += [
             "",
             f"On the test set the chosen configuration reaches {test['total_acc']:.1f} % "

@@ -21,25 +21,14 @@ python benchmarks/selection_speed.py --profile smoke --repeats 1     # seconds
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ltdd_bench.common import (  # noqa: E402
-    command,
-    device_name,
-    git_commit,
-    load_data,
-    slug,
-    versions,
-    write_json,
-)
+from ltdd_bench import timed  # noqa: E402
+from ltdd_bench.common import load_data  # noqa: E402
 from ltdd_bench.profiles import PROFILES  # noqa: E402
 from sklearn_ltdd import CoresetSampler, DistributionMatchingDistiller  # noqa: E402
 
@@ -66,52 +55,34 @@ def variants(p, device):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", choices=["cpu", "smoke"], default="cpu")
-    parser.add_argument("--source", default=None)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", default=str(HERE / "results"))
+    parser = timed.arguments(
+        __doc__, profiles=["cpu", "smoke"], profile="cpu", repeats=2, device="cpu"
+    )
     args = parser.parse_args(argv)
     p = PROFILES[args.profile]
     data = load_data(p, args.source)
     X, y = data.X_train, data.y_train
-    record = {
-        "kind": "selection_speed",
-        "device": device_name(args.device),
-        **versions(),
-        "commit": git_commit(),
-        "command": command(),
-        "profile": args.profile,
-        "n_images": int(len(y)),
-        "width": p["width"],
-        "ipc": p["ipc"],
-        "runs": [],
+    record = timed.new_record(
+        "selection_speed",
+        args.device,
+        profile=args.profile,
+        n_images=int(len(y)),
+        width=p["width"],
+        ipc=p["ipc"],
+    )
+    path = timed.result_path(args.out, f"selection_speed_{args.profile}", record)
+    # Each run makes its estimator afresh and fits it (the making is timed too).
+    fits = {
+        name: lambda make=make: make().fit_resample(X, y)
+        for name, make in variants(p, args.device).items()
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"selection_speed_{args.profile}_{slug(record['device'])}.json"
-    for repeat in range(args.repeats):
-        for name, make in variants(p, args.device).items():
-            start = time.perf_counter()
-            make().fit_resample(X, y)
-            record["runs"].append(
-                {"variant": name, "repeat": repeat, "seconds": time.perf_counter() - start}
-            )
-            print(record["runs"][-1], flush=True)
-            write_json(path, record)
-    path.with_suffix(".md").write_text(markdown(record))
-    print(f"wrote {path} and {path.with_suffix('.md')}")
-    return 0
+    timed.run_variants(record, fits, path, repeats=args.repeats)
+    return timed.finish(path, record, markdown)
 
 
 def markdown(record):
-    names = list(dict.fromkeys(r["variant"] for r in record["runs"]))
-    median = {
-        n: float(np.median([r["seconds"] for r in record["runs"] if r["variant"] == n]))
-        for n in names
-    }
-    dm = next(n for n in names if n.startswith("DM"))
+    median = timed.medians(record["runs"])
+    dm = next(n for n in median if n.startswith("DM"))
     lines = [
         f"# Selection against distillation on {record['device']}",
         "",
@@ -122,12 +93,20 @@ def markdown(record):
         "- each variant in turn in one process; a coreset's time includes training its "
         "scoring network",
         "",
-        "| variant | runs (s) | median (s) | share of DM's time |",
-        "|---|---|---:|---:|",
     ]
-    for n in names:
-        runs = ", ".join(f"{r['seconds']:.1f}" for r in record["runs"] if r["variant"] == n)
-        lines.append(f"| {n} | {runs} | {median[n]:.1f} | {100 * median[n] / median[dm]:.0f} % |")
+    lines += timed.table(
+        ["variant", "runs (s)", "median (s)", "share of DM's time"],
+        [
+            [
+                n,
+                ", ".join(f"{r['seconds']:.1f}" for r in record["runs"] if r["variant"] == n),
+                f"{m:.1f}",
+                f"{100 * m / median[dm]:.0f} %",
+            ]
+            for n, m in median.items()
+        ],
+        align="llrr",
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from render_markdown import markdown_to_rst  # noqa: E402
 
 #: Result files whose script writes a Markdown report beside them, shown as it is.
-REPORTED = ("compare_official", "fit_speed", "compare_demo", "sm_sweep")
+REPORTED = ("compare_official", "fit_speed", "compare_demo", "sm_sweep", "scale_out")
 #: Titles of the known tables, in the order they are shown.
 TABLE_TITLES = {
     "table1": "Table 1: ConvNet3 trained directly on the original or a distilled set",
@@ -458,48 +458,6 @@ def render_search(name, result) -> list[str]:
     return lines
 
 
-def render_scale_out(name, result) -> list[str]:
-    """One ``scale_out.py`` file: expert training locally and on Dask workers."""
-    lines = _heading(f"Expert trajectories on Dask workers: {name}", "-")
-    lines += _run_header(
-        result,
-        [
-            ("Commit", _joined(result.get("commit"))),
-            (
-                "Work",
-                f"{_joined(result.get('experts'))} experts x {_joined(result.get('epochs'))} "
-                f"epochs on {_joined(result.get('n_images'))} images, ConvNet width "
-                f"{_joined(result.get('width'))}",
-            ),
-        ],
-    )
-    rows = [
-        [
-            escape(r.get("where", MISSING)),
-            escape(r.get("workers", MISSING)),
-            _seconds(r.get("seconds"), 1),
-            escape(r.get("identical_to_1_thread", MISSING)),
-            MISSING
-            if _number(r.get("max_abs_diff")) is None
-            else f"{_number(r.get('max_abs_diff')):.2g}",
-        ]
-        for r in result.get("runs") or []
-        if isinstance(r, dict)
-    ]
-    if rows:
-        lines += _list_table(
-            [
-                "Where",
-                "Workers",
-                "Seconds",
-                "Identical to a 1-thread local run",
-                "Max abs difference",
-            ],
-            rows,
-        )
-    return lines
-
-
 def render_result(name, result, markdown=None) -> list[str]:
     """Sections for one result file, by its kind (``markdown``: its report, if any)."""
     if markdown is not None and (result.get("kind") or name.startswith(REPORTED)):
@@ -507,8 +465,6 @@ def render_result(name, result, markdown=None) -> list[str]:
         return markdown_to_rst(markdown, "-").splitlines() + [""]
     if "best_params" in result:
         return render_search(name, result)
-    if any(isinstance(r, dict) and "where" in r for r in result.get("runs") or []):
-        return render_scale_out(name, result)
     if "tables" in result or "runs" not in result:
         return render_reproduction(name, result)
     return render_speed(name, result)

@@ -455,6 +455,7 @@ RENDERED = {
     "distill_speed_paper_": "distill_speed",
     "distill_speed_smoke_": "distill_speed",
     "fit_speed_": "fit_speed",
+    "scale_out_": "scale_out",
     "search_cpu": "search_two_stage",
     "selection_speed_": "selection_speed",
     "sm_sweep_": "sm_sweep",

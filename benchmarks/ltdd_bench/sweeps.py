@@ -147,3 +147,31 @@ def pivot_markdown(entries, sets, metrics, control=None, points=None, control_po
             cells.append(mine if mine and mine != point else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def mean_std(values) -> str:
+    """``values``' mean, with ``± std`` over more than one (the finite ones; "-" for none)."""
+    return _mean(values)
+
+
+def grouped(rows, *keys) -> dict:
+    """``rows`` by their values of ``keys`` (one key: the value; more: a tuple), in the
+    order of first appearance."""
+    out = {}
+    for row in rows:
+        values = tuple(row[k] for k in keys)
+        out.setdefault(values if len(keys) > 1 else values[0], []).append(row)
+    return out
+
+
+def random_real_images(X, y, ipc, seed):
+    """``ipc`` random real images of each class (all of a class with fewer): the control
+    set of a sweep, as ``(X, y)``."""
+    from imblearn.under_sampling import RandomUnderSampler
+
+    from sklearn_ltdd.sampling import ImageSampler
+
+    counts = np.bincount(y)
+    strategy = {c: min(ipc, int(counts[c])) for c in np.unique(y)}
+    sampler = ImageSampler(RandomUnderSampler(sampling_strategy=strategy, random_state=seed))
+    return sampler.fit_resample(X, y)
