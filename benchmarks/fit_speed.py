@@ -109,6 +109,7 @@ def markdown(record):
         f"- {record['n_images']} images x {record['epochs']} epochs, batches of 256; "
         f"torch {record['torch']}; commit {record['commit']}",
         f"- command: `{record['command']}`",
+        *([f"- CPU: {record['cpu']}"] if "cpu" in record else []),
         "- each variant runs in turn, in one process; run 0 of the compiled fit includes "
         "its compilation, later runs reuse the compiled code",
         "",

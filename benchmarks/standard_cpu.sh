@@ -11,6 +11,14 @@ cd "$(dirname "$0")/.."
 source="${SKLEARN_LTDD_CIFAR10:-../shared/data/cifar10}"
 run() { python benchmarks/reproduce_paper.py --source "$source" "$@"; }
 
+# The profile trains in bf16 (compiled): on a CPU without AVX512-BF16/AMX bfloat16 is
+# emulated and a teacher epoch took 7 minutes instead of 15 s (2-core AMD EPYC, AVX2 only;
+# 200 epochs would be a day). Stop at once there rather than spend the session.
+python -c "from sklearn_ltdd.utils._acceleration import native_bf16 as n; raise SystemExit(0 if n('cpu') else 3)" || {
+    echo "standard_cpu.sh: this CPU has no native bfloat16 (AVX512-BF16/AMX); the profile's bf16 networks would run ~20x slower. Run it on a machine with them." >&2
+    exit 3
+}
+
 # 1. seed 0, ipc 10: the soft table (teacher; random and SM images, hard and soft labels)
 run --profile standard_cpu --seeds 0 --tables soft
 # 2. seed 0, ipc 10: the other students, the best coreset, DM, the two-stage rows

@@ -18,7 +18,12 @@ from sklearn_ltdd import (
 from sklearn_ltdd.distillation import train_expert_trajectories
 from sklearn_ltdd.nets import ConvNet
 from sklearn_ltdd.utils import _acceleration
-from sklearn_ltdd.utils._acceleration import Compiled, compiled_method, resolve_compile
+from sklearn_ltdd.utils._acceleration import (
+    Compiled,
+    compiled_method,
+    native_bf16,
+    resolve_compile,
+)
 
 has_compiler = pytest.mark.skipif(
     not _acceleration.compiler_available("cpu"),
@@ -141,6 +146,22 @@ def test_a_missing_compiler_falls_back_with_one_warning(digits, monkeypatch):
         warnings.simplefilter("error")  # "auto" chooses silently
         assert resolve_compile("auto", "cpu") is False
         net(compile="auto").fit(digits.X_train[:64], digits.y_train[:64])
+
+
+def test_bf16_without_native_support_warns_once_and_names_the_fix(digits, monkeypatch):
+    # A CPU without AVX512-BF16/AMX emulates bfloat16 (measured about 20x slower): the user
+    # who asks for it hears so once, with the fix, and still gets bf16 as asked.
+    monkeypatch.setattr(_acceleration, "native_bf16", lambda device_type: False)
+    _acceleration._warn_emulated_bf16.cache_clear()
+    with pytest.warns(UserWarning, match="precision='bf16' on a CPU without native.*'fp32'") as rec:
+        net(precision="bf16", max_epochs=2).fit(digits.X_train[:128], digits.y_train[:128])
+    assert len([w for w in rec if "without native bfloat16" in str(w.message)]) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # fp32 never warns, and the warning is once per process
+        net(max_epochs=1).fit(digits.X_train[:64], digits.y_train[:64])
+        net(precision="bf16", max_epochs=1).fit(digits.X_train[:64], digits.y_train[:64])
+    _acceleration._warn_emulated_bf16.cache_clear()
+    assert isinstance(native_bf16("cpu"), bool)  # the real check answers on any machine
 
 
 def test_a_failing_compilation_runs_eagerly_with_one_warning():

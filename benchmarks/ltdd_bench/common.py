@@ -54,6 +54,26 @@ def device_name(device="auto") -> str:
     )
 
 
+def cpu_description() -> str:
+    """The CPU's model, torch's vector capability and whether bfloat16 is native there
+    (AVX512-BF16 or AMX-BF16; without them ``precision="bf16"`` is emulated, slowly)."""
+    import torch
+
+    from sklearn_ltdd.utils._acceleration import native_bf16
+
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            name = next(
+                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
+                name,
+            )
+    except OSError:
+        pass
+    bf16 = "native bf16" if native_bf16("cpu") else "no native bf16 (emulated)"
+    return f"{name}; {torch.backends.cpu.get_cpu_capability()}; {bf16}"
+
+
 def versions() -> dict:
     """Versions of the packages a figure depends on."""
     import numpy

@@ -30,7 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import HERE, command, device_name, git_commit, slug, versions, write_json
+from .common import (
+    HERE,
+    command,
+    cpu_description,
+    device_name,
+    git_commit,
+    slug,
+    versions,
+    write_json,
+)
 
 
 def arguments(doc, *, profiles=None, profile=None, source=None, repeats=None, device=None):
@@ -59,6 +68,7 @@ def new_record(kind, device="cpu", **fields) -> dict:
         **versions(),
         "commit": git_commit(),
         "command": command(),
+        **({"cpu": cpu_description()} if str(device) == "cpu" else {}),
         **fields,
         "runs": [],
     }
