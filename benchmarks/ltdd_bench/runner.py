@@ -202,7 +202,11 @@ class Context:
                 self.run.seconds.setdefault(f"network:{name}", seconds)
                 self._networks[name] = (model, seconds)
             else:
-                self._networks[name] = self.run.fit(f"network:{name}", spec.make(self), self.X, y)
+                model = spec.make(self)
+                if cache is not None and "verbose" in model.get_params(deep=False):
+                    # A long shared network (hours on a CPU): its epochs in the log.
+                    model.set_params(verbose=1)
+                self._networks[name] = self.run.fit(f"network:{name}", model, self.X, y)
                 if cache is not None:
                     import joblib
 
