@@ -464,7 +464,7 @@ RENDERED = {
 
 
 def _rendered_results():
-    for path in sorted((BENCHMARKS / "results").glob("*.json")):
+    for path in sorted((BENCHMARKS / "results").rglob("*.json")):
         for prefix, script in RENDERED.items():
             if path.name.startswith(prefix) and path.with_suffix(".md").exists():
                 yield pytest.param(path, script, id=path.stem)

@@ -34,10 +34,12 @@ def native_bf16(device_type: str) -> bool:
     """Whether bfloat16 matrix products and convolutions run natively on ``device_type``.
 
     On the CPU that takes AVX512-BF16 or AMX-BF16 (recent Xeons, AMD Zen 4);
-    without them oneDNN emulates bfloat16, and a ConvNet3 training step
-    measured 16 images/s against 300 in float32 (a 2-core AMD EPYC with AVX2
-    only). On CUDA, :func:`torch.cuda.is_bf16_supported`. Where the CPU's
-    features cannot be read, True (the user's choice is trusted).
+    without them bfloat16 is emulated: one epoch of ConvNet3 (width 128)
+    trained at 30 images/s in bf16 (compiled) against 266 in float32 on a
+    2-core AMD EPYC with AVX2 only
+    (``benchmarks/results/cpu_without_bf16/``). On CUDA,
+    :func:`torch.cuda.is_bf16_supported`. Where the CPU's features cannot be
+    read, True (the user's choice is trusted).
     """
     if device_type == "cuda":
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
@@ -60,8 +62,8 @@ def _warn_emulated_bf16(device_type: str) -> None:
     """Once per process and device type: bf16 asked for where it is emulated."""
     warnings.warn(
         f"precision='bf16' on a {device_type.upper()} without native bfloat16 "
-        f"(no AVX512-BF16 or AMX-BF16): bfloat16 is emulated and training runs about "
-        f"20x slower than in float32. Use precision='fp32' on this machine.",
+        f"(no AVX512-BF16 or AMX-BF16): bfloat16 is emulated and training runs many "
+        f"times slower than in float32. Use precision='fp32' on this machine.",
         UserWarning,
         stacklevel=3,
     )
@@ -273,7 +275,7 @@ class SpeedOptionsMixin:
         CPUs, tensor cores on GPUs); parameters, gradients, norms, losses
         and statistics stay float32. It pays only where the hardware has
         bfloat16 instructions: a CPU without AVX512-BF16 or AMX-BF16 emulates
-        them, about 20x slower than float32, and a warning says so
+        them, many times slower than float32, and a warning says so
         (:func:`native_bf16`).
     compile : {False, True, "auto"}, default=False
         Compile the hot loops with ``torch.compile``, once per architecture
