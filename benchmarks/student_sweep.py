@@ -37,7 +37,6 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from imblearn.under_sampling import RandomUnderSampler  # noqa: E402
 from sklearn.frozen import FrozenEstimator  # noqa: E402
 from sklearn.metrics import balanced_accuracy_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -56,7 +55,12 @@ from ltdd_bench.student_grids import (  # noqa: E402, F401  (the grids: re-expor
     VIEWS,
     Point,
 )
-from ltdd_bench.sweeps import Cell, SweepRecord, pivot_markdown  # noqa: E402
+from ltdd_bench.sweeps import (  # noqa: E402
+    Cell,
+    SweepRecord,
+    pivot_markdown,
+    random_real_images,
+)
 from sklearn_ltdd import (  # noqa: E402
     ConvNetClassifier,
     CoresetSampler,
@@ -64,7 +68,6 @@ from sklearn_ltdd import (  # noqa: E402
 )
 from sklearn_ltdd.metrics import per_class_accuracy, shot_accuracy  # noqa: E402
 from sklearn_ltdd.nets import LogitAverage, make_student  # noqa: E402
-from sklearn_ltdd.sampling import ImageSampler  # noqa: E402
 
 #: Teachers: a batch-norm ConvNet3 with logit adjustment, SGD 0.05, batches of 64, cosine.
 BASE_TEACHER = {
@@ -166,14 +169,7 @@ def make_set(kind, group, ipc, seed, labeller, observer, X, y, device, sm_params
             ipc=ipc, strategy="random", combine=4, random_state=seed
         ).fit_resample(X, y)
     if kind == "random":
-        counts = np.bincount(y)  # a class with fewer than ipc images keeps them all
-        sampler = ImageSampler(
-            RandomUnderSampler(
-                sampling_strategy={c: min(ipc, int(counts[c])) for c in np.unique(y)},
-                random_state=seed,
-            )
-        )
-        return sampler.fit_resample(X, y)
+        return random_real_images(X, y, ipc, seed)  # a class with fewer keeps them all
     g = GROUPS[group]
     params = {"n_iterations": g.get("sm_iterations", 100), **BEFORE, **sm_params}
     two = labeller is not observer

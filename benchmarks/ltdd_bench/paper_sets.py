@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 from imblearn.over_sampling import RandomOverSampler
-from imblearn.under_sampling import RandomUnderSampler
 from joblib import Memory
 from sklearn.linear_model import LogisticRegression
 
@@ -22,6 +21,7 @@ from sklearn_ltdd import (
 from sklearn_ltdd.sampling import ImageSampler
 
 from .declarations import DistilledSet, Network, Row, SampledSet
+from .sweeps import random_sampler
 
 LA = {"criterion": "logit_adjusted"}
 LA_FLIP = {"criterion": "logit_adjusted", "augmentation": "crop_flip"}
@@ -142,16 +142,7 @@ def ros_epochs(c):
 SETS = {
     "ros": SampledSet(lambda c: ImageSampler(RandomOverSampler(random_state=c.seed))),
     # ipc real images per class (all of a class that has fewer, as a distiller keeps them).
-    "random": SampledSet(
-        lambda c: ImageSampler(
-            RandomUnderSampler(
-                sampling_strategy={
-                    k: min(c.ipc, int(n)) for k, n in zip(*np.unique(c.y, return_counts=True))
-                },
-                random_state=c.seed,
-            )
-        )
-    ),
+    "random": SampledSet(lambda c: random_sampler(c.y, c.ipc, c.seed)),
     "gm": DistilledSet(
         (("official", distiller(GradientMatchingDistiller, "gm")),),
         iterations("gm"),

@@ -164,14 +164,18 @@ def grouped(rows, *keys) -> dict:
     return out
 
 
-def random_real_images(X, y, ipc, seed):
-    """``ipc`` random real images of each class (all of a class with fewer): the control
-    set of a sweep, as ``(X, y)``."""
+def random_sampler(y, ipc, seed):
+    """A sampler of ``ipc`` random real images of each class of ``y`` (all of a class
+    with fewer, as a distiller keeps them): the control set of the rows and sweeps."""
     from imblearn.under_sampling import RandomUnderSampler
 
     from sklearn_ltdd.sampling import ImageSampler
 
-    counts = np.bincount(y)
-    strategy = {c: min(ipc, int(counts[c])) for c in np.unique(y)}
-    sampler = ImageSampler(RandomUnderSampler(sampling_strategy=strategy, random_state=seed))
-    return sampler.fit_resample(X, y)
+    classes, counts = np.unique(y, return_counts=True)
+    strategy = {c: min(ipc, int(n)) for c, n in zip(classes, counts)}
+    return ImageSampler(RandomUnderSampler(sampling_strategy=strategy, random_state=seed))
+
+
+def random_real_images(X, y, ipc, seed):
+    """``ipc`` random real images of each class (all of a class with fewer), as ``(X, y)``."""
+    return random_sampler(y, ipc, seed).fit_resample(X, y)
