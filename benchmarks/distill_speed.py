@@ -153,8 +153,6 @@ def main(argv=None):
     on_gpu = torch.cuda.is_available() and args.device != "cpu"
     fields = {"profile": args.profile, "n_images": int(len(y)), "width": width}
     record = new_record("distill_speed", args.device, **fields, reference_h200=REFERENCE)
-    # No "kind": the results page shows this file by its figures, not by its report.
-    del record["kind"]
     record["versions"] = {k: record[k] for k in ("numpy", "scikit-learn", "skorch", "cuda")}
     if not on_gpu:  # this script's name of a CPU, in its result files' names
         record["device"] = f"CPU {platform.machine()} ({os.cpu_count()} cores)"

@@ -83,6 +83,7 @@ def main(argv=None):
 def markdown(record):
     median = timed.medians(record["runs"])
     dm = next(n for n in median if n.startswith("DM"))
+    share = timed.ratios(record["runs"], dm)
     lines = [
         f"# Selection against distillation on {record['device']}",
         "",
@@ -101,7 +102,7 @@ def markdown(record):
                 n,
                 ", ".join(f"{r['seconds']:.1f}" for r in record["runs"] if r["variant"] == n),
                 f"{m:.1f}",
-                f"{100 * m / median[dm]:.0f} %",
+                f"{100 * share[n]:.0f} %",
             ]
             for n, m in median.items()
         ],

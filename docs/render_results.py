@@ -46,7 +46,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from render_markdown import markdown_to_rst  # noqa: E402
 
 #: Result files whose script writes a Markdown report beside them, shown as it is.
-REPORTED = ("compare_official", "fit_speed", "compare_demo", "sm_sweep", "scale_out")
+REPORTED = (
+    "compare_official",
+    "fit_speed",
+    "compare_demo",
+    "sm_sweep",
+    "scale_out",
+    "selection_speed",
+)
 #: Titles of the known tables, in the order they are shown.
 TABLE_TITLES = {
     "table1": "Table 1: ConvNet3 trained directly on the original or a distilled set",
@@ -460,7 +467,7 @@ def render_search(name, result) -> list[str]:
 
 def render_result(name, result, markdown=None) -> list[str]:
     """Sections for one result file, by its kind (``markdown``: its report, if any)."""
-    if markdown is not None and (result.get("kind") or name.startswith(REPORTED)):
+    if markdown is not None and (result.get("kind") in REPORTED or name.startswith(REPORTED)):
         # A script that writes its own report: shown as it is.
         return markdown_to_rst(markdown, "-").splitlines() + [""]
     if "best_params" in result:

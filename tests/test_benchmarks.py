@@ -485,3 +485,31 @@ def test_speed_and_sweep_results_re_render_byte_for_byte(path, script):
     else:
         text = module.markdown(record)
     assert text == path.with_suffix(".md").read_text()
+
+
+def test_the_timing_harness_runs_variants_in_turn_with_warm_up_medians_and_ratios(tmp_path):
+    load("fit_speed")  # puts ltdd_bench on the path
+    from ltdd_bench import timed
+
+    calls = []
+    variants = {
+        "base": lambda: calls.append("base"),
+        "other": lambda: calls.append("other") or {"figure": 1.0},
+    }
+    record = {"runs": []}
+    path = tmp_path / "speed.json"
+    timed.run_variants(record, variants, path, repeats=2, warmup=1, derive=lambda r: {"x": 2})
+    # One untimed warm-up call each, then every variant once per round, in order.
+    assert calls == ["base", "other", "base", "other", "base", "other"]
+    assert [(r["variant"], r["repeat"]) for r in record["runs"]] == [
+        ("base", 0),
+        ("other", 0),
+        ("base", 1),
+        ("other", 1),
+    ]
+    assert all(r["x"] == 2 for r in record["runs"]) and record["runs"][1]["figure"] == 1.0
+    assert json.loads(path.read_text()) == record  # saved after every run
+    runs = [{"variant": v, "seconds": s} for v, s in [("a", 1.0), ("b", 3.0), ("a", 3.0), ("b", 5)]]
+    assert timed.medians(runs) == {"a": 2.0, "b": 4.0}
+    assert timed.ratios(runs, "a") == {"a": 1.0, "b": 2.0}
+    assert timed.table(["n", "s"], [["a", "1.0"]]) == ["| n | s |", "|---|---:|", "| a | 1.0 |"]

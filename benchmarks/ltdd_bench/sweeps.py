@@ -91,7 +91,8 @@ class SweepRecord:
         return [e for e in self.cells.values() if group is None or e["group"] == group]
 
 
-def _mean(values):
+def mean_std(values) -> str:
+    """``values``' mean, with ``± std`` over more than one (the finite ones; "-" for none)."""
     values = [v for v in values if v is not None and np.isfinite(v)]
     if not values:
         return "-"
@@ -124,14 +125,14 @@ def pivot_markdown(entries, sets, metrics, control=None, points=None, control_po
         cells = [point]
         for s in sets:
             rows = [e for e in entries if e["point"] == point and e["set"] == s]
-            cells += [_mean([r.get(key) for r in rows]) for key, _ in metrics]
+            cells += [mean_std([r.get(key) for r in rows]) for key, _ in metrics]
         for s in compared:
             pairs = {}
             for e in entries:
                 if e["point"] == point and e["set"] in (s, control):
                     pairs.setdefault(e["seed"], {})[e["set"]] = e[first]
             diffs = [p[s] - p[control] for p in pairs.values() if len(p) == 2]
-            cells.append(_mean(diffs) if diffs else "-")
+            cells.append(mean_std(diffs) if diffs else "-")
         mine = control_point.get(point) if isinstance(control_point, dict) else control_point
         for s in sets if control_point is not None else ():
             base = {e["seed"]: e[first] for e in entries if e["point"] == mine and e["set"] == s}
@@ -140,18 +141,13 @@ def pivot_markdown(entries, sets, metrics, control=None, points=None, control_po
                 for e in entries
                 if e["point"] == point and e["set"] == s and e["seed"] in base
             ]
-            cells.append(_mean(diffs) if diffs and point != mine else "-")
+            cells.append(mean_std(diffs) if diffs and point != mine else "-")
         if not any(c != "-" for c in cells[1:]):
             continue  # nothing measured at this point
         if isinstance(control_point, dict):
             cells.append(mine if mine and mine != point else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
-
-
-def mean_std(values) -> str:
-    """``values``' mean, with ``± std`` over more than one (the finite ones; "-" for none)."""
-    return _mean(values)
 
 
 def grouped(rows, *keys) -> dict:

@@ -90,14 +90,13 @@ def run_variants(record, variants, path, *, repeats=1, warmup=0, key="variant", 
     ``record["runs"]`` (``returned``: the callable's dict, if it returns one), prints
     it and saves ``record`` to ``path``.
     """
-    for name, call in variants.items():
+    for call in variants.values():
         for _ in range(warmup):
             call()
     for repeat in range(repeats):
         for name, call in variants.items():
-            start = time.perf_counter()
-            returned = call()
-            row = {key: name, "repeat": repeat, "seconds": time.perf_counter() - start}
+            returned, seconds = clocked(call)
+            row = {key: name, "repeat": repeat, "seconds": seconds}
             row.update(returned if isinstance(returned, dict) else {})
             row.update(derive(row) if derive else {})
             record["runs"].append(row)
