@@ -35,8 +35,8 @@ def native_bf16(device_type: str) -> bool:
 
     On the CPU that takes AVX512-BF16 or AMX-BF16 (recent Xeons, AMD Zen 4);
     without them bfloat16 is emulated: one epoch of ConvNet3 (width 128)
-    trained at 30 images/s in bf16 (compiled) against 266 in float32 on a
-    2-core AMD EPYC with AVX2 only
+    trained at 30 images/s in bf16 (compiled, compilation included) against
+    266 in float32 on a 2-core AMD EPYC with AVX2 only
     (``benchmarks/results/cpu_without_bf16/``). On CUDA,
     :func:`torch.cuda.is_bf16_supported`. Where the CPU's features cannot be
     read, True (the user's choice is trusted).
