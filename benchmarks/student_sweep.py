@@ -311,7 +311,10 @@ def controls(points) -> dict:
             and p.teacher == point.teacher
             and dict(p.student) == dict(point.student)
         ]
-        out[point.name] = same[0] if point.kind != "random" and same else points[0].name
+        if point.control:
+            out[point.name] = point.control
+        else:
+            out[point.name] = same[0] if point.kind != "random" and same else points[0].name
     return out
 
 

@@ -25,6 +25,7 @@ class Point:
     student: tuple = ()
     ensemble: bool = False
     teacher: str = ""
+    control: str = ""
 
 
 def _items(params):
@@ -81,7 +82,8 @@ RECOVERY = {
     "first_layer_weight": 10.0,
 }
 #: ``--grid sm``: (name, set kind, StatisticsMatchingDistiller parameters, student changes,
-#: two teachers' mean logits as labels).
+#: two teachers' mean logits as labels, the teachers' recipe, the control's name where it is
+#: not the random real images under the same teachers).
 SM_POINTS = [
     ("random real images (control)", "random", {}, {}, False),
     ("views only (no recovery)", "sm", VIEWS, {}, False),
@@ -254,6 +256,37 @@ SM_POINTS = [
         "sm",
         {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True},
         {"teacher_shift": 1.0},
+        True,
+        "la_mix_200",
+    ),
+]
+SM_DRAW = "random real images, SM's own draw (init='real', no recovery), two teachers of 200 epochs"
+DEFAULT_RECOVERY = {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True}
+SM_POINTS += [
+    (
+        SM_DRAW,
+        "sm",
+        {**VIEWS, "init": "real"},
+        {},
+        True,
+        "la_mix_200",
+    ),
+    (
+        "recovery: lr 0.01, observer recalibrated, from random real images (init='real'), "
+        "two teachers of 200 epochs",
+        "sm",
+        {**DEFAULT_RECOVERY, "init": "real"},
+        {},
+        True,
+        "la_mix_200",
+        SM_DRAW,
+    ),
+    (
+        "recovery: lr 0.01, observer recalibrated, few-shot classes (under 20) kept whole, "
+        "two teachers of 200 epochs",
+        "sm",
+        {**DEFAULT_RECOVERY, "whole_below": 20},
+        {},
         True,
         "la_mix_200",
     ),
