@@ -53,7 +53,7 @@ def test_adamw_without_the_sgd_momentum_preset(digits):
     [
         ({"teacher_loss": "l1"}, "teacher_loss must be one of"),
         ({"hard_label_weight": -1.0}, "hard_label_weight"),
-        ({"teacher_shift": "even"}, "teacher_shift must be a float or 'auto'"),
+        ({"teacher_shift": "even"}, "teacher_shift must be a float, 'auto' or 'balanced'"),
         ({"teacher_shift": float("nan")}, "teacher_shift must be finite"),
         ({"ema_decay": 1.0}, "ema_decay"),
         ({"teacher_temperature": 0.0}, "teacher_temperature"),
@@ -108,13 +108,36 @@ def test_auto_shift_evens_the_mean_confidence(digits, teacher):
     tau = targets.choose_shift(x, labels)
 
     def spread(t):
-        targets.shift_ = t
+        targets.offsets_ = -t * targets.log_prior
         own = torch.softmax(targets.logits(x), 1)[torch.arange(len(y)), labels]
         return float(torch.stack([own[labels == c].mean() for c in range(10)]).std(unbiased=False))
 
     assert spread(tau) <= min(spread(0.0), spread(tau + 0.5), spread(tau - 0.5)) + 1e-6
     student = small(teacher=FrozenEstimator(teacher), teacher_shift="auto").fit(X, y)
     assert student.teacher_shift_ == pytest.approx(tau)
+
+
+def test_balanced_shift_gives_every_class_its_share(digits, teacher):
+    """The offsets make the mean soft label of each class its share of the labels, on the
+    student's training set; no prior is needed (a LogisticRegression teacher has none)."""
+    X, y = random_balanced_subset(digits.X_train, digits.y_train, 3, seed=0)
+    x, labels = torch.as_tensor(X), torch.as_tensor(y)
+    targets = TeacherTargets(FrozenEstimator(teacher), teacher.classes_, 1.0, shift="balanced")
+    before = torch.softmax(targets.logits(x), 1).mean(0)
+    offsets = targets.balance(x, labels)
+    after = torch.softmax(targets.logits(x), 1).mean(0)
+    share = torch.full((10,), 0.1)
+    assert float((after - share).abs().max()) < 1e-4 < float((before - share).abs().max())
+    assert offsets.shape == (10,) and abs(offsets.mean()) < 1e-9
+    student = small(teacher=FrozenEstimator(teacher), teacher_shift="balanced").fit(X, y)
+    assert student.teacher_shift_ == "balanced"
+    np.testing.assert_allclose(student.teacher_offsets_, offsets, atol=1e-6)
+    flat = digits.X_train.reshape(len(digits.X_train), -1)
+    other = LogisticRegression(max_iter=200).fit(flat, digits.y_train)
+    other_targets = TeacherTargets(FrozenEstimator(other), other.classes_, 1.0, shift="balanced")
+    other_targets.balance(torch.as_tensor(X.reshape(len(X), -1)), labels)
+    mean = torch.softmax(other_targets.logits(torch.as_tensor(X.reshape(len(X), -1))), 1).mean(0)
+    assert float((mean - share).abs().max()) < 1e-4
 
 
 def test_a_shift_needs_a_prior(digits):

@@ -291,6 +291,50 @@ SM_POINTS += [
         "la_mix_200",
     ),
 ]
+SM_POINTS += [
+    (
+        "recovery: lr 0.01, observer recalibrated, from random real images (init='real'), "
+        "few-shot classes (under 20) kept as drawn, two teachers of 200 epochs",
+        "sm",
+        {**DEFAULT_RECOVERY, "init": "real", "whole_below": 20},
+        {},
+        True,
+        "la_mix_200",
+        SM_DRAW,
+    ),
+]
+BALANCED = {"teacher_shift": "balanced"}
+SM_DRAW_BALANCED = f"{SM_DRAW}, balanced soft labels"
+SM_POINTS += [
+    (
+        "random real images, two teachers of 200 epochs, balanced soft labels",
+        "random",
+        {},
+        BALANCED,
+        True,
+        "la_mix_200",
+    ),
+    (
+        "recovery: lr 0.01, observer recalibrated, two teachers of 200 epochs, balanced soft "
+        "labels",
+        "sm",
+        DEFAULT_RECOVERY,
+        BALANCED,
+        True,
+        "la_mix_200",
+    ),
+    (SM_DRAW_BALANCED, "sm", {**VIEWS, "init": "real"}, BALANCED, True, "la_mix_200"),
+    (
+        "recovery: lr 0.01, observer recalibrated, from random real images (init='real'), "
+        "two teachers of 200 epochs, balanced soft labels",
+        "sm",
+        {**DEFAULT_RECOVERY, "init": "real"},
+        BALANCED,
+        True,
+        "la_mix_200",
+        SM_DRAW_BALANCED,
+    ),
+]
 #: Grids whose cells go to another grid's record (a subset of its points).
 RECORDS = {"recipes_short": "recipes"}
 #: ``--grid recipes_short`` (digits): the package's old recipe, the best kd and the EDC ones.

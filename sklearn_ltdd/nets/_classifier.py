@@ -112,7 +112,7 @@ class ConvNetClassifier(
         With a teacher, add this times ``criterion`` on the batch's labels
         (mixed like the images) to the teacher's loss (EDC: 0.025 with
         ``teacher_loss="mse"``).
-    teacher_shift : float or "auto", default=0.0
+    teacher_shift : float, "auto" or "balanced", default=0.0
         Shift the teacher's logits by ``-tau * log(prior)`` before the
         student learns them (ADSA's long-tail-aware soft labels, Zhao et
         al. 2025): tau > 0 moves the teacher's probabilities from its
@@ -120,7 +120,12 @@ class ConvNetClassifier(
         as ADSA does, at the start of ``fit``: the value (in steps of 0.05
         from -1 to 3) that makes the teacher's mean probability of the true
         class most even across the classes of the training set
-        (``teacher_shift_``).
+        (``teacher_shift_``). "balanced" adds one offset per class instead
+        (``teacher_offsets_``), chosen at the start of ``fit`` so that the
+        teacher's probabilities, summed over the training set, give every
+        class the share its labels give it (on a balanced distilled set, an
+        equal share): no prior needed, and no class collects the soft-label
+        mass of the classes it is confused with.
     teacher_prior : array-like or None, default=None
         The class prior of the teacher's training data (counts or
         frequencies, in the order of the teacher's ``classes_``), used by
@@ -158,8 +163,11 @@ class ConvNetClassifier(
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels seen at ``fit``.
-    teacher_shift_ : float
+    teacher_shift_ : float or "balanced"
         With a teacher, the tau of ``teacher_shift`` used in the last ``fit``.
+    teacher_offsets_ : ndarray of shape (n_classes,)
+        With a teacher, what was added to its logits in the last ``fit``
+        (``-tau * log(prior)``, the "balanced" offsets, or zeros).
     class_counts_ : ndarray of shape (n_classes,)
         Training images per class (used by the long-tail criteria).
     input_shape_ : tuple of int

@@ -158,14 +158,20 @@ class StepsMixin:
         return targets
 
     def _start_teacher(self, X, y_enc):
-        """The teacher's targets, checked before training; ``teacher_shift="auto"``'s tau
-        chosen on the training set (``teacher_shift_``)."""
+        """The teacher's targets, checked before training; ``teacher_shift="auto"``'s tau or
+        ``"balanced"``'s offsets chosen on the training set (``teacher_shift_``,
+        ``teacher_offsets_``)."""
         self.cache_.pop("teacher", None)
         targets = self._teacher_targets()
-        if self.teacher_shift == "auto":
+        if self.teacher_shift in ("auto", "balanced"):
             x = torch.as_tensor(np.asarray(X), device=self.device_)
-            targets.choose_shift(x, torch.as_tensor(y_enc))
+            if self.teacher_shift == "auto":
+                targets.choose_shift(x, torch.as_tensor(y_enc))
+            else:
+                targets.balance(x, torch.as_tensor(y_enc))
         self.teacher_shift_ = targets.shift_
+        offsets = targets.offsets_
+        self.teacher_offsets_ = np.zeros(len(self.classes_)) if offsets is None else offsets
 
     def _forward_eval(self, x):
         """Logits of the trained network on a tensor batch, in eval mode (a teacher's call)."""

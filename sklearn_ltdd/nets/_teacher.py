@@ -19,11 +19,15 @@ def _unwrap(teacher):
     return teacher.estimator if isinstance(teacher, FrozenEstimator) else teacher
 
 
+#: The named values of ``teacher_shift`` (beside a real tau).
+SHIFTS = ("auto", "balanced")
+
+
 def check_teacher_shift(shift):
-    """``teacher_shift``: a real tau or "auto"; its error names the parameter."""
+    """``teacher_shift``: a real tau, "auto" or "balanced"; its error names the parameter."""
     if isinstance(shift, str):
-        if shift != "auto":
-            raise ValueError(f"teacher_shift must be a float or 'auto', got {shift!r}.")
+        if shift not in SHIFTS:
+            raise ValueError(f"teacher_shift must be a float, 'auto' or 'balanced', got {shift!r}.")
         return shift
     check_scalar(shift, "teacher_shift", numbers.Real)
     if not np.isfinite(shift):
@@ -67,7 +71,12 @@ class TeacherTargets:
     anything else (the long-tail-aware soft labels of ADSA, Zhao et al.
     2025, after Menon et al.'s logit adjustment): tau > 0 moves the
     teacher's probabilities from the head classes of its training data
-    towards the tail.
+    towards the tail. ``shift="balanced"`` adds one offset per class
+    instead, chosen by :meth:`balance` on the student's training set so that
+    the soft labels give every class the share of the set its hard labels
+    give it (the prior-matching fixed point of Saerens et al. 2002, aimed
+    at the set's own label proportions): on a balanced distilled set, no
+    class collects more soft-label mass than another.
 
     Parameters
     ----------
@@ -75,8 +84,9 @@ class TeacherTargets:
     classes : ndarray
         The student's classes, in the order of its outputs.
     temperature : float
-    shift : float or "auto", default=0.0
-        "auto" starts at 0 until :meth:`choose_shift` is called.
+    shift : float, "auto" or "balanced", default=0.0
+        "auto" starts at 0 until :meth:`choose_shift` is called, "balanced"
+        at no offset until :meth:`balance` is called.
     prior : array-like or None, default=None
         The teacher's class prior (counts or frequencies, in the order of
         its ``classes_``); None: its ``class_counts_``. Used only with a
@@ -84,8 +94,10 @@ class TeacherTargets:
 
     Attributes
     ----------
-    shift_ : float
-        The tau in use.
+    shift_ : float or "balanced"
+        The tau in use, or "balanced".
+    offsets_ : ndarray of shape (n_student_classes,) or None
+        What is added to the teacher's logits (None: nothing).
     """
 
     def __init__(self, teacher, classes, temperature, shift=0.0, prior=None):
@@ -124,10 +136,13 @@ class TeacherTargets:
         self.temperature = float(temperature)
         self.net = estimator if hasattr(estimator, "_forward_eval") else None
         self.log_prior = None
-        if shift == "auto" or shift != 0.0 or prior is not None:
+        if shift == "auto" or (shift != "balanced" and shift != 0.0) or prior is not None:
             full = _class_prior(estimator, prior, len(teacher_classes))
             self.log_prior = np.log(full[self.columns])
         self.shift_ = 0.0 if shift == "auto" else shift
+        self.offsets_ = None
+        if isinstance(self.shift_, float) and self.shift_:
+            self.offsets_ = -self.shift_ * self.log_prior
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """The teacher's (shifted) logits ``(n, n_student_classes)`` on ``x``'s device."""
@@ -143,11 +158,10 @@ class TeacherTargets:
                 logits = torch.as_tensor(
                     np.log(np.clip(proba, 1e-12, None)), dtype=torch.float32, device=x.device
                 )
-            if self.shift_:
-                offset = torch.as_tensor(
-                    self.shift_ * self.log_prior, dtype=torch.float32, device=x.device
+            if self.offsets_ is not None:
+                logits = logits + torch.as_tensor(
+                    self.offsets_, dtype=torch.float32, device=x.device
                 )
-                logits = logits - offset
             return logits
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -167,7 +181,7 @@ class TeacherTargets:
         -------
         shift : float
         """
-        self.shift_ = 0.0
+        self.shift_, self.offsets_ = 0.0, None
         logits = self.logits(x).double().cpu()
         labels = torch.as_tensor(y, dtype=torch.long).cpu()
         taus = torch.as_tensor(np.asarray(grid, dtype=np.float64))
@@ -182,4 +196,37 @@ class TeacherTargets:
         spread = means.std(1, unbiased=False).numpy()
         best = np.flatnonzero(spread <= spread.min() + 1e-12)
         self.shift_ = float(np.asarray(grid)[best[np.argmin(np.abs(np.asarray(grid)[best]))]])
+        self.offsets_ = -self.shift_ * self.log_prior if self.shift_ else None
         return self.shift_
+
+    def balance(self, x: torch.Tensor, y: torch.Tensor, n_steps=1000, tol=1e-6) -> np.ndarray:
+        """Per-class offsets that give each class its share of the soft labels.
+
+        On the images ``x`` with encoded labels ``y`` (the student's training
+        set), offsets ``b`` are found such that the mean of
+        ``softmax(z + b)`` (temperature 1) over ``x`` equals the fraction of
+        ``y`` in each class: the fixed-point iteration
+        ``b += log(share) - log(mean probability)`` (Saerens et al. 2002),
+        stopped when no class's mean is off by more than ``tol`` or after
+        ``n_steps``. Classes absent from ``y`` are not aimed at (their
+        offsets change only with the common constant, which is chosen to make
+        the mean offset zero).
+
+        Returns
+        -------
+        offsets : ndarray of shape (n_student_classes,), mean zero
+        """
+        self.offsets_ = None
+        logits = self.logits(x).double().cpu()
+        labels = torch.as_tensor(y, dtype=torch.long).cpu()
+        share = torch.bincount(labels, minlength=logits.shape[1]).double() / len(labels)
+        present = share > 0
+        offsets = torch.zeros(logits.shape[1], dtype=torch.float64)
+        for _ in range(n_steps):
+            mean = torch.softmax(logits + offsets, dim=1).mean(0)
+            if float((mean - share)[present].abs().max()) <= tol:
+                break
+            offsets[present] += torch.log(share[present]) - torch.log(mean[present])
+        offsets -= offsets.mean()  # softmax ignores a common constant
+        self.offsets_ = offsets.numpy()
+        return self.offsets_
