@@ -308,11 +308,24 @@ def test_ensemble_labeller_and_recalibrated_observer(digits, bn_net):
         ({"whole_below": -1}, "whole_below"),
         ({"first_layer_weight": -1.0}, "first_layer_weight"),
         ({"n_iterations": -1}, "n_iterations"),
+        ({"confidence_cap": 0.0}, "confidence_cap"),
+        ({"confidence_cap": 1.5}, "confidence_cap"),
     ],
 )
 def test_new_options_refuse_bad_values(digits, params, match):
     with pytest.raises(ValueError, match=match):
         sm(**params).fit(digits.X_train, digits.y_train)
+
+
+def test_confidence_cap_leaves_confident_images_to_the_statistics(digits, bn_net):
+    """A cap the cross-entropy never reaches: the recovery is the statistics-only one."""
+    X, y = digits.X_train, digits.y_train
+    base = dict(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=4)
+    without = sm(ce_weight=0.0, **base).fit(X, y)
+    capped = sm(ce_weight=1.0, confidence_cap=1e-30, **base).fit(X, y)
+    plain = sm(ce_weight=1.0, **base).fit(X, y)
+    np.testing.assert_allclose(capped.X_syn_, without.X_syn_, atol=1e-6, rtol=0)
+    assert not np.allclose(plain.X_syn_, without.X_syn_)
 
 
 def test_four_views_per_stored_image(digits, bn_net):

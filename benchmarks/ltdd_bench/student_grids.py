@@ -335,6 +335,18 @@ SM_POINTS += [
         SM_DRAW_BALANCED,
     ),
 ]
+SM_POINTS += [
+    (
+        f"recovery: lr 0.01, observer recalibrated, cross-entropy capped at {cap}, two "
+        "teachers of 200 epochs",
+        "sm",
+        {**DEFAULT_RECOVERY, "confidence_cap": cap},
+        {},
+        True,
+        "la_mix_200",
+    )
+    for cap in (0.9, 0.99)
+]
 #: Grids whose cells go to another grid's record (a subset of its points).
 RECORDS = {"recipes_short": "recipes"}
 #: ``--grid recipes_short`` (digits): the package's old recipe, the best kd and the EDC ones.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -101,7 +103,10 @@ class RecoveryMixin:
                         inputs, self._targets, n_classes, self.class_weight, self.first_layer_weight
                     )
                     if self.ce_weight:
-                        loss = loss + self.ce_weight * F.cross_entropy(logits[:, columns], labels)
+                        ce = F.cross_entropy(logits[:, columns], labels, reduction="none")
+                        if self.confidence_cap < 1:  # a confident enough image is left alone
+                            ce = ce.clamp(min=-math.log(self.confidence_cap))
+                        loss = loss + self.ce_weight * ce.mean()
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     if keep is not None:  # small classes keep their whole real images

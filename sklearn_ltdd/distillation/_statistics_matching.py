@@ -133,6 +133,11 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         with ``statistics_weight=0.01``: the defaults, because on validation
         data the statistics alone added nothing to the initial views and this
         loss did (user guide).
+    confidence_cap : float, default=1.0
+        The cross-entropy of an image stops pulling it once the observer
+        gives its class at least this probability (its term is clamped at
+        ``-log(confidence_cap)``); 1 never stops. Below 1, an image the
+        observer already finds typical of its class is not made more so.
     statistics_weight : float, default=0.01
         Weight of the statistics loss (SRe2L and EDC: 0.01 beside a
         cross-entropy of weight 1).
@@ -238,6 +243,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         combine=1,
         class_weight=1.0,
         ce_weight=1.0,
+        confidence_cap=1.0,
         statistics_weight=0.01,
         first_layer_weight=10.0,
         target_views="augmented",
@@ -287,6 +293,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         self.combine = combine
         self.class_weight = class_weight
         self.ce_weight = ce_weight
+        self.confidence_cap = confidence_cap
         self.statistics_weight = statistics_weight
         self.first_layer_weight = first_layer_weight
         self.target_views = target_views
@@ -311,6 +318,14 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         check_option(self.combine, (1, 4), "combine")
         for key in ("class_weight", "ce_weight", "statistics_weight", "first_layer_weight"):
             check_scalar(getattr(self, key), key, numbers.Real, min_val=0)
+        check_scalar(
+            self.confidence_cap,
+            "confidence_cap",
+            numbers.Real,
+            min_val=0,
+            max_val=1,
+            include_boundaries="right",
+        )
         check_scalar(self.lr_img, "lr_img", numbers.Real, min_val=0, include_boundaries="neither")
         scale = self.crop_scale
         if not (
