@@ -351,7 +351,42 @@ def render_markdown(record, points) -> str:
             points=names,
             control_point=None if "random" in columns else controls(points),
         )
+        lines += _per_class_against_named_controls(record.entries(group), points)
     return "\n".join(lines) + "\n"
+
+
+def _per_class_against_named_controls(entries, points) -> list:
+    """Per class, each point with a named control minus that control (means over the seeds
+    both have), and the few-shot difference: where a point is a clean comparison (the same
+    images with and without one step), which classes gain and which pay."""
+    named = [p for p in points if p.control]
+    cells = {}
+    for e in entries:
+        cells.setdefault(e["point"], {})[e["seed"]] = e
+    rows = []
+    for point in named:
+        mine, theirs = cells.get(point.name, {}), cells.get(point.control, {})
+        seeds = sorted(set(mine) & set(theirs))
+        if not seeds:
+            continue
+        diff = np.mean(
+            [np.subtract(mine[s]["per_class"], theirs[s]["per_class"]) for s in seeds], 0
+        )
+        few = np.mean([mine[s]["few_shot"] - theirs[s]["few_shot"] for s in seeds])
+        values = " | ".join(f"{d:+.1f}" for d in diff)
+        rows.append(f"| {point.name} | {point.control} | {seeds} | {few:+.1f} | {values} |")
+    if not rows:
+        return []
+    n = len(next(iter(entries))["per_class"])
+    return [
+        "",
+        "Per class (class index), the point minus its named control, mean over the seeds "
+        "both have (balanced validation accuracy, points):",
+        "",
+        "| point | control | seeds | few-shot | " + " | ".join(str(c) for c in range(n)) + " |",
+        "|---|---|---|---:|" + "---:|" * n,
+        *rows,
+    ]
 
 
 def main(argv=None):
