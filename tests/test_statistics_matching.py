@@ -309,6 +309,7 @@ def test_ensemble_labeller_and_recalibrated_observer(digits, bn_net):
         ({"first_layer_weight": -1.0}, "first_layer_weight"),
         ({"n_iterations": -1}, "n_iterations"),
         ({"confidence_cap": 0.0}, "confidence_cap"),
+        ({"ce_target": "soft"}, "ce_target must be one of"),
         ({"confidence_cap": 1.5}, "confidence_cap"),
     ],
 )
@@ -326,6 +327,24 @@ def test_confidence_cap_leaves_confident_images_to_the_statistics(digits, bn_net
     plain = sm(ce_weight=1.0, **base).fit(X, y)
     np.testing.assert_allclose(capped.X_syn_, without.X_syn_, atol=1e-6, rtol=0)
     assert not np.allclose(plain.X_syn_, without.X_syn_)
+
+
+def test_class_mean_targets_are_the_observers_mean_probabilities(digits, bn_net):
+    """ce_target="class_mean": row c is the observer's mean softmax over class c's images
+    (raw views here), and the recovery pulls towards it instead of the hard label."""
+    X, y = digits.X_train, digits.y_train
+    base = dict(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=4)
+    params = dict(ce_target="class_mean", target_views="raw", recalibrate_observer=False)
+    model = sm(**base, **params)
+    model.fit(X, y)
+    x, labels = torch.as_tensor(X), torch.as_tensor(y)
+    rows = model._class_mean_probabilities(bn_net.module_, x, labels, None)
+    proba = bn_net.predict_proba(X)
+    expected = np.stack([proba[y == c].mean(0) for c in range(10)])
+    np.testing.assert_allclose(rows.numpy(), expected, atol=1e-5)
+    hard = sm(**base, target_views="raw", recalibrate_observer=False).fit(X, y)
+    assert not np.allclose(model.X_syn_, hard.X_syn_)
+    assert not hasattr(model, "_ce_targets")  # a fitting-time buffer, not kept
 
 
 def test_four_views_per_stored_image(digits, bn_net):

@@ -347,6 +347,27 @@ SM_POINTS += [
     )
     for cap in (0.9, 0.99)
 ]
+SM_POINTS += [
+    (
+        "recovery: lr 0.01, observer recalibrated, cross-entropy towards the class's mean "
+        "probabilities, two teachers of 200 epochs",
+        "sm",
+        {**DEFAULT_RECOVERY, "ce_target": "class_mean"},
+        {},
+        True,
+        "la_mix_200",
+    ),
+    (
+        "recovery: lr 0.01, observer recalibrated, cross-entropy towards the class's mean "
+        "probabilities, from random real images (init='real'), two teachers of 200 epochs",
+        "sm",
+        {**DEFAULT_RECOVERY, "ce_target": "class_mean", "init": "real"},
+        {},
+        True,
+        "la_mix_200",
+        SM_DRAW,
+    ),
+]
 #: Grids whose cells go to another grid's record (a subset of its points).
 RECORDS = {"recipes_short": "recipes"}
 #: ``--grid recipes_short`` (digits): the package's old recipe, the best kd and the EDC ones.

@@ -48,9 +48,34 @@ class RecoveryMixin:
         class_mean, class_var = class_statistics(
             module, layers, X, y, len(self.classes_), transform=transform
         )
+        if self.ce_weight and self.ce_target == "class_mean":
+            self._ce_targets = self._class_mean_probabilities(module, X, y, transform)
         if self.recalibration == "class_balanced":
             return targets_from_classes(class_mean, class_var, self.variance)
         return running_targets(layers, class_mean, class_var)
+
+    def _class_mean_probabilities(self, module, X, y, transform, batch_size=256):
+        """``(n_classes, n_classes)``: row c, the network's mean probabilities (over this
+        distiller's classes) on the real images of class c, seen as ``transform`` makes them."""
+        net, _ = _network_of(self.observer_)
+        position = {c: i for i, c in enumerate(np.asarray(net.classes_).tolist())}
+        columns = torch.as_tensor([position[c] for c in self.classes_.tolist()], device=X.device)
+        n_classes = len(self.classes_)
+        sums = torch.zeros(n_classes, n_classes, dtype=torch.float64, device=X.device)
+        training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                for start in range(0, X.shape[0], batch_size):
+                    xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+                    with self._autocast():
+                        logits = module(xb if transform is None else transform(xb)).float()
+                    proba = torch.softmax(logits[:, columns], dim=1).double()
+                    sums.index_add_(0, yb, proba)
+        finally:
+            module.train(training)
+        counts = torch.bincount(y, minlength=n_classes).double().clamp_min(1)
+        return (sums / counts[:, None]).float()
 
     def _distill(self, X, y, syn, continuing):
         """Adam on the pixels against the targets (classes under ``whole_below`` kept)."""
@@ -103,7 +128,10 @@ class RecoveryMixin:
                         inputs, self._targets, n_classes, self.class_weight, self.first_layer_weight
                     )
                     if self.ce_weight:
-                        ce = F.cross_entropy(logits[:, columns], labels, reduction="none")
+                        target = labels
+                        if self.ce_target == "class_mean":  # the class's typical outputs
+                            target = self._ce_targets[labels]
+                        ce = F.cross_entropy(logits[:, columns], target, reduction="none")
                         if self.confidence_cap < 1:  # a confident enough image is left alone
                             ce = ce.clamp(min=-math.log(self.confidence_cap))
                         loss = loss + self.ce_weight * ce.mean()

@@ -22,6 +22,7 @@ RECALIBRATIONS = ("class_balanced", None)
 INITS = ("confident_crops", "real", "noise")
 TARGET_VIEWS = ("raw", "augmented")
 LABELLERS = ("teacher", "ensemble")
+CE_TARGETS = ("hard", "class_mean")
 
 # The key of the initial views' random stream (``_derived_seed``) beside the iterations'
 # (the networks' is 20, in ``_sm_networks``; the targets' 22, in ``_sm_recovery``).
@@ -133,6 +134,13 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         with ``statistics_weight=0.01``: the defaults, because on validation
         data the statistics alone added nothing to the initial views and this
         loss did (user guide).
+    ce_target : {"hard", "class_mean"}, default="hard"
+        What the cross-entropy pulls an image of class c towards: class c
+        (SRe2L, EDC), or the observer's mean probabilities over the real
+        images of class c (measured with the targets, on the same views):
+        an image typical of its class, with the class's usual confusions
+        (an airplane kept as likely a ship as airplanes are), instead of
+        one ever more certain of it.
     confidence_cap : float, default=1.0
         The cross-entropy of an image stops pulling it once the observer
         gives its class at least this probability (its term is clamped at
@@ -243,6 +251,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         combine=1,
         class_weight=1.0,
         ce_weight=1.0,
+        ce_target="hard",
         confidence_cap=1.0,
         statistics_weight=0.01,
         first_layer_weight=10.0,
@@ -293,6 +302,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         self.combine = combine
         self.class_weight = class_weight
         self.ce_weight = ce_weight
+        self.ce_target = ce_target
         self.confidence_cap = confidence_cap
         self.statistics_weight = statistics_weight
         self.first_layer_weight = first_layer_weight
@@ -310,6 +320,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         check_option(self.augmentation, ("crops", None), "augmentation")
         check_option(self.target_views, TARGET_VIEWS, "target_views")
         check_option(self.labeller, LABELLERS, "labeller")
+        check_option(self.ce_target, CE_TARGETS, "ce_target")
         check_option(self.recalibrate_observer, (True, False), "recalibrate_observer")
         check_scalar(self._param("teacher_epochs"), "teacher_epochs", numbers.Integral, min_val=1)
         check_scalar(self.n_crops, "n_crops", numbers.Integral, min_val=1)
@@ -427,7 +438,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
             self.X_syn_ if self.combine == 1 else syn.cpu().numpy().astype(np.float32, copy=False)
         )
         self._store_soft_labels()
-        for name in ("_targets", "_bounds", "_recovery_module"):
+        for name in ("_targets", "_bounds", "_recovery_module", "_ce_targets"):
             self.__dict__.pop(name, None)
 
     def _extra_checkpoint_attributes(self):
