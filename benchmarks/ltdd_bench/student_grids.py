@@ -262,110 +262,76 @@ SM_POINTS = [
 ]
 SM_DRAW = "random real images, SM's own draw (init='real', no recovery), two teachers of 200 epochs"
 DEFAULT_RECOVERY = {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True}
+RECOVERED = "recovery: lr 0.01, observer recalibrated"
+BALANCED = {"teacher_shift": "balanced"}
+CLASS_MEAN = "cross-entropy towards the class's mean probabilities"
+
+
+def _two(name, kind, sm=None, student=None, control=""):
+    """A point labelled by the two teachers of 200 epochs (their mean logits); ``control``:
+    the name of its control where it is not random real images under the same student."""
+    return (name, kind, sm or {}, student or {}, True, "la_mix_200", control)
+
+
 SM_POINTS += [
-    (
-        SM_DRAW,
-        "sm",
-        {**VIEWS, "init": "real"},
-        {},
-        True,
-        "la_mix_200",
-    ),
-    (
-        "recovery: lr 0.01, observer recalibrated, from random real images (init='real'), "
-        "two teachers of 200 epochs",
+    _two(SM_DRAW, "sm", {**VIEWS, "init": "real"}),
+    _two(
+        f"{RECOVERED}, from random real images (init='real'), two teachers of 200 epochs",
         "sm",
         {**DEFAULT_RECOVERY, "init": "real"},
-        {},
-        True,
-        "la_mix_200",
-        SM_DRAW,
+        control=SM_DRAW,
     ),
-    (
-        "recovery: lr 0.01, observer recalibrated, few-shot classes (under 20) kept whole, "
-        "two teachers of 200 epochs",
+    _two(
+        f"{RECOVERED}, few-shot classes (under 20) kept whole, two teachers of 200 epochs",
         "sm",
         {**DEFAULT_RECOVERY, "whole_below": 20},
-        {},
-        True,
-        "la_mix_200",
     ),
-]
-SM_POINTS += [
-    (
-        "recovery: lr 0.01, observer recalibrated, from random real images (init='real'), "
-        "few-shot classes (under 20) kept as drawn, two teachers of 200 epochs",
+    _two(
+        f"{RECOVERED}, from random real images (init='real'), few-shot classes (under 20) "
+        "kept as drawn, two teachers of 200 epochs",
         "sm",
         {**DEFAULT_RECOVERY, "init": "real", "whole_below": 20},
-        {},
-        True,
-        "la_mix_200",
-        SM_DRAW,
+        control=SM_DRAW,
     ),
-]
-BALANCED = {"teacher_shift": "balanced"}
-SM_DRAW_BALANCED = f"{SM_DRAW}, balanced soft labels"
-SM_POINTS += [
-    (
+    _two(
         "random real images, two teachers of 200 epochs, balanced soft labels",
         "random",
-        {},
-        BALANCED,
-        True,
-        "la_mix_200",
+        student=BALANCED,
     ),
-    (
-        "recovery: lr 0.01, observer recalibrated, two teachers of 200 epochs, balanced soft "
-        "labels",
+    _two(
+        f"{RECOVERED}, two teachers of 200 epochs, balanced soft labels",
         "sm",
         DEFAULT_RECOVERY,
         BALANCED,
-        True,
-        "la_mix_200",
     ),
-    (SM_DRAW_BALANCED, "sm", {**VIEWS, "init": "real"}, BALANCED, True, "la_mix_200"),
-    (
-        "recovery: lr 0.01, observer recalibrated, from random real images (init='real'), "
-        "two teachers of 200 epochs, balanced soft labels",
+    _two(f"{SM_DRAW}, balanced soft labels", "sm", {**VIEWS, "init": "real"}, BALANCED),
+    _two(
+        f"{RECOVERED}, from random real images (init='real'), two teachers of 200 epochs, "
+        "balanced soft labels",
         "sm",
         {**DEFAULT_RECOVERY, "init": "real"},
         BALANCED,
-        True,
-        "la_mix_200",
-        SM_DRAW_BALANCED,
+        control=f"{SM_DRAW}, balanced soft labels",
     ),
-]
-SM_POINTS += [
-    (
-        f"recovery: lr 0.01, observer recalibrated, cross-entropy capped at {cap}, two "
-        "teachers of 200 epochs",
-        "sm",
-        {**DEFAULT_RECOVERY, "confidence_cap": cap},
-        {},
-        True,
-        "la_mix_200",
-    )
-    for cap in (0.9, 0.99)
-]
-SM_POINTS += [
-    (
-        "recovery: lr 0.01, observer recalibrated, cross-entropy towards the class's mean "
-        "probabilities, two teachers of 200 epochs",
+    *[
+        _two(
+            f"{RECOVERED}, cross-entropy capped at {cap}, two teachers of 200 epochs",
+            "sm",
+            {**DEFAULT_RECOVERY, "confidence_cap": cap},
+        )
+        for cap in (0.9, 0.99)
+    ],
+    _two(
+        f"{RECOVERED}, {CLASS_MEAN}, two teachers of 200 epochs",
         "sm",
         {**DEFAULT_RECOVERY, "ce_target": "class_mean"},
-        {},
-        True,
-        "la_mix_200",
     ),
-    (
-        "recovery: lr 0.01, observer recalibrated, cross-entropy towards the class's mean "
-        "probabilities, from random real images (init='real'), two teachers of 200 epochs",
+    _two(
+        f"{RECOVERED}, {CLASS_MEAN}, from random real images (init='real'), two teachers of "
+        "200 epochs",
         "sm",
         {**DEFAULT_RECOVERY, "ce_target": "class_mean", "init": "real"},
-        {},
-        True,
-        "la_mix_200",
-        SM_DRAW,
+        control=SM_DRAW,
     ),
 ]
 #: Grids whose cells go to another grid's record (a subset of its points).
