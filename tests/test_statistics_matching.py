@@ -310,6 +310,7 @@ def test_ensemble_labeller_and_recalibrated_observer(digits, bn_net):
         ({"n_iterations": -1}, "n_iterations"),
         ({"confidence_cap": 0.0}, "confidence_cap"),
         ({"ce_target": "soft"}, "ce_target must be one of"),
+        ({"hard_below": -1}, "hard_below"),
         ({"confidence_cap": 1.5}, "confidence_cap"),
     ],
 )
@@ -342,6 +343,12 @@ def test_class_mean_targets_are_the_observers_mean_probabilities(digits, bn_net)
     proba = bn_net.predict_proba(X)
     expected = np.stack([proba[y == c].mean(0) for c in range(10)])
     np.testing.assert_allclose(rows.numpy(), expected, atol=1e-5)
+    counts = np.bincount(y)
+    model.set_params(hard_below=int(np.sort(counts)[3]))  # the three smallest classes
+    rows = model._class_mean_probabilities(bn_net.module_, x, labels, None).numpy()
+    small = counts < model.hard_below
+    np.testing.assert_array_equal(rows[small], np.eye(10)[small])
+    np.testing.assert_allclose(rows[~small], expected[~small], atol=1e-5)
     hard = sm(**base, target_views="raw", recalibrate_observer=False).fit(X, y)
     assert not np.allclose(model.X_syn_, hard.X_syn_)
     assert not hasattr(model, "_ce_targets")  # a fitting-time buffer, not kept

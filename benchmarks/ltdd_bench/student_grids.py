@@ -333,6 +333,11 @@ SM_POINTS += [
         {**DEFAULT_RECOVERY, "ce_target": "class_mean", "init": "real"},
         control=SM_DRAW,
     ),
+    _two(
+        f"{RECOVERED}, {CLASS_MEAN}, the label for classes under 50, two teachers of 200 epochs",
+        "sm",
+        {**DEFAULT_RECOVERY, "ce_target": "class_mean", "hard_below": 50},
+    ),
 ]
 #: Grids whose cells go to another grid's record (a subset of its points).
 RECORDS = {"recipes_short": "recipes"}

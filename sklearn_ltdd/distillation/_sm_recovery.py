@@ -74,8 +74,11 @@ class RecoveryMixin:
                     sums.index_add_(0, yb, proba)
         finally:
             module.train(training)
-        counts = torch.bincount(y, minlength=n_classes).double().clamp_min(1)
-        return (sums / counts[:, None]).float()
+        counts = torch.bincount(y, minlength=n_classes).double()
+        rows = sums / counts.clamp_min(1)[:, None]
+        hard = counts < self.hard_below  # small classes keep their label as the target
+        rows[hard] = torch.eye(n_classes, dtype=rows.dtype, device=rows.device)[hard]
+        return rows.float()
 
     def _distill(self, X, y, syn, continuing):
         """Adam on the pixels against the targets (classes under ``whole_below`` kept)."""

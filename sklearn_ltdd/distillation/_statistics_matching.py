@@ -141,6 +141,10 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         an image typical of its class, with the class's usual confusions
         (an airplane kept as likely a ship as airplanes are), instead of
         one ever more certain of it.
+    hard_below : int, default=0
+        With ``ce_target="class_mean"``, classes with fewer images than this
+        keep their label as the target: the head keeps its confusions, the
+        tail is pulled all the way to its class.
     confidence_cap : float, default=1.0
         The cross-entropy of an image stops pulling it once the observer
         gives its class at least this probability (its term is clamped at
@@ -252,6 +256,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         class_weight=1.0,
         ce_weight=1.0,
         ce_target="hard",
+        hard_below=0,
         confidence_cap=1.0,
         statistics_weight=0.01,
         first_layer_weight=10.0,
@@ -303,6 +308,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         self.class_weight = class_weight
         self.ce_weight = ce_weight
         self.ce_target = ce_target
+        self.hard_below = hard_below
         self.confidence_cap = confidence_cap
         self.statistics_weight = statistics_weight
         self.first_layer_weight = first_layer_weight
@@ -325,6 +331,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         check_scalar(self._param("teacher_epochs"), "teacher_epochs", numbers.Integral, min_val=1)
         check_scalar(self.n_crops, "n_crops", numbers.Integral, min_val=1)
         check_scalar(self.whole_below, "whole_below", numbers.Integral, min_val=0)
+        check_scalar(self.hard_below, "hard_below", numbers.Integral, min_val=0)
         check_scalar(self.diversity, "diversity", numbers.Real, min_val=1)
         check_option(self.combine, (1, 4), "combine")
         for key in ("class_weight", "ce_weight", "statistics_weight", "first_layer_weight"):
