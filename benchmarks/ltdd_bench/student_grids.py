@@ -333,11 +333,15 @@ SM_POINTS += [
         {**DEFAULT_RECOVERY, "ce_target": "class_mean", "init": "real"},
         control=SM_DRAW,
     ),
-    _two(
-        f"{RECOVERED}, {CLASS_MEAN}, the label for classes under 50, two teachers of 200 epochs",
-        "sm",
-        {**DEFAULT_RECOVERY, "ce_target": "class_mean", "hard_below": 50},
-    ),
+    *[
+        _two(
+            f"{RECOVERED}, {CLASS_MEAN}, the label for classes under {n}, two teachers of 200 "
+            "epochs",
+            "sm",
+            {**DEFAULT_RECOVERY, "ce_target": "class_mean", "hard_below": n},
+        )
+        for n in (50, 100, 200)
+    ],
 ]
 #: Grids whose cells go to another grid's record (a subset of its points).
 RECORDS = {"recipes_short": "recipes"}
