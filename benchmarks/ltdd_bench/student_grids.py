@@ -16,7 +16,9 @@ from dataclasses import dataclass
 class Point:
     """A grid point: a set (``kind`` "random" or "sm", with ``sm`` parameters) and its
     student (``make_student`` parameters), labelled by one teacher or by the mean logits
-    of two (``ensemble``); ``column``: the table column the cell goes to."""
+    of two (``ensemble``) of the recipe ``teacher`` (empty: the group's); ``column``: the
+    table column the cell goes to; ``control``: the point it is compared with, where that
+    is not random real images under the same teachers and student."""
 
     name: str
     kind: str
@@ -81,233 +83,129 @@ RECOVERY = {
     "statistics_weight": 0.01,
     "first_layer_weight": 10.0,
 }
-#: ``--grid sm``: (name, set kind, StatisticsMatchingDistiller parameters, student changes,
-#: two teachers' mean logits as labels, the teachers' recipe, the control's name where it is
-#: not the random real images under the same teachers).
-SM_POINTS = [
-    ("random real images (control)", "random", {}, {}, False),
-    ("views only (no recovery)", "sm", VIEWS, {}, False),
-    ("views, whole images for classes under 50", "sm", {**VIEWS, "whole_below": 50}, {}, False),
-    (
-        "views, diversity 3 (k-center in the teacher's features)",
-        "sm",
-        {**VIEWS, "diversity": 3.0},
-        {},
-        False,
-    ),
-    (
-        "views, whole under 50, diversity 3",
-        "sm",
-        {**VIEWS, "whole_below": 50, "diversity": 3.0},
-        {},
-        False,
-    ),
-    ("recovery as before: 100 steps, lr 0.001, statistics only", "sm", {}, {}, False),
-    ("recovery, targets on augmented views", "sm", {"target_views": "augmented"}, {}, False),
-    (
-        "recovery: CE + 0.01 statistics (first x10), augmented targets, lr 0.001",
-        "sm",
-        RECOVERY,
-        {},
-        False,
-    ),
-    ("recovery: the same at lr 0.01", "sm", {**RECOVERY, "lr_img": 0.01}, {}, False),
-    (
-        "recovery: the same at lr 0.01, observer recalibrated",
-        "sm",
-        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True},
-        {},
-        False,
-    ),
-    (
-        "recovery: the same at lr 0.05 (EDC's), observer recalibrated",
-        "sm",
-        {**RECOVERY, "lr_img": 0.05, "recalibrate_observer": True},
-        {},
-        False,
-    ),
-    (
-        "recovery: lr 0.01, 200 steps, observer recalibrated",
-        "sm",
-        {**RECOVERY, "lr_img": 0.01, "n_iterations": 200, "recalibrate_observer": True},
-        {},
-        False,
-    ),
-    (
-        "recovery: lr 0.01, observer recalibrated, classes under 50 kept whole",
-        "sm",
-        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True, "whole_below": 50},
-        {},
-        False,
-    ),
-    (
-        "recovery: lr 0.01, observer recalibrated, diversity 3",
-        "sm",
-        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True, "diversity": 3.0},
-        {},
-        False,
-    ),
-    ("random real images, ADSA shift (auto)", "random", {}, {"teacher_shift": "auto"}, False),
-    ("views only, ADSA shift (auto)", "sm", VIEWS, {"teacher_shift": "auto"}, False),
-    (
-        "random real images, four per stored image (CoresetSampler, combine=4)",
-        "random4",
-        {},
-        {},
-        False,
-    ),
-    ("views only, four per stored image (combine=4)", "sm", {**VIEWS, "combine": 4}, {}, False),
-    (
-        "views, whole under 50, four per stored image",
-        "sm",
-        {**VIEWS, "whole_below": 50, "combine": 4},
-        {},
-        False,
-    ),
-    ("random real images, two teachers' mean logits", "random", {}, {}, True),
-    ("views only, two teachers' mean logits", "sm", VIEWS, {}, True),
-    ("random real images, teacher of 200 epochs", "random", {}, {}, False, "la_mix_200"),
-    ("views only, teacher of 200 epochs", "sm", VIEWS, {}, False, "la_mix_200"),
-    (
-        "recovery: lr 0.01, observer recalibrated, classes under 50 kept whole, teacher of "
-        "200 epochs",
-        "sm",
-        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True, "whole_below": 50},
-        {},
-        False,
-        "la_mix_200",
-    ),
-    (
-        "recovery: lr 0.01, observer recalibrated, classes under 50 kept whole, two teachers "
-        "of 200 epochs",
-        "sm",
-        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True, "whole_below": 50},
-        {},
-        True,
-        "la_mix_200",
-    ),
-    (
-        "random real images, SM's default teacher (cumulative, 200 epochs)",
-        "random",
-        {},
-        {},
-        False,
-        "cumulative_200",
-    ),
-    (
-        "recovery: lr 0.01, observer recalibrated, teacher of 200 epochs",
-        "sm",
-        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True},
-        {},
-        False,
-        "la_mix_200",
-    ),
-    ("random real images, two teachers of 200 epochs", "random", {}, {}, True, "la_mix_200"),
-    (
-        "recovery: lr 0.01, observer recalibrated, two teachers of 200 epochs",
-        "sm",
-        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True},
-        {},
-        True,
-        "la_mix_200",
-    ),
-    (
-        "random real images, two teachers of 200 epochs, ADSA shift 0.25",
-        "random",
-        {},
-        {"teacher_shift": 0.25},
-        True,
-        "la_mix_200",
-    ),
-    (
-        "recovery: lr 0.01, observer recalibrated, two teachers of 200 epochs, ADSA shift 0.25",
-        "sm",
-        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True},
-        {"teacher_shift": 0.25},
-        True,
-        "la_mix_200",
-    ),
-    (
-        "random real images, two teachers of 200 epochs, ADSA shift 0.5",
-        "random",
-        {},
-        {"teacher_shift": 0.5},
-        True,
-        "la_mix_200",
-    ),
-    (
-        "recovery: lr 0.01, observer recalibrated, two teachers of 200 epochs, ADSA shift 0.5",
-        "sm",
-        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True},
-        {"teacher_shift": 0.5},
-        True,
-        "la_mix_200",
-    ),
-    (
-        "random real images, two teachers of 200 epochs, ADSA shift 1.0",
-        "random",
-        {},
-        {"teacher_shift": 1.0},
-        True,
-        "la_mix_200",
-    ),
-    (
-        "recovery: lr 0.01, observer recalibrated, two teachers of 200 epochs, ADSA shift 1.0",
-        "sm",
-        {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True},
-        {"teacher_shift": 1.0},
-        True,
-        "la_mix_200",
-    ),
-]
-SM_DRAW = "random real images, SM's own draw (init='real', no recovery), two teachers of 200 epochs"
 DEFAULT_RECOVERY = {**RECOVERY, "lr_img": 0.01, "recalibrate_observer": True}
 RECOVERED = "recovery: lr 0.01, observer recalibrated"
+T200, TWO = "teacher of 200 epochs", "two teachers of 200 epochs"
+SM_DRAW = f"random real images, SM's own draw (init='real', no recovery), {TWO}"
 BALANCED = {"teacher_shift": "balanced"}
 CLASS_MEAN = "cross-entropy towards the class's mean probabilities"
 
 
+def _point(name, kind, sm=None, student=None, two=False, teacher="", control=""):
+    """An ``sm`` grid point: (name, set kind "random", "random4" or "sm",
+    StatisticsMatchingDistiller parameters, student changes, labelled by two teachers' mean
+    logits, the teachers' recipe, the control's name where it is not random real images
+    under the same teachers and student)."""
+    return (name, kind, sm or {}, student or {}, two, teacher, control)
+
+
 def _two(name, kind, sm=None, student=None, control=""):
-    """A point labelled by the two teachers of 200 epochs (their mean logits); ``control``:
-    the name of its control where it is not random real images under the same student."""
-    return (name, kind, sm or {}, student or {}, True, "la_mix_200", control)
+    """A point labelled by the two teachers of 200 epochs (their mean logits)."""
+    return _point(name, kind, sm, student, True, "la_mix_200", control)
 
 
-SM_POINTS += [
+def _adsa(tau):
+    """Random real images and the default recovery under ADSA's shift ``tau``."""
+    shift = {"teacher_shift": tau}
+    return [
+        _two(f"random real images, {TWO}, ADSA shift {tau}", "random", student=shift),
+        _two(f"{RECOVERED}, {TWO}, ADSA shift {tau}", "sm", DEFAULT_RECOVERY, shift),
+    ]
+
+
+#: ``--grid sm``: every point, in the order of the committed table.
+SM_POINTS = [
+    _point("random real images (control)", "random"),
+    _point("views only (no recovery)", "sm", VIEWS),
+    _point("views, whole images for classes under 50", "sm", {**VIEWS, "whole_below": 50}),
+    _point(
+        "views, diversity 3 (k-center in the teacher's features)",
+        "sm",
+        {**VIEWS, "diversity": 3.0},
+    ),
+    _point(
+        "views, whole under 50, diversity 3", "sm", {**VIEWS, "whole_below": 50, "diversity": 3.0}
+    ),
+    _point("recovery as before: 100 steps, lr 0.001, statistics only", "sm"),
+    _point("recovery, targets on augmented views", "sm", {"target_views": "augmented"}),
+    _point(
+        "recovery: CE + 0.01 statistics (first x10), augmented targets, lr 0.001", "sm", RECOVERY
+    ),
+    _point("recovery: the same at lr 0.01", "sm", {**RECOVERY, "lr_img": 0.01}),
+    _point("recovery: the same at lr 0.01, observer recalibrated", "sm", DEFAULT_RECOVERY),
+    _point(
+        "recovery: the same at lr 0.05 (EDC's), observer recalibrated",
+        "sm",
+        {**DEFAULT_RECOVERY, "lr_img": 0.05},
+    ),
+    _point(
+        "recovery: lr 0.01, 200 steps, observer recalibrated",
+        "sm",
+        {**DEFAULT_RECOVERY, "n_iterations": 200},
+    ),
+    _point(
+        f"{RECOVERED}, classes under 50 kept whole", "sm", {**DEFAULT_RECOVERY, "whole_below": 50}
+    ),
+    _point(f"{RECOVERED}, diversity 3", "sm", {**DEFAULT_RECOVERY, "diversity": 3.0}),
+    _point("random real images, ADSA shift (auto)", "random", student={"teacher_shift": "auto"}),
+    _point("views only, ADSA shift (auto)", "sm", VIEWS, {"teacher_shift": "auto"}),
+    _point("random real images, four per stored image (CoresetSampler, combine=4)", "random4"),
+    _point("views only, four per stored image (combine=4)", "sm", {**VIEWS, "combine": 4}),
+    _point(
+        "views, whole under 50, four per stored image",
+        "sm",
+        {**VIEWS, "whole_below": 50, "combine": 4},
+    ),
+    _point("random real images, two teachers' mean logits", "random", two=True),
+    _point("views only, two teachers' mean logits", "sm", VIEWS, two=True),
+    _point(f"random real images, {T200}", "random", teacher="la_mix_200"),
+    _point(f"views only, {T200}", "sm", VIEWS, teacher="la_mix_200"),
+    _point(
+        f"{RECOVERED}, classes under 50 kept whole, {T200}",
+        "sm",
+        {**DEFAULT_RECOVERY, "whole_below": 50},
+        teacher="la_mix_200",
+    ),
+    _two(
+        f"{RECOVERED}, classes under 50 kept whole, {TWO}",
+        "sm",
+        {**DEFAULT_RECOVERY, "whole_below": 50},
+    ),
+    _point(
+        "random real images, SM's default teacher (cumulative, 200 epochs)",
+        "random",
+        teacher="cumulative_200",
+    ),
+    _point(f"{RECOVERED}, {T200}", "sm", DEFAULT_RECOVERY, teacher="la_mix_200"),
+    _two(f"random real images, {TWO}", "random"),
+    _two(f"{RECOVERED}, {TWO}", "sm", DEFAULT_RECOVERY),
+    *_adsa(0.25),
+    *_adsa(0.5),
+    *_adsa(1.0),
     _two(SM_DRAW, "sm", {**VIEWS, "init": "real"}),
     _two(
-        f"{RECOVERED}, from random real images (init='real'), two teachers of 200 epochs",
+        f"{RECOVERED}, from random real images (init='real'), {TWO}",
         "sm",
         {**DEFAULT_RECOVERY, "init": "real"},
         control=SM_DRAW,
     ),
     _two(
-        f"{RECOVERED}, few-shot classes (under 20) kept whole, two teachers of 200 epochs",
+        f"{RECOVERED}, few-shot classes (under 20) kept whole, {TWO}",
         "sm",
         {**DEFAULT_RECOVERY, "whole_below": 20},
     ),
     _two(
         f"{RECOVERED}, from random real images (init='real'), few-shot classes (under 20) "
-        "kept as drawn, two teachers of 200 epochs",
+        f"kept as drawn, {TWO}",
         "sm",
         {**DEFAULT_RECOVERY, "init": "real", "whole_below": 20},
         control=SM_DRAW,
     ),
-    _two(
-        "random real images, two teachers of 200 epochs, balanced soft labels",
-        "random",
-        student=BALANCED,
-    ),
-    _two(
-        f"{RECOVERED}, two teachers of 200 epochs, balanced soft labels",
-        "sm",
-        DEFAULT_RECOVERY,
-        BALANCED,
-    ),
+    _two(f"random real images, {TWO}, balanced soft labels", "random", student=BALANCED),
+    _two(f"{RECOVERED}, {TWO}, balanced soft labels", "sm", DEFAULT_RECOVERY, BALANCED),
     _two(f"{SM_DRAW}, balanced soft labels", "sm", {**VIEWS, "init": "real"}, BALANCED),
     _two(
-        f"{RECOVERED}, from random real images (init='real'), two teachers of 200 epochs, "
-        "balanced soft labels",
+        f"{RECOVERED}, from random real images (init='real'), {TWO}, balanced soft labels",
         "sm",
         {**DEFAULT_RECOVERY, "init": "real"},
         BALANCED,
@@ -315,28 +213,24 @@ SM_POINTS += [
     ),
     *[
         _two(
-            f"{RECOVERED}, cross-entropy capped at {cap}, two teachers of 200 epochs",
+            f"{RECOVERED}, cross-entropy capped at {cap}, {TWO}",
             "sm",
             {**DEFAULT_RECOVERY, "confidence_cap": cap},
         )
         for cap in (0.9, 0.99)
     ],
     _two(
-        f"{RECOVERED}, {CLASS_MEAN}, two teachers of 200 epochs",
-        "sm",
-        {**DEFAULT_RECOVERY, "ce_target": "class_mean"},
+        f"{RECOVERED}, {CLASS_MEAN}, {TWO}", "sm", {**DEFAULT_RECOVERY, "ce_target": "class_mean"}
     ),
     _two(
-        f"{RECOVERED}, {CLASS_MEAN}, from random real images (init='real'), two teachers of "
-        "200 epochs",
+        f"{RECOVERED}, {CLASS_MEAN}, from random real images (init='real'), {TWO}",
         "sm",
         {**DEFAULT_RECOVERY, "ce_target": "class_mean", "init": "real"},
         control=SM_DRAW,
     ),
     *[
         _two(
-            f"{RECOVERED}, {CLASS_MEAN}, the label for classes under {n}, two teachers of 200 "
-            "epochs",
+            f"{RECOVERED}, {CLASS_MEAN}, the label for classes under {n}, {TWO}",
             "sm",
             {**DEFAULT_RECOVERY, "ce_target": "class_mean", "hard_below": n},
         )

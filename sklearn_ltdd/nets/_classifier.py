@@ -125,7 +125,9 @@ class ConvNetClassifier(
         teacher's probabilities, summed over the training set, give every
         class the share its labels give it (on a balanced distilled set, an
         equal share): no prior needed, and no class collects the soft-label
-        mass of the classes it is confused with.
+        mass of the classes it is confused with. On a distilled set whose
+        images the teacher was trained on, it takes mass from the tail the
+        teacher memorised (measured worse; user guide).
     teacher_prior : array-like or None, default=None
         The class prior of the teacher's training data (counts or
         frequencies, in the order of the teacher's ``classes_``), used by
