@@ -48,6 +48,7 @@ class RecoveryMixin:
         class_mean, class_var = class_statistics(
             module, layers, X, y, len(self.classes_), transform=transform
         )
+        self._ce_targets = None
         if self.ce_weight and self.ce_target == "class_mean":
             self._ce_targets = self._class_mean_probabilities(module, X, y, transform)
         if self.recalibration == "class_balanced":
@@ -57,9 +58,7 @@ class RecoveryMixin:
     def _class_mean_probabilities(self, module, X, y, transform, batch_size=256):
         """``(n_classes, n_classes)``: row c, the network's mean probabilities (over this
         distiller's classes) on the real images of class c, seen as ``transform`` makes them."""
-        net, _ = _network_of(self.observer_)
-        position = {c: i for i, c in enumerate(np.asarray(net.classes_).tolist())}
-        columns = torch.as_tensor([position[c] for c in self.classes_.tolist()], device=X.device)
+        columns = self._observer_columns(X.device)
         n_classes = len(self.classes_)
         sums = torch.zeros(n_classes, n_classes, dtype=torch.float64, device=X.device)
         training = module.training
@@ -80,18 +79,25 @@ class RecoveryMixin:
         rows[hard] = torch.eye(n_classes, dtype=rows.dtype, device=rows.device)[hard]
         return rows.float()
 
+    def _observer_columns(self, device):
+        """The observer's output columns of this distiller's classes, in their order."""
+        net, _ = _network_of(self.observer_)
+        position = {c: i for i, c in enumerate(np.asarray(net.classes_).tolist())}
+        return torch.as_tensor([position[c] for c in self.classes_.tolist()], device=device)
+
     def _distill(self, X, y, syn, continuing):
         """Adam on the pixels against the targets (classes under ``whole_below`` kept)."""
         import time
 
         start = time.perf_counter()
-        net, _ = _network_of(self.observer_)
         module = self._recovery_module
         layers = batch_norm_layers(module)
         n_classes, gen = len(self.classes_), self._generator
         labels = self._synthetic_labels(X.device)
-        position = {c: i for i, c in enumerate(np.asarray(net.classes_).tolist())}
-        columns = torch.as_tensor([position[c] for c in self.classes_.tolist()], device=X.device)
+        columns = self._observer_columns(X.device)
+        # What the cross-entropy pulls each image towards: its class, or that class's
+        # typical outputs (ce_target="class_mean").
+        ce_target = labels if self._ce_targets is None else self._ce_targets[labels]
         low, high = self._bounds
         syn = syn.clone().requires_grad_(True)
         optimizer = torch.optim.Adam([syn], lr=self.lr_img, betas=(0.5, 0.9))
@@ -131,10 +137,7 @@ class RecoveryMixin:
                         inputs, self._targets, n_classes, self.class_weight, self.first_layer_weight
                     )
                     if self.ce_weight:
-                        target = labels
-                        if self.ce_target == "class_mean":  # the class's typical outputs
-                            target = self._ce_targets[labels]
-                        ce = F.cross_entropy(logits[:, columns], target, reduction="none")
+                        ce = F.cross_entropy(logits[:, columns], ce_target, reduction="none")
                         if self.confidence_cap < 1:  # a confident enough image is left alone
                             ce = ce.clamp(min=-math.log(self.confidence_cap))
                         loss = loss + self.ce_weight * ce.mean()

@@ -158,11 +158,26 @@ class TeacherTargets:
                 logits = torch.as_tensor(
                     np.log(np.clip(proba, 1e-12, None)), dtype=torch.float32, device=x.device
                 )
-            if self.offsets_ is not None:
-                logits = logits + torch.as_tensor(
-                    self.offsets_, dtype=torch.float32, device=x.device
-                )
-            return logits
+            offsets = self._offsets_on(x.device)
+            return logits if offsets is None else logits + offsets
+
+    @property
+    def offsets_(self):
+        return self._offsets
+
+    @offsets_.setter
+    def offsets_(self, value):
+        self._offsets, self._offset_tensor = value, None
+
+    def _offsets_on(self, device):
+        """``offsets_`` as a tensor on ``device``, copied once, not on every batch."""
+        if self._offsets is None:
+            return None
+        cached = self._offset_tensor
+        if cached is None or cached.device != torch.device(device):
+            cached = torch.as_tensor(self._offsets, dtype=torch.float32, device=device)
+            self._offset_tensor = cached
+        return cached
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Soft targets ``(n, n_student_classes)`` on ``x``'s device, rows summing to 1."""
