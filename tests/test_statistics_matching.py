@@ -311,6 +311,8 @@ def test_ensemble_labeller_and_recalibrated_observer(digits, bn_net):
         ({"confidence_cap": 0.0}, "confidence_cap"),
         ({"ce_target": "soft"}, "ce_target must be one of"),
         ({"hard_below": -1}, "hard_below"),
+        ({"label_share": 1.5}, "label_share"),
+        ({"label_share": -0.1}, "label_share"),
         ({"confidence_cap": 1.5}, "confidence_cap"),
     ],
 )
@@ -349,6 +351,13 @@ def test_class_mean_targets_are_the_observers_mean_probabilities(digits, bn_net)
     small = counts < model.hard_below
     np.testing.assert_array_equal(rows[small], np.eye(10)[small])
     np.testing.assert_allclose(rows[~small], expected[~small], atol=1e-5)
+    model.set_params(label_share=0.25)  # a quarter of the label in the head's targets
+    rows = model._class_mean_probabilities(bn_net.module_, x, labels, None).numpy()
+    np.testing.assert_array_equal(rows[small], np.eye(10)[small])
+    blend = 0.25 * np.eye(10) + 0.75 * expected
+    np.testing.assert_allclose(rows[~small], blend[~small], atol=1e-5)
+    np.testing.assert_allclose(rows.sum(1), 1.0, atol=1e-5)
+    model.set_params(label_share=0.0)
     hard = sm(**base, target_views="raw", recalibrate_observer=False).fit(X, y)
     assert not np.allclose(model.X_syn_, hard.X_syn_)
     assert not hasattr(model, "_ce_targets")  # a fitting-time buffer, not kept

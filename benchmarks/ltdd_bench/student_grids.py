@@ -236,6 +236,15 @@ SM_POINTS = [
         )
         for n in (50, 100, 200)
     ],
+    *[
+        _two(
+            f"{RECOVERED}, {CLASS_MEAN} with {share} of the label, the label for classes "
+            f"under 50, {TWO}",
+            "sm",
+            {**DEFAULT_RECOVERY, "ce_target": "class_mean", "hard_below": 50, "label_share": share},
+        )
+        for share in (0.25, 0.5, 0.75)
+    ],
 ]
 #: Grids whose cells go to another grid's record (a subset of its points).
 RECORDS = {"recipes_short": "recipes"}

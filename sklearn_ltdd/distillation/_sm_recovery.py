@@ -75,8 +75,10 @@ class RecoveryMixin:
             module.train(training)
         counts = torch.bincount(y, minlength=n_classes).double()
         rows = sums / counts.clamp_min(1)[:, None]
+        eye = torch.eye(n_classes, dtype=rows.dtype, device=rows.device)
+        rows = (1 - self.label_share) * rows + self.label_share * eye
         hard = counts < self.hard_below  # small classes keep their label as the target
-        rows[hard] = torch.eye(n_classes, dtype=rows.dtype, device=rows.device)[hard]
+        rows[hard] = eye[hard]
         return rows.float()
 
     def _observer_columns(self, device):

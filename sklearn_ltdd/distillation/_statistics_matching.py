@@ -147,6 +147,13 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         With ``ce_target="class_mean"``, classes with fewer images than this
         keep their label as the target: the head keeps its confusions, the
         tail is pulled all the way to its class.
+    label_share : float, default=0.0
+        With ``ce_target="class_mean"``, the label's share in the target of
+        the classes at or above ``hard_below``: the target of class c is
+        ``label_share * e_c + (1 - label_share) * mean_c``. 0 keeps the class
+        mean, 1 is the label (``ce_target="hard"``); between, a head image is
+        made more certain of its class than its class's average image, but
+        not all the way.
     confidence_cap : float, default=1.0
         The cross-entropy of an image stops pulling it once the observer
         gives its class at least this probability (its term is clamped at
@@ -261,6 +268,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         ce_weight=1.0,
         ce_target="hard",
         hard_below=0,
+        label_share=0.0,
         confidence_cap=1.0,
         statistics_weight=0.01,
         first_layer_weight=10.0,
@@ -313,6 +321,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         self.ce_weight = ce_weight
         self.ce_target = ce_target
         self.hard_below = hard_below
+        self.label_share = label_share
         self.confidence_cap = confidence_cap
         self.statistics_weight = statistics_weight
         self.first_layer_weight = first_layer_weight
@@ -348,6 +357,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
             max_val=1,
             include_boundaries="right",
         )
+        check_scalar(self.label_share, "label_share", numbers.Real, min_val=0, max_val=1)
         check_scalar(self.lr_img, "lr_img", numbers.Real, min_val=0, include_boundaries="neither")
         scale = self.crop_scale
         if not (
