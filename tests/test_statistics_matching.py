@@ -312,6 +312,8 @@ def test_ensemble_labeller_and_recalibrated_observer(digits, bn_net):
         ({"ce_target": "soft"}, "ce_target must be one of"),
         ({"hard_below": -1}, "hard_below"),
         ({"label_share": 1.5}, "label_share"),
+        ({"hard_below": 1.5}, "hard_below"),
+        ({"hard_below": 0.0}, "hard_below"),
         ({"label_share": -0.1}, "label_share"),
         ({"confidence_cap": 1.5}, "confidence_cap"),
     ],
@@ -351,7 +353,11 @@ def test_class_mean_targets_are_the_observers_mean_probabilities(digits, bn_net)
     small = counts < model.hard_below
     np.testing.assert_array_equal(rows[small], np.eye(10)[small])
     np.testing.assert_allclose(rows[~small], expected[~small], atol=1e-5)
-    model.set_params(label_share=0.25)  # a quarter of the label in the head's targets
+    fraction = (np.sort(counts)[3] - 0.5) / counts.max()  # the same classes, as a fraction
+    model.set_params(hard_below=float(fraction))
+    rows_fraction = model._class_mean_probabilities(bn_net.module_, x, labels, None).numpy()
+    np.testing.assert_array_equal(rows_fraction, rows)
+    model.set_params(hard_below=int(np.sort(counts)[3]), label_share=0.25)
     rows = model._class_mean_probabilities(bn_net.module_, x, labels, None).numpy()
     np.testing.assert_array_equal(rows[small], np.eye(10)[small])
     blend = 0.25 * np.eye(10) + 0.75 * expected

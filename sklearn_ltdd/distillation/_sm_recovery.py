@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import torch
@@ -77,7 +78,10 @@ class RecoveryMixin:
         rows = sums / counts.clamp_min(1)[:, None]
         eye = torch.eye(n_classes, dtype=rows.dtype, device=rows.device)
         rows = (1 - self.label_share) * rows + self.label_share * eye
-        hard = counts < self.hard_below  # small classes keep their label as the target
+        below = self.hard_below
+        if not isinstance(below, numbers.Integral):  # a fraction of the largest class
+            below = below * float(counts.max())
+        hard = counts < below  # small classes keep their label as the target
         rows[hard] = eye[hard]
         return rows.float()
 
