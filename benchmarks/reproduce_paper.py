@@ -74,6 +74,9 @@ from sklearn_ltdd import DecoupledClassifier, TwoStageClassifier  # noqa: E402
 from sklearn_ltdd.metrics import format_long_tail_table  # noqa: E402
 from sklearn_ltdd.nets import LogitAverage  # noqa: E402
 
+#: Issue 28: statistics matching with its former default recovery (the hard label as the
+#: cross-entropy's target), beside the default.
+SM_HARD = "SM (hard cross-entropy target)"
 ROWS = [
     # The paper's rows without a distilled set, then its baselines and issue 7/14 rows.
     Row("table1", "Original", Shared("original")),
@@ -205,6 +208,7 @@ ROWS = [
     ),
     *student_rows(random_label, "random"),
     *student_rows("SM", "sm"),
+    *student_rows(SM_HARD, "sm_hard"),
     Row(
         "soft",
         lambda c: (
@@ -221,6 +225,13 @@ ROWS = [
         needs=("sm",),
         select="soft_two_stage",
         model=lambda c: c.two_stage(c.frozen("group_ce"), "sm", c.student("teacher")),
+    ),
+    Row(
+        "soft",
+        f"Original + {SM_HARD}, stage 2 learns the teacher",
+        needs=("sm_hard",),
+        select="soft_two_stage",
+        model=lambda c: c.two_stage(c.frozen("group_ce"), "sm_hard", c.student("teacher")),
     ),
     *student_rows("DM", "dm", select="soft_dm"),
     *student_rows("IDM", "idm", select="soft_idm"),

@@ -339,7 +339,8 @@ def test_class_mean_targets_are_the_observers_mean_probabilities(digits, bn_net)
     (raw views here), and the recovery pulls towards it instead of the hard label."""
     X, y = digits.X_train, digits.y_train
     base = dict(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=4)
-    params = dict(ce_target="class_mean", target_views="raw", recalibrate_observer=False)
+    params = dict(ce_target="class_mean", hard_below=0, label_share=0.0)
+    params.update(target_views="raw", recalibrate_observer=False)
     model = sm(**base, **params)
     model.fit(X, y)
     x, labels = torch.as_tensor(X), torch.as_tensor(y)
@@ -364,7 +365,7 @@ def test_class_mean_targets_are_the_observers_mean_probabilities(digits, bn_net)
     np.testing.assert_allclose(rows[~small], blend[~small], atol=1e-5)
     np.testing.assert_allclose(rows.sum(1), 1.0, atol=1e-5)
     model.set_params(label_share=0.0)
-    hard = sm(**base, target_views="raw", recalibrate_observer=False).fit(X, y)
+    hard = sm(**base, ce_target="hard", target_views="raw", recalibrate_observer=False).fit(X, y)
     assert not np.allclose(model.X_syn_, hard.X_syn_)
     assert not hasattr(model, "_ce_targets")  # a fitting-time buffer, not kept
 

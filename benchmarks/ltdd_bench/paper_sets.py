@@ -201,6 +201,19 @@ SETS = {
         ),
         iterations("sm"),
     ),
+    # The recovery's default before issue 28's tail measurement: the hard label as the
+    # cross-entropy's target (SRe2L, EDC), kept beside the default it was measured against.
+    "sm_hard": DistilledSet(
+        (
+            (
+                "shared teacher",
+                lambda c: distiller(
+                    StatisticsMatchingDistiller, "sm", ce_target="hard", **sm_networks(c)
+                )(c),
+            ),
+        ),
+        iterations("sm"),
+    ),
 }
 
 NETWORKS = {
