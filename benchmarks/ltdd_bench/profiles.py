@@ -153,7 +153,9 @@ _DIGITS_TEACHERS = {
 }
 for _teacher, _spec in _DIGITS_TEACHERS.items():
     for _ipc in (2, 10):
-        PROFILES[f"digits_{_teacher}_ipc{_ipc}"] = {**_DIGITS_SOFT, "ipc": _ipc, "teacher": _spec}
+        _name = f"digits_{_teacher}_ipc{_ipc}"
+        # Issue 28: the teacher kept, so that rows added later share it.
+        PROFILES[_name] = {**_DIGITS_SOFT, "ipc": _ipc, "teacher": _spec, "network_cache": _name}
 
 #: What ``"fast": True`` adds to every network of a profile.
 FAST = {"precision": "bf16", "compile": True}

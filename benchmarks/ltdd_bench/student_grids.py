@@ -75,6 +75,9 @@ BEFORE = {
     "whole_below": 0,
     "diversity": 1.0,
     "combine": 1,
+    "ce_target": "hard",
+    "hard_below": 0,
+    "label_share": 0.0,
 }
 VIEWS = {"n_iterations": 0}
 RECOVERY = {
