@@ -160,6 +160,17 @@ def test_soft_label_rows_on_the_smoke_profile(tmp_path):
     assert rows["Original + SM, stage 2 learns the teacher"]["group_acc"] is not None
     assert "GM, soft labels" not in names  # the bi-level sets: --tables soft_bilevel
     assert "## Soft labels" in (out / "smoke.md").read_text()
+    # Each soft-label row of the same size against random real images, paired by seed.
+    merged = json.loads((out / "smoke.json").read_text())
+    pairs = {p["name"]: p for p in merged["paired"]["soft"]}
+    control = "Random 2 real images per class, soft labels"
+    assert control not in pairs and "SM, hard labels" not in pairs
+    sm = pairs["SM, soft labels"]
+    assert sm["control"] == control and sm["seeds"] == [0]
+    expected = rows["SM, soft labels"]["total_acc"] - rows[control]["total_acc"]
+    assert sm["total_acc"]["mean"] == pytest.approx(expected)
+    assert "Original + SM, stage 2 learns the teacher" not in pairs  # not a soft-label set
+    assert f"Against {control} (paired by seed" in (out / "smoke.md").read_text()
 
 
 def test_coreset_rows_on_the_smoke_profile(tmp_path):

@@ -138,11 +138,84 @@ def merge(out, profile_name):
         },
         "tables": tables,
     }
+    if pairs := {t: p for t in tables if (p := paired(seeds, t))}:
+        merged["paired"] = pairs
     merged["missing"] = {k: v for k, v in merged["missing"].items() if v}
     write_json(out / f"{profile_name}.json", merged)
     (out / f"{profile_name}.md").write_text(markdown(merged))
     print(f"merged {len(seeds)} seed file(s) into {out / profile_name}.json and .md")
     return merged
+
+
+def paired(seeds, table):
+    """Each soft-label row of ``table`` minus the table's random real images with soft
+    labels (the same number of images), seed by seed: total and few-shot accuracy."""
+
+    def by_seed(name):
+        return {
+            s["seed"]: r for s in seeds for r in s["tables"].get(table, []) if r["name"] == name
+        }
+
+    names = list(dict.fromkeys(r["name"] for s in seeds for r in s["tables"].get(table, [])))
+    control = next(
+        (n for n in names if n.startswith("Random ") and n.endswith(", soft labels")), None
+    )
+    if control is None:
+        return []
+    base, out = by_seed(control), []
+    for name in names:
+        rows = by_seed(name)
+        common = [k for k in rows if k in base]
+        if name == control or not name.endswith(", soft labels") or not common:
+            continue
+        if rows[common[0]]["train_images"] != base[common[0]]["train_images"]:
+            continue
+        diffs = {
+            key: [rows[k][key] - base[k][key] for k in common if rows[k].get(key) is not None]
+            for key in ("total_acc", "few_shot")
+        }
+        out.append(
+            {
+                "name": name,
+                "control": control,
+                "seeds": common,
+                **{key: mean_std(d) for key, d in diffs.items()},
+                "total_per_seed": diffs["total_acc"],
+            }
+        )
+    return out
+
+
+def _paired_markdown(rows):
+    if not rows:
+        return []
+    lines = [
+        f"Against {rows[0]['control']} (paired by seed: each seed's row minus the "
+        "control's, points):",
+        "",
+        "| model | total acc | few-shot acc | total, per seed |",
+        "|---|---:|---:|---|",
+    ]
+    for r in rows:
+        per_seed = ", ".join(
+            f"seed {k}: {_signed(d)}" for k, d in zip(r["seeds"], r["total_per_seed"])
+        )
+        lines.append(
+            f"| {r['name']} | {_pm_signed(r['total_acc'])} | {_pm_signed(r['few_shot'])} | "
+            f"{per_seed} |"
+        )
+    return lines + [""]
+
+
+def _pm_signed(stat):
+    if stat is None:
+        return "-"
+    sign = _signed(stat["mean"])
+    return f"{sign} ± {stat['std']:.1f}" if stat["n"] > 1 else sign
+
+
+def _signed(value):
+    return f"{round(value, 1) + 0.0:+.1f}"  # 0.0, never -0.0
 
 
 def _pm(stat):
@@ -277,6 +350,7 @@ def markdown(merged):
                     + " |"
                 )
         lines.append("")
+        lines += _paired_markdown(merged.get("paired", {}).get(table, []))
     if "standard" in merged["profile"]:
         lines += published_markdown(merged)
     return "\n".join(lines)
