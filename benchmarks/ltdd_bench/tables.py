@@ -149,7 +149,8 @@ def merge(out, profile_name):
 
 def paired(seeds, table):
     """Each soft-label row of ``table`` minus the table's random real images with soft
-    labels (the same number of images), seed by seed: total and few-shot accuracy."""
+    labels, seed by seed: total and few-shot accuracy (the images column says how many
+    each set holds)."""
 
     def by_seed(name):
         return {
@@ -168,8 +169,6 @@ def paired(seeds, table):
         common = [k for k in rows if k in base]
         if name == control or not name.endswith(", soft labels") or not common:
             continue
-        if rows[common[0]]["train_images"] != base[common[0]]["train_images"]:
-            continue
         diffs = {
             key: [rows[k][key] - base[k][key] for k in common if rows[k].get(key) is not None]
             for key in ("total_acc", "few_shot")
@@ -179,6 +178,8 @@ def paired(seeds, table):
                 "name": name,
                 "control": control,
                 "seeds": common,
+                "train_images": rows[common[0]]["train_images"],
+                "control_images": base[common[0]]["train_images"],
                 **{key: mean_std(d) for key, d in diffs.items()},
                 "total_per_seed": diffs["total_acc"],
             }
@@ -193,15 +194,16 @@ def _paired_markdown(rows):
         f"Against {rows[0]['control']} (paired by seed: each seed's row minus the "
         "control's, points):",
         "",
-        "| model | total acc | few-shot acc | total, per seed |",
-        "|---|---:|---:|---|",
+        "| model | images (control's) | total acc | few-shot acc | total, per seed |",
+        "|---|---:|---:|---:|---|",
     ]
     for r in rows:
         per_seed = ", ".join(
             f"seed {k}: {_signed(d)}" for k, d in zip(r["seeds"], r["total_per_seed"])
         )
         lines.append(
-            f"| {r['name']} | {_pm_signed(r['total_acc'])} | {_pm_signed(r['few_shot'])} | "
+            f"| {r['name']} | {r['train_images']} ({r['control_images']}) | "
+            f"{_pm_signed(r['total_acc'])} | {_pm_signed(r['few_shot'])} | "
             f"{per_seed} |"
         )
     return lines + [""]

@@ -50,8 +50,10 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
        round (``init="confident_crops"``).
     4. *Recover*: ``n_iterations`` Adam steps on the pixels bring the
        observer's BN-input statistics of the (augmented) synthetic batch to
-       the targets, globally and per class (``class_weight``), optionally
-       with cross-entropy on the target class (``ce_weight``).
+       the targets, globally and per class (``class_weight``), with the
+       observer's cross-entropy (``ce_weight``) towards each class's mean
+       probabilities mixed with its label (``ce_target``, ``label_share``,
+       ``hard_below``: our choice, kinder to the tail than the label alone).
     5. *Relabel*: the teacher's probabilities, ``soft_labels_``; a student
        learns them on every augmented batch (:meth:`make_evaluator`, a
        :class:`~sklearn_ltdd.nets.ConvNetClassifier` with ``teacher``).
@@ -136,33 +138,25 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         loss did (user guide).
     ce_target : {"class_mean", "hard"}, default="class_mean"
         What the cross-entropy pulls an image of class c towards: the
-        observer's mean probabilities over the real images of class c
-        (measured with the targets, on the same views), blended with the
-        label by ``label_share``, or class c itself ("hard": SRe2L, EDC).
-        The class mean keeps an image typical of its class, with the class's
-        usual confusions (an airplane kept as likely a ship as airplanes
-        are), instead of ever more certain of it. We differ from SRe2L and
-        EDC here: on validation data (CPU profile, two seeds) the hard
-        target scored 0.7 points higher in total but cost the few-shot
-        classes 3.6 points, below random real images; the defaults were the
-        one setting measured above random in total and on the few-shot
-        classes (user guide, "A recovery kind to the tail").
+        observer's mean probabilities on the real images of class c (on the
+        targets' views), mixed with the label by ``label_share``: an image
+        typical of its class, with its class's usual confusions; or the label
+        alone ("hard": SRe2L, EDC). We differ from them: on validation data
+        the label scored 0.7 points more in total but took the few-shot
+        classes 3.6 points lower, below random real images (user guide, "A
+        recovery kind to the tail").
     hard_below : int or float, default=0.05
         With ``ce_target="class_mean"``, classes with fewer images than this
-        keep their label as the target: the head keeps (some of) its
-        confusions, the tail is pulled all the way to its class. An int is
-        a number of images; a float in (0, 1] a fraction of the largest
-        class's (scikit-learn's convention for ``min_samples_split``): 0.05
-        picks the same four smallest classes on the CPU profile (under 50 of
-        1000) as on CIFAR10-LT at ratio 100 (under 250 of 5000); 0 none.
+        keep the label alone as the target. An int counts images; a float
+        in (0, 1] is a fraction of the largest class (as scikit-learn's
+        ``min_samples_split``): 0.05 picks the four smallest classes both on
+        the CPU profile (under 50 of 1000) and on CIFAR10-LT at ratio 100
+        (under 250 of 5000); 0 none.
     label_share : float, default=0.5
-        With ``ce_target="class_mean"``, the label's share in the target of
-        the classes at or above ``hard_below``: the target of class c is
-        ``label_share * e_c + (1 - label_share) * mean_c``. 0 keeps the class
-        mean, 1 is the label (as ``ce_target="hard"``); between, a head image
-        is made more certain of its class than its class's average image,
-        but not all the way. On validation data 0, 0.25, 0.5 and 0.75 were
-        measured; 0.5 scored best in total.
+        With ``ce_target="class_mean"``, the label's share in the other
+        classes' targets: ``label_share * e_c + (1 - label_share) * mean_c``
+        (1: the label). Of 0, 0.25, 0.5 and 0.75 on validation data, 0.5
+        scored best in total.
     confidence_cap : float, default=1.0
         The cross-entropy of an image stops pulling it once the observer
         gives its class at least this probability (its term is clamped at
