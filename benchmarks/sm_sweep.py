@@ -35,6 +35,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from ltdd_bench.common import load_data, write_json
 from ltdd_bench.profiles import PROFILES, convnet
+from ltdd_bench.student_grids import BEFORE
 from ltdd_bench.sweeps import grouped, mean_std, random_real_images
 from ltdd_bench.timed import (
     arguments,
@@ -86,7 +87,7 @@ def make_set(params, X, y, p, teacher, device, seed):
         module__width=p["width"],
         device=device,
         random_state=seed,
-        **params,
+        **{**BEFORE, **params},  # the defaults it was run with, whatever today's
     ).fit(X, y)
     losses = [float(sm.loss_history_[0]), float(sm.loss_history_[-1])]
     return (sm.X_syn_, sm.y_syn_), {"statistics_loss": losses, "timings": sm.timings_}
@@ -128,6 +129,7 @@ def main(argv=None):
             for soft in (True, False) if params is None else (True,):
                 student = make_student(
                     teacher if soft else None,
+                    recipe="kd",  # the recipe it was run with (the default then)
                     module__width=p["width"],
                     max_epochs=p["student_epochs"],
                     device=args.device,

@@ -142,9 +142,9 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         targets' views), mixed with the label by ``label_share``: an image
         typical of its class, with its class's usual confusions; or the label
         alone ("hard": SRe2L, EDC). We differ from them: on validation data
-        the label scored 0.7 points more in total but took the few-shot
-        classes 3.6 points lower, below random real images (user guide, "A
-        recovery kind to the tail").
+        the label scored 53.6 % in total and 47.8 % on the few-shot classes,
+        this default 52.9 % and 51.4 %, random real images 52.0 % and 48.8 %
+        (user guide, "A recovery kind to the tail").
     hard_below : int or float, default=0.05
         With ``ce_target="class_mean"``, classes with fewer images than this
         keep the label alone as the target. An int counts images; a float
