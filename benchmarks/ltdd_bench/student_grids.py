@@ -248,6 +248,22 @@ SM_POINTS = [
         )
         for share in (0.25, 0.5, 0.75)
     ],
+    # One teacher per recipe (the digits profiles' networks), the label under 5 % of the
+    # largest class, as the default says it.
+    *[
+        _point(
+            f"{RECOVERED}, {CLASS_MEAN} with {share} of the label, the label for classes "
+            "under 5 % of the largest",
+            "sm",
+            {
+                **DEFAULT_RECOVERY,
+                "ce_target": "class_mean",
+                "hard_below": 0.05,
+                "label_share": share,
+            },
+        )
+        for share in (0.5, 0.75)
+    ],
 ]
 #: Grids whose cells go to another grid's record (a subset of its points).
 RECORDS = {"recipes_short": "recipes"}
