@@ -51,6 +51,11 @@ def test_output_contract_and_soft_labels(digits, bn_net):
     assert strings.teacher_.classes_.tolist() == list("abcdefghij")
     with pytest.raises(ValueError, match=r"classes \['a', 'b'.*not among the teacher's"):
         sm(observer=FrozenEstimator(bn_net), teacher="observer").fit(X, labels)
+    # A teacher of these labels, but an observer of others: refused before any recovery.
+    with pytest.raises(ValueError, match=r"not among the observer's classes.*observer=None"):
+        sm(observer=FrozenEstimator(bn_net), teacher=FrozenEstimator(strings.teacher_)).fit(
+            X, labels
+        )
 
 
 def test_networks_given_fitted_unfitted_or_by_default(digits, bn_net):
