@@ -169,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
         "epoch is a few batches and the official 2 can diverge; 10 is "
         "the remedy measured on CIFAR10-LT (user guide, MTT)",
     )
+    distill.add_argument(
+        "--ce-target",
+        choices=["class_mean", "hard"],
+        default="class_mean",
+        help="--method sm: what the recovery's cross-entropy pulls an image towards: its "
+        "class's mean probabilities mixed with its label (the default: kinder to the "
+        "tail) or its label (SRe2L, EDC: the higher total on CIFAR10-LT)",
+    )
     _add_teacher_options(distill)
     _add_speed_options(distill)
     distill.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -139,7 +139,7 @@ def _distiller(args):
 
     common = {
         "ipc": args.ipc,
-        "module_params": {"width": args.width},
+        "module__width": args.width,
         "device": args.device,
         "random_state": args.random_state,
         "verbose": 0 if args.quiet else 1,
@@ -157,7 +157,10 @@ def _distiller(args):
         return TrajectoryMatchingDistiller(**span, **common)
     if args.method == "sm":
         return StatisticsMatchingDistiller(
-            debias=DEBIAS[args.debias], teacher_epochs=args.teacher_epochs, **common
+            debias=DEBIAS[args.debias],
+            teacher_epochs=args.teacher_epochs,
+            ce_target=args.ce_target,
+            **common,
         )
     if args.method == "coreset":
         from .selection import CoresetSampler

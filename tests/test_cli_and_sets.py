@@ -134,6 +134,7 @@ def test_sets_errors(digits, tmp_path):
         load_distilled_set(tmp_path / "ckpt.npz")
 
 
+@pytest.mark.filterwarnings("error::FutureWarning")  # the CLI uses no deprecated name
 def test_statistics_matching_and_a_student_of_a_teacher(tmp_path):
     out = tmp_path / "sm.npz"
     assert (
@@ -153,6 +154,8 @@ def test_statistics_matching_and_a_student_of_a_teacher(tmp_path):
                 "2",
                 "--debias",
                 "logit_adjusted",
+                "--ce-target",
+                "hard",
                 "--out",
                 str(out),
                 "--quiet",
@@ -163,6 +166,7 @@ def test_statistics_matching_and_a_student_of_a_teacher(tmp_path):
     loaded = load_distilled_set(out)
     assert loaded.method == "StatisticsMatchingDistiller" and loaded.soft_labels.shape == (20, 10)
     assert loaded.params["debias"] == "logit_adjusted" and loaded.params["teacher_epochs"] == 2
+    assert loaded.params["ce_target"] == "hard"
     report_path = tmp_path / "report.json"
     assert (
         main(
