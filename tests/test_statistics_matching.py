@@ -264,6 +264,10 @@ def test_small_classes_keep_whole_images(digits, bn_net):
         assert np.allclose(image, whole, atol=1e-5) or np.allclose(image, mirror, atol=1e-5)
     np.testing.assert_array_equal(recovered.X_syn_[small], views.X_syn_[small])
     assert not np.allclose(recovered.X_syn_[~small], views.X_syn_[~small])
+    # The same threshold as a fraction of the largest class: the same set.
+    common["whole_below"] = 29.5 / counts.max()
+    fraction = sm(**common, n_iterations=3, lr_img=0.05).fit(X, y)
+    np.testing.assert_array_equal(fraction.X_syn_, recovered.X_syn_)
 
 
 def test_diversity_spreads_a_class_in_the_teachers_features(digits, bn_net):
@@ -311,6 +315,7 @@ def test_ensemble_labeller_and_recalibrated_observer(digits, bn_net):
         ({"labeller": "observer"}, "labeller must be one of"),
         ({"diversity": 0.5}, "diversity"),
         ({"whole_below": -1}, "whole_below"),
+        ({"whole_below": 2.0}, "whole_below"),
         ({"first_layer_weight": -1.0}, "first_layer_weight"),
         ({"n_iterations": -1}, "n_iterations"),
         ({"confidence_cap": 0.0}, "confidence_cap"),

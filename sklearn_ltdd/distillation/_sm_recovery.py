@@ -25,6 +25,14 @@ from ._sm_networks import _network_of
 _TARGETS = 22
 
 
+def class_threshold(value, counts):
+    """A class-size threshold as a number of images: an int as it is, a float the fraction
+    of the largest class's ``counts``."""
+    if isinstance(value, numbers.Integral):
+        return value
+    return value * float(counts.max())
+
+
 class RecoveryMixin:
     """Statistics matching's recovery: its targets (recalibration) and its steps."""
 
@@ -78,10 +86,7 @@ class RecoveryMixin:
         rows = sums / counts.clamp_min(1)[:, None]
         eye = torch.eye(n_classes, dtype=rows.dtype, device=rows.device)
         rows = (1 - self.label_share) * rows + self.label_share * eye
-        below = self.hard_below
-        if not isinstance(below, numbers.Integral):  # a fraction of the largest class
-            below = below * float(counts.max())
-        hard = counts < below  # small classes keep their label as the target
+        hard = counts < class_threshold(self.hard_below, counts)  # they keep their label
         rows[hard] = eye[hard]
         return rows.float()
 
@@ -116,9 +121,10 @@ class RecoveryMixin:
             }
         keep = None
         counts = torch.bincount(y, minlength=n_classes)
-        if self.whole_below and bool((counts < self.whole_below).any()):
+        whole_below = class_threshold(self.whole_below, counts)
+        if whole_below and bool((counts < whole_below).any()):
             stored_class = torch.arange(n_classes, device=X.device).repeat_interleave(self.ipc)
-            keep = (counts[stored_class] >= self.whole_below).to(syn.dtype)
+            keep = (counts[stored_class] >= whole_below).to(syn.dtype)
             keep = keep.view(-1, *[1] * (syn.ndim - 1))
         losses = torch.zeros(self.n_iterations, device=X.device)
         seeds = self._iteration_seeds(self.n_iterations)

@@ -16,7 +16,7 @@ from ._base import BaseDistiller
 from ._bn_statistics import VARIANCES
 from ._crops import confident_crops
 from ._sm_networks import DEBIAS, NetworksMixin
-from ._sm_recovery import RecoveryMixin
+from ._sm_recovery import RecoveryMixin, class_threshold
 
 RECALIBRATIONS = ("class_balanced", None)
 INITS = ("confident_crops", "real", "noise")
@@ -110,8 +110,9 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
     crop_scale : (float, float), default=(0.5, 1.0)
         Area fraction of the random resized crops, of the initial views and
         of the recovery's augmentation.
-    whole_below : int, default=0
-        Classes with fewer images than this keep whole real images: their
+    whole_below : int or float, default=0
+        Classes with fewer images than this (a count, or a fraction of the
+        largest class, as ``hard_below``) keep whole real images: their
         initial views are the images and their mirror images (no zoomed
         crops), and the recovery leaves them as they are. Where a class has
         few images, a crop only loses what little there is, and its
@@ -346,18 +347,14 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         check_option(self.recalibrate_observer, (True, False), "recalibrate_observer")
         check_scalar(self._param("teacher_epochs"), "teacher_epochs", numbers.Integral, min_val=1)
         check_scalar(self.n_crops, "n_crops", numbers.Integral, min_val=1)
-        check_scalar(self.whole_below, "whole_below", numbers.Integral, min_val=0)
-        if isinstance(self.hard_below, numbers.Integral):
-            check_scalar(self.hard_below, "hard_below", numbers.Integral, min_val=0)
-        else:
-            check_scalar(
-                self.hard_below,
-                "hard_below",
-                numbers.Real,
-                min_val=0,
-                max_val=1,
-                include_boundaries="right",
-            )
+        for key in ("whole_below", "hard_below"):  # a count, or a fraction of the largest
+            value = getattr(self, key)
+            if isinstance(value, numbers.Integral):
+                check_scalar(value, key, numbers.Integral, min_val=0)
+            else:
+                check_scalar(
+                    value, key, numbers.Real, min_val=0, max_val=1, include_boundaries="right"
+                )
         check_scalar(self.diversity, "diversity", numbers.Real, min_val=1)
         check_option(self.combine, (1, 4), "combine")
         for key in ("class_weight", "ce_weight", "statistics_weight", "first_layer_weight"):
@@ -453,7 +450,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
                 generator,
                 self.n_crops,
                 self.crop_scale,
-                whole_below=self.whole_below,
+                whole_below=class_threshold(self.whole_below, torch.bincount(y)),
                 diversity=self.diversity,
                 features=self._features,
             )
