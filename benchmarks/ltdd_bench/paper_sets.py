@@ -82,6 +82,15 @@ def sm_networks(c):
     return {"observer": c.frozen("teacher"), "teacher": "observer"}
 
 
+def sm_set(**fixed):
+    """Statistics matching on the shared networks (``sm_networks``), ``fixed`` set."""
+
+    def make(c):
+        return distiller(StatisticsMatchingDistiller, "sm", **fixed, **sm_networks(c))(c)
+
+    return DistilledSet((("shared teacher", make),), iterations("sm"))
+
+
 def iterations(key):
     return lambda p: p[key]["n_iterations"]
 
@@ -191,29 +200,11 @@ SETS = {
         (("official", distiller(DistributionMatchingDistiller, "dm", method="dm", **FAST)),),
         iterations("dm"),
     ),
-    # Statistics matching (issue 22) with the shared teacher as observer and teacher.
-    "sm": DistilledSet(
-        (
-            (
-                "shared teacher",
-                lambda c: distiller(StatisticsMatchingDistiller, "sm", **sm_networks(c))(c),
-            ),
-        ),
-        iterations("sm"),
-    ),
-    # The recovery's default before issue 28's tail measurement: the hard label as the
-    # cross-entropy's target (SRe2L, EDC), kept beside the default it was measured against.
-    "sm_hard": DistilledSet(
-        (
-            (
-                "shared teacher",
-                lambda c: distiller(
-                    StatisticsMatchingDistiller, "sm", ce_target="hard", **sm_networks(c)
-                )(c),
-            ),
-        ),
-        iterations("sm"),
-    ),
+    # Statistics matching (issue 22) with the shared teacher as observer and teacher, and
+    # with the recovery's former default (issue 28: the label as the cross-entropy's
+    # target, SRe2L's and EDC's) beside it.
+    "sm": sm_set(),
+    "sm_hard": sm_set(ce_target="hard"),
 }
 
 NETWORKS = {

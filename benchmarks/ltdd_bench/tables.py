@@ -170,7 +170,11 @@ def paired(seeds, table):
         if name == control or not name.endswith(", soft labels") or not common:
             continue
         diffs = {
-            key: [rows[k][key] - base[k][key] for k in common if rows[k].get(key) is not None]
+            key: [
+                rows[k][key] - base[k][key]
+                for k in common
+                if None not in (rows[k].get(key), base[k].get(key))
+            ]
             for key in ("total_acc", "few_shot")
         }
         out.append(

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from sklearn.frozen import FrozenEstimator
 
+from ..nets._teacher import class_columns
 from ..utils._estimators import fitted_estimator
 from ._bn_statistics import batch_norm_layers
 
@@ -106,14 +107,8 @@ class NetworksMixin:
                 else self._resolve(self.teacher, "teacher", X, y)
             )
         for name, network in (("teacher", self.teacher_), ("observer", self.observer_)):
-            known = np.asarray(network.classes_).tolist()
-            missing = [c for c in self.classes_.tolist() if c not in set(known)]
-            if missing:
-                raise ValueError(
-                    f"The classes {missing!r} are not among the {name}'s classes "
-                    f"{known!r}; the {name} must know every class of y. Fit it "
-                    f"on these labels, or use {name}=None for the default."
-                )
+            fix = f"fit it on these labels, or use {name}=None for the default"
+            class_columns(network, self.classes_, name, fix)
         self.labeller_ = self.teacher_
         if self.labeller == "ensemble" and self.teacher_ is not self.observer_:
             from ..nets import LogitAverage

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import numbers
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..nets._teacher import class_columns
 from ._bn_statistics import (
     batch_norm_layers,
     captured_inputs,
@@ -93,8 +93,8 @@ class RecoveryMixin:
     def _observer_columns(self, device):
         """The observer's output columns of this distiller's classes, in their order."""
         net, _ = _network_of(self.observer_)
-        position = {c: i for i, c in enumerate(np.asarray(net.classes_).tolist())}
-        return torch.as_tensor([position[c] for c in self.classes_.tolist()], device=device)
+        columns = class_columns(net, self.classes_, "observer")
+        return torch.as_tensor(columns, device=device)
 
     def _distill(self, X, y, syn, continuing):
         """Adam on the pixels against the targets (classes under ``whole_below`` kept)."""

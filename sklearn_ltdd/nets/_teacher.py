@@ -19,6 +19,22 @@ def _unwrap(teacher):
     return teacher.estimator if isinstance(teacher, FrozenEstimator) else teacher
 
 
+def class_columns(
+    network, classes, name="teacher", fix="a teacher can only label classes it knows"
+):
+    """The output columns of the fitted ``network`` that hold ``classes``, in their order;
+    a ``ValueError`` naming the network's parameter ``name`` when it lacks any of them."""
+    known = np.asarray(network.classes_).tolist()
+    position = {c: i for i, c in enumerate(known)}
+    wanted = np.asarray(classes).tolist()
+    missing = [c for c in wanted if c not in position]
+    if missing:
+        raise ValueError(
+            f"The classes {missing!r} are not among the {name}'s classes {known!r}; {fix}."
+        )
+    return np.array([position[c] for c in wanted])
+
+
 #: The named values of ``teacher_shift`` (beside a real tau).
 SHIFTS = ("auto", "balanced")
 
@@ -123,21 +139,13 @@ class TeacherTargets:
             raise ValueError(
                 f"teacher must have predict_proba; {type(estimator).__name__} has not."
             )
-        teacher_classes = np.asarray(estimator.classes_).tolist()
-        position = {c: i for i, c in enumerate(teacher_classes)}
-        missing = [c for c in np.asarray(classes).tolist() if c not in position]
-        if missing:
-            raise ValueError(
-                f"The student's classes {missing!r} are not among the teacher's classes "
-                f"{list(position)!r}; a teacher can only label classes it knows."
-            )
+        self.columns = class_columns(estimator, classes)
         self.teacher = teacher
-        self.columns = np.array([position[c] for c in np.asarray(classes).tolist()])
         self.temperature = float(temperature)
         self.net = estimator if hasattr(estimator, "_forward_eval") else None
         self.log_prior = None
         if shift == "auto" or (shift != "balanced" and shift != 0.0) or prior is not None:
-            full = _class_prior(estimator, prior, len(teacher_classes))
+            full = _class_prior(estimator, prior, len(estimator.classes_))
             self.log_prior = np.log(full[self.columns])
         self.shift_ = 0.0 if shift == "auto" else shift
         self.offsets_ = None
