@@ -67,7 +67,7 @@ from ltdd_bench.paper_sets import (  # noqa: E402
     ros_epochs,
     student_rows,
 )
-from ltdd_bench.profiles import PROFILES  # noqa: E402
+from ltdd_bench.profiles import PROFILES, changed_settings  # noqa: E402
 from ltdd_bench.runner import run_seed, seed_saver  # noqa: E402
 from ltdd_bench.tables import merge, paper_row  # noqa: E402, F401  (paper_row: for tests)
 from sklearn_ltdd import DecoupledClassifier, TwoStageClassifier  # noqa: E402
@@ -359,6 +359,19 @@ def main(argv=None):
         merge(out, args.profile)
         return 0
     args.seeds = args.seeds if args.seeds is not None else profile["seeds"]
+    resume = Path(args.resume_from or args.out)
+    for seed in args.seeds:  # kept rows (and stored sets) of other settings would mix in
+        previous_path = resume / args.profile / f"seed{seed}.json"
+        if previous_path.exists():
+            changed = changed_settings(json.loads(previous_path.read_text())["settings"], profile)
+            if changed:
+                print(
+                    f"error: {previous_path} was made with other settings ({', '.join(changed)}"
+                    f"): move it and {Path(args.artifacts) / args.profile} away first, so that"
+                    " no row or stored set of the old settings is kept",
+                    file=sys.stderr,
+                )
+                return 2
     budget = Budget.from_limit(args.time_limit, args.distill_iterations, started)
     (out / args.profile).mkdir(parents=True, exist_ok=True)
     export = (
@@ -373,7 +386,6 @@ def main(argv=None):
         f"{data.class_counts.tolist()}, device {env['device']}",
         flush=True,
     )
-    resume = Path(args.resume_from or args.out)
     stopped = None
     for seed in args.seeds:
         print(f"seed {seed}", flush=True)

@@ -44,11 +44,17 @@ def search(name, X, y, args):
     return GridSearchCV(net, grid, scoring="balanced_accuracy", cv=folds, refit=False).fit(X, y)
 
 
+def chosen(runs, teacher):
+    """The run of ``teacher`` with the highest mean score; of equal ones, the fewest epochs."""
+    return max(
+        (r for r in runs if r["teacher"] == teacher), key=lambda r: (r["mean"], -r["epochs"])
+    )
+
+
 def markdown(record):
     rows = []
     for run in record["runs"]:
-        best = max(r["mean"] for r in record["runs"] if r["teacher"] == run["teacher"])
-        mark = " (chosen)" if run["mean"] == best else ""
+        mark = " (chosen)" if run is chosen(record["runs"], run["teacher"]) else ""
         rows.append(
             [
                 run["teacher"],

@@ -372,6 +372,16 @@ def test_sm_sweep_smoke(tmp_path):
     assert "initial views only" in (tmp_path / "sm_sweep_smoke.md").read_text()
 
 
+def test_teacher_cv_smoke(tmp_path):
+    script = load("teacher_cv")
+    args = ["--epochs", "1", "2", "--folds", "2", "--teachers", "la_mix", "--out", str(tmp_path)]
+    assert script.main(args) == 0
+    record = json.loads((tmp_path / "teacher_cv_digits.json").read_text())
+    assert [(r["teacher"], r["epochs"]) for r in record["runs"]] == [("la_mix", 1), ("la_mix", 2)]
+    assert all(len(r["folds"]) == 2 and 0 <= r["mean"] <= 100 for r in record["runs"])
+    assert (tmp_path / "teacher_cv_digits.md").read_text() == script.markdown(record)
+
+
 def test_compare_official_needs_local_checkouts(capsys):
     compare = load("compare_official")
     assert compare.main(["--methods", "dc1"]) == 2
@@ -446,7 +456,7 @@ def test_standard_profiles_share_their_networks_and_show_the_published_table(tmp
     assert "ResNet-18 | 58.7" in text and "not protocol-matched" in text
 
 
-def test_a_profile_with_a_network_cache_trains_its_networks_once(tmp_path, monkeypatch):
+def test_a_profile_with_a_network_cache_trains_its_networks_once(tmp_path, monkeypatch, capsys):
     script = load("reproduce_paper")
     monkeypatch.setitem(
         script.PROFILES, "smoke", {**script.PROFILES["smoke"], "network_cache": "smoke_family"}
@@ -457,6 +467,27 @@ def test_a_profile_with_a_network_cache_trains_its_networks_once(tmp_path, monke
     assert script.main(base + ["--out", str(tmp_path / "r2")]) == 0
     seed = json.loads((tmp_path / "r2" / "smoke" / "seed0.json").read_text())
     assert "network:teacher" in seed["reused_artifacts"]
+    # A teacher of other settings: its rows are not resumed, its cached network not reused.
+    smoke = script.PROFILES["smoke"]
+    monkeypatch.setitem(script.PROFILES, "smoke", {**smoke, "teacher": {"epochs": 2}})
+    assert script.main(base + ["--out", str(tmp_path / "r2")]) == 2
+    assert "(teacher)" in capsys.readouterr().err
+    assert script.main(base + ["--out", str(tmp_path / "r3")]) == 0
+    seed = json.loads((tmp_path / "r3" / "smoke" / "seed0.json").read_text())
+    assert "network:teacher" not in seed["reused_artifacts"]
+    assert "max_epochs" in capsys.readouterr().out
+
+
+def test_changed_settings_are_the_recorded_ones_changed_or_dropped():
+    from ltdd_bench.profiles import changed_settings
+
+    recorded = {"seeds": [0], "ipc": 2, "teacher": {"epochs": 3}, "sm": 1}
+    assert changed_settings(recorded, {"ipc": 2, "teacher": {"epochs": 3}, "sm": 1, "new": 0}) == []
+    assert changed_settings(recorded, {"ipc": 10, "teacher": {"epochs": 4}}) == [
+        "ipc",
+        "sm",
+        "teacher",
+    ]
 
 
 #: Committed results of the timed comparisons and sweeps, by the script that renders them.
@@ -471,6 +502,7 @@ RENDERED = {
     "selection_speed_": "selection_speed",
     "sm_sweep_": "sm_sweep",
     "student_sweep_": "student_sweep",
+    "teacher_cv_": "teacher_cv",
 }
 
 

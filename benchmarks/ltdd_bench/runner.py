@@ -30,6 +30,20 @@ from .tables import ROW_ORDER
 
 
 # -- one seed ------------------------------------------------------------------------------
+def changed_params(fitted, fresh) -> dict:
+    """The plain-valued parameters (numbers, strings) ``fresh`` sets otherwise than
+    ``fitted``: name -> (fitted's, fresh's); device and verbosity aside."""
+    if not hasattr(fresh, "get_params"):
+        return {}
+    old, new = fitted.get_params(deep=False), fresh.get_params(deep=False)
+    plain = (int, float, str, bool, type(None))
+    return {
+        k: (old.get(k), v)
+        for k, v in new.items()
+        if k not in ("device", "verbose") and isinstance(v, plain) and old.get(k) != v
+    }
+
+
 class Run:
     """The record of one seed: its rows, figures, wall times and distillation notes.
 
@@ -194,15 +208,21 @@ class Context:
             spec = self.decl.networks[name]
             y = self.group_labels(self.y) if spec.labels == "groups" else self.y
             cache = self._network_path(name)
+            model = spec.make(self)
+            cached = None
             if cache is not None and cache.exists():
                 import joblib
 
-                model, seconds = joblib.load(cache)
+                cached = joblib.load(cache)
+                changed = changed_params(cached[0], model)
+                if changed:  # a cache of other settings: fitted again, never mixed in
+                    print(f"  cached network:{name} had {changed}; fitting it again", flush=True)
+                    cached = None
+            if cached is not None:
                 self.run.reused.append(f"network:{name}")
-                self.run.seconds.setdefault(f"network:{name}", seconds)
-                self._networks[name] = (model, seconds)
+                self.run.seconds.setdefault(f"network:{name}", cached[1])
+                self._networks[name] = cached
             else:
-                model = spec.make(self)
                 if cache is not None and "verbose" in model.get_params(deep=False):
                     # A long shared network (hours on a CPU): its epochs in the log.
                     model.set_params(verbose=1)
