@@ -1,5 +1,6 @@
 """StatisticsMatchingDistiller: networks, recalibration, initial views, recovery, soft labels."""
 
+import copy
 import io
 
 import numpy as np
@@ -411,5 +412,12 @@ def test_four_views_per_stored_image(digits, bn_net):
     again.load_checkpoint(buffer, X=X, y=y)
     again.fit(X, y)
     assert again.n_iter_ == 4 and again.X_syn_.shape == (80, 1, 16, 16)
+    # A network of other weights: the checkpoint (its soft labels) is not of it.
+    other = copy.deepcopy(bn_net)
+    with torch.no_grad():
+        next(other.module_.parameters()).add_(0.01)
+    buffer.seek(0)
+    with pytest.raises(ValueError, match="other networks as observer"):
+        sm(observer=FrozenEstimator(other), teacher="observer", combine=4).load_checkpoint(buffer)
     with pytest.raises(ValueError, match="combine must be one of"):
         sm(combine=2).fit(X, y)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -24,6 +25,32 @@ def params_json(estimator, exclude=()) -> dict:
             value = repr(value)
         out[key] = value
     return json.loads(json.dumps(out, default=repr))
+
+
+def weights_digest(value) -> str:
+    """A short digest of the torch weights ``value`` holds, so that a checkpoint can
+    tell the networks it was made with from others: a fitted skorch net (its
+    ``module_``), a module, or ``FrozenEstimator`` s and ensembles (``estimators_``)
+    of them, in order. A value that holds no weights (``"auto"``, None) is itself."""
+    digest, found = hashlib.sha1(), False
+
+    def visit(obj):
+        nonlocal found
+        if isinstance(obj, torch.nn.Module):
+            found = True
+            for key, tensor in obj.state_dict().items():
+                digest.update(key.encode())
+                digest.update(tensor.detach().cpu().flatten().view(torch.uint8).numpy().tobytes())
+        elif hasattr(obj, "module_"):
+            visit(obj.module_)
+        elif hasattr(obj, "estimators_"):
+            for estimator in obj.estimators_:
+                visit(estimator)
+        elif hasattr(obj, "estimator"):  # FrozenEstimator and other wrappers
+            visit(obj.estimator)
+
+    visit(value)
+    return digest.hexdigest()[:16] if found else repr(value)
 
 
 class CheckpointMixin:
@@ -60,9 +87,17 @@ class CheckpointMixin:
         "n_jobs",
     )
 
+    #: Parameters that hold fitted networks: left out of the parameters' comparison
+    #: (their repr says nothing of their weights) and compared by ``weights_digest``.
+    _checkpoint_network_params = ()
+
     def _checkpoint_params(self) -> dict:
         """Parameters as JSON-able values, less those a continuation may change."""
         return params_json(self, exclude=self._checkpoint_free_params)
+
+    def _checkpoint_networks(self) -> dict:
+        """The digests of the networks the parameters hold (``weights_digest``)."""
+        return {k: weights_digest(getattr(self, k)) for k in self._checkpoint_network_params}
 
     def save_checkpoint(self, file):
         """Save what a warm-started fit needs to continue this distillation exactly.
@@ -117,6 +152,7 @@ class CheckpointMixin:
         meta = {
             "estimator": type(self).__name__,
             "params": self._checkpoint_params(),
+            "networks": self._checkpoint_networks(),
             "stream_version": self._stream_version,
         }
         np.savez_compressed(file, meta=np.asarray(json.dumps(meta)), **arrays)
@@ -129,7 +165,9 @@ class CheckpointMixin:
         as if it had never stopped. ``n_iterations``, ``warm_start``,
         ``verbose``, ``device`` (and ``memory``, ``experts``,
         ``batch_classes``) may differ from the saved run's; any other
-        parameter must be the same.
+        parameter must be the same, and fitted networks passed as parameters
+        (statistics matching's ``observer`` and ``teacher``) must hold the
+        same weights (compared by digest).
 
         Parameters
         ----------
@@ -149,7 +187,8 @@ class CheckpointMixin:
         Raises
         ------
         ValueError
-            If the checkpoint is of another estimator or other parameters.
+            If the checkpoint is of another estimator, other parameters or
+            networks of other weights.
         """
         with np.load(file, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
@@ -175,6 +214,14 @@ class CheckpointMixin:
                 raise ValueError(
                     f"The checkpoint was saved with other parameters: {listed}. "
                     f"Set them as saved (set_params) to continue that distillation."
+                )
+            ours = self._checkpoint_networks()
+            differ = sorted(k for k, v in meta.get("networks", {}).items() if ours.get(k) != v)
+            if differ:
+                raise ValueError(
+                    f"The checkpoint was made with other networks as {', '.join(differ)} "
+                    f"(their weights differ); pass the networks it was made with, or start "
+                    f"a new fit."
                 )
             for key in data.files:
                 if key.startswith("attr__"):
