@@ -141,7 +141,7 @@ _DIGITS_SOFT = {
     "sm": {"n_iterations": SM_ITERATIONS},
     "student_epochs": 1000,
     "coreset": {"scoring_epochs": 30},
-    "seeds": [0, 1],
+    "seeds": [0, 1, 2, 3],
 }
 #: The teachers' epochs: chosen by 3-fold cross-validation on the training data
 #: (``teacher_cv.py``, results/teacher_cv_digits.md; 200 epochs, GLMC's CIFAR setting, are
