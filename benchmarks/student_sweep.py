@@ -41,7 +41,7 @@ from sklearn.frozen import FrozenEstimator  # noqa: E402
 from sklearn.metrics import balanced_accuracy_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from ltdd_bench.common import command, device_name, git_commit, versions  # noqa: E402
+from ltdd_bench.common import changed_params, command, device_name, git_commit, versions  # noqa: E402
 from ltdd_bench.student_grids import (  # noqa: E402, F401  (the grids: re-exported)
     BEFORE,
     GRIDS,
@@ -146,18 +146,23 @@ def teacher(group, recipe, seed, X, y, cache, device):
     """The group's teacher for ``seed``, trained once and kept in ``cache``
     (``(network, seconds)``; seconds None when it came from the cache)."""
     path = cache / f"teacher_{recipe}_seed{seed}.joblib"
-    if path.exists():
-        return joblib.load(path), None
     g = GROUPS[group]
     base, epochs = TEACHER_VARIANTS.get(recipe, (recipe, g["teacher_epochs"]))
-    start = time.perf_counter()
     net = ConvNetClassifier(
         module__width=g["width"],
         max_epochs=epochs,
         device=device,
         random_state=seed,
         **TEACHERS[base],
-    ).fit(X, y)
+    )
+    if path.exists():
+        cached = joblib.load(path)
+        changed = changed_params(cached, net)
+        if not changed:
+            return cached, None
+        print(f"cached {path.name} had {changed}; fitting it again", flush=True)
+    start = time.perf_counter()
+    net.fit(X, y)
     seconds = time.perf_counter() - start
     joblib.dump(net, path)
     return net, seconds

@@ -411,6 +411,18 @@ def test_selection_speed_smoke_profile(tmp_path):
     assert "share of DM's time" in next(tmp_path.glob("selection_speed_smoke_*.md")).read_text()
 
 
+def test_student_sweep_fits_a_cached_teacher_of_other_settings_again(tmp_path, monkeypatch):
+    script = load("student_sweep")
+    X, y, _, _ = script.load_group("smoke", None)
+    first, seconds = script.teacher("smoke", "la_mix", 0, X, y, tmp_path, "cpu")
+    assert seconds is not None and first.max_epochs == 3
+    assert script.teacher("smoke", "la_mix", 0, X, y, tmp_path, "cpu")[1] is None  # cached
+    smoke = {**script.GROUPS["smoke"], "teacher_epochs": 2}
+    monkeypatch.setitem(script.GROUPS, "smoke", smoke)
+    again, seconds = script.teacher("smoke", "la_mix", 0, X, y, tmp_path, "cpu")
+    assert seconds is not None and again.max_epochs == 2
+
+
 def test_student_sweep_smoke(tmp_path):
     script = load("student_sweep")
     out = tmp_path / "results"

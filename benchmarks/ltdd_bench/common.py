@@ -183,3 +183,17 @@ def load_data(profile: dict, source=None, balanced: bool = False):
         per_class = len(full.y_train) // len(full.target_names)
         return load_cifar10_lt(source=source, imbalance_ratio=1, max_per_class=per_class)
     return load_cifar10_lt(source=source, max_per_class=profile["max_per_class"])
+
+
+def changed_params(fitted, fresh) -> dict:
+    """The plain-valued parameters (numbers, strings) ``fresh`` sets otherwise than
+    ``fitted``: name -> (fitted's, fresh's); device and verbosity aside."""
+    if not hasattr(fresh, "get_params"):
+        return {}
+    old, new = fitted.get_params(deep=False), fresh.get_params(deep=False)
+    plain = (int, float, str, bool, type(None))
+    return {
+        k: (old.get(k), v)
+        for k, v in new.items()
+        if k not in ("device", "verbose") and isinstance(v, plain) and old.get(k) != v
+    }

@@ -23,27 +23,13 @@ from sklearn_ltdd.nets import make_student
 from sklearn_ltdd.sampling import PrecomputedSampler
 
 from .chunks import distil
-from .common import Budget, load_data, write_json
+from .common import Budget, changed_params, load_data, write_json
 from .declarations import SampledSet, Shared
 from .profiles import FAST, convnet, settings
 from .tables import ROW_ORDER
 
 
 # -- one seed ------------------------------------------------------------------------------
-def changed_params(fitted, fresh) -> dict:
-    """The plain-valued parameters (numbers, strings) ``fresh`` sets otherwise than
-    ``fitted``: name -> (fitted's, fresh's); device and verbosity aside."""
-    if not hasattr(fresh, "get_params"):
-        return {}
-    old, new = fitted.get_params(deep=False), fresh.get_params(deep=False)
-    plain = (int, float, str, bool, type(None))
-    return {
-        k: (old.get(k), v)
-        for k, v in new.items()
-        if k not in ("device", "verbose") and isinstance(v, plain) and old.get(k) != v
-    }
-
-
 class Run:
     """The record of one seed: its rows, figures, wall times and distillation notes.
 
