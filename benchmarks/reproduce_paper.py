@@ -360,10 +360,13 @@ def main(argv=None):
         return 0
     args.seeds = args.seeds if args.seeds is not None else profile["seeds"]
     resume = Path(args.resume_from or args.out)
-    for seed in args.seeds:  # kept rows (and stored sets) of other settings would mix in
+    records = {}  # each seed's earlier record, whose rows are kept
+    for seed in args.seeds:
         previous_path = resume / args.profile / f"seed{seed}.json"
         if previous_path.exists():
-            changed = changed_settings(json.loads(previous_path.read_text())["settings"], profile)
+            records[seed] = json.loads(previous_path.read_text())
+            # Kept rows (and stored sets) of other settings would mix in.
+            changed = changed_settings(records[seed]["settings"], profile)
             if changed:
                 print(
                     f"error: {previous_path} was made with other settings ({', '.join(changed)}"
@@ -390,8 +393,7 @@ def main(argv=None):
     for seed in args.seeds:
         print(f"seed {seed}", flush=True)
         path = out / args.profile / f"seed{seed}.json"
-        previous_path = resume / args.profile / f"seed{seed}.json"
-        previous = json.loads(previous_path.read_text()) if previous_path.exists() else None
+        previous = records.get(seed)
         save = seed_saver(path, args, profile, env, seed, load_seconds)
         holder = {}
 

@@ -93,7 +93,8 @@ class CheckpointMixin:
 
     def _checkpoint_params(self) -> dict:
         """Parameters as JSON-able values, less those a continuation may change."""
-        return params_json(self, exclude=self._checkpoint_free_params)
+        exclude = self._checkpoint_free_params + self._checkpoint_network_params
+        return params_json(self, exclude=exclude)
 
     def _checkpoint_networks(self) -> dict:
         """The digests of the networks the parameters hold (``weights_digest``)."""

@@ -247,7 +247,6 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
 
     _initialisations = INITS
     _min_iterations = 0
-    _checkpoint_free_params = BaseDistiller._checkpoint_free_params + ("observer", "teacher")
     _checkpoint_network_params = ("observer", "teacher")
 
     _renamed_params = {"teacher_epochs": "expert_epochs"}
