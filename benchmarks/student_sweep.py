@@ -39,9 +39,10 @@ sys.path.insert(0, str(HERE))
 
 from sklearn.frozen import FrozenEstimator  # noqa: E402
 from sklearn.metrics import balanced_accuracy_score  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.model_selection import StratifiedKFold, train_test_split  # noqa: E402
 
 from ltdd_bench.common import changed_params, command, device_name, git_commit, versions  # noqa: E402
+from ltdd_bench.profiles import PROFILES  # noqa: E402
 from ltdd_bench.student_grids import (  # noqa: E402, F401  (the grids: re-exported)
     BEFORE,
     GRIDS,
@@ -50,6 +51,7 @@ from ltdd_bench.student_grids import (  # noqa: E402, F401  (the grids: re-expor
     RECORDS,
     RECOVERY,
     SHORT,
+    SM_CV_POINTS,
     SM_POINTS,
     SM_STUDENT,
     VIEWS,
@@ -103,6 +105,20 @@ GROUPS = {
         "teachers": ("la_dsa", "la_mix"),
         "student_epochs": 1000,
     },
+    # Issue 28: statistics matching's settings on digits-LT, by cross-validation: seed k is
+    # fold k of ``folds`` stratified folds of the training set (teachers and sets on the
+    # rest, scored on the fold), the teachers of the ``digits_*`` profiles (their epochs).
+    "digits_cv": {
+        "data": "digits",
+        "folds": 4,
+        "width": 32,
+        "teacher_epochs": {
+            t: PROFILES[f"digits_{t}_ipc2"]["teacher"]["epochs"] for t in ("la_mix", "la_dsa")
+        },
+        "ipcs": (2, 10),
+        "teachers": ("la_dsa", "la_mix"),
+        "student_epochs": 1000,
+    },
     "smoke": {
         "data": "digits",
         "width": 8,
@@ -115,14 +131,24 @@ GROUPS = {
 }
 
 
-def load_group(name, source):
-    """(X_train, y_train, X_val, y_val, class counts) of a data setting."""
+def load_group(name, source, seed=0):
+    """(X_train, y_train, X_val, y_val) of a data setting (of a cross-validated one, the
+    training and validation parts of fold ``seed``)."""
     from sklearn_ltdd.datasets import load_cifar10_lt, load_digits_lt
 
-    if GROUPS[name]["data"] == "cifar":
+    g = GROUPS[name]
+    if g["data"] == "cifar":
         data = load_cifar10_lt(source, max_per_class=1000, n_val_per_class=500)
         return data.X_train, data.y_train, data.X_val, data.y_val
     data = load_digits_lt(imbalance_ratio=20)
+    if "folds" in g:
+        if not 0 <= seed < g["folds"]:
+            raise ValueError(
+                f"--seeds of group {name!r} are its folds: 0 to {g['folds'] - 1}, not {seed}"
+            )
+        folds = StratifiedKFold(g["folds"], shuffle=True, random_state=0)
+        train, val = list(folds.split(data.X_train, data.y_train))[seed]
+        return data.X_train[train], data.y_train[train], data.X_train[val], data.y_train[val]
     X, X_val, y, y_val = train_test_split(
         data.X_train, data.y_train, test_size=0.25, stratify=data.y_train, random_state=0
     )
@@ -147,7 +173,9 @@ def teacher(group, recipe, seed, X, y, cache, device):
     (``(network, seconds)``; seconds None when it came from the cache)."""
     path = cache / f"teacher_{recipe}_seed{seed}.joblib"
     g = GROUPS[group]
-    base, epochs = TEACHER_VARIANTS.get(recipe, (recipe, g["teacher_epochs"]))
+    epochs = g["teacher_epochs"]
+    epochs = epochs[recipe] if isinstance(epochs, dict) else epochs
+    base, epochs = TEACHER_VARIANTS.get(recipe, (recipe, epochs))
     net = ConvNetClassifier(
         module__width=g["width"],
         max_epochs=epochs,
@@ -210,15 +238,15 @@ def run(args):
         points = [p for p in points if p.name in args.exact]
     for group in args.groups:
         g = GROUPS[group]
-        X, y, X_val, y_val = load_group(group, args.source)
-        counts = np.bincount(y)
-        record.note(
-            f"{group}: data",
-            {"train_counts": counts.tolist(), "val_counts": np.bincount(y_val).tolist()},
-        )
         cache = Path(args.artifacts) / "student_sweep" / group
         cache.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
+            X, y, X_val, y_val = load_group(group, args.source, seed)
+            counts = np.bincount(y)
+            key = f"{group}: data" + (f" (fold {seed} of {g['folds']})" if "folds" in g else "")
+            record.note(
+                key, {"train_counts": counts.tolist(), "val_counts": np.bincount(y_val).tolist()}
+            )
             for recipe in g["teachers"]:
                 nets = {}
 
@@ -341,6 +369,13 @@ def render_markdown(record, points) -> str:
         "and student), paired by seed; the test sets are not used",
         "",
     ]
+    folds = {k.split(":")[0]: k.split(" of ")[-1].rstrip(")") for k in record.notes if "(fold" in k}
+    for group, n in folds.items():
+        lines.append(
+            f"- {group}: cross-validation; seed k is fold k of {n} stratified folds of the "
+            "training set (teachers and sets fitted on the other folds, scored on fold k), "
+            "so mean ± std is over the folds"
+        )
     for key, value in record.notes.items():
         if "teacher" in key and isinstance(value, dict) and "acc" in value:
             lines.append(f"- {key}: {value['acc']:.1f} % (tail {value['tail4']:.1f})")

@@ -568,3 +568,22 @@ def test_the_timing_harness_runs_variants_in_turn_with_warm_up_medians_and_ratio
     assert timed.medians(runs) == {"a": 2.0, "b": 4.0}
     assert timed.ratios(runs, "a") == {"a": 1.0, "b": 2.0}
     assert timed.table(["n", "s"], [["a", "1.0"]]) == ["| n | s |", "|---|---:|", "| a | 1.0 |"]
+
+
+def test_student_sweep_cross_validation_folds_and_the_defaults_point():
+    script = load("student_sweep")
+    from sklearn_ltdd import StatisticsMatchingDistiller
+
+    # The grid's "package's defaults" point is the package's defaults.
+    defaults = StatisticsMatchingDistiller().get_params()
+    assert {k: defaults[k] for k in script.BEFORE} == {
+        **script.BEFORE,
+        **dict(script.SM_CV_POINTS[1][2]),
+    }
+    # Seed k is fold k: the validation parts are disjoint and cover the training set.
+    parts = [script.load_group("digits_cv", None, k) for k in range(4)]
+    n = len(parts[0][1]) + len(parts[0][3])
+    assert sum(len(p[3]) for p in parts) == n
+    assert all(len(p[1]) + len(p[3]) == n for p in parts)
+    with pytest.raises(ValueError, match="folds: 0 to 3"):
+        script.load_group("digits_cv", None, 4)

@@ -265,6 +265,36 @@ SM_POINTS = [
         for share in (0.5, 0.75)
     ],
 ]
+#: The package's defaults (``StatisticsMatchingDistiller()``; a test keeps them equal).
+DEFAULTS = {
+    **DEFAULT_RECOVERY,
+    "ce_target": "class_mean",
+    "hard_below": 0.05,
+    "label_share": 0.5,
+}
+#: ``--grid sm_cv``: the package's defaults, the settings the issue names beside them, and
+#: their control, each scored by cross-validation on digits-LT's training data.
+SM_CV_POINTS = [
+    ("random real images (control)", "random", {}),
+    ("SM, the package's defaults", "sm", DEFAULTS),
+    (
+        "SM, the label as the cross-entropy's target (the former default)",
+        "sm",
+        {**DEFAULTS, "ce_target": "hard"},
+    ),
+    ("SM, views only (no recovery)", "sm", {**DEFAULTS, "n_iterations": 0}),
+    ("SM, diversity 3 (k-center in the teacher's features)", "sm", {**DEFAULTS, "diversity": 3.0}),
+    (
+        "SM, whole images for classes under 5 % of the largest",
+        "sm",
+        {**DEFAULTS, "whole_below": 0.05},
+    ),
+    (
+        "SM, 0.75 of the label in the cross-entropy's target",
+        "sm",
+        {**DEFAULTS, "label_share": 0.75},
+    ),
+]
 #: Grids whose cells go to another grid's record (a subset of its points).
 RECORDS = {"recipes_short": "recipes"}
 #: ``--grid recipes_short`` (digits): the package's old recipe, the best kd and the EDC ones.
@@ -289,5 +319,8 @@ GRIDS = {
     "sm": [
         Point(name, kind, "soft", _items(sm), _items({**SM_STUDENT, **student}), *rest)
         for name, kind, sm, student, *rest in SM_POINTS
+    ],
+    "sm_cv": [
+        Point(name, kind, "soft", _items(sm), _items(SM_STUDENT)) for name, kind, sm in SM_CV_POINTS
     ],
 }
