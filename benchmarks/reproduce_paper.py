@@ -67,7 +67,7 @@ from ltdd_bench.paper_sets import (  # noqa: E402
     ros_epochs,
     student_rows,
 )
-from ltdd_bench.profiles import PROFILES, changed_settings  # noqa: E402
+from ltdd_bench.profiles import PROFILES, changed_settings, runnable_tables  # noqa: E402
 from ltdd_bench.runner import run_seed, seed_saver  # noqa: E402
 from ltdd_bench.tables import merge, paper_row  # noqa: E402, F401  (paper_row: for tests)
 from sklearn_ltdd import DecoupledClassifier, TwoStageClassifier  # noqa: E402
@@ -77,6 +77,9 @@ from sklearn_ltdd.nets import LogitAverage  # noqa: E402
 #: Issue 28: statistics matching with its former default recovery (the hard label as the
 #: cross-entropy's target), beside the default.
 SM_HARD = "SM (hard cross-entropy target)"
+#: Issue 28: statistics matching with the settings chosen by cross-validation on the training
+#: data (``student_sweep.py --grid sm_cv``; the digits profiles' ``sm_cv``).
+SM_CV = "SM (settings chosen by cross-validation)"
 ROWS = [
     # The paper's rows without a distilled set, then its baselines and issue 7/14 rows.
     Row("table1", "Original", Shared("original")),
@@ -209,6 +212,7 @@ ROWS = [
     *student_rows(random_label, "random"),
     *student_rows("SM", "sm"),
     *student_rows(SM_HARD, "sm_hard"),
+    *student_rows(SM_CV, "sm_cv", select="soft_cv"),
     Row(
         "soft",
         lambda c: (
@@ -289,7 +293,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--tables",
         nargs="+",
-        default=TABLE_KEYS,
+        default=None,
         choices=TABLE_KEYS,
         help="which rows: 1, 2, 3 (the paper's tables), or a table's name "
         "(dm: the DM/IDM rows of Tables 1 and 2)",
@@ -359,6 +363,10 @@ def main(argv=None):
         merge(out, args.profile)
         return 0
     args.seeds = args.seeds if args.seeds is not None else profile["seeds"]
+    args.tables, error = runnable_tables(profile, TABLE_KEYS, args.tables)
+    if error:
+        print(f"error: {error}, which profile {args.profile!r} lacks", file=sys.stderr)
+        return 2
     resume = Path(args.resume_from or args.out)
     records = {}  # each seed's earlier record, whose rows are kept
     for seed in args.seeds:

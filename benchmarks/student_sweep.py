@@ -42,10 +42,10 @@ from sklearn.metrics import balanced_accuracy_score  # noqa: E402
 from sklearn.model_selection import StratifiedKFold, train_test_split  # noqa: E402
 
 from ltdd_bench.common import changed_params, command, device_name, git_commit, versions  # noqa: E402
-from ltdd_bench.profiles import PROFILES  # noqa: E402
 from ltdd_bench.student_grids import (  # noqa: E402, F401  (the grids: re-exported)
     BEFORE,
     GRIDS,
+    GROUPS,
     KD_BN,
     RECIPES,
     RECORDS,
@@ -54,6 +54,8 @@ from ltdd_bench.student_grids import (  # noqa: E402, F401  (the grids: re-expor
     SM_CV_POINTS,
     SM_POINTS,
     SM_STUDENT,
+    TEACHER_VARIANTS,
+    TEACHERS,
     VIEWS,
     Point,
 )
@@ -70,65 +72,6 @@ from sklearn_ltdd import (  # noqa: E402
 )
 from sklearn_ltdd.metrics import per_class_accuracy, shot_accuracy  # noqa: E402
 from sklearn_ltdd.nets import LogitAverage, make_student  # noqa: E402
-
-#: Teachers: a batch-norm ConvNet3 with logit adjustment, SGD 0.05, batches of 64, cosine.
-BASE_TEACHER = {
-    "module__norm": "batchnorm",
-    "criterion": "logit_adjusted",
-    "lr": 0.05,
-    "batch_size": 64,
-    "lr_schedule": "cosine",
-}
-TEACHERS = {
-    "la_mix": {**BASE_TEACHER, "augmentation": "crop_flip", "batch_mixing": "mixup_or_cutmix"},
-    "la_dsa": {**BASE_TEACHER, "augmentation": "dsa"},
-}
-#: Teachers a point may ask for instead of its group's: (recipe, epochs).
-TEACHER_VARIANTS = {"la_mix_200": ("la_mix", 200), "cumulative_200": ("cumulative", 200)}
-TEACHERS["cumulative"] = {**TEACHERS["la_mix"], "criterion": "cumulative_reweighted"}
-
-#: Data settings: data, validation, width, teacher epochs, ipc values and teachers.
-GROUPS = {
-    "cpu": {
-        "data": "cifar",
-        "width": 32,
-        "teacher_epochs": 100,
-        "ipcs": (10,),
-        "teachers": ("la_mix",),
-        "student_epochs": 1000,
-    },
-    "digits": {
-        "data": "digits",
-        "width": 32,
-        "teacher_epochs": 200,
-        "ipcs": (2, 10),
-        "teachers": ("la_dsa", "la_mix"),
-        "student_epochs": 1000,
-    },
-    # Issue 28: statistics matching's settings on digits-LT, by cross-validation: seed k is
-    # fold k of ``folds`` stratified folds of the training set (teachers and sets on the
-    # rest, scored on the fold), the teachers of the ``digits_*`` profiles (their epochs).
-    "digits_cv": {
-        "data": "digits",
-        "folds": 4,
-        "width": 32,
-        "teacher_epochs": {
-            t: PROFILES[f"digits_{t}_ipc2"]["teacher"]["epochs"] for t in ("la_mix", "la_dsa")
-        },
-        "ipcs": (2, 10),
-        "teachers": ("la_dsa", "la_mix"),
-        "student_epochs": 1000,
-    },
-    "smoke": {
-        "data": "digits",
-        "width": 8,
-        "teacher_epochs": 3,
-        "ipcs": (2,),
-        "teachers": ("la_mix",),
-        "student_epochs": 3,
-        "sm_iterations": 2,
-    },
-}
 
 
 def load_group(name, source, seed=0):
@@ -392,7 +335,27 @@ def render_markdown(record, points) -> str:
             control_point=None if "random" in columns else controls(points),
         )
         lines += _per_class_against_named_controls(record.entries(group), points)
+        if meta["grid"] == "sm_cv":
+            choice = cv_choice(record.entries(group))
+            lines += ["", f"Chosen (the highest mean difference from the control): **{choice}**"]
     return "\n".join(lines) + "\n"
+
+
+def cv_choice(entries, control="random real images (control)"):
+    """The statistics matching point of ``entries`` (one data setting's cells) with the
+    highest mean difference from ``control`` over the seeds both have (the folds of a
+    cross-validated group); of equal ones, the first in the grid's order."""
+    by_point = {}
+    for e in entries:
+        by_point.setdefault(e["point"], {})[e["seed"]] = e["acc"]
+    base = by_point[control]
+    gains = {
+        point: np.mean([acc[s] - base[s] for s in acc if s in base])
+        for point, acc in by_point.items()
+        if point != control
+    }
+    order = [p.name for p in GRIDS["sm_cv"]]
+    return max(gains, key=lambda p: (round(float(gains[p]), 6), -order.index(p)))
 
 
 def _per_class_against_named_controls(entries, points) -> list:

@@ -500,6 +500,11 @@ def test_changed_settings_are_the_recorded_ones_changed_or_dropped():
         "sm",
         "teacher",
     ]
+    # A tuple is recorded (JSON) as a list: the same setting.
+    assert (
+        changed_settings({"sm": {"crop_scale": [1.0, 1.0]}}, {"sm": {"crop_scale": (1.0, 1.0)}})
+        == []
+    )
 
 
 #: Committed results of the timed comparisons and sweeps, by the script that renders them.
@@ -587,3 +592,10 @@ def test_student_sweep_cross_validation_folds_and_the_defaults_point():
     assert all(len(p[1]) + len(p[3]) == n for p in parts)
     with pytest.raises(ValueError, match="folds: 0 to 3"):
         script.load_group("digits_cv", None, 4)
+
+
+def test_reproduce_paper_refuses_rows_whose_setting_the_profile_lacks(tmp_path, capsys):
+    script = load("reproduce_paper")
+    assert "sm_cv" not in script.PROFILES["smoke"]
+    code = script.main(["--profile", "smoke", "--tables", "soft_cv", "--out", str(tmp_path)])
+    assert code == 2 and "sm_cv" in capsys.readouterr().err

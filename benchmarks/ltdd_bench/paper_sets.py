@@ -82,13 +82,14 @@ def sm_networks(c):
     return {"observer": c.frozen("teacher"), "teacher": "observer"}
 
 
-def sm_set(**fixed):
-    """Statistics matching on the shared networks (``sm_networks``), ``fixed`` set."""
+def sm_set(key="sm", **fixed):
+    """Statistics matching on the shared networks (``sm_networks``) with the profile's
+    settings ``p[key]``, ``fixed`` set."""
 
     def make(c):
-        return distiller(StatisticsMatchingDistiller, "sm", **fixed, **sm_networks(c))(c)
+        return distiller(StatisticsMatchingDistiller, key, **fixed, **sm_networks(c))(c)
 
-    return DistilledSet((("shared teacher", make),), iterations("sm"))
+    return DistilledSet((("shared teacher", make),), iterations(key))
 
 
 def iterations(key):
@@ -205,6 +206,9 @@ SETS = {
     # target, SRe2L's and EDC's) beside it.
     "sm": sm_set(),
     "sm_hard": sm_set(ce_target="hard"),
+    # Issue 28: the settings a profile chose by cross-validation on its training data
+    # (``p["sm_cv"]``: the digits profiles).
+    "sm_cv": sm_set("sm_cv"),
 }
 
 NETWORKS = {

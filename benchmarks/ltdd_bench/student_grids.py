@@ -3,13 +3,16 @@
 A :class:`Point` is a set (random real images, or statistics matching's with
 its parameters) and the student fitted on it; ``GRIDS`` names the lists of
 points, ``RECORDS`` the grids whose cells go to another grid's record, and
-``BEFORE`` the statistics matching parameters every ``sm`` point starts from.
+``BEFORE`` the statistics matching parameters every ``sm`` point starts from;
+``GROUPS`` the data settings and ``TEACHERS`` the teachers' recipes.
 Nothing here fits a model: ``student_sweep.py`` runs the points.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ltdd_bench.profiles import PROFILES
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,66 @@ class Point:
     ensemble: bool = False
     teacher: str = ""
     control: str = ""
+
+
+#: Teachers: a batch-norm ConvNet3 with logit adjustment, SGD 0.05, batches of 64, cosine.
+BASE_TEACHER = {
+    "module__norm": "batchnorm",
+    "criterion": "logit_adjusted",
+    "lr": 0.05,
+    "batch_size": 64,
+    "lr_schedule": "cosine",
+}
+TEACHERS = {
+    "la_mix": {**BASE_TEACHER, "augmentation": "crop_flip", "batch_mixing": "mixup_or_cutmix"},
+    "la_dsa": {**BASE_TEACHER, "augmentation": "dsa"},
+}
+#: Teachers a point may ask for instead of its group's: (recipe, epochs).
+TEACHER_VARIANTS = {"la_mix_200": ("la_mix", 200), "cumulative_200": ("cumulative", 200)}
+TEACHERS["cumulative"] = {**TEACHERS["la_mix"], "criterion": "cumulative_reweighted"}
+
+#: Data settings: data, validation, width, teacher epochs, ipc values and teachers.
+GROUPS = {
+    "cpu": {
+        "data": "cifar",
+        "width": 32,
+        "teacher_epochs": 100,
+        "ipcs": (10,),
+        "teachers": ("la_mix",),
+        "student_epochs": 1000,
+    },
+    "digits": {
+        "data": "digits",
+        "width": 32,
+        "teacher_epochs": 200,
+        "ipcs": (2, 10),
+        "teachers": ("la_dsa", "la_mix"),
+        "student_epochs": 1000,
+    },
+    # Issue 28: statistics matching's settings on digits-LT, by cross-validation: seed k is
+    # fold k of ``folds`` stratified folds of the training set (teachers and sets on the
+    # rest, scored on the fold), the teachers of the ``digits_*`` profiles (their epochs).
+    "digits_cv": {
+        "data": "digits",
+        "folds": 4,
+        "width": 32,
+        "teacher_epochs": {
+            t: PROFILES[f"digits_{t}_ipc2"]["teacher"]["epochs"] for t in ("la_mix", "la_dsa")
+        },
+        "ipcs": (2, 10),
+        "teachers": ("la_dsa", "la_mix"),
+        "student_epochs": 1000,
+    },
+    "smoke": {
+        "data": "digits",
+        "width": 8,
+        "teacher_epochs": 3,
+        "ipcs": (2,),
+        "teachers": ("la_mix",),
+        "student_epochs": 3,
+        "sm_iterations": 2,
+    },
+}
 
 
 def _items(params):
@@ -293,6 +356,11 @@ SM_CV_POINTS = [
         "SM, 0.75 of the label in the cross-entropy's target",
         "sm",
         {**DEFAULTS, "label_share": 0.75},
+    ),
+    (
+        "SM, whole images as views and in the recovery (crop_scale 1)",
+        "sm",
+        {**DEFAULTS, "crop_scale": (1.0, 1.0)},
     ),
 ]
 #: Grids whose cells go to another grid's record (a subset of its points).
