@@ -599,3 +599,19 @@ def test_reproduce_paper_refuses_rows_whose_setting_the_profile_lacks(tmp_path, 
     assert "sm_cv" not in script.PROFILES["smoke"]
     code = script.main(["--profile", "smoke", "--tables", "soft_cv", "--out", str(tmp_path)])
     assert code == 2 and "sm_cv" in capsys.readouterr().err
+
+
+def test_digits_profiles_take_the_settings_cross_validation_chose():
+    script = load("student_sweep")
+    from ltdd_bench.profiles import PROFILES
+    from ltdd_bench.student_grids import DEFAULTS
+    from ltdd_bench.sweeps import SweepRecord
+
+    record = SweepRecord.open(BENCHMARKS / "results" / "student_sweep_sm_cv.json", {})
+    points = {p.name: dict(p.sm) for p in script.GRIDS["sm_cv"]}
+    for teacher in ("la_dsa", "la_mix"):
+        for ipc in (2, 10):
+            profile = PROFILES[f"digits_{teacher}_ipc{ipc}"]
+            chosen = script.cv_choice(record.entries(f"digits_cv, teacher {teacher}, ipc {ipc}"))
+            want = {"n_iterations": 100, **points[chosen]}
+            assert {**DEFAULTS, **profile["sm_cv"]} == {**DEFAULTS, **want}, chosen
