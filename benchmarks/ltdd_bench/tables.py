@@ -59,6 +59,13 @@ def mean_std(values):
     return {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
 
 
+def _runs(seed_record, key):
+    """``key`` (commit or command) of every run of a seed file, oldest first (history
+    entries without it, such as renames, are left out)."""
+    history = seed_record.get("history", [])
+    return [*(h[key] for h in history if key in h), seed_record[key]]
+
+
 def merge(out, profile_name):
     """Merge the seed files of ``profile_name`` under ``out``; write and return the record."""
     files = sorted((out / profile_name).glob("seed*.json"))
@@ -117,8 +124,9 @@ def merge(out, profile_name):
         "seeds": [s["seed"] for s in seeds],
         "device": sorted({s["device"] for s in seeds}),
         "torch": sorted({s["torch"] for s in seeds}),
-        "commit": sorted({s["commit"] for s in seeds}),
-        "command": list(dict.fromkeys(s["command"] for s in seeds)),
+        # Every run that added rows to a seed file (its history), not only the last.
+        "commit": sorted({c for s in seeds for c in _runs(s, "commit")}),
+        "command": list(dict.fromkeys(c for s in seeds for c in _runs(s, "command"))),
         "incomplete_seeds": [s["seed"] for s in seeds if s.get("complete") is False],
         "wall_time_s": {
             k: mean_std([s["wall_time_s"].get(k) for s in seeds])
