@@ -67,20 +67,6 @@ GROUPS = {
         "teachers": ("la_dsa", "la_mix"),
         "student_epochs": 1000,
     },
-    # Issue 28: statistics matching's settings on digits-LT, by cross-validation: seed k is
-    # fold k of ``folds`` stratified folds of the training set (teachers and sets on the
-    # rest, scored on the fold), the teachers of the ``digits_*`` profiles (their epochs).
-    "digits_cv": {
-        "data": "digits",
-        "folds": 4,
-        "width": 32,
-        "teacher_epochs": {
-            t: PROFILES[f"digits_{t}_ipc2"]["teacher"]["epochs"] for t in ("la_mix", "la_dsa")
-        },
-        "ipcs": (2, 10),
-        "teachers": ("la_dsa", "la_mix"),
-        "student_epochs": 1000,
-    },
     "smoke": {
         "data": "digits",
         "width": 8,
@@ -89,6 +75,16 @@ GROUPS = {
         "teachers": ("la_mix",),
         "student_epochs": 3,
         "sm_iterations": 2,
+    },
+}
+# Issue 28: statistics matching's settings on digits-LT, by cross-validation: seed k is fold k
+# of ``folds`` stratified folds of the training set (teachers and sets on the rest, scored on
+# the fold), under the teachers of the ``digits_*`` profiles (their epochs).
+GROUPS["digits_cv"] = {
+    **GROUPS["digits"],
+    "folds": 4,
+    "teacher_epochs": {
+        t: PROFILES[f"digits_{t}_ipc2"]["teacher"]["epochs"] for t in ("la_mix", "la_dsa")
     },
 }
 
