@@ -6,13 +6,17 @@ Every figure here is a **validation** score: the test sets are not used. On
   on a balanced validation set of 500 images per class drawn from the CIFAR-10
   training images the long tail leaves out (``load_cifar10_lt(n_val_per_class=500)``);
 * ``digits``: digits-LT at imbalance ratio 20 (width 32), scored on a stratified
-  quarter of its training set held out (the teachers and sets use the rest),
+  quarter of its training set held out (the teachers and sets use the rest);
+* ``digits_cv``: the same by 4-fold cross-validation: seed k is fold k (the teachers,
+  those of the ``digits_*`` profiles, and the sets fitted on the other folds),
 
 each grid point is a student (``make_student``) of a teacher trained on the
 training part, fitted on statistics matching's set and on random real images of
 the same size, with the teacher's soft labels, per seed. ``--grid recipes``
 compares student recipes; ``--grid sm`` compares statistics matching's parts under
-one recipe (the grids are declared in ``ltdd_bench/student_grids.py``). The record
+one recipe; ``--grid sm_cv`` its defaults beside a few settings, the one with the
+highest mean gain over random real images marked chosen (``cv_choice``; the digits
+profiles' ``sm_cv``). The grids are declared in ``ltdd_bench/student_grids.py``. The record
 (``results/student_sweep_<grid>.json``) keeps every cell and is continued when run
 again; ``.md`` is rendered from it.
 
@@ -21,6 +25,7 @@ Examples
 python benchmarks/student_sweep.py --grid recipes --groups cpu --seeds 0 1 \
     --source ../shared/data/cifar10
 python benchmarks/student_sweep.py --grid recipes --groups digits --seeds 0 1
+python benchmarks/student_sweep.py --grid sm_cv --groups digits_cv --seeds 0 1 2 3
 python benchmarks/student_sweep.py --grid recipes --groups smoke   # seconds
 """
 
@@ -183,8 +188,12 @@ def run(args):
         g = GROUPS[group]
         cache = Path(args.artifacts) / "student_sweep" / group
         cache.mkdir(parents=True, exist_ok=True)
+        loaded = {}  # the data, loaded once (per fold where the seeds are folds)
         for seed in args.seeds:
-            X, y, X_val, y_val = load_group(group, args.source, seed)
+            part = seed if "folds" in g else None
+            if part not in loaded:
+                loaded[part] = load_group(group, args.source, seed)
+            X, y, X_val, y_val = loaded[part]
             counts = np.bincount(y)
             key = f"{group}: data" + (f" (fold {seed} of {g['folds']})" if "folds" in g else "")
             record.note(
