@@ -67,7 +67,7 @@ from ltdd_bench.paper_sets import (  # noqa: E402
     ros_epochs,
     student_rows,
 )
-from ltdd_bench.profiles import PROFILES, changed_settings, runnable_tables  # noqa: E402
+from ltdd_bench.profiles import PROFILES, changed_settings  # noqa: E402
 from ltdd_bench.runner import run_seed, seed_saver  # noqa: E402
 from ltdd_bench.tables import merge, paper_row  # noqa: E402, F401  (paper_row: for tests)
 from sklearn_ltdd import DecoupledClassifier, TwoStageClassifier  # noqa: E402
@@ -296,7 +296,8 @@ def parse_args(argv=None):
         default=None,
         choices=TABLE_KEYS,
         help="which rows: 1, 2, 3 (the paper's tables), or a table's name "
-        "(dm: the DM/IDM rows of Tables 1 and 2)",
+        "(dm: the DM/IDM rows of Tables 1 and 2); default: every one whose distilled sets "
+        "have their settings in the profile",
     )
     parser.add_argument(
         "--source",
@@ -363,7 +364,7 @@ def main(argv=None):
         merge(out, args.profile)
         return 0
     args.seeds = args.seeds if args.seeds is not None else profile["seeds"]
-    args.tables, error = runnable_tables(profile, TABLE_KEYS, args.tables)
+    args.tables, error = DECLARATIONS.runnable(profile, TABLE_KEYS, args.tables)
     if error:
         print(f"error: {error}, which profile {args.profile!r} lacks", file=sys.stderr)
         return 2

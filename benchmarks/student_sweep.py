@@ -121,9 +121,11 @@ def teacher(group, recipe, seed, X, y, cache, device):
     (``(network, seconds)``; seconds None when it came from the cache)."""
     path = cache / f"teacher_{recipe}_seed{seed}.joblib"
     g = GROUPS[group]
-    epochs = g["teacher_epochs"]
-    epochs = epochs[recipe] if isinstance(epochs, dict) else epochs
-    base, epochs = TEACHER_VARIANTS.get(recipe, (recipe, epochs))
+    epochs = g["teacher_epochs"]  # one number, or one per recipe
+    if recipe in TEACHER_VARIANTS:
+        base, epochs = TEACHER_VARIANTS[recipe]
+    else:
+        base, epochs = recipe, epochs[recipe] if isinstance(epochs, dict) else epochs
     net = ConvNetClassifier(
         module__width=g["width"],
         max_epochs=epochs,

@@ -599,6 +599,12 @@ def test_reproduce_paper_refuses_rows_whose_setting_the_profile_lacks(tmp_path, 
     assert "sm_cv" not in script.PROFILES["smoke"]
     code = script.main(["--profile", "smoke", "--tables", "soft_cv", "--out", str(tmp_path)])
     assert code == 2 and "sm_cv" in capsys.readouterr().err
+    # By default a profile runs the tables whose distilled sets it has settings for.
+    runnable = script.DECLARATIONS.runnable
+    digits, _ = runnable(script.PROFILES["digits_la_dsa_ipc2"], script.TABLE_KEYS)
+    assert {"soft", "soft_dm", "soft_cv"} <= set(digits) and not {"1", "dm"} & set(digits)
+    paper, _ = runnable(script.PROFILES["paper"], script.TABLE_KEYS)
+    assert set(script.TABLE_KEYS) - set(paper) == {"soft_cv"}
 
 
 def test_digits_profiles_take_the_settings_cross_validation_chose():

@@ -85,12 +85,16 @@ class Network:
 @dataclass(frozen=True)
 class DistilledSet:
     """A distillation: ``attempts`` are (label, ``make(ctx)``) pairs tried in turn (the
-    official settings first; the next only if they diverge), ``iterations(profile)`` its
-    length, ``eval_epochs`` the profile's key of its evaluation epochs."""
+    official settings first; the next only if they diverge), ``setting`` the profile's
+    key of its settings (``n_iterations`` among them), ``eval_epochs`` the profile's key
+    of its evaluation epochs."""
 
     attempts: tuple
-    iterations: Callable
+    setting: str
     eval_epochs: str = "dsa_epochs"
+
+    def iterations(self, profile) -> int:
+        return profile[self.setting]["n_iterations"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,27 @@ class Declarations:
     sets: dict
     networks: dict
     figures: list = ()
+
+    def runnable(self, profile, keys, asked=None):
+        """``(tables, error)``: the ``--tables`` keys to run (``asked``, or by default
+        every key of ``keys`` whose rows' distilled sets have their settings in
+        ``profile``) and, where one asked for needs settings the profile lacks, an error
+        that names them."""
+        lacking = {}
+        for row in self.rows:
+            for name in row.sets:
+                spec = self.sets.get(name)
+                if isinstance(spec, DistilledSet) and spec.setting not in profile:
+                    lacking.setdefault(row.key, set()).add(spec.setting)
+        if asked is None:
+            return [key for key in keys if key not in lacking], None
+        refused = sorted(set(asked) & set(lacking))
+        if refused:
+            needs = sorted(set().union(*(lacking[key] for key in refused)))
+            return asked, (
+                f"--tables {' '.join(refused)} needs the profile setting(s) {', '.join(needs)}"
+            )
+        return asked, None
 
     def phase(self, item) -> int:
         """0 for work that needs no distillation, else 1 + the position of the last

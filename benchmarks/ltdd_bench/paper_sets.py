@@ -89,11 +89,7 @@ def sm_set(key="sm", **fixed):
     def make(c):
         return distiller(StatisticsMatchingDistiller, key, **fixed, **sm_networks(c))(c)
 
-    return DistilledSet((("shared teacher", make),), iterations(key))
-
-
-def iterations(key):
-    return lambda p: p[key]["n_iterations"]
+    return DistilledSet((("shared teacher", make),), key)
 
 
 CORESET_STRATEGIES = ("random", "herding", "k_center", "difficulty")
@@ -155,22 +151,20 @@ SETS = {
     "random": SampledSet(lambda c: random_sampler(c.y, c.ipc, c.seed)),
     "gm": DistilledSet(
         (("official", distiller(GradientMatchingDistiller, "gm")),),
-        iterations("gm"),
+        "gm",
         eval_epochs="distilled_epochs",
     ),
     # MTT's CIFAR-10 settings match 2 expert epochs; a long-tailed epoch is ~10
     # batches, so the student overshoots and the step size collapses. If they
     # diverge, match 10 expert epochs instead (recorded either way).
-    "mtt": DistilledSet(
-        (("official", mtt()), ("expert_epochs=10", mtt(expert_epochs=10))), iterations("mtt")
-    ),
+    "mtt": DistilledSet((("official", mtt()), ("expert_epochs=10", mtt(expert_epochs=10))), "mtt"),
     "dm": DistilledSet(
         (("official", distiller(DistributionMatchingDistiller, "dm", method="dm")),),
-        iterations("dm"),
+        "dm",
     ),
     "idm": DistilledSet(
         (("official", distiller(DistributionMatchingDistiller, "idm", method="idm")),),
-        iterations("idm"),
+        "idm",
     ),
     "idm_balanced_queue": DistilledSet(
         (
@@ -179,7 +173,7 @@ SETS = {
                 distiller(DistributionMatchingDistiller, "idm", method="idm", balance="sampling"),
             ),
         ),
-        iterations("idm"),
+        "idm",
     ),
     # Coresets (issue 24): each strategy, alone and with four images per stored one.
     **{
@@ -194,12 +188,12 @@ SETS = {
     # The fast settings (issue 23): GM and DM distilled in bf16, compiled.
     "gm_fast": DistilledSet(
         (("official", distiller(GradientMatchingDistiller, "gm", **FAST)),),
-        iterations("gm"),
+        "gm",
         eval_epochs="distilled_epochs",
     ),
     "dm_fast": DistilledSet(
         (("official", distiller(DistributionMatchingDistiller, "dm", method="dm", **FAST)),),
-        iterations("dm"),
+        "dm",
     ),
     # Statistics matching (issue 22) with the shared teacher as observer and teacher, and
     # with the recovery's former default (issue 28: the label as the cross-entropy's

@@ -195,24 +195,6 @@ def changed_settings(recorded: dict, profile: dict) -> list:
     return sorted(k for k, v in old.items() if k not in new or new[k] != v)
 
 
-#: ``--tables`` keys whose rows need a profile setting, and that setting.
-NEEDS_SETTING = {"soft_cv": "sm_cv"}
-
-
-def runnable_tables(profile: dict, keys, asked=None):
-    """``(tables, error)``: the ``--tables`` keys to run (``asked``, or by default every
-    key whose rows the profile can run) and, where one asked for needs a setting the
-    profile lacks, an error that names them."""
-    lacking = {key for key, setting in NEEDS_SETTING.items() if setting not in profile}
-    if asked is None:
-        return [key for key in keys if key not in lacking], None
-    refused = sorted(lacking & set(asked))
-    if refused:
-        settings_ = ", ".join(NEEDS_SETTING[key] for key in refused)
-        return asked, f"--tables {' '.join(refused)} needs the profile setting(s) {settings_}"
-    return asked, None
-
-
 def convnet(profile: dict, device, seed, epochs=None, **kwargs):
     """ConvNet3 at the profile's width and epochs (``epochs`` may be a profile key)."""
     from sklearn_ltdd import ConvNetClassifier
