@@ -21,6 +21,7 @@ from sklearn_ltdd import (
 from sklearn_ltdd.sampling import ImageSampler
 
 from .declarations import DistilledSet, Network, Row, SampledSet
+from .profiles import speed
 from .sweeps import random_sampler
 
 LA = {"criterion": "logit_adjusted"}
@@ -233,7 +234,7 @@ NETWORKS = {
                 device=c.device,
             )
             .default_network(c.seed)
-            .set_params(**(FAST if c.p.get("fast") else {}))
+            .set_params(**speed(c.p))
         )
     ),
 }

@@ -25,7 +25,7 @@ from sklearn_ltdd.sampling import PrecomputedSampler
 from .chunks import distil
 from .common import Budget, changed_params, load_data, write_json
 from .declarations import SampledSet, Shared
-from .profiles import FAST, convnet, settings
+from .profiles import convnet, settings, speed
 from .tables import ROW_ORDER
 
 
@@ -132,7 +132,7 @@ class Context:
             "max_epochs": self.p["student_epochs"],
             "device": self.device,
             "random_state": self.seed,
-            **(FAST if self.p.get("fast") else {}),
+            **speed(self.p),
         }
         if "module" not in params:  # another network has sizes of its own
             own["module__width"] = self.p["width"]
