@@ -184,7 +184,6 @@ for _teacher, _spec in _DIGITS_TEACHERS.items():
         }
 
 
-
 def speed(profile: dict) -> dict:
     """The speed settings (``precision``, ``compile``) every network of ``profile`` takes:
     its ``speed`` (none: the estimators' defaults)."""
