@@ -232,3 +232,16 @@ def test_soft_routing_is_the_argmax_of_the_probabilities():
     assert np.array_equal(hard.predict_proba(X_shifted), proba)
     with pytest.raises(ValueError, match=r"routing must be one of \['hard', 'soft'\]"):
         tabular(routing="mixed").fit(X, y)
+
+
+def test_a_one_class_group_pickled_by_version_0_1_loads():
+    # Version 0.1 kept the one-class stand-in in _two_stage; a model pickled then names it so.
+    from sklearn_ltdd.two_stage._stages import _ConstantClassifier
+
+    old = pickle.dumps(_ConstantClassifier(3), protocol=0).replace(
+        b"sklearn_ltdd.two_stage._stages\n", b"sklearn_ltdd.two_stage._two_stage\n"
+    )
+    assert b"_two_stage\n_ConstantClassifier" in old
+    loaded = pickle.loads(old)
+    assert isinstance(loaded, _ConstantClassifier)
+    assert loaded.predict(np.zeros((2, 1, 4, 4))).tolist() == [3, 3]

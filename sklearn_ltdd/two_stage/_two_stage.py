@@ -18,7 +18,10 @@ from ..nets._decoupled import _fit_backbone
 from ..utils import check_image_array, check_images_labels, check_input_shape
 from ..utils._random import torch_seed
 from ..utils._validation import check_option
-from ._stages import StagesMixin
+from ._stages import (
+    StagesMixin,
+    _ConstantClassifier,  # noqa: F401  (its home in 0.1: old pickles load)
+)
 
 
 def _needs_images(estimator) -> bool:
