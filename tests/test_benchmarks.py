@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -621,3 +622,43 @@ def test_digits_profiles_take_the_settings_cross_validation_chose():
             chosen = script.cv_choice(record.entries(f"digits_cv, teacher {teacher}, ipc {ipc}"))
             want = {"n_iterations": 100, **points[chosen]}
             assert {**DEFAULTS, **profile["sm_cv"]} == {**DEFAULTS, **want}, chosen
+
+
+def test_a_distillation_whose_set_up_dominates_runs_in_few_chunks(tmp_path, monkeypatch):
+    """Statistics matching repeats its set-up (minutes on the standard data) in every
+    warm-started chunk; the chunks must amortise it, not run one iteration each."""
+    load("reproduce_paper")  # ltdd_bench on sys.path
+    from types import SimpleNamespace
+
+    from ltdd_bench import chunks
+    from ltdd_bench.chunks import distil, split_seconds
+    from ltdd_bench.common import Budget
+
+    monkeypatch.setattr(chunks, "CHUNK_SECONDS", 0.05)  # below the set-up
+
+    class SlowSetUp:
+        """Each fit: 0.2 s of set-up, its iterations timed apart (as SM does), 1 ms each."""
+
+        n_iter_, fits = 0, []
+
+        def set_params(self, **params):
+            self.__dict__.update(params)
+            return self
+
+        def fit(self, X, y):
+            time.sleep(0.2)
+            self.fits.append(self.n_iterations)
+            self.n_iter_ += self.n_iterations
+            self.loss_history_ = [0.0] * self.n_iter_
+            self.timings_ = {"recovery": 0.001 * self.n_iterations}
+            return self
+
+        def save_checkpoint(self, path):
+            Path(path).write_text("{}")
+
+    run = SimpleNamespace(notes={}, reused=[], seconds={}, env={"device": "cpu"})
+    made = SlowSetUp()
+    distil(run, "sm", [("shared", lambda: made)], None, None, tmp_path / "sm.npz", 100, Budget())
+    assert made.n_iter_ == 100 and made.fits == [1, 99]  # not 100 chunks of one
+    assert split_seconds(made, 3.0, 99) == pytest.approx((0.001, 2.901))
+    assert split_seconds(object(), 3.0, 100) == (0.03, 0.0)  # no split: all per iteration
