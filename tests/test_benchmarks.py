@@ -639,7 +639,8 @@ def test_a_distillation_whose_set_up_dominates_runs_in_few_chunks(tmp_path, monk
     class SlowSetUp:
         """Each fit: 0.2 s of set-up, its iterations timed apart (as SM does), 1 ms each."""
 
-        n_iter_, fits = 0, []
+        def __init__(self):
+            self.n_iter_, self.fits = 0, []
 
         def set_params(self, **params):
             self.__dict__.update(params)
