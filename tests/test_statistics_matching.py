@@ -186,6 +186,29 @@ def test_chunks_and_checkpoints_equal_one_run(kwargs, digits):
     np.testing.assert_allclose(one.soft_labels_, resumed.soft_labels_, atol=1e-6)
 
 
+def test_a_continued_fit_keeps_the_recalibrated_targets(digits, bn_net):
+    """The set-up (recalibration over all the data) runs once for a distillation in
+    chunks; other data or other target settings measure again, and pickles stay lean."""
+    import pickle
+
+    X, y = digits.X_train, digits.y_train
+    model = sm(observer=FrozenEstimator(bn_net), teacher="observer", warm_start=True)
+    model.fit(X, y)
+    assert model.timings_["recalibration"] > 0
+    targets = model._kept_targets[1][0]
+    model.fit(X, y)
+    assert model.timings_["recalibration"] == 0.0 and model._kept_targets[1][0] is targets
+    assert "_kept_targets" not in pickle.loads(pickle.dumps(model)).__dict__
+    # Other images (the same shapes and classes), or another setting: measured again.
+    model.fit(X[::-1].copy(), y[::-1].copy())
+    assert model.timings_["recalibration"] > 0 and model._kept_targets[1][0] is not targets
+    targets = model._kept_targets[1][0]
+    model.set_params(crop_scale=(0.8, 1.0)).fit(X[::-1].copy(), y[::-1].copy())
+    assert model.timings_["recalibration"] > 0 and model._kept_targets[1][0] is not targets
+    # Without warm_start nothing is kept.
+    assert "_kept_targets" not in sm(observer=FrozenEstimator(bn_net)).fit(X, y).__dict__
+
+
 def test_a_loaded_set_is_evaluated_by_a_student_of_its_teacher(digits, tmp_path):
     X, y = digits.X_train, digits.y_train
     model = sm().fit(X, y)

@@ -86,7 +86,7 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
                 if per_it is None:
                     k = 1  # the first chunk measures (and trains MTT's experts)
                 else:
-                    # Long enough to amortise a fit's set-up, which every chunk repeats.
+                    # Long enough to amortise the last fit's set-up.
                     k = min(k, max(1, int(max(CHUNK_SECONDS, setup) / per_it)))
                     if budget.deadline is not None:
                         k = min(k, int((budget.left() - CHUNK_MARGIN - setup) / per_it))
@@ -137,8 +137,9 @@ def split_seconds(distiller, seconds, k):
     """``(seconds per iteration, seconds of set-up)`` of a fit of ``k`` iterations that took
     ``seconds``: split where the distiller times its iterations apart (statistics matching's
     ``timings_["recovery"]``; its set-up, the networks' recalibration over all the data and
-    the initial views, takes minutes per fit on the standard CIFAR10-LT, and every warm-started
-    chunk repeats it), else all of it per iteration (the first chunk's includes MTT's
+    the initial views, takes minutes on the standard CIFAR10-LT: the first chunk's, which a
+    later chunk repeats only in a new process, the targets being kept in memory across
+    warm-started fits), else all of it per iteration (the first chunk's includes MTT's
     experts)."""
     own = getattr(distiller, "timings_", {}).get("recovery")
     if own is None or not 0 < own <= seconds:
