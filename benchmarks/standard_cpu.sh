@@ -3,13 +3,19 @@
 # (issue 29), in the order its rows are wanted. Every step resumes: rows already in a seed
 # file are kept, shared networks (the teacher) load from --artifacts, a distillation
 # continues from its checkpoint. Run it again after a stop; commit each seed file as it
-# completes (benchmarks/results/standard_cpu*/seed*.json and the merged reports).
+# completes (benchmarks/results/standard_cpu*/seed*.json and the merged reports) and what
+# campaign/cpu_artifacts/ holds (the teacher, the checkpoints).
 #
 #   SKLEARN_LTDD_CIFAR10=../shared/data/cifar10 nohup benchmarks/standard_cpu.sh > standard.log &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source="${SKLEARN_LTDD_CIFAR10:-../shared/data/cifar10}"
-run() { python benchmarks/reproduce_paper.py --source "$source" "$@"; }
+# Its networks and checkpoints are committed (campaign/cpu_artifacts/), so that a session
+# on a fresh checkout goes on where the last one stopped.
+run() {
+    python benchmarks/reproduce_paper.py --source "$source" \
+        --artifacts benchmarks/campaign/cpu_artifacts "$@"
+}
 
 # Every network is compiled in float32 (the profile's "speed"): native on every CPU, where
 # bfloat16 is emulated without AVX512-BF16/AMX. The first fit of each network compiles it.
