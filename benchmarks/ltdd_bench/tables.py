@@ -53,7 +53,9 @@ def paper_row(table, name, profile_name):
 
 
 def mean_std(values):
-    values = [v for v in values if v is not None]
+    """Mean, std and count of the finite ``values`` (None where there are none: a few-shot
+    accuracy where no class has fewer than 20 training images is NaN)."""
+    values = [v for v in values if v is not None and np.isfinite(v)]
     if not values:
         return None
     return {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
