@@ -491,6 +491,49 @@ def test_a_profile_with_a_network_cache_trains_its_networks_once(tmp_path, monke
     assert "max_epochs" in capsys.readouterr().out
 
 
+def test_a_shared_network_stopped_part_way_is_finished_by_the_next_run(
+    tmp_path, monkeypatch, capsys
+):
+    """A cached network is pickled after every epoch; a run that stops during its fit
+    leaves that pickle, and the next run finishes the same network from it."""
+    from skorch.callbacks import Checkpoint
+
+    script = load("reproduce_paper")
+    monkeypatch.setitem(
+        script.PROFILES, "smoke", {**script.PROFILES["smoke"], "network_cache": "smoke_family"}
+    )
+    base = ["--profile", "smoke", "--tables", "soft"]
+    whole = base + ["--artifacts", str(tmp_path / "a1"), "--out", str(tmp_path / "r1")]
+    assert script.main(whole) == 0
+    save = Checkpoint.on_epoch_end
+
+    class SessionEnds(Exception):
+        pass
+
+    def stop_after_the_first_epoch(self, net, **kwargs):
+        save(self, net, **kwargs)
+        if len(net.history) == 1:
+            raise SessionEnds
+
+    monkeypatch.setattr(Checkpoint, "on_epoch_end", stop_after_the_first_epoch)
+    parts = base + ["--artifacts", str(tmp_path / "a2"), "--out", str(tmp_path / "r2")]
+    with pytest.raises(SessionEnds):
+        script.main(parts)
+    seed_dir = tmp_path / "a2" / "smoke_family" / "seed0"
+    assert (seed_dir / "network_teacher.partial.pkl").exists()
+    assert not (seed_dir / "network_teacher.joblib").exists()
+    monkeypatch.setattr(Checkpoint, "on_epoch_end", save)
+    capsys.readouterr()
+    assert script.main(parts) == 0
+    assert "network:teacher: resuming after epoch 1 of 3" in capsys.readouterr().out
+    assert not (seed_dir / "network_teacher.partial.pkl").exists()
+    first, resumed = (
+        json.loads((tmp_path / r / "smoke" / "seed0.json").read_text())["tables"]["soft"]
+        for r in ("r1", "r2")
+    )
+    assert [row["per_class_acc"] for row in resumed] == [row["per_class_acc"] for row in first]
+
+
 def test_changed_settings_are_the_recorded_ones_changed_or_dropped():
     from ltdd_bench.profiles import changed_settings
 

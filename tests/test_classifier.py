@@ -223,3 +223,73 @@ def test_warm_start_and_partial_fit(tiny_images):
     assert fresh.classes_.tolist() == ["a", "b", "c"]
     with pytest.raises(ValueError, match=r"labels \['z'\] that are not in classes"):
         fresh.partial_fit(X[:2], ["a", "z"])
+
+
+class _StopAfter(Callback):
+    """Interrupts a fit after ``epochs`` epochs (as the end of a session would)."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epochs:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "halfway"])
+def test_a_fit_stopped_part_way_resumes_exactly(digits, tmp_path, schedule):
+    """Pickled by skorch's Checkpoint after epoch 2 of 4, then resumed: the weights, the
+    schedule, the weight average and the random streams (shuffle, crops, mixing) go on as
+    in the uninterrupted fit."""
+    from skorch.callbacks import Checkpoint
+
+    X, y = digits.X_train, digits.y_train
+    params = dict(
+        module__norm="batchnorm",
+        max_epochs=4,
+        batch_size=64,
+        lr_schedule=schedule,
+        batch_mixing="mixup_or_cutmix",
+        augmentation="crop_flip",
+        ema_decay=0.9,
+    )
+    whole = small(**params).fit(X, y)
+    path = tmp_path / "net.pkl"
+    checkpoint = Checkpoint(
+        monitor=None,
+        f_params=None,
+        f_optimizer=None,
+        f_criterion=None,
+        f_history=None,
+        f_pickle=str(path),
+        dirname="",
+    )
+    small(**params, callbacks=[("checkpoint", checkpoint), ("stop", _StopAfter(2))]).fit(X, y)
+    with open(path, "rb") as f:
+        resumed = pickle.load(f)
+    assert len(resumed.history) == 2
+    assert resumed.resume_fit(X, y) is resumed and len(resumed.history) == 4
+    for (name, a), b in zip(
+        whole.module_.state_dict().items(), resumed.module_.state_dict().values()
+    ):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
+    np.testing.assert_allclose(whole.predict_proba(X), resumed.predict_proba(X), atol=1e-6)
+    # A finished fit is left as it is; a net never fitted is refused by name.
+    before = {k: v.clone() for k, v in resumed.module_.state_dict().items()}
+    resumed.resume_fit(X, y)
+    assert len(resumed.history) == 4
+    torch.testing.assert_close(resumed.module_.state_dict(), before)
+    with pytest.raises(ValueError, match=r"resume_fit.*never fitted.*fit\(X, y\)"):
+        small().resume_fit(X, y)
+
+
+def test_a_pickled_net_continues_its_random_streams(digits):
+    """Between warm-started fits, a pickle round trip changes nothing: the generators'
+    states travel with the net."""
+    X, y = digits.X_train, digits.y_train
+    params = dict(max_epochs=1, augmentation="crop_flip", batch_mixing="mixup")
+    plain = small(**params).fit(X, y)
+    copied = pickle.loads(pickle.dumps(small(**params).fit(X, y)))
+    plain.partial_fit(X, y)
+    copied.partial_fit(X, y)
+    np.testing.assert_allclose(plain.predict_proba(X), copied.predict_proba(X), atol=1e-6)

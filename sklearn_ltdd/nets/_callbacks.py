@@ -8,6 +8,12 @@ from collections import defaultdict
 from skorch.callbacks import Callback
 
 
+def resuming(net) -> bool:
+    """Whether ``net`` is finishing an interrupted fit (``ConvNetClassifier.resume_fit``):
+    a callback then keeps the state it had when the net was pickled."""
+    return bool(getattr(net, "cache_", {}).get("resuming"))
+
+
 class HalfwayStepLR(Callback):
     """Multiply the learning rate by ``gamma`` once, halfway, and restart momentum.
 
@@ -38,6 +44,8 @@ class HalfwayStepLR(Callback):
         self.reset_momentum = reset_momentum
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if resuming(net):
+            return
         self.milestone_ = (max(int(net.max_epochs), 1) - 1) // 2 + 1
         self.epochs_done_ = 0
         self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
@@ -72,6 +80,8 @@ class CosineLR(Callback):
     """
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if resuming(net):
+            return
         self.epochs_ = max(int(net.max_epochs), 1)
         self.done_ = 0
         self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
@@ -96,6 +106,8 @@ class CriterionProgress(Callback):
     """
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if resuming(net):
+            return
         self.done_ = 0
 
     def on_epoch_begin(self, net, **kwargs):
@@ -152,6 +164,19 @@ class InitFromModule(Callback):
         self.loaded_ = sorted(take)
 
 
+class _EMAUpdate:
+    """torch's EMA update (``get_ema_multi_avg_fn``) as a picklable object, so that a net
+    pickled during its fit (``resume_fit``) keeps its average."""
+
+    def __init__(self, decay):
+        self.decay = decay
+
+    def __call__(self, averaged, current, num_averaged):
+        from torch.optim.swa_utils import get_ema_multi_avg_fn
+
+        get_ema_multi_avg_fn(self.decay)(averaged, current, num_averaged)
+
+
 class WeightAverage(Callback):
     """An exponential moving average of the weights, which the network keeps after ``fit``.
 
@@ -177,10 +202,12 @@ class WeightAverage(Callback):
         self.decay = decay
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        if resuming(net):
+            return
+        from torch.optim.swa_utils import AveragedModel
 
         self.averaged_ = AveragedModel(
-            net.module_, multi_avg_fn=get_ema_multi_avg_fn(float(self.decay)), use_buffers=True
+            net.module_, multi_avg_fn=_EMAUpdate(float(self.decay)), use_buffers=True
         )
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):

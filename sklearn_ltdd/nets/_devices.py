@@ -46,6 +46,17 @@ class DeviceMixin:
 
     def __getstate__(self):
         state = super().__getstate__()
+        # The random streams where they stand, so that a net pickled part-way through
+        # ``fit`` (or between warm-started fits) goes on exactly (``resume_fit``).
+        cache = state.get("cache_") or {}
+        state["random_states_"] = {
+            **(state.get("random_states_") or {}),
+            **{
+                name: (str(g.device), g.get_state())
+                for name, g in cache.items()
+                if isinstance(g, torch.Generator)
+            },
+        }
         state["cache_"] = {}  # generators and data copies: rebuilt on use
         return state
 

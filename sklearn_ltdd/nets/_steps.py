@@ -197,11 +197,16 @@ class StepsMixin:
         return get_augmentation(self.augmentation)
 
     def _generator(self, name, device="cpu"):
-        """The generator of one random stream (seeded once per ``initialize``)."""
+        """The generator of one random stream (seeded once per ``initialize``; after
+        unpickling, where the pickled net's stream stood, on the same kind of device)."""
         generator = self.cache_.get(name)
         if generator is None or generator.device != torch.device(device):
             generator = torch.Generator(device=device)
-            generator.manual_seed(self.seeds_[name])
+            saved = (getattr(self, "random_states_", None) or {}).pop(name, None)
+            if saved is not None and saved[0] == str(generator.device):
+                generator.set_state(saved[1])
+            else:
+                generator.manual_seed(self.seeds_[name])
             self.cache_[name] = generator
         return generator
 
