@@ -1,4 +1,5 @@
-"""Distillation in warm-started, checkpointed chunks under a time budget."""
+"""Long work that survives a stop: distillation in warm-started, checkpointed chunks under a
+time budget, and long networks pickled after every epoch."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from .common import OutOfTime, write_json
+from .common import OutOfTime, changed_params, write_json
 
 #: Seconds a distillation chunk aims at: long enough to amortise its set-up,
 #: short enough that a time limit loses little.
@@ -131,6 +132,72 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
         run.seconds[f"distill_{name}"] = record["seconds"]
         return distiller
     raise RuntimeError(f"every {name} setting diverged: {record['attempts']}")
+
+
+def fit_resumably(run, name, model, X, y, cache):
+    """Fit ``model`` on ``(X, y)`` and save ``(model, seconds)`` to ``cache`` (joblib): a long
+    shared network (hours on a CPU), pickled after every epoch beside
+    ``cache`` (skorch's ``Checkpoint``), so that a run stopped part-way (the end of a
+    session) is finished by the next one (``resume_fit``: the same network as one fit).
+    Its seconds: the earlier epochs' durations plus this run's."""
+    import joblib
+    from skorch.callbacks import Checkpoint
+
+    partial = cache.with_name(cache.stem + ".partial.pkl")
+    original = model.callbacks
+    checkpoint = Checkpoint(
+        monitor=None,
+        f_params=None,
+        f_optimizer=None,
+        f_criterion=None,
+        f_history=None,
+        f_pickle=str(partial),
+        dirname="",
+    )
+    model.set_params(verbose=1, callbacks=[*(original or []), ("partial", checkpoint)])
+    earlier, start = 0.0, time.perf_counter()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    resumed = _load_partial(partial, model)
+    if resumed is not None:
+        earlier = float(sum(resumed.history[:, "dur"]))
+        print(
+            f"  network:{name}: resuming after epoch {len(resumed.history)} "
+            f"of {resumed.max_epochs}",
+            flush=True,
+        )
+        model = resumed.resume_fit(X, y)
+    else:
+        model.fit(X, y)
+    if len(model.history) < model.max_epochs:  # skorch ends a fit early on Ctrl-C
+        raise KeyboardInterrupt(
+            f"network:{name} stopped after epoch {len(model.history)}; run again to resume"
+        )
+    seconds = earlier + time.perf_counter() - start
+    run.seconds[f"network:{name}"] = run.seconds.get(f"network:{name}", 0) + seconds
+    model.set_params(callbacks=original)
+    joblib.dump((model, seconds), cache)
+    partial.unlink(missing_ok=True)
+    return model, seconds
+
+
+def _load_partial(path, fresh):
+    """The network pickled part-way through its fit at ``path``, where it was made with the
+    settings of ``fresh``; None otherwise (none, unreadable, or of other settings)."""
+    import pickle
+
+    if not path.exists():
+        return None
+    try:
+        with open(path, "rb") as f:
+            partial = pickle.load(f)
+    except Exception as exc:  # a pickle cut short by a kill, or of another version
+        print(f"  {path.name} cannot be read ({exc!r}); fitting from the start", flush=True)
+        return None
+    changed = changed_params(partial, fresh)
+    if changed:
+        print(f"  {path.name} had {changed}; fitting from the start", flush=True)
+        return None
+    return partial
 
 
 def split_seconds(distiller, seconds, k):

@@ -22,7 +22,7 @@ from sklearn_ltdd.metrics import long_tail_report
 from sklearn_ltdd.nets import make_student
 from sklearn_ltdd.sampling import PrecomputedSampler
 
-from .chunks import distil
+from .chunks import distil, fit_resumably
 from .common import Budget, changed_params, load_data, write_json
 from .declarations import SampledSet, Shared
 from .profiles import convnet, settings, speed
@@ -99,26 +99,6 @@ class Run:
         seconds = time.perf_counter() - start
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
         return model, seconds
-
-
-def _load_partial(path, fresh):
-    """The network pickled part-way through its fit at ``path``, where it was made with the
-    settings of ``fresh``; None otherwise (none, unreadable, or of other settings)."""
-    import pickle
-
-    if not path.exists():
-        return None
-    try:
-        with open(path, "rb") as f:
-            partial = pickle.load(f)
-    except Exception as exc:  # a pickle cut short by a kill, or of another version
-        print(f"  {path.name} cannot be read ({exc!r}); fitting from the start", flush=True)
-        return None
-    changed = changed_params(partial, fresh)
-    if changed:
-        print(f"  {path.name} had {changed}; fitting from the start", flush=True)
-        return None
-    return partial
 
 
 class Context:
@@ -229,7 +209,7 @@ class Context:
                 self.run.seconds.setdefault(f"network:{name}", cached[1])
                 self._networks[name] = cached
             elif cache is not None and hasattr(model, "resume_fit"):
-                self._networks[name] = self._fit_resumably(name, model, y, cache)
+                self._networks[name] = fit_resumably(self.run, name, model, self.X, y, cache)
             else:
                 self._networks[name] = self.run.fit(f"network:{name}", model, self.X, y)
                 if cache is not None:
@@ -238,50 +218,6 @@ class Context:
                     cache.parent.mkdir(parents=True, exist_ok=True)
                     joblib.dump(self._networks[name], cache)
         return self._networks[name]
-
-    def _fit_resumably(self, name, model, y, cache):
-        """Fit a long shared network (hours on a CPU), pickled after every epoch beside
-        ``cache`` (skorch's ``Checkpoint``), so that a run stopped part-way (the end of a
-        session) is finished by the next one (``resume_fit``: the same network as one fit).
-        Its seconds: the earlier epochs' durations plus this run's."""
-        import joblib
-        from skorch.callbacks import Checkpoint
-
-        partial = cache.with_name(cache.stem + ".partial.pkl")
-        original = model.callbacks
-        checkpoint = Checkpoint(
-            monitor=None,
-            f_params=None,
-            f_optimizer=None,
-            f_criterion=None,
-            f_history=None,
-            f_pickle=str(partial),
-            dirname="",
-        )
-        model.set_params(verbose=1, callbacks=[*(original or []), ("partial", checkpoint)])
-        earlier, start = 0.0, time.perf_counter()
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        resumed = _load_partial(partial, model)
-        if resumed is not None:
-            earlier = float(sum(resumed.history[:, "dur"]))
-            print(
-                f"  network:{name}: resuming after epoch {len(resumed.history)} "
-                f"of {resumed.max_epochs}",
-                flush=True,
-            )
-            model = resumed.resume_fit(self.X, y)
-        else:
-            model.fit(self.X, y)
-        if len(model.history) < model.max_epochs:  # skorch ends a fit early on Ctrl-C
-            raise KeyboardInterrupt(
-                f"network:{name} stopped after epoch {len(model.history)}; run again to resume"
-            )
-        seconds = earlier + time.perf_counter() - start
-        self.run.seconds[f"network:{name}"] = self.run.seconds.get(f"network:{name}", 0) + seconds
-        model.set_params(callbacks=original)
-        joblib.dump((model, seconds), cache)
-        partial.unlink(missing_ok=True)
-        return model, seconds
 
     def _network_path(self, name):
         family = self.p.get("network_cache")

@@ -398,53 +398,6 @@ class ConvNetClassifier(
         self.partial_fit(X, y_enc, _encoded=True, **fit_params)
         return self
 
-    def resume_fit(self, X, y):
-        """Finish a ``fit`` that stopped part-way, from the net as pickled after one of its
-        epochs (skorch's ``Checkpoint(f_pickle=..., monitor=None, f_params=None,
-        f_optimizer=None, f_criterion=None, f_history=None)`` pickles it after each).
-
-        Trains the epochs of ``max_epochs`` that its history lacks, with the
-        learning-rate schedule, the weight average and the random streams where
-        they stood: on the same data and device, the result is the
-        uninterrupted fit's. A long teacher so survives the end of a session.
-
-        Parameters
-        ----------
-        X, y
-            The data of the interrupted ``fit``.
-
-        Returns
-        -------
-        self
-
-        Examples
-        --------
-        >>> import pickle
-        >>> from sklearn_ltdd.datasets import load_digits_lt
-        >>> from sklearn_ltdd.nets import ConvNetClassifier
-        >>> X, y, _, _ = load_digits_lt(return_X_y=True)
-        >>> net = ConvNetClassifier(module__width=8, max_epochs=2, random_state=0)
-        >>> saved = pickle.dumps(net.set_params(max_epochs=1).fit(X, y).set_params(max_epochs=2))
-        >>> len(pickle.loads(saved).resume_fit(X, y).history)
-        2
-        """
-        if not getattr(self, "initialized_", False) or not hasattr(self, "label_encoder_"):
-            raise ValueError(
-                "resume_fit continues a net pickled during its fit; this one was never "
-                "fitted. Use fit(X, y)."
-            )
-        remaining = int(self.max_epochs) - len(self.history)
-        if remaining <= 0:
-            return self
-        X, y_enc = self._encode(X, y, reset=False)
-        if self.teacher is not None:
-            self._start_teacher(X, y_enc if y_enc.ndim == 1 else y_enc.argmax(1))
-        self.cache_["resuming"] = True  # the callbacks keep their state (``resuming``)
-        try:
-            return self.partial_fit(X, y_enc, _encoded=True, epochs=remaining)
-        finally:
-            self.cache_.pop("resuming", None)
-
     def partial_fit(self, X, y=None, classes=None, _encoded=False, **fit_params):
         """Continue training for ``max_epochs`` (see skorch)."""
         if not _encoded:
