@@ -523,9 +523,14 @@ def test_a_shared_network_stopped_part_way_is_finished_by_the_next_run(
     assert (seed_dir / "network_teacher.partial.pkl").exists()
     assert not (seed_dir / "network_teacher.joblib").exists()
     monkeypatch.setattr(Checkpoint, "on_epoch_end", save)
+    # The next session's checkout: the artifacts elsewhere (the pickle's own path is gone).
+    (tmp_path / "a2").rename(tmp_path / "a3")
+    seed_dir = tmp_path / "a3" / "smoke_family" / "seed0"
+    parts = base + ["--artifacts", str(tmp_path / "a3"), "--out", str(tmp_path / "r2")]
     capsys.readouterr()
     assert script.main(parts) == 0
     assert "network:teacher: resuming after epoch 1 of 3" in capsys.readouterr().out
+    assert (seed_dir / "network_teacher.joblib").exists() and not (tmp_path / "a2").exists()
     assert not (seed_dir / "network_teacher.partial.pkl").exists()
     first, resumed = (
         json.loads((tmp_path / r / "smoke" / "seed0.json").read_text())["tables"]["soft"]

@@ -165,6 +165,11 @@ def fit_resumably(run, name, model, X, y, cache):
             f"of {resumed.max_epochs}",
             flush=True,
         )
+        # Its own checkpoint saves here too (in place: set_params would rebuild the
+        # callbacks, and with them the schedule's state).
+        own = dict(resumed.callbacks_).get("partial")
+        if own is not None:
+            own.f_pickle = str(partial)
         model = resumed.resume_fit(X, y)
     else:
         model.fit(X, y)
