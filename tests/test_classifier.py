@@ -241,7 +241,7 @@ def test_a_fit_stopped_part_way_resumes_exactly(digits, tmp_path, schedule):
     """Pickled by skorch's Checkpoint after epoch 2 of 4, then resumed: the weights, the
     schedule, the weight average and the random streams (shuffle, crops, mixing) go on as
     in the uninterrupted fit."""
-    from skorch.callbacks import Checkpoint
+    from sklearn_ltdd.nets import epoch_checkpoint
 
     X, y = digits.X_train, digits.y_train
     params = dict(
@@ -255,15 +255,7 @@ def test_a_fit_stopped_part_way_resumes_exactly(digits, tmp_path, schedule):
     )
     whole = small(**params).fit(X, y)
     path = tmp_path / "net.pkl"
-    checkpoint = Checkpoint(
-        monitor=None,
-        f_params=None,
-        f_optimizer=None,
-        f_criterion=None,
-        f_history=None,
-        f_pickle=str(path),
-        dirname="",
-    )
+    checkpoint = epoch_checkpoint(path)
     small(**params, callbacks=[("checkpoint", checkpoint), ("stop", _StopAfter(2))]).fit(X, y)
     with open(path, "rb") as f:
         resumed = pickle.load(f)

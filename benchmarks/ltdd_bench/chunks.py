@@ -141,19 +141,12 @@ def fit_resumably(run, name, model, X, y, cache):
     session) is finished by the next one (``resume_fit``: the same network as one fit).
     Its seconds: the earlier epochs' durations plus this run's."""
     import joblib
-    from skorch.callbacks import Checkpoint
+
+    from sklearn_ltdd.nets import epoch_checkpoint
 
     partial = cache.with_name(cache.stem + ".partial.pkl")
     original = model.callbacks
-    checkpoint = Checkpoint(
-        monitor=None,
-        f_params=None,
-        f_optimizer=None,
-        f_criterion=None,
-        f_history=None,
-        f_pickle=str(partial),
-        dirname="",
-    )
+    checkpoint = epoch_checkpoint(partial)
     model.set_params(verbose=1, callbacks=[*(original or []), ("partial", checkpoint)])
     earlier, start = 0.0, time.perf_counter()
     cache.parent.mkdir(parents=True, exist_ok=True)

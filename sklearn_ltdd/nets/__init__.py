@@ -7,6 +7,7 @@ from ._callbacks import (
     HalfwayStepLR,
     InitFromModule,
     WeightAverage,
+    epoch_checkpoint,
 )
 from ._classifier import ConvNetClassifier
 from ._decoupled import DecoupledClassifier, FeatureExtractor, class_balanced_indices
@@ -49,6 +50,7 @@ __all__ = [
     "STUDENT_RECIPE",
     "STUDENT_RECIPES",
     "WeightAverage",
+    "epoch_checkpoint",
     "distillation_loss",
     "make_student",
     "teacher_loss",

@@ -14,6 +14,28 @@ def resuming(net) -> bool:
     return bool(getattr(net, "cache_", {}).get("resuming"))
 
 
+def epoch_checkpoint(path):
+    """skorch's ``Checkpoint`` that pickles the whole net to ``path`` after every epoch,
+    nothing else: what :meth:`ConvNetClassifier.resume_fit` finishes a stopped fit from.
+
+    Examples
+    --------
+    >>> epoch_checkpoint("teacher.pkl").f_pickle
+    'teacher.pkl'
+    """
+    from skorch.callbacks import Checkpoint
+
+    return Checkpoint(
+        monitor=None,
+        f_params=None,
+        f_optimizer=None,
+        f_criterion=None,
+        f_history=None,
+        f_pickle=str(path),
+        dirname="",
+    )
+
+
 class HalfwayStepLR(Callback):
     """Multiply the learning rate by ``gamma`` once, halfway, and restart momentum.
 

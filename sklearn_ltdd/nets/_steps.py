@@ -146,8 +146,8 @@ class StepsMixin:
 
     def resume_fit(self, X, y):
         """Finish a ``fit`` that stopped part-way, from the net as pickled after one of its
-        epochs (skorch's ``Checkpoint(f_pickle=..., monitor=None, f_params=None,
-        f_optimizer=None, f_criterion=None, f_history=None)`` pickles it after each).
+        epochs (:func:`~sklearn_ltdd.nets.epoch_checkpoint`, skorch's ``Checkpoint``,
+        pickles it after each).
 
         Trains the epochs of ``max_epochs`` that its history lacks, with the
         learning-rate schedule, the weight average and the random streams where
