@@ -308,6 +308,37 @@ def test_diversity_spreads_a_class_in_the_teachers_features(digits, bn_net):
     assert not np.allclose(plain.X_syn_, diverse.X_syn_)
 
 
+def test_max_candidates_scores_a_pool_of_that_size_per_class(digits, bn_net):
+    X, y = torch.as_tensor(digits.X_train), torch.as_tensor(digits.y_train)
+    counts = torch.bincount(y).tolist()
+    assert max(counts) > 30 > min(counts)  # a pool smaller than the head, not the tail
+
+    def run(max_candidates):
+        scored = dict.fromkeys(range(10), 0)
+
+        def score(views, labels):
+            scored[int(labels[0])] += len(labels)
+            return -views.flatten(1).mean(1)
+
+        gen = torch.Generator().manual_seed(0)
+        out = confident_crops(X, y, 10, 2, score, gen, max_candidates=max_candidates)
+        return out, scored
+
+    (views, sources), scored = run(30)
+    assert scored == {c: 5 * min(n, 30) for c, n in enumerate(counts)}
+    assert (y[sources] == torch.arange(10).repeat_interleave(2)).all()
+    # A pool as large as the largest class draws nothing: the views of max_candidates=None.
+    (same, same_sources), _ = run(max(counts))
+    (plain, plain_sources), _ = run(None)
+    torch.testing.assert_close(same, plain)
+    assert torch.equal(same_sources, plain_sources) and not torch.equal(sources, plain_sources)
+    model = sm(observer=FrozenEstimator(bn_net), teacher="observer", max_candidates=30)
+    model.fit(X.numpy(), y.numpy())
+    assert (y.numpy()[model.init_sources_] == model.y_syn_).all()
+    with pytest.raises(TypeError, match="max_candidates"):
+        sm(max_candidates=2.5).fit(X.numpy(), y.numpy())
+
+
 def test_ensemble_labeller_and_recalibrated_observer(digits, bn_net):
     X, y = digits.X_train, digits.y_train
     other = ConvNetClassifier(
@@ -338,6 +369,7 @@ def test_ensemble_labeller_and_recalibrated_observer(digits, bn_net):
         ({"target_views": "cropped"}, "target_views must be one of"),
         ({"labeller": "observer"}, "labeller must be one of"),
         ({"diversity": 0.5}, "diversity"),
+        ({"max_candidates": 0}, "max_candidates"),
         ({"whole_below": -1}, "whole_below"),
         ({"whole_below": 2.0}, "whole_below"),
         ({"first_layer_weight": -1.0}, "first_layer_weight"),

@@ -83,6 +83,7 @@ def confident_crops(
     whole_below=0,
     diversity=1.0,
     features=None,
+    max_candidates=None,
 ):
     """The uni-level framework's confidence-guided, multi-round initialisation.
 
@@ -97,7 +98,13 @@ def confident_crops(
     candidates per image (``ceil(ipc / n_c)`` at least), so its later rounds
     add other views of the same images.
 
-    Two changes for the long tail (both off with the defaults):
+    Three changes for the long tail (all off with the defaults):
+
+    * ``max_candidates``: a class with more images than this scores a random
+      subset of this many (RDED's per-class pool, 300 images on CIFAR-10):
+      every class's views are then picked from pools of the same size, where
+      scoring every image picks a head class's few most typical images out
+      of thousands and a tail class's out of tens;
 
     * a class with fewer than ``whole_below`` images offers whole images
       only (each image and its mirror image, then crops if it needs more
@@ -117,6 +124,9 @@ def confident_crops(
     out, sources = [], []
     for c in range(n_classes):
         members = torch.nonzero(y == c).flatten()
+        if max_candidates is not None and len(members) > max_candidates:
+            pick = torch.randperm(len(members), generator=generator, device=X.device)
+            members = members[pick[:max_candidates].sort().values]
         k = max(int(n_crops), math.ceil(ipc / max(len(members), 1)))
         params = crop_parameters(len(members) * k, generator, X.device, scale)
         params = params.view(len(members), k, 4)

@@ -122,6 +122,13 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         teacher's penultimate features among its ``ceil(diversity * ipc)``
         most confident views (starting from the most confident): confident
         and different views instead of near-copies of its easiest images.
+    max_candidates : int or None, default=None
+        For ``"confident_crops"``, a class with more real images than this
+        scores a random subset of this many (RDED draws 300 per CIFAR-10
+        class); None scores every image (the uni-level paper). A pool of the
+        same size for every class picks head and tail views alike, where
+        scoring all images picks a head class's few most typical images out
+        of thousands.
     combine : {1, 4}, default=1
         Initial views per stored image: 4 stores four views of a class at
         half resolution in the quadrants of each of its ``ipc`` images (the
@@ -269,6 +276,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         crop_scale=(0.5, 1.0),
         whole_below=0,
         diversity=1.0,
+        max_candidates=None,
         combine=1,
         class_weight=1.0,
         ce_weight=1.0,
@@ -322,6 +330,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         self.crop_scale = crop_scale
         self.whole_below = whole_below
         self.diversity = diversity
+        self.max_candidates = max_candidates
         self.combine = combine
         self.class_weight = class_weight
         self.ce_weight = ce_weight
@@ -358,6 +367,8 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
                     value, key, numbers.Real, min_val=0, max_val=1, include_boundaries="right"
                 )
         check_scalar(self.diversity, "diversity", numbers.Real, min_val=1)
+        if self.max_candidates is not None:
+            check_scalar(self.max_candidates, "max_candidates", numbers.Integral, min_val=1)
         check_option(self.combine, (1, 4), "combine")
         for key in ("class_weight", "ce_weight", "statistics_weight", "first_layer_weight"):
             check_scalar(getattr(self, key), key, numbers.Real, min_val=0)
@@ -455,6 +466,7 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
                 whole_below=class_threshold(self.whole_below, torch.bincount(y)),
                 diversity=self.diversity,
                 features=self._features,
+                max_candidates=self.max_candidates,
             )
             self.__dict__.pop("_teacher_scores", None)
             self.init_sources_ = sources.cpu().numpy()
