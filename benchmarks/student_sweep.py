@@ -5,8 +5,6 @@ Every figure here is a **validation** score: the test sets are not used. On
 * ``cpu``: the CPU profile's CIFAR10-LT (2,478 images, ConvNet3 width 32), scored
   on a balanced validation set of 500 images per class drawn from the CIFAR-10
   training images the long tail leaves out (``load_cifar10_lt(n_val_per_class=500)``);
-* ``standard``: the standard CIFAR10-LT (all 12,406 images, width 128) and the
-  same kind of validation set, under the standard table's teacher;
 * ``digits``: digits-LT at imbalance ratio 20 (width 32), scored on a stratified
   quarter of its training set held out (the teachers and sets use the rest);
 * ``digits_cv``: the same by 4-fold cross-validation: seed k is fold k (the teachers,
@@ -28,7 +26,7 @@ python benchmarks/student_sweep.py --grid recipes --groups cpu --seeds 0 1 \
     --source ../shared/data/cifar10
 python benchmarks/student_sweep.py --grid recipes --groups digits --seeds 0 1
 python benchmarks/student_sweep.py --grid sm_cv --groups digits_cv --seeds 0 1 2 3
-python benchmarks/student_sweep.py --grid sm_standard --groups standard --seeds 0 \
+python benchmarks/student_sweep.py --grid sm_pool --groups cpu --seeds 0 1 \
     --source ../shared/data/cifar10
 python benchmarks/student_sweep.py --grid recipes --groups smoke   # seconds
 """
@@ -89,9 +87,8 @@ def load_group(name, source, seed=0):
     from sklearn_ltdd.datasets import load_cifar10_lt, load_digits_lt
 
     g = GROUPS[name]
-    if g["data"].startswith("cifar"):
-        head = None if g["data"] == "cifar_standard" else 1000  # all 5,000, or the CPU profile
-        data = load_cifar10_lt(source, max_per_class=head, n_val_per_class=500)
+    if g["data"] == "cifar":
+        data = load_cifar10_lt(source, max_per_class=1000, n_val_per_class=500)
         return data.X_train, data.y_train, data.X_val, data.y_val
     data = load_digits_lt(imbalance_ratio=20)
     if "folds" in g:
@@ -122,9 +119,8 @@ def scores(model, X_val, y_val, counts):
 
 
 def teacher(group, recipe, seed, X, y, cache, device):
-    """The group's teacher for ``seed``, trained once and kept in ``cache``, or the
-    group's ``teacher_artifact`` where that is there and of the same recipe
-    (``(network, seconds)``; seconds None when it was not fitted here)."""
+    """The group's teacher for ``seed``, trained once and kept in ``cache``
+    (``(network, seconds)``; seconds None when it came from the cache)."""
     path = cache / f"teacher_{recipe}_seed{seed}.joblib"
     g = GROUPS[group]
     epochs = g["teacher_epochs"]  # one number, or one per recipe
@@ -138,13 +134,7 @@ def teacher(group, recipe, seed, X, y, cache, device):
         device=device,
         random_state=seed,
         **TEACHERS[base],
-        **g.get("network", {}),
     )
-    artifact = HERE / g.get("teacher_artifact", "-").format(seed=seed)
-    if not path.exists() and artifact.is_file():
-        cached = joblib.load(artifact)[0]  # the runner's (network, seconds)
-        if not changed_params(cached, net):
-            return cached, None
     if path.exists():
         cached = joblib.load(path)
         changed = changed_params(cached, net)
@@ -274,7 +264,7 @@ def run(args):
                             max_epochs=g["student_epochs"],
                             device=args.device,
                             random_state=seed,
-                            **{**g.get("network", {}), **dict(point.student)},
+                            **dict(point.student),
                         ).fit(*sets[set_key])
                         figures = {
                             **scores(student, X_val, y_val, counts),
@@ -398,7 +388,11 @@ def _per_class_against_named_controls(entries, points) -> list:
         diff = np.mean(
             [np.subtract(mine[s]["per_class"], theirs[s]["per_class"]) for s in seeds], 0
         )
-        few = [mine[s]["few_shot"] - theirs[s]["few_shot"] for s in seeds if mine[s]["few_shot"]]
+        few = [
+            mine[s]["few_shot"] - theirs[s]["few_shot"]
+            for s in seeds
+            if mine[s]["few_shot"] is not None
+        ]
         few = f"{np.mean(few):+.1f}" if few else "-"  # "-": no class under 20 images
         values = " | ".join(f"{d:+.1f}" for d in diff)
         rows.append(f"| {point.name} | {point.control} | {seeds} | {few} | {values} |")

@@ -6,8 +6,6 @@ import sys
 import time
 from pathlib import Path
 
-import joblib
-import numpy as np
 import pytest
 
 from sklearn_ltdd import TrajectoryMatchingDistiller
@@ -424,27 +422,6 @@ def test_student_sweep_fits_a_cached_teacher_of_other_settings_again(tmp_path, m
     monkeypatch.setitem(script.GROUPS, "smoke", smoke)
     again, seconds = script.teacher("smoke", "la_mix", 0, X, y, tmp_path, "cpu")
     assert seconds is not None and again.max_epochs == 2
-
-
-def test_student_sweep_takes_a_campaign_teacher_of_its_recipe(tmp_path, monkeypatch):
-    script = load("student_sweep")
-    X, y, _, _ = script.load_group("smoke", None)
-    (tmp_path / "fitted").mkdir()
-    fitted, _ = script.teacher("smoke", "la_mix", 0, X, y, tmp_path / "fitted", "cpu")
-    joblib.dump((fitted, 1.0), tmp_path / "teacher_seed0.joblib")  # the runner's pair
-    smoke = {
-        **script.GROUPS["smoke"],
-        "teacher_artifact": str(tmp_path / "teacher_seed{seed}.joblib"),
-    }
-    monkeypatch.setitem(script.GROUPS, "smoke", smoke)
-    (tmp_path / "cache").mkdir()
-    net, seconds = script.teacher("smoke", "la_mix", 0, X, y, tmp_path / "cache", "cpu")
-    assert seconds is None and net.max_epochs == fitted.max_epochs
-    np.testing.assert_array_equal(net.predict(X), fitted.predict(X))
-    # Another recipe (or seed: no file) is fitted here, not taken.
-    monkeypatch.setitem(script.GROUPS, "smoke", {**smoke, "teacher_epochs": 2})
-    assert script.teacher("smoke", "la_mix", 0, X, y, tmp_path / "cache", "cpu")[1] is not None
-    assert script.teacher("smoke", "la_mix", 1, X, y, tmp_path / "cache", "cpu")[1] is not None
 
 
 def test_student_sweep_smoke(tmp_path):

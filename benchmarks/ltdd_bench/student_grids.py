@@ -77,20 +77,6 @@ GROUPS = {
         "sm_iterations": 2,
     },
 }
-# Issue 28 on the standard CIFAR10-LT (r=100, all 12,406 images, width 128), scored on 500
-# validation images per class the long tail leaves out; the teacher is the standard table's
-# (``standard_cpu.sh``: the la_mix recipe, 200 epochs, compiled), loaded from the campaign's
-# committed artifacts where it is there; every network compiled as that profile's.
-GROUPS["standard"] = {
-    "data": "cifar_standard",
-    "width": 128,
-    "teacher_epochs": 200,
-    "ipcs": (10,),
-    "teachers": ("la_mix",),
-    "student_epochs": 1000,
-    "network": {"compile": True},
-    "teacher_artifact": "campaign/cpu_artifacts/standard_cpu/seed{seed}/network_teacher.joblib",
-}
 # Issue 28: statistics matching's settings on digits-LT, by cross-validation: seed k is fold k
 # of ``folds`` stratified folds of the training set (teachers and sets on the rest, scored on
 # the fold), under the teachers of the ``digits_*`` profiles (their epochs).
@@ -375,9 +361,10 @@ SM_CV_POINTS = [
         {**DEFAULTS, "crop_scale": (1.0, 1.0)},
     ),
 ]
-#: ``--grid sm_standard``: the defaults and the settings that may explain their head loss on
-#: the standard CIFAR10-LT (the group ``standard``), beside random real images.
-SM_STANDARD_POINTS = [
+#: ``--grid sm_pool``: the defaults, the label as the target, and the initial views drawn
+#: from a pool of one size per class, beside random real images: where the standard
+#: CIFAR10-LT's test table has statistics matching lose its head class (airplane).
+SM_POOL_POINTS = [
     *SM_CV_POINTS[:4],
     (
         "SM, 300 candidates per class (RDED's pool)",
@@ -418,7 +405,7 @@ GRIDS = {
     "sm_cv": [
         Point(name, kind, "soft", _items(sm), _items(SM_STUDENT)) for name, kind, sm in SM_CV_POINTS
     ],
-    "sm_standard": [  # each against random real images, class by class too
+    "sm_pool": [  # each against random real images, class by class too
         Point(
             name,
             kind,
@@ -427,6 +414,6 @@ GRIDS = {
             _items(SM_STUDENT),
             control=CONTROL if kind == "sm" else "",
         )
-        for name, kind, sm in SM_STANDARD_POINTS
+        for name, kind, sm in SM_POOL_POINTS
     ],
 }
