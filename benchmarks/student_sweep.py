@@ -5,6 +5,8 @@ Every figure here is a **validation** score: the test sets are not used. On
 * ``cpu``: the CPU profile's CIFAR10-LT (2,478 images, ConvNet3 width 32), scored
   on a balanced validation set of 500 images per class drawn from the CIFAR-10
   training images the long tail leaves out (``load_cifar10_lt(n_val_per_class=500)``);
+  ``cpu_r100`` the same with a head class of 4,500 images (the standard
+  CIFAR10-LT's shape at ratio 100, leaving 500 images per class out);
 * ``digits``: digits-LT at imbalance ratio 20 (width 32), scored on a stratified
   quarter of its training set held out (the teachers and sets use the rest);
 * ``digits_cv``: the same by 4-fold cross-validation: seed k is fold k (the teachers,
@@ -88,7 +90,8 @@ def load_group(name, source, seed=0):
 
     g = GROUPS[name]
     if g["data"] == "cifar":
-        data = load_cifar10_lt(source, max_per_class=1000, n_val_per_class=500)
+        head = g.get("max_per_class", 1000)
+        data = load_cifar10_lt(source, max_per_class=head, n_val_per_class=500)
         return data.X_train, data.y_train, data.X_val, data.y_val
     data = load_digits_lt(imbalance_ratio=20)
     if "folds" in g:

@@ -59,6 +59,17 @@ GROUPS = {
         "teachers": ("la_mix",),
         "student_epochs": 1000,
     },
+    # The standard CIFAR10-LT's shape (ratio 100) with a head of 4,500 images, so that 500
+    # per class are left out to validate on (the standard set keeps all 5,000).
+    "cpu_r100": {
+        "data": "cifar",
+        "max_per_class": 4500,
+        "width": 32,
+        "teacher_epochs": 100,
+        "ipcs": (10,),
+        "teachers": ("la_mix",),
+        "student_epochs": 1000,
+    },
     "digits": {
         "data": "digits",
         "width": 32,
