@@ -22,8 +22,10 @@ run() {
 
 # 1. seed 0, ipc 10: the soft table (teacher; random and SM images, hard and soft labels)
 run --profile standard_cpu --seeds 0 --tables soft
-# 2. seed 0, ipc 10: the other students, the best coreset, DM, the two-stage rows
-run --profile standard_cpu --seeds 0 --tables cross_arch coreset_best soft_dm soft_two_stage
+# 2. seed 0, ipc 10: the other students (on the sets above: no other network), then the
+#    best coreset, DM and the two-stage rows (a 60-epoch network first)
+run --profile standard_cpu --seeds 0 --tables cross_arch
+run --profile standard_cpu --seeds 0 --tables coreset_best soft_dm soft_two_stage
 # 3. ipc 1 and 50, seed 0 (the same teacher, loaded)
 run --profile standard_cpu_ipc1 --seeds 0 --tables soft
 run --profile standard_cpu_ipc50 --seeds 0 --tables soft

@@ -171,11 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     distill.add_argument(
         "--ce-target",
-        choices=["class_mean", "hard"],
-        default="class_mean",
+        choices=["hard", "class_mean"],
+        default="hard",
         help="--method sm: what the recovery's cross-entropy pulls an image towards: its "
-        "class's mean probabilities mixed with its label (the default: kinder to the "
-        "tail) or its label (SRe2L, EDC: the higher total on CIFAR10-LT)",
+        "label (SRe2L, EDC: the default, the higher total on CIFAR10-LT) or its class's "
+        "mean probabilities mixed with its label (kinder to the tail, harder on the head)",
     )
     _add_teacher_options(distill)
     _add_speed_options(distill)

@@ -154,23 +154,31 @@ def test_soft_label_rows_on_the_smoke_profile(tmp_path):
     seed = json.loads((out / "smoke" / "seed0.json").read_text())
     names = [r["name"] for r in seed["tables"]["soft"]]
     assert names[0] == "Teacher: BN ConvNet3, LA + mixup/CutMix, 3 epochs"
-    for label in ("Random 2 real images per class", "SM", "DM", "IDM", "IDM (balanced queue)"):
+    SM = "SM (class-mean target)"  # each statistics matching row names its target
+    for label in (
+        "Random 2 real images per class",
+        SM,
+        "SM (hard cross-entropy target)",
+        "DM",
+        "IDM",
+        "IDM (balanced queue)",
+    ):
         assert f"{label}, hard labels" in names and f"{label}, soft labels" in names
     rows = {r["name"]: r for r in seed["tables"]["soft"]}
-    assert rows["SM, soft labels"]["train_images"] == 20
-    assert rows["Original + SM, stage 2 learns the teacher"]["group_acc"] is not None
+    assert rows[f"{SM}, soft labels"]["train_images"] == 20
+    assert rows[f"Original + {SM}, stage 2 learns the teacher"]["group_acc"] is not None
     assert "GM, soft labels" not in names  # the bi-level sets: --tables soft_bilevel
     assert "## Soft labels" in (out / "smoke.md").read_text()
     # Each soft-label row of the same size against random real images, paired by seed.
     merged = json.loads((out / "smoke.json").read_text())
     pairs = {p["name"]: p for p in merged["paired"]["soft"]}
     control = "Random 2 real images per class, soft labels"
-    assert control not in pairs and "SM, hard labels" not in pairs
-    sm = pairs["SM, soft labels"]
+    assert control not in pairs and f"{SM}, hard labels" not in pairs
+    sm = pairs[f"{SM}, soft labels"]
     assert sm["control"] == control and sm["seeds"] == [0]
-    expected = rows["SM, soft labels"]["total_acc"] - rows[control]["total_acc"]
+    expected = rows[f"{SM}, soft labels"]["total_acc"] - rows[control]["total_acc"]
     assert sm["total_acc"]["mean"] == pytest.approx(expected)
-    assert "Original + SM, stage 2 learns the teacher" not in pairs  # not a soft-label set
+    assert f"Original + {SM}, stage 2 learns the teacher" not in pairs  # not a soft-label set
     assert f"Against {control} (paired by seed" in (out / "smoke.md").read_text()
 
 
@@ -458,13 +466,18 @@ def test_standard_profiles_share_their_networks_and_show_the_published_table(tmp
         "profile": "standard_cpu",
         "settings": {"ipc": 10},
         "tables": {
-            "soft": [{"name": "SM, soft labels", "total_acc": {"mean": 60.0, "std": 0.5, "n": 2}}]
+            "soft": [
+                {
+                    "name": "SM (hard cross-entropy target), soft labels",
+                    "total_acc": {"mean": 60.0, "std": 0.5, "n": 2},
+                }
+            ]
         },
     }
     text = "\n".join(published_markdown(merged))
     assert (
-        "| Uni-level (statistics matching, soft labels) | soft | 62.7 | SM, soft labels | "
-        "60.0 ± 0.5 | -2.7 |" in text
+        "| Uni-level (statistics matching, soft labels) | soft | 62.7 | SM (hard cross-entropy "
+        "target), soft labels | 60.0 ± 0.5 | -2.7 |" in text
     )
     assert "ResNet-18 | 58.7" in text and "not protocol-matched" in text
 
@@ -626,14 +639,13 @@ def test_the_timing_harness_runs_variants_in_turn_with_warm_up_medians_and_ratio
 
 def test_student_sweep_cross_validation_folds_and_the_defaults_point():
     script = load("student_sweep")
+    from ltdd_bench.student_grids import DEFAULTS, HARD_POINT
     from sklearn_ltdd import StatisticsMatchingDistiller
 
-    # The grid's "package's defaults" point is the package's defaults.
+    # The grid's DEFAULTS are the package's defaults, and a point of the sm_cv grid.
     defaults = StatisticsMatchingDistiller().get_params()
-    assert {k: defaults[k] for k in script.BEFORE} == {
-        **script.BEFORE,
-        **dict(script.SM_CV_POINTS[1][2]),
-    }
+    assert {k: defaults[k] for k in script.BEFORE} == {**script.BEFORE, **DEFAULTS}
+    assert dict(next(p.sm for p in script.GRIDS["sm_cv"] if p.name == HARD_POINT)) == DEFAULTS
     # Seed k is fold k: the validation parts are disjoint and cover the training set.
     parts = [script.load_group("digits_cv", None, k) for k in range(4)]
     n = len(parts[0][1]) + len(parts[0][3])
@@ -658,6 +670,7 @@ def test_reproduce_paper_refuses_rows_whose_setting_the_profile_lacks(tmp_path, 
 
 def test_digits_profiles_take_the_settings_cross_validation_chose():
     script = load("student_sweep")
+    from ltdd_bench.paper_sets import SM_CV_BASE
     from ltdd_bench.profiles import PROFILES
     from ltdd_bench.student_grids import DEFAULTS
     from ltdd_bench.sweeps import SweepRecord
@@ -669,7 +682,8 @@ def test_digits_profiles_take_the_settings_cross_validation_chose():
             profile = PROFILES[f"digits_{teacher}_ipc{ipc}"]
             chosen = script.cv_choice(record.entries(f"digits_cv, teacher {teacher}, ipc {ipc}"))
             want = {"n_iterations": 100, **points[chosen]}
-            assert {**DEFAULTS, **profile["sm_cv"]} == {**DEFAULTS, **want}, chosen
+            got = {**DEFAULTS, **SM_CV_BASE, **profile["sm_cv"]}  # as the runner builds it
+            assert got == {**DEFAULTS, **SM_CV_BASE, **want}, chosen
 
 
 def test_a_distillation_whose_set_up_dominates_runs_in_few_chunks(tmp_path, monkeypatch):

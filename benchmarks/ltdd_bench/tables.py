@@ -271,8 +271,9 @@ TITLES = {
     "(the profile's coreset_recipe where it names one; issue 24; not in the paper)",
     "fast": "The fast settings (bf16 + compiled): rows of the tables above, trained (and "
     "distilled) with precision='bf16', compile=True (issue 23)",
-    "cross_arch": "Other students: the SM set and random real images with the teacher's soft "
-    "labels, each network learning the same ConvNet3 teacher (issue 29)",
+    "cross_arch": "Other students: the SM set (the label as its target) and random real "
+    "images with the teacher's soft labels, each network learning the same ConvNet3 "
+    "teacher (issue 29)",
 }
 
 
