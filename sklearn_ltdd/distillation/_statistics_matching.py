@@ -124,9 +124,8 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         and different views instead of near-copies of its easiest images.
     max_candidates : int or None, default=None
         For ``"confident_crops"``, score a random subset of at most this many
-        of a class's images (RDED's 300 on CIFAR-10), so that head and tail
-        views come from pools of one size; None scores every image (the
-        uni-level paper), which measured the same total (user guide).
+        of a class's images (RDED: 300); None scores all (the uni-level
+        paper), which measured the same total (user guide).
     combine : {1, 4}, default=1
         Initial views per stored image: 4 stores four views of a class at
         half resolution in the quadrants of each of its ``ipc`` images (the
@@ -145,11 +144,9 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
     ce_target : {"hard", "class_mean"}, default="hard"
         What the cross-entropy pulls an image of class c towards: its label
         (SRe2L, EDC), or the observer's mean probabilities on class c's real
-        images mixed with the label by ``label_share`` (typical of its class,
-        with its usual confusions: kinder to the tail, harder on the head).
-        On validation data of the standard CIFAR10-LT's shape the label
-        scored 61.7 %, the class mean 58.1 % and random real images 58.9 %
-        (user guide, "The recovery's target").
+        images mixed with the label by ``label_share`` (kinder to the tail,
+        harder on the head). On validation data of the standard CIFAR10-LT's
+        shape: 61.7 %, 58.1 %, random real images 58.9 % (user guide).
     hard_below : int or float, default=0.05
         With ``ce_target="class_mean"``, classes with fewer images than this
         keep the label alone as the target. An int counts images; a float
