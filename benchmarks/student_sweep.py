@@ -12,20 +12,16 @@ Every figure here is a **validation** score: the test sets are not used. On
 * ``digits_cv``: the same by 4-fold cross-validation: seed k is fold k (the teachers,
   those of the ``digits_*`` profiles, and the sets fitted on the other folds),
 
-each grid point is a student (``make_student``) of a teacher trained on the
-training part, fitted on statistics matching's set and on random real images of
-the same size, with the teacher's soft labels, per seed. ``--grid recipes``
-compares student recipes; ``--grid sm`` compares statistics matching's parts under
-one recipe; ``--grid sm_cv`` its defaults beside a few settings, the one with the
-highest mean gain over random real images marked chosen (``cv_choice``; the digits
-profiles' ``sm_cv``). The grids are declared in ``ltdd_bench/student_grids.py``. The record
-(``results/student_sweep_<grid>.json``) keeps every cell and is continued when run
-again; ``.md`` is rendered from it.
+each grid point is a student (``make_student``) of a teacher trained on the training
+part, fitted on a set (statistics matching's, random real images) with its soft labels.
+``--grid recipes`` compares student recipes, ``--grid sm`` statistics matching's parts,
+``--grid sm_cv`` its defaults beside a few settings, the one with the highest mean gain
+over random real images marked chosen (``cv_choice``; the digits profiles' ``sm_cv``).
+Grids: ``ltdd_bench/student_grids.py``. The record (``results/student_sweep_<grid>.json``)
+keeps every cell and is continued when run again; ``.md`` is rendered from it.
 
 Examples
 --------
-python benchmarks/student_sweep.py --grid recipes --groups cpu --seeds 0 1 \
-    --source ../shared/data/cifar10
 python benchmarks/student_sweep.py --grid recipes --groups digits --seeds 0 1
 python benchmarks/student_sweep.py --grid sm_cv --groups digits_cv --seeds 0 1 2 3
 python benchmarks/student_sweep.py --grid sm_pool --groups cpu --seeds 0 1 \
@@ -38,6 +34,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import joblib
@@ -221,6 +218,8 @@ def run(args):
                             record.note(
                                 key, {**scores(net, X_val, y_val, counts), "seconds": seconds}
                             )
+                        elif seconds is not None:  # refitted: new cells pair with old ones
+                            check_refit(key, record.notes[key], net, X_val, y_val, counts)
                         print(key, round(record.notes[key]["acc"], 1), flush=True)
                         nets[k, name] = net
                     return nets[k, name]
@@ -282,6 +281,18 @@ def run(args):
                             flush=True,
                         )
     write_markdown(record, GRIDS[RECORDS.get(args.grid, args.grid)])
+
+
+def check_refit(key, noted, net, X_val, y_val, counts):
+    """Warn where a teacher fitted again scores other than the record's: the cells
+    measured before it would then not pair with the new ones."""
+    acc = scores(net, X_val, y_val, counts)["acc"]
+    if abs(acc - noted["acc"]) > 1e-6:
+        warnings.warn(
+            f"{key} fitted again scores {acc:.2f} % against {noted['acc']:.2f} % in the "
+            "record: its new cells do not pair with the old ones (start a new record)",
+            stacklevel=2,
+        )
 
 
 def write_markdown(record, points):

@@ -4,8 +4,10 @@ import importlib.util
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sklearn_ltdd import TrajectoryMatchingDistiller
@@ -430,6 +432,17 @@ def test_student_sweep_fits_a_cached_teacher_of_other_settings_again(tmp_path, m
     monkeypatch.setitem(script.GROUPS, "smoke", smoke)
     again, seconds = script.teacher("smoke", "la_mix", 0, X, y, tmp_path, "cpu")
     assert seconds is not None and again.max_epochs == 2
+    # A teacher fitted again is checked against the record's score of it: equal, silent;
+    # else a warning that its new cells do not pair with the old ones.
+    counts = np.bincount(y)
+    noted = script.scores(again, X, y, counts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        script.check_refit("smoke: teacher la_mix seed 0", noted, again, X, y, counts)
+    with pytest.warns(UserWarning, match="do not pair with the old ones"):
+        script.check_refit(
+            "smoke: teacher la_mix seed 0", {**noted, "acc": noted["acc"] + 1}, again, X, y, counts
+        )
 
 
 def test_student_sweep_smoke(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -92,7 +93,8 @@ def versions() -> dict:
 
 
 def command() -> str:
-    return " ".join(["python"] + sys.argv)
+    """The command line as a shell would take it again (arguments with spaces quoted)."""
+    return shlex.join(["python"] + sys.argv)
 
 
 def environment(args) -> dict:

@@ -395,6 +395,7 @@ SM_POOL_POINTS = [
         "sm",
         {**CLASS_MEAN_DEFAULTS, "max_candidates": 300, "ce_target": "hard"},
     ),
+    SM_CV_POINTS[6],  # label_share 0.75: between the two targets (the best on digits_cv)
 ]
 #: Grids whose cells go to another grid's record (a subset of its points).
 RECORDS = {"recipes_short": "recipes"}
