@@ -4,7 +4,8 @@
 # file are kept, shared networks (the teacher) load from --artifacts, a distillation
 # continues from its checkpoint. Run it again after a stop; commit each seed file as it
 # completes (benchmarks/results/standard_cpu*/seed*.json and the merged reports) and what
-# campaign/cpu_artifacts/ holds (the teacher, the checkpoints).
+# campaign/cpu_artifacts/ holds (the teacher, the checkpoints). A row's student is pickled
+# every ten minutes (row_*.partial.pkl, git-ignored: keep it for the next run).
 #
 #   SKLEARN_LTDD_CIFAR10=../shared/data/cifar10 nohup benchmarks/standard_cpu.sh > standard.log &
 set -euo pipefail

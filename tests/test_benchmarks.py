@@ -565,6 +565,48 @@ def test_a_shared_network_stopped_part_way_is_finished_by_the_next_run(
     assert [row["per_class_acc"] for row in resumed] == [row["per_class_acc"] for row in first]
 
 
+def test_a_row_student_stopped_part_way_is_finished_by_the_next_run(tmp_path, monkeypatch, capsys):
+    """With ``row_checkpoint_s``, a row's student is pickled during its fit (at most that
+    often), never kept once done; a run that stops during it finishes it from the pickle
+    next time, and every row equals the uninterrupted run's."""
+    from skorch.callbacks import Checkpoint
+
+    script = load("reproduce_paper")
+    profile = {**script.PROFILES["smoke"], "network_cache": "fam", "row_checkpoint_s": 1e-9}
+    monkeypatch.setitem(script.PROFILES, "smoke", profile)
+    base = ["--profile", "smoke", "--tables", "soft"]
+
+    def run(name):
+        return script.main(base + ["--artifacts", str(tmp_path / name), "--out", str(tmp_path)])
+
+    assert run("whole") == 0
+    first = json.loads((tmp_path / "smoke" / "seed0.json").read_text())["tables"]["soft"]
+    (tmp_path / "smoke" / "seed0.json").unlink()
+    seed_dir = tmp_path / "parts" / "fam" / "seed0"
+    assert not list((tmp_path / "whole" / "fam" / "seed0").glob("row_*"))  # none kept
+    save = Checkpoint.on_epoch_end
+
+    class SessionEnds(Exception):
+        pass
+
+    def stop_in_the_first_row(self, net, **kwargs):
+        save(self, net, **kwargs)
+        if Path(self.f_pickle).name.startswith("row_") and len(net.history) == 1:
+            raise SessionEnds
+
+    monkeypatch.setattr(Checkpoint, "on_epoch_end", stop_in_the_first_row)
+    with pytest.raises(SessionEnds):
+        run("parts")
+    (partial,) = seed_dir.glob("row_*.partial.pkl")
+    monkeypatch.setattr(Checkpoint, "on_epoch_end", save)
+    capsys.readouterr()
+    assert run("parts") == 0
+    assert ": resuming after epoch 1 of" in capsys.readouterr().out
+    assert not partial.exists()
+    resumed = json.loads((tmp_path / "smoke" / "seed0.json").read_text())["tables"]["soft"]
+    assert [row["per_class_acc"] for row in resumed] == [row["per_class_acc"] for row in first]
+
+
 def test_changed_settings_are_the_recorded_ones_changed_or_dropped():
     from ltdd_bench.profiles import changed_settings
 

@@ -275,6 +275,24 @@ def test_a_fit_stopped_part_way_resumes_exactly(digits, tmp_path, schedule):
         small().resume_fit(X, y)
 
 
+def test_epoch_checkpoint_every_seconds(digits, tmp_path, monkeypatch):
+    """``every``: a pickle after an epoch once that many seconds have passed since the last
+    (or since the fit began); bad values are refused by name."""
+    from sklearn_ltdd.nets import _callbacks, epoch_checkpoint
+
+    ends = iter([100.0, 105.0, 111.0, 130.0])  # the wall clock at each epoch's end
+    monkeypatch.setattr(_callbacks, "_now", lambda: next(ends))
+    path = tmp_path / "net.pkl"
+    net = small(max_epochs=4, callbacks=[("checkpoint", epoch_checkpoint(path, every=10))])
+    net.fit(digits.X_train, digits.y_train)
+    assert net.history[:, "event_cp"] == [False, False, True, True]
+    with open(path, "rb") as f:
+        assert len(pickle.load(f).history) == 4
+    for bad in (-1, float("nan"), float("inf"), "10", True):
+        with pytest.raises(ValueError, match="every must be a number of seconds"):
+            epoch_checkpoint(path, every=bad)
+
+
 def test_a_pickled_net_continues_its_random_streams(digits):
     """Between warm-started fits, a pickle round trip changes nothing: the generators'
     states travel with the net."""

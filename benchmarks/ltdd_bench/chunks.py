@@ -134,19 +134,22 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
     raise RuntimeError(f"every {name} setting diverged: {record['attempts']}")
 
 
-def fit_resumably(run, name, model, X, y, cache):
+def fit_resumably(run, name, model, X, y, cache, stage=None, every=0.0, keep=True):
     """Fit ``model`` on ``(X, y)`` and save ``(model, seconds)`` to ``cache`` (joblib): a long
-    shared network (hours on a CPU), pickled after every epoch beside
-    ``cache`` (skorch's ``Checkpoint``), so that a run stopped part-way (the end of a
-    session) is finished by the next one (``resume_fit``: the same network as one fit).
-    Its seconds: the earlier epochs' durations plus this run's."""
+    shared network (hours on a CPU), pickled after every epoch (at most every ``every``
+    seconds) beside ``cache`` (skorch's ``Checkpoint``), so that a run stopped part-way (the
+    end of a session) is finished by the next one (``resume_fit``: the same network as one
+    fit). Its seconds (``run.seconds[stage]``, default ``network:<name>``): the earlier
+    epochs' durations plus this run's. ``keep=False``: a row's model, scored once and not
+    saved (its partial pickle is removed when it is done)."""
     import joblib
 
     from sklearn_ltdd.nets import epoch_checkpoint
 
+    stage = stage or f"network:{name}"
     partial = cache.with_name(cache.stem + ".partial.pkl")
     original = model.callbacks
-    checkpoint = epoch_checkpoint(partial)
+    checkpoint = epoch_checkpoint(partial, every=every)
     model.set_params(verbose=1, callbacks=[*(original or []), ("partial", checkpoint)])
     earlier, start = 0.0, time.perf_counter()
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -154,8 +157,7 @@ def fit_resumably(run, name, model, X, y, cache):
     if resumed is not None:
         earlier = float(sum(resumed.history[:, "dur"]))
         print(
-            f"  network:{name}: resuming after epoch {len(resumed.history)} "
-            f"of {resumed.max_epochs}",
+            f"  {stage}: resuming after epoch {len(resumed.history)} of {resumed.max_epochs}",
             flush=True,
         )
         # Its own checkpoint saves here too (in place: set_params would rebuild the
@@ -168,12 +170,13 @@ def fit_resumably(run, name, model, X, y, cache):
         model.fit(X, y)
     if len(model.history) < model.max_epochs:  # skorch ends a fit early on Ctrl-C
         raise KeyboardInterrupt(
-            f"network:{name} stopped after epoch {len(model.history)}; run again to resume"
+            f"{stage} stopped after epoch {len(model.history)}; run again to resume"
         )
     seconds = earlier + time.perf_counter() - start
-    run.seconds[f"network:{name}"] = run.seconds.get(f"network:{name}", 0) + seconds
+    run.seconds[stage] = run.seconds.get(stage, 0) + seconds
     model.set_params(callbacks=original)
-    joblib.dump((model, seconds), cache)
+    if keep:
+        joblib.dump((model, seconds), cache)
     partial.unlink(missing_ok=True)
     return model, seconds
 

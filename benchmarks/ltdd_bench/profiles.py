@@ -125,6 +125,7 @@ _STANDARD_CPU = {
     "coreset": {"scoring_epochs": 30},
     "speed": {"compile": True},
     "network_cache": "standard_cpu",
+    "row_checkpoint_s": 600,  # a row's student (48 min for a ResNet-18) resumes
     "seeds": [0, 1],
 }
 PROFILES["standard_cpu"] = _STANDARD_CPU
@@ -191,8 +192,9 @@ def speed(profile: dict) -> dict:
 
 
 def settings(profile: dict) -> dict:
-    """A profile's settings as recorded: without its default seeds (each file names its own)."""
-    return {k: v for k, v in profile.items() if k != "seeds"}
+    """A profile's settings as recorded: without its default seeds (each file names its own)
+    and how often a row is pickled (no figure depends on it)."""
+    return {k: v for k, v in profile.items() if k not in ("seeds", "row_checkpoint_s")}
 
 
 def changed_settings(recorded: dict, profile: dict) -> list:

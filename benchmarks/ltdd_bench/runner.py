@@ -219,6 +219,18 @@ class Context:
                     joblib.dump(self._networks[name], cache)
         return self._networks[name]
 
+    def fit_row(self, stage, model, X, y):
+        """A row's model, fitted. Where the profile keeps its networks (``network_cache``)
+        and says ``row_checkpoint_s``, a net is pickled that often during its fit
+        (``<stage>.partial.pkl`` beside the networks; hundreds of MB for a ResNet-18, never
+        committed) and a run stopped part-way finishes it from there (``resume_fit``)."""
+        every, root = self.p.get("row_checkpoint_s"), self._network_path("")
+        if not every or root is None or not hasattr(model, "resume_fit"):
+            return self.run.fit(stage, model, X, y)
+        slug = "".join(c if c.isalnum() else "_" for c in stage).strip("_")
+        cache = root.with_name(f"row_{slug}.joblib")  # never written (keep=False)
+        return fit_resumably(self.run, stage, model, X, y, cache, stage, every, keep=False)
+
     def _network_path(self, name):
         family = self.p.get("network_cache")
         if not family:
@@ -327,7 +339,7 @@ def _run_row(ctx, row):
         n_images = ctx.n
     else:
         X, y = ctx.data_of(row.data)
-        model, seconds = run.fit(f"{row.tables[0]}:{name}", row.model(ctx), X, y)
+        model, seconds = ctx.fit_row(f"{row.tables[0]}:{name}", row.model(ctx), X, y)
         n_images = getattr(model, "n_train_images_", None) or len(y)
     groups = ctx.groups() if isinstance(model, TwoStageClassifier) else None
     report = run.record(row.tables[0], name, model, n_images, seconds, groups)
