@@ -55,28 +55,17 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))  # ltdd_bench, also when this file is imported by path
 
-from ltdd_bench.campaign_queue import (  # noqa: E402, F401  (the queue: for tests)
-    CUDA_CODE,
+from ltdd_bench.campaign_queue import (  # noqa: F401  (MIN_STEP, RESERVE: for tests)
     MIN_STEP,
     RESERVE,
-    SPEED_CODE,
-    Step,
     build_queue,
-    code_hash,
     load_state,
-    seed_complete,
     step_budget,
 )
-from ltdd_bench.common import load_data, write_json  # noqa: E402
-from ltdd_bench.profiles import PROFILES  # noqa: E402
-from ltdd_bench.tables import merge  # noqa: E402
-from ltdd_bench.windows import (  # noqa: E402, F401  (the $OUT rules: for tests)
-    MAX_BYTES,
-    MAX_DEPTH,
-    MAX_FILES,
-    check_out_dir,
-    run_command,
-)
+from ltdd_bench.common import load_data, write_json
+from ltdd_bench.profiles import PROFILES
+from ltdd_bench.tables import merge
+from ltdd_bench.windows import check_out_dir, run_command
 
 CAMPAIGN = HERE / "campaign"
 RESULTS = HERE / "results"

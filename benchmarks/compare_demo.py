@@ -27,8 +27,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ltdd_bench import timed  # noqa: E402
-from ltdd_bench.common import ROOT, git_commit, slug  # noqa: E402
+from ltdd_bench import timed
+from ltdd_bench.common import ROOT, git_commit, slug
 
 
 def run_demo(checkout, extra, work):

@@ -44,9 +44,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ltdd_bench.common import load_data, write_json  # noqa: E402
-from ltdd_bench.profiles import PROFILES  # noqa: E402
-from ltdd_bench.timed import arguments, clocked, finish, new_record, result_path, table  # noqa: E402
+from ltdd_bench.common import load_data, write_json
+from ltdd_bench.profiles import PROFILES
+from ltdd_bench.timed import arguments, clocked, finish, new_record, result_path, table
 
 DSA = "color_crop_cutout_flip_scale_rotate"
 COMMON = ["--dataset", "CIFAR10", "--model", "ConvNet", "--num_exp", "1", "--num_eval", "0"]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ltdd_bench.timed import table  # noqa: E402
+from ltdd_bench.timed import table
 
 
 def figures(result):

@@ -41,9 +41,9 @@ from sklearn_ltdd.nets import ConvNet
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # ltdd_bench, also when this file is imported by path
 
-from ltdd_bench.common import Budget, load_data, write_json  # noqa: E402
-from ltdd_bench.profiles import PROFILES  # noqa: E402
-from ltdd_bench.timed import arguments, clocked, finish, new_record, result_path, table  # noqa: E402
+from ltdd_bench.common import Budget, load_data, write_json
+from ltdd_bench.profiles import PROFILES
+from ltdd_bench.timed import arguments, clocked, finish, new_record, result_path, table
 
 FAST = {"precision": "bf16", "compile": True}
 REFERENCE = {

@@ -26,9 +26,9 @@ import torch.nn.functional as F
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ltdd_bench.common import load_data  # noqa: E402
-from ltdd_bench.profiles import PROFILES  # noqa: E402
-from ltdd_bench.timed import (  # noqa: E402
+from ltdd_bench.common import load_data
+from ltdd_bench.profiles import PROFILES
+from ltdd_bench.timed import (
     arguments,
     finish,
     medians,
@@ -37,8 +37,8 @@ from ltdd_bench.timed import (  # noqa: E402
     run_variants,
     table,
 )
-from sklearn_ltdd import ConvNetClassifier  # noqa: E402
-from sklearn_ltdd.nets import ConvNet  # noqa: E402
+from sklearn_ltdd import ConvNetClassifier
+from sklearn_ltdd.nets import ConvNet
 
 
 def plain_loop(X, y, width, epochs, device, seed=0):

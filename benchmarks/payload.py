@@ -68,7 +68,7 @@ from sklearn_ltdd.datasets._cifar import _load_cached  # the uint8 arrays, decod
 from sklearn_ltdd.utils import images_from_uint8
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ltdd_bench, when imported by path
-from ltdd_bench.payload_io import (  # noqa: E402, F401  (reading lives there; re-exported)
+from ltdd_bench.payload_io import (  # noqa: F401  (reading lives there; re-exported)
     FORMAT,
     FORMAT_VERSION,
     PROFILES,

@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ltdd_bench.tables import merge  # noqa: E402
+from ltdd_bench.tables import merge
 
 
 def main(argv=None) -> int:

@@ -43,16 +43,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # ltdd_bench, also when this file is imported by path
 
-from ltdd_bench.chunks import export_artifacts  # noqa: E402
-from ltdd_bench.common import (  # noqa: E402
+from ltdd_bench.chunks import export_artifacts
+from ltdd_bench.common import (
     Budget,
     OutOfTime,
     environment,
     load_data,
     write_json,
 )
-from ltdd_bench.declarations import Declarations, Figure, Row, Shared  # noqa: E402
-from ltdd_bench.paper_sets import (  # noqa: E402
+from ltdd_bench.declarations import Declarations, Figure, Row, Shared
+from ltdd_bench.paper_sets import (
     FAST,
     LA,
     LA_FLIP,
@@ -67,12 +67,12 @@ from ltdd_bench.paper_sets import (  # noqa: E402
     ros_epochs,
     student_rows,
 )
-from ltdd_bench.profiles import PROFILES, changed_settings  # noqa: E402
-from ltdd_bench.runner import run_seed, seed_saver  # noqa: E402
-from ltdd_bench.tables import merge, paper_row  # noqa: E402, F401  (paper_row: for tests)
-from sklearn_ltdd import DecoupledClassifier, TwoStageClassifier  # noqa: E402
-from sklearn_ltdd.metrics import format_long_tail_table  # noqa: E402
-from sklearn_ltdd.nets import LogitAverage  # noqa: E402
+from ltdd_bench.profiles import PROFILES, changed_settings
+from ltdd_bench.runner import run_seed, seed_saver
+from ltdd_bench.tables import merge, paper_row  # noqa: F401  (paper_row: for tests)
+from sklearn_ltdd import DecoupledClassifier, TwoStageClassifier
+from sklearn_ltdd.metrics import format_long_tail_table
+from sklearn_ltdd.nets import LogitAverage
 
 #: Issue 28: statistics matching with the label as its recovery's target (the default), and
 #: with the class's mean probabilities mixed with the label (kinder to the tail).

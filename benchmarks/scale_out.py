@@ -31,12 +31,12 @@ from joblib import parallel_config
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ltdd_bench import timed  # noqa: E402
-from ltdd_bench.common import load_data  # noqa: E402
-from ltdd_bench.profiles import PROFILES  # noqa: E402
-from sklearn_ltdd.augmentation import DSA  # noqa: E402
-from sklearn_ltdd.distillation import train_expert_trajectories  # noqa: E402
-from sklearn_ltdd.nets import ConvNet  # noqa: E402
+from ltdd_bench import timed
+from ltdd_bench.common import load_data
+from ltdd_bench.profiles import PROFILES
+from sklearn_ltdd.augmentation import DSA
+from sklearn_ltdd.distillation import train_expert_trajectories
+from sklearn_ltdd.nets import ConvNet
 
 
 def main(argv=None):

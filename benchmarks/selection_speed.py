@@ -27,10 +27,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ltdd_bench import timed  # noqa: E402
-from ltdd_bench.common import load_data  # noqa: E402
-from ltdd_bench.profiles import PROFILES  # noqa: E402
-from sklearn_ltdd import CoresetSampler, DistributionMatchingDistiller  # noqa: E402
+from ltdd_bench import timed
+from ltdd_bench.common import load_data
+from ltdd_bench.profiles import PROFILES
+from sklearn_ltdd import CoresetSampler, DistributionMatchingDistiller
 
 
 def variants(p, device):

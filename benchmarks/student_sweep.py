@@ -43,41 +43,16 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from sklearn.frozen import FrozenEstimator  # noqa: E402
-from sklearn.metrics import balanced_accuracy_score  # noqa: E402
-from sklearn.model_selection import StratifiedKFold, train_test_split  # noqa: E402
+from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from ltdd_bench.common import changed_params, command, device_name, git_commit, versions  # noqa: E402
-from ltdd_bench.student_grids import (  # noqa: E402, F401  (the grids: re-exported)
-    BEFORE,
-    GRIDS,
-    GROUPS,
-    KD_BN,
-    RECIPES,
-    RECORDS,
-    RECOVERY,
-    SHORT,
-    SM_CV_POINTS,
-    SM_POINTS,
-    SM_STUDENT,
-    TEACHER_VARIANTS,
-    TEACHERS,
-    VIEWS,
-    Point,
-)
-from ltdd_bench.sweeps import (  # noqa: E402
-    Cell,
-    SweepRecord,
-    pivot_markdown,
-    random_real_images,
-)
-from sklearn_ltdd import (  # noqa: E402
-    ConvNetClassifier,
-    CoresetSampler,
-    StatisticsMatchingDistiller,
-)
-from sklearn_ltdd.metrics import per_class_accuracy, shot_accuracy  # noqa: E402
-from sklearn_ltdd.nets import LogitAverage, make_student  # noqa: E402
+from ltdd_bench.common import changed_params, command, device_name, git_commit, versions
+from ltdd_bench.student_grids import BEFORE, GRIDS, GROUPS, RECORDS, TEACHER_VARIANTS, TEACHERS
+from ltdd_bench.sweeps import Cell, SweepRecord, pivot_markdown, random_real_images
+from sklearn_ltdd import ConvNetClassifier, CoresetSampler, StatisticsMatchingDistiller
+from sklearn_ltdd.metrics import per_class_accuracy, shot_accuracy
+from sklearn_ltdd.nets import LogitAverage, make_student
 
 
 def load_group(name, source, seed=0):
