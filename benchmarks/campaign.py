@@ -121,16 +121,13 @@ def run_window(args):
                 f"[campaign] {step.name}: up to {budget:.0f} s ({remaining:.0f} s left)", flush=True
             )
             command = list(step.command)
-            if step.kind == "reproduce":
-                command += ["--time-limit", f"{max(budget - 10.0, 1.0):.0f}"]
-            if step.kind == "speed":
-                command += ["--time-limit", f"{max(budget - 5.0, 1.0):.0f}"]
+            margin = {"reproduce": 10.0, "speed": 5.0}.get(step.kind)  # for its own exit
+            if margin is not None:
+                command += ["--time-limit", f"{max(budget - margin, 1.0):.0f}"]
             start = time.time()
+            rc, tail = run_command(command, budget, env)
             if step.kind == "pytest":
-                rc, tail = run_command(command, budget, env)
                 (out / "cuda_tests.txt").write_text("\n".join(tail) + "\n")
-            else:
-                rc, tail = run_command(command, budget, env)
             entry.update(
                 seconds=round(time.time() - start, 1), budget_s=round(budget, 1), returncode=rc
             )

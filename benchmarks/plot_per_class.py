@@ -27,19 +27,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # ltdd_bench, also when this file is imported by path
+
+from ltdd_bench.tables import find_row
+
 DEFAULT_ROWS = [
     ["Original + GM Distilled"],
     ["Backbone(LA+flip) + heads: original / GM", "Backbone(LA+flip) + heads: original / original"],
     ["Logit adjustment + crop/flip", "Logit adjustment (Menon 2021)"],
 ]
-
-
-def find_row(merged, name):
-    for rows in merged["tables"].values():
-        for row in rows:
-            if row["name"] == name:
-                return row
-    return None
 
 
 def choose(merged, wanted):

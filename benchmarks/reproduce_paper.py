@@ -65,6 +65,7 @@ from ltdd_bench.paper_sets import (
     original_plus,
     random_label,
     ros_epochs,
+    soft_two_stage_row,
     student_rows,
 )
 from ltdd_bench.profiles import PROFILES, changed_settings
@@ -214,30 +215,9 @@ ROWS = [
     *student_rows(SM_CLASS_MEAN, "sm"),
     *student_rows(SM_HARD, "sm_hard"),
     *student_rows(SM_CV, "sm_cv", select="soft_cv"),
-    Row(
-        "soft",
-        lambda c: (
-            f"Original + {random_label(c)[0].lower()}{random_label(c)[1:]}, "
-            "stage 2 learns the teacher"
-        ),
-        needs=("random",),
-        select="soft_two_stage",
-        model=lambda c: c.two_stage(c.frozen("group_ce"), "random", c.student("teacher")),
-    ),
-    Row(
-        "soft",
-        f"Original + {SM_CLASS_MEAN}, stage 2 learns the teacher",
-        needs=("sm",),
-        select="soft_two_stage",
-        model=lambda c: c.two_stage(c.frozen("group_ce"), "sm", c.student("teacher")),
-    ),
-    Row(
-        "soft",
-        f"Original + {SM_HARD}, stage 2 learns the teacher",
-        needs=("sm_hard",),
-        select="soft_two_stage",
-        model=lambda c: c.two_stage(c.frozen("group_ce"), "sm_hard", c.student("teacher")),
-    ),
+    soft_two_stage_row(lambda c: random_label(c)[0].lower() + random_label(c)[1:], "random"),
+    soft_two_stage_row(SM_CLASS_MEAN, "sm"),
+    soft_two_stage_row(SM_HARD, "sm_hard"),
     *student_rows("DM", "dm", select="soft_dm"),
     *student_rows("IDM", "idm", select="soft_idm"),
     *student_rows("IDM (balanced queue)", "idm_balanced_queue", select="soft_idm"),

@@ -603,8 +603,13 @@ def test_a_row_student_stopped_part_way_is_finished_by_the_next_run(tmp_path, mo
     assert run("parts") == 0
     assert ": resuming after epoch 1 of" in capsys.readouterr().out
     assert not partial.exists()
-    resumed = json.loads((tmp_path / "smoke" / "seed0.json").read_text())["tables"]["soft"]
+    record = json.loads((tmp_path / "smoke" / "seed0.json").read_text())
+    resumed = record["tables"]["soft"]
     assert [row["per_class_acc"] for row in resumed] == [row["per_class_acc"] for row in first]
+    # Run again with nothing left to do: the seed's total wall time counts every run's.
+    assert run("parts") == 0
+    again = json.loads((tmp_path / "smoke" / "seed0.json").read_text())["wall_time_s"]
+    assert again["total"] >= record["wall_time_s"]["total"] > 0
 
 
 def test_changed_settings_are_the_recorded_ones_changed_or_dropped():

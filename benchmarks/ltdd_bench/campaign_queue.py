@@ -107,41 +107,11 @@ def build_queue(args, state):
         )
     speed = code_hash(*SPEED_CODE)
     speed_args = (
-        [
-            "--profile",
-            "smoke",
-            "--ipc",
-            "1",
-            "--iterations",
-            "1",
-            "--mtt-iterations",
-            "1",
-            "--warmup",
-            "1",
-            "--experts",
-            "2",
-            "--device",
-            "cpu",
-        ]
+        "--profile smoke --ipc 1 --iterations 1 --mtt-iterations 1 --warmup 1 --experts 2 "
+        "--device cpu".split()
         if args.dry_run
-        else [
-            "--profile",
-            "paper",
-            "--ipc",
-            "10",
-            "1",
-            "--iterations",
-            "2",
-            "--mtt-iterations",
-            "3",
-            "--warmup",
-            "1",
-            "--experts",
-            "10",
-            "--expert-epochs",
-            "4",
-            "--fast",
-        ]
+        else "--profile paper --ipc 10 1 --iterations 2 --mtt-iterations 3 --warmup 1 "
+        "--experts 10 --expert-epochs 4 --fast".split()
         + source
     )
     queue.append(
@@ -149,13 +119,8 @@ def build_queue(args, state):
             "speed",
             200,
             py
-            + [
-                str(HERE / "distill_speed.py"),
-                *speed_args,
-                "--out",
-                str(out / "speed"),
-                "--no-markdown",
-            ],
+            + [str(HERE / "distill_speed.py"), *speed_args, "--out", str(out / "speed")]
+            + ["--no-markdown"],
             done=done_for("speed", speed),
             kind="speed",
         )
@@ -166,29 +131,13 @@ def build_queue(args, state):
         else [("paper", 0), ("paper", 1), ("paper", 2), ("standard", 0)]
     )
     for prof, seed in runs:
-        command = py + [
-            str(HERE / "reproduce_paper.py"),
-            "--profile",
-            prof,
-            "--seeds",
-            str(seed),
-            *source,
-            "--device",
-            device,
-            "--out",
-            str(out / "rows"),
-            "--resume-from",
-            str(args.results),
-            "--artifacts",
-            str(work / "artifacts"),
-            "--experts-cache",
-            str(work / "experts"),
-            "--export-tar",
-            str(out / "artifacts.tar"),
-            "--figure-dir",
-            str(work / "artifacts" / "figures"),
-            "--no-merge",
-        ]
+        command = py + [str(HERE / "reproduce_paper.py"), "--profile", prof]
+        command += ["--seeds", str(seed), *source, "--device", device, "--no-merge"]
+        command += ["--out", str(out / "rows"), "--resume-from", str(args.results)]
+        command += ["--artifacts", str(work / "artifacts")]
+        command += ["--experts-cache", str(work / "experts")]
+        command += ["--export-tar", str(out / "artifacts.tar")]
+        command += ["--figure-dir", str(work / "artifacts" / "figures")]
         if prof == profile and seed == 0:
             command.append("--figure")
         if args.distill_iterations is not None:

@@ -42,18 +42,7 @@ import types
 import numpy as np
 import torch
 
-CIFAR10_NAMES = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-]
+CIFAR10_NAMES = "airplane automobile bird cat deer dog frog horse ship truck".split()
 #: The per-channel normalisation of both repositories (and of load_cifar10_lt).
 MEAN, STD = [0.4914, 0.4822, 0.4465], [0.2023, 0.1994, 0.2010]
 

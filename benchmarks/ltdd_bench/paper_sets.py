@@ -284,6 +284,18 @@ def student_rows(label, key, select="soft"):
     ]
 
 
+def soft_two_stage_row(label, key):
+    """The paper's two-stage model whose stage 2 is a student of the teacher on set ``key``."""
+    name = "Original + {}, stage 2 learns the teacher".format
+    return Row(
+        "soft",
+        (lambda c: name(label(c))) if callable(label) else name(label),
+        needs=(key,),
+        select="soft_two_stage",
+        model=lambda c: c.two_stage(c.frozen("group_ce"), key, c.student("teacher")),
+    )
+
+
 def random_label(c):
     return f"Random {c.ipc} real images per class"
 

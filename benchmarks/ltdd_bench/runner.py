@@ -45,11 +45,9 @@ class Run:
         self.groups = previous.get("groups")
         self.rows = previous.get("tables", {})
         self.figures = previous.get("figures", {})
-        self.seconds = {
-            k: v
-            for k, v in previous.get("wall_time_s", {}).items()
-            if k not in ("total", "load_data")
-        }
+        earlier = previous.get("wall_time_s", {})
+        self.seconds = {k: v for k, v in earlier.items() if k not in ("total", "load_data")}
+        self.earlier_total = earlier.get("total", 0.0)  # the runs before this one
         self.reused = []  # distilled sets loaded from --artifacts
         self.notes = previous.get("distillation") or {}
         self.history = previous.get("history", [])
@@ -393,11 +391,13 @@ def _figure(ctx, figure):
 
 
 def seed_saver(path, args, profile, env, seed, load_seconds):
-    """``save(run)``: write the seed's record (atomically) with its wall times and history."""
+    """``save(run)``: write the seed's record (atomically) with its wall times and history
+    (``total``: of every run that made the record, this one's added to the earlier ones')."""
     seed_start = time.perf_counter()
 
     def save(run):
-        wall = {"load_data": load_seconds, **run.seconds, "total": time.perf_counter() - seed_start}
+        total = run.earlier_total + time.perf_counter() - seed_start
+        wall = {"load_data": load_seconds, **run.seconds, "total": total}
         this = {k: env[k] for k in ("device", "torch", "commit", "command")}
         this["rows_added"] = list(run.added)
         this["complete"] = run.complete

@@ -26,16 +26,14 @@ ROW_ORDER = {
     "table3": ["Original + Original", "GM Distilled + GM Distilled", "Original + GM Distilled"],
 }
 
+#: Our table's rows -> the paper's (tables.json) table and row: the same names.
+_PAPER_TABLES = {
+    "table1": "table1_direct",
+    "table2": "table2_two_stage",
+    "table3": "table3_ablation",
+}
 PAPER_ROWS = {
-    ("table1", "Original"): ("table1_direct", "Original"),
-    ("table1", "GM Distilled"): ("table1_direct", "GM Distilled"),
-    ("table1", "MTT Distilled"): ("table1_direct", "MTT Distilled"),
-    ("table2", "Original + Original"): ("table2_two_stage", "Original + Original"),
-    ("table2", "Original + GM Distilled"): ("table2_two_stage", "Original + GM Distilled"),
-    ("table2", "Original + MTT Distilled"): ("table2_two_stage", "Original + MTT Distilled"),
-    ("table3", "Original + Original"): ("table3_ablation", "Original + Original"),
-    ("table3", "GM Distilled + GM Distilled"): ("table3_ablation", "GM Distilled + GM Distilled"),
-    ("table3", "Original + GM Distilled"): ("table3_ablation", "Original + GM Distilled"),
+    (t, name): (_PAPER_TABLES[t], name) for t, names in ROW_ORDER.items() for name in names
 }
 
 
@@ -107,13 +105,10 @@ def merge(out, profile_name):
                     "paper": paper_row(table, name, profile_name),
                     "trained_on": sorted(
                         {
-                            r.get("device") or s_device
-                            for r, s_device in (
-                                (r, s["device"])
-                                for s in seeds
-                                for r in s["tables"].get(table, [])
-                                if r["name"] == name
-                            )
+                            r.get("device") or s["device"]
+                            for s in seeds
+                            for r in s["tables"].get(table, [])
+                            if r["name"] == name
                         }
                     ),
                 }
@@ -373,7 +368,8 @@ def markdown(merged):
     return "\n".join(lines)
 
 
-def _ours(merged, name):
+def find_row(merged, name):
+    """The row called ``name`` in any table of ``merged``; None where there is none."""
     for rows in merged["tables"].values():
         for r in rows:
             if r["name"] == name:
@@ -399,7 +395,7 @@ def published_markdown(merged):
         if value is None:
             continue
         name = row["ours"].format(ipc=ipc) if row["ours"] else None
-        ours = _ours(merged, name) if name else None
+        ours = find_row(merged, name) if name else None
         stat = ours["total_acc"] if ours else None
         lines.append(
             f"| {row['method']} | {row['labels']} | {value} | {name or '-'} | "
@@ -416,7 +412,7 @@ def published_markdown(merged):
             "|---|---:|---|---:|---:|",
         ]
         for row in cross["rows"]:
-            ours = _ours(merged, row["ours"])
+            ours = find_row(merged, row["ours"])
             stat = ours["total_acc"] if ours else None
             lines.append(
                 f"| {row['student']} | {row['value']} | {row['ours']} | {_pm(stat)} | "
