@@ -222,19 +222,21 @@ class Context:
         and says ``row_checkpoint_s``, a net is pickled that often during its fit
         (``<stage>.partial.pkl`` beside the networks; hundreds of MB for a ResNet-18, never
         committed) and a run stopped part-way finishes it from there (``resume_fit``)."""
-        every, root = self.p.get("row_checkpoint_s"), self._network_path("")
+        every, root = self.p.get("row_checkpoint_s"), self._kept_dir()
         if not every or root is None or not hasattr(model, "resume_fit"):
             return self.run.fit(stage, model, X, y)
         slug = "".join(c if c.isalnum() else "_" for c in stage).strip("_")
-        cache = root.with_name(f"row_{slug}.joblib")  # never written (keep=False)
+        cache = root / f"row_{slug}.joblib"  # never written (keep=False); names the pickle
         return fit_resumably(self.run, stage, model, X, y, cache, stage, every, keep=False)
 
-    def _network_path(self, name):
+    def _kept_dir(self):
+        """Where this seed's networks are kept across runs (``network_cache``), or None."""
         family = self.p.get("network_cache")
-        if not family:
-            return None
-        root = Path(self.args.artifacts) / family / f"seed{self.seed}"
-        return root / f"network_{name}.joblib"
+        return Path(self.args.artifacts) / family / f"seed{self.seed}" if family else None
+
+    def _network_path(self, name):
+        root = self._kept_dir()
+        return None if root is None else root / f"network_{name}.joblib"
 
     def two_stage(self, stage1, stage2, class_estimator, **kwargs):
         """The paper's two-stage model on this seed's groups; ``stage2`` is "original" or a
