@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     distill.add_argument(
         "--ce-target",
-        choices=["hard", "class_mean"],
+        choices=["hard", "class_mean", "tail_confusions"],
         default="hard",
         help="--method sm: what the recovery's cross-entropy pulls an image towards: its "
         "label (SRe2L, EDC: the default, the higher total on CIFAR10-LT) or its class's "

@@ -436,6 +436,42 @@ def test_class_mean_targets_are_the_observers_mean_probabilities(digits, bn_net)
     assert not hasattr(model, "_ce_targets")  # a fitting-time buffer, not kept
 
 
+def test_tail_confusion_targets_keep_only_the_mass_on_the_tail(digits, bn_net):
+    """ce_target="tail_confusions": a head class's row is its label plus the observer's mean
+    probabilities on the tail's columns (the classes under hard_below); the tail keeps its
+    label; label_share mixes in the label as for the class-mean target."""
+    X, y = digits.X_train, digits.y_train
+    counts = np.bincount(y)
+    base = dict(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=2)
+    model = sm(
+        **base,
+        ce_target="tail_confusions",
+        hard_below=int(np.sort(counts)[3]),  # the three smallest classes
+        label_share=0.0,
+        target_views="raw",
+        recalibrate_observer=False,
+    ).fit(X, y)
+    x, labels = torch.as_tensor(X), torch.as_tensor(y)
+    rows = model._class_mean_probabilities(bn_net.module_, x, labels, None).numpy()
+    proba = bn_net.predict_proba(X)
+    mean = np.stack([proba[y == c].mean(0) for c in range(10)])
+    tail = counts < model.hard_below
+    np.testing.assert_array_equal(rows[tail], np.eye(10)[tail])
+    head = np.flatnonzero(~tail)
+    np.testing.assert_allclose(
+        rows[np.ix_(head, np.flatnonzero(tail))], mean[~tail][:, tail], atol=1e-5
+    )
+    off_head = ~tail[None, :] & ~np.eye(10, dtype=bool)[head]
+    assert np.all(rows[head][off_head] == 0)  # no mass on the other head classes
+    np.testing.assert_allclose(rows.sum(1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(rows[head, head], 1 - mean[~tail][:, tail].sum(1), atol=1e-5)
+    model.set_params(label_share=0.5)
+    halved = model._class_mean_probabilities(bn_net.module_, x, labels, None).numpy()
+    np.testing.assert_allclose(halved, 0.5 * rows + 0.5 * np.eye(10), atol=1e-5)
+    with pytest.raises(ValueError, match="ce_target"):
+        sm(**base, ce_target="tail").fit(X, y)
+
+
 def test_four_views_per_stored_image(digits, bn_net):
     X, y = digits.X_train, digits.y_train
     model = sm(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=0, combine=4)

@@ -396,6 +396,11 @@ SM_POOL_POINTS = [
         {**CLASS_MEAN_DEFAULTS, "max_candidates": 300, "ce_target": "hard"},
     ),
     SM_CV_POINTS[6],  # label_share 0.75: between the two targets (the best on digits_cv)
+    (
+        "SM, the label and the real images' confusions with the tail",
+        "sm",
+        {**DEFAULTS, "ce_target": "tail_confusions", "label_share": 0.0},
+    ),
 ]
 #: Grids whose cells go to another grid's record (a subset of its points).
 RECORDS = {"recipes_short": "recipes"}

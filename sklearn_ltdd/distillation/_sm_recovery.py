@@ -115,7 +115,7 @@ class RecoveryMixin:
             module, layers, X, y, len(self.classes_), transform=transform
         )
         self._ce_targets = None
-        if self.ce_weight and self.ce_target == "class_mean":
+        if self.ce_weight and self.ce_target != "hard":
             self._ce_targets = self._class_mean_probabilities(module, X, y, transform)
         if self.recalibration == "class_balanced":
             return targets_from_classes(class_mean, class_var, self.variance)
@@ -142,8 +142,12 @@ class RecoveryMixin:
         counts = torch.bincount(y, minlength=n_classes).double()
         rows = sums / counts.clamp_min(1)[:, None]
         eye = torch.eye(n_classes, dtype=rows.dtype, device=rows.device)
-        rows = (1 - self.label_share) * rows + self.label_share * eye
         hard = counts < class_threshold(self.hard_below, counts)  # they keep their label
+        if self.ce_target == "tail_confusions":
+            # Only the mass on the tail's columns stays; the rest returns to the label.
+            kept = rows * (hard[None, :] & ~eye.bool())
+            rows = kept + eye * (1 - kept.sum(1, keepdim=True))
+        rows = (1 - self.label_share) * rows + self.label_share * eye
         rows[hard] = eye[hard]
         return rows.float()
 
