@@ -150,7 +150,8 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         ``"tail_confusions"`` keeps of that mean only the mass on the tail's
         classes (those under ``hard_below``) and gives the rest to the label:
         a head image keeps looking as much like a ship as real airplanes do,
-        but no more like the other head classes.
+        but no more like the other head classes. It costs the head as much
+        as the class mean (58.4 % on the same validation data).
     hard_below : int or float, default=0.05
         With ``ce_target="class_mean"`` or ``"tail_confusions"``, classes with
         fewer images than this keep the label alone as the target (for
