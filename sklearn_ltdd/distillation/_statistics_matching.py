@@ -5,18 +5,16 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import torch
 from sklearn.utils import check_scalar
 from sklearn.utils.validation import check_is_fitted
 
-from ..augmentation._tiles import expand_tiles, tile_images
 from ..nets._modules import ConvNet
 from ..utils._validation import check_option
 from ._base import BaseDistiller
 from ._bn_statistics import VARIANCES
-from ._crops import confident_crops
 from ._sm_networks import DEBIAS, NetworksMixin
-from ._sm_recovery import RecoveryMixin, class_threshold
+from ._sm_recovery import RecoveryMixin
+from ._sm_views import ViewsMixin
 
 RECALIBRATIONS = ("class_balanced", None)
 INITS = ("confident_crops", "real", "noise")
@@ -24,12 +22,8 @@ TARGET_VIEWS = ("raw", "augmented")
 LABELLERS = ("teacher", "ensemble")
 CE_TARGETS = ("hard", "class_mean", "tail_confusions")
 
-# The key of the initial views' random stream (``_derived_seed``) beside the iterations'
-# (the networks' is 20, in ``_sm_networks``; the targets' 22, in ``_sm_recovery``).
-_INIT = 21
 
-
-class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
+class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, ViewsMixin, BaseDistiller):
     """Condense a long-tailed image set by statistics matching, with soft labels.
 
     The uni-level framework of Cui et al., "Rethinking Long-tailed Dataset
@@ -143,29 +137,23 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         loss did (user guide).
     ce_target : {"hard", "class_mean", "tail_confusions"}, default="hard"
         What the cross-entropy pulls an image of class c towards: its label
-        (SRe2L, EDC), or the observer's mean probabilities on class c's real
+        (SRe2L, EDC); the observer's mean probabilities on class c's real
         images mixed with the label by ``label_share`` (kinder to the tail,
-        harder on the head). On validation data of the standard CIFAR10-LT's
-        shape: 61.7 %, 58.1 %, random real images 58.9 % (user guide).
-        ``"tail_confusions"`` keeps of that mean only the mass on the tail's
-        classes (those under ``hard_below``) and gives the rest to the label:
-        a head image keeps looking as much like a ship as real airplanes do,
-        but no more like the other head classes. It costs the head as much
-        as the class mean (58.4 % on the same validation data).
+        harder on the head); or of that mean only the mass on the tail's
+        classes, the rest given to the label ("tail_confusions"). On
+        validation data of the standard CIFAR10-LT's shape: 61.7 %, 58.1 %,
+        58.4 %; random real images 58.9 % (user guide).
     hard_below : int or float, default=0.05
-        With ``ce_target="class_mean"`` or ``"tail_confusions"``, classes with
-        fewer images than this keep the label alone as the target (for
-        ``"tail_confusions"`` they are the tail). An int counts images; a float
-        in (0, 1] is a fraction of the largest class (as scikit-learn's
-        ``min_samples_split``): 0.05 picks the four smallest classes both on
-        the CPU profile (under 50 of 1000) and on CIFAR10-LT at ratio 100
-        (under 250 of 5000); 0 none.
+        For the soft targets, classes with fewer images than this are the
+        tail and keep the label alone as their target: an int counts images,
+        a float in (0, 1] is a fraction of the largest class (as
+        scikit-learn's ``min_samples_split``); 0.05 picks the four smallest
+        classes both on the CPU profile (under 50 of 1000) and on
+        CIFAR10-LT at ratio 100 (under 250 of 5000); 0 none.
     label_share : float, default=0.5
-        With ``ce_target="class_mean"`` or ``"tail_confusions"``, the label's
-        share in the other classes' targets:
-        ``label_share * e_c + (1 - label_share) * mean_c``
-        (1: the label). Of 0, 0.25, 0.5 and 0.75 on validation data, 0.5
-        scored best in total.
+        For the soft targets, the label's share in the other classes':
+        ``label_share * e_c + (1 - label_share) * mean_c`` (1: the label).
+        Of 0, 0.25, 0.5 and 0.75 on validation data, 0.5 scored best in total.
     confidence_cap : float, default=1.0
         An image's cross-entropy stops pulling once the observer gives its
         class at least this probability (clamped at ``-log(confidence_cap)``);
@@ -429,51 +417,6 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, BaseDistiller):
         syn = self._initial_synthetic(X_t, y_t, rng)
         timings["initialisation"] = time.perf_counter() - start
         return X_t, syn, []
-
-    # -- combine: four views per stored image (the working space holds the tiles) --------
-    def _images_per_class(self):
-        return self.combine * self.ipc
-
-    def _synthetic_labels(self, device):
-        n = torch.arange(len(self.classes_), device=device)
-        return n.repeat_interleave(self._images_per_class())
-
-    def _working_space_is_identity(self):
-        return self.combine == 1
-
-    def _from_working_space(self, X):
-        return X if self.combine == 1 else expand_tiles(X)
-
-    def _to_working_space(self, X, fit):
-        return X if self.combine == 1 else tile_images(X)
-
-    def _initial_synthetic(self, X, y, rng):
-        n = len(self.classes_) * self.ipc
-        if self.init == "confident_crops":
-            generator = torch.Generator(device=X.device)
-            generator.manual_seed(self._derived_seed(_INIT))
-            views, sources = confident_crops(
-                X,
-                y,
-                len(self.classes_),
-                self._images_per_class(),
-                self._scores,
-                generator,
-                self.n_crops,
-                self.crop_scale,
-                whole_below=class_threshold(self.whole_below, torch.bincount(y)),
-                diversity=self.diversity,
-                features=self._features,
-                max_candidates=self.max_candidates,
-            )
-            self.__dict__.pop("_teacher_scores", None)
-            self.init_sources_ = sources.cpu().numpy()
-            return self._to_working_space(views, fit=True)
-        self.init_sources_ = np.full(n * self.combine, -1)  # noise, or random real images
-        if self.init == "noise":
-            return torch.randn((n, *X.shape[1:]), generator=self._generator, device=X.device)
-        syn = self._real_images(X, y, rng, self._images_per_class())
-        return self._to_working_space(syn, fit=True)
 
     def _store_synthetic(self, syn, history, losses):
         super()._store_synthetic(syn, history, losses)
