@@ -175,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="hard",
         help="--method sm: what the recovery's cross-entropy pulls an image towards: its "
         "label (SRe2L, EDC: the default, the higher total on CIFAR10-LT) or its class's "
-        "mean probabilities mixed with its label (kinder to the tail, harder on the head)",
+        "mean probabilities mixed with its label (kinder to the tail, harder on the head), "
+        "or of that mean only the mass on the tail's classes (tail_confusions)",
     )
     _add_teacher_options(distill)
     _add_speed_options(distill)
