@@ -611,6 +611,34 @@ def test_a_row_student_stopped_part_way_is_finished_by_the_next_run(tmp_path, mo
     again = json.loads((tmp_path / "smoke" / "seed0.json").read_text())["wall_time_s"]
     assert again["total"] >= record["wall_time_s"]["total"] > 0
 
+    # Stopped while the finished row is scored: the fitted net is kept until the row is in
+    # the record, and the next run scores it without fitting again.
+    from ltdd_bench.runner import Run
+
+    (tmp_path / "smoke" / "seed0.json").unlink()
+    score = Run.record
+
+    def stop_while_scoring(self, table, name, *args, **kwargs):
+        if table == "soft" and len(self.rows.get("soft", [])) == 1:  # the teacher's is in
+            raise SessionEnds
+        return score(self, table, name, *args, **kwargs)
+
+    monkeypatch.setattr(Run, "record", stop_while_scoring)
+    with pytest.raises(SessionEnds):
+        run("parts")
+    (kept,) = seed_dir.glob("row_*")
+    assert kept.suffix == ".joblib"
+    monkeypatch.setattr(Run, "record", score)
+    fitted = []
+    monkeypatch.setattr(
+        Checkpoint, "on_epoch_end", lambda self, net, **k: fitted.append(Path(self.f_pickle).name)
+    )
+    assert run("parts") == 0
+    assert fitted and kept.stem + ".partial.pkl" not in fitted  # the other rows only
+    assert not list(seed_dir.glob("row_*"))
+    scored = json.loads((tmp_path / "smoke" / "seed0.json").read_text())["tables"]["soft"]
+    assert [row["per_class_acc"] for row in scored] == [row["per_class_acc"] for row in first]
+
 
 def test_changed_settings_are_the_recorded_ones_changed_or_dropped():
     from ltdd_bench.profiles import changed_settings

@@ -134,14 +134,14 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
     raise RuntimeError(f"every {name} setting diverged: {record['attempts']}")
 
 
-def fit_resumably(run, name, model, X, y, cache, stage=None, every=0.0, keep=True):
+def fit_resumably(run, name, model, X, y, cache, stage=None, every=0.0):
     """Fit ``model`` on ``(X, y)`` and save ``(model, seconds)`` to ``cache`` (joblib): a long
     shared network (hours on a CPU), pickled after every epoch (at most every ``every``
     seconds) beside ``cache`` (skorch's ``Checkpoint``), so that a run stopped part-way (the
     end of a session) is finished by the next one (``resume_fit``: the same network as one
     fit). Its seconds (``run.seconds[stage]``, default ``network:<name>``): the earlier
-    epochs' durations plus this run's. ``keep=False``: a row's model, scored once and not
-    saved (its partial pickle is removed when it is done)."""
+    epochs' durations plus this run's. The partial pickle is removed once ``cache`` is
+    written (a row's caller removes ``cache`` once the row is recorded)."""
     import joblib
 
     from sklearn_ltdd.nets import epoch_checkpoint
@@ -175,8 +175,7 @@ def fit_resumably(run, name, model, X, y, cache, stage=None, every=0.0, keep=Tru
     seconds = earlier + time.perf_counter() - start
     run.seconds[stage] = run.seconds.get(stage, 0) + seconds
     model.set_params(callbacks=original)
-    if keep:
-        joblib.dump((model, seconds), cache)
+    joblib.dump((model, seconds), cache)
     partial.unlink(missing_ok=True)
     return model, seconds
 

@@ -193,15 +193,7 @@ class Context:
             y = self.group_labels(self.y) if spec.labels == "groups" else self.y
             cache = self._network_path(name)
             model = spec.make(self)
-            cached = None
-            if cache is not None and cache.exists():
-                import joblib
-
-                cached = joblib.load(cache)
-                changed = changed_params(cached[0], model)
-                if changed:  # a cache of other settings: fitted again, never mixed in
-                    print(f"  cached network:{name} had {changed}; fitting it again", flush=True)
-                    cached = None
+            cached = _load_kept(cache, model, f"network:{name}")
             if cached is not None:
                 self.run.reused.append(f"network:{name}")
                 self.run.seconds.setdefault(f"network:{name}", cached[1])
@@ -221,13 +213,30 @@ class Context:
         """A row's model, fitted. Where the profile keeps its networks (``network_cache``)
         and says ``row_checkpoint_s``, a net is pickled that often during its fit
         (``<stage>.partial.pkl`` beside the networks; hundreds of MB for a ResNet-18, never
-        committed) and a run stopped part-way finishes it from there (``resume_fit``)."""
-        every, root = self.p.get("row_checkpoint_s"), self._kept_dir()
-        if not every or root is None or not hasattr(model, "resume_fit"):
+        committed) and a run stopped part-way finishes it from there (``resume_fit``); the
+        finished net is kept (``row_<stage>.joblib``) until :meth:`row_recorded`, so that a
+        run stopped while it is scored loses nothing either."""
+        cache = self._row_path(stage, model)
+        if cache is None:
             return self.run.fit(stage, model, X, y)
+        cached = _load_kept(cache, model, stage)
+        if cached is not None:
+            self.run.seconds.setdefault(stage, cached[1])
+            return cached
+        return fit_resumably(self.run, stage, model, X, y, cache, stage, self.p["row_checkpoint_s"])
+
+    def row_recorded(self, stage):
+        """Remove the row's kept net (:meth:`fit_row`) once its scores are in the record."""
+        cache = self._row_path(stage)
+        if cache is not None:
+            cache.unlink(missing_ok=True)
+
+    def _row_path(self, stage, model=None):
+        every, root = self.p.get("row_checkpoint_s"), self._kept_dir()
+        if not every or root is None or (model is not None and not hasattr(model, "resume_fit")):
+            return None
         slug = "".join(c if c.isalnum() else "_" for c in stage).strip("_")
-        cache = root / f"row_{slug}.joblib"  # never written (keep=False); names the pickle
-        return fit_resumably(self.run, stage, model, X, y, cache, stage, every, keep=False)
+        return root / f"row_{slug}.joblib"
 
     def _kept_dir(self):
         """Where this seed's networks are kept across runs (``network_cache``), or None."""
@@ -348,6 +357,23 @@ def _run_row(ctx, row):
     if row.soft_routing:  # the same fitted model: argmax of P(g|x) P(c|g,x)
         model.set_params(routing="soft")
         run.record(row.tables[0], names[1], model, n_images, 0.0, groups)
+    if not isinstance(row.model, Shared):
+        ctx.row_recorded(f"{row.tables[0]}:{name}")
+
+
+def _load_kept(cache, model, stage):
+    """``(model, seconds)`` kept at ``cache`` (joblib) for a net of ``model``'s settings;
+    None where there is none, or it has other settings (fitted again, never mixed in)."""
+    if cache is None or not cache.exists():
+        return None
+    import joblib
+
+    cached = joblib.load(cache)
+    changed = changed_params(cached[0], model)
+    if changed:
+        print(f"  cached {stage} had {changed}; fitting it again", flush=True)
+        return None
+    return cached
 
 
 def _figure(ctx, figure):
