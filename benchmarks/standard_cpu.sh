@@ -5,7 +5,8 @@
 # continues from its checkpoint. Run it again after a stop; commit each seed file as it
 # completes (benchmarks/results/standard_cpu*/seed*.json and the merged reports) and what
 # campaign/cpu_artifacts/ holds (the teacher, the checkpoints). A row's student is pickled
-# every ten minutes (row_*.partial.pkl, git-ignored: keep it for the next run).
+# every ten minutes (row_*.partial.pkl) and kept once fitted until it is scored (row_*.joblib):
+# both git-ignored, keep them for the next run.
 #
 #   SKLEARN_LTDD_CIFAR10=../shared/data/cifar10 nohup benchmarks/standard_cpu.sh > standard.log &
 set -euo pipefail
