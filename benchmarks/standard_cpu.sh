@@ -24,10 +24,11 @@ run() {
 
 # 1. seed 0, ipc 10: the soft table (teacher; random and SM images, hard and soft labels)
 run --profile standard_cpu --seeds 0 --tables soft
-# 2. seed 0, ipc 10: the other students (on the sets above: no other network), then the
-#    best coreset, DM and the two-stage rows (a 60-epoch network first)
+# 2. seed 0, ipc 10: the paper's two-stage model (two 60-epoch networks first) and DM, the
+#    other students (on the sets above: no other network), then the best coreset
+run --profile standard_cpu --seeds 0 --tables soft_two_stage soft_dm
 run --profile standard_cpu --seeds 0 --tables cross_arch
-run --profile standard_cpu --seeds 0 --tables coreset_best soft_dm soft_two_stage
+run --profile standard_cpu --seeds 0 --tables coreset_best
 # 3. ipc 1 and 50, seed 0 (the same teacher, loaded)
 run --profile standard_cpu_ipc1 --seeds 0 --tables soft
 run --profile standard_cpu_ipc50 --seeds 0 --tables soft
