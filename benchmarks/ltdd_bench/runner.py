@@ -216,8 +216,8 @@ class Context:
         committed) and a run stopped part-way finishes it from there (``resume_fit``); the
         finished net is kept (``row_<stage>.joblib``) until :meth:`row_recorded`, so that a
         run stopped while it is scored loses nothing either."""
-        cache = self._row_path(stage, model)
-        if cache is None:
+        cache = self._row_path(stage)
+        if cache is None or not hasattr(model, "resume_fit"):
             return self.run.fit(stage, model, X, y)
         cached = _load_kept(cache, model, stage)
         if cached is not None:
@@ -231,9 +231,9 @@ class Context:
         if cache is not None:
             cache.unlink(missing_ok=True)
 
-    def _row_path(self, stage, model=None):
+    def _row_path(self, stage):
         every, root = self.p.get("row_checkpoint_s"), self._kept_dir()
-        if not every or root is None or (model is not None and not hasattr(model, "resume_fit")):
+        if not every or root is None:
             return None
         slug = "".join(c if c.isalnum() else "_" for c in stage).strip("_")
         return root / f"row_{slug}.joblib"
