@@ -9,6 +9,7 @@ import torch
 from sklearn.frozen import FrozenEstimator
 
 from sklearn_ltdd import ConvNetClassifier, StatisticsMatchingDistiller
+from sklearn_ltdd.augmentation._resized_crop import apply_resized_crops
 from sklearn_ltdd.distillation import load_distilled_set, save_distilled_set
 from sklearn_ltdd.distillation._bn_statistics import (
     batch_norm_layers,
@@ -17,7 +18,7 @@ from sklearn_ltdd.distillation._bn_statistics import (
     statistics_loss,
     targets_from_classes,
 )
-from sklearn_ltdd.distillation._crops import apply_crops, confident_crops, identity_crops
+from sklearn_ltdd.distillation._crops import confident_crops, crop_parameters, identity_crops
 
 
 def sm(**kwargs):
@@ -141,7 +142,19 @@ def test_confident_views_in_rounds_one_per_image():
     # better one's second view in the next round.
     assert sources.tolist() == [2, 1, 0, 4, 3, 4]
     assert images.shape == (6, 1, 4, 4)
-    torch.testing.assert_close(apply_crops(X, identity_crops(5, "cpu")), X, atol=1e-6, rtol=0)
+    whole = apply_resized_crops(X, identity_crops(5, "cpu"))
+    torch.testing.assert_close(whole, X, atol=1e-6, rtol=0)
+
+
+def test_recovery_crops_are_square_inside_the_image_and_flipped_half_the_time():
+    params = crop_parameters(2000, torch.Generator().manual_seed(0), "cpu", scale=(0.25, 1.0))
+    width, height, cx, cy, sign = params.unbind(1)
+    assert torch.equal(width, height)  # square: one side drawn from the area fraction
+    assert bool(((width >= 0.5 - 1e-6) & (width <= 1)).all())
+    assert bool(((cx.abs() <= 1 - width + 1e-6) & (cy.abs() <= 1 - height + 1e-6)).all())
+    assert 0.45 < float((sign < 0).float().mean()) < 0.55
+    unflipped = crop_parameters(10, torch.Generator().manual_seed(0), "cpu", flip=False)
+    assert bool((unflipped[:, 4] == 1).all())
 
 
 def test_recovery_matches_the_statistics_better(digits, bn_net):

@@ -1,42 +1,33 @@
-"""Random resized crops as one batched, differentiable operation, and the confident initial set."""
+"""Statistics matching's square random crops (drawn here, applied by the augmentation
+package's batched resized crop) and its confident initial set."""
 
 from __future__ import annotations
 
 import math
 
 import torch
-import torch.nn.functional as F
+
+from ..augmentation._resized_crop import apply_resized_crops
 
 
 def crop_parameters(n, generator, device, scale=(0.5, 1.0), flip=True):
-    """``(n, 4)`` crops: side (as a fraction of the image's), centre x and y in [-1, 1]
-    coordinates, and a horizontal flip sign. Square crops of an area fraction drawn
-    from ``scale``; the crop stays inside the image."""
+    """``(n, 5)`` square crops in the layout of
+    :func:`~sklearn_ltdd.augmentation._resized_crop.resized_crop_parameters` (width and
+    height, centre x and y in [-1, 1] coordinates, a horizontal flip sign; applied by its
+    ``apply_resized_crops``): an area fraction drawn from ``scale``, the crop inside the
+    image."""
     u = torch.rand(n, 4, generator=generator, device=device)
     low, high = float(scale[0]), float(scale[1])
     side = torch.sqrt(low + (high - low) * u[:, 0])
     cx = (2.0 * u[:, 1] - 1.0) * (1.0 - side)
     cy = (2.0 * u[:, 2] - 1.0) * (1.0 - side)
     sign = torch.where(u[:, 3] < 0.5, -1.0, 1.0) if flip else torch.ones_like(side)
-    return torch.stack([side, cx, cy, sign], dim=1)
-
-
-def apply_crops(x, params):
-    """The crops ``params`` (:func:`crop_parameters`) of images ``x``, resized back to
-    ``x``'s size (bilinear); differentiable with respect to ``x``."""
-    side, cx, cy, sign = params.unbind(1)
-    theta = torch.zeros(x.shape[0], 2, 3, device=x.device, dtype=x.dtype)
-    theta[:, 0, 0] = side * sign
-    theta[:, 0, 2] = cx
-    theta[:, 1, 1] = side
-    theta[:, 1, 2] = cy
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return torch.stack([side, side, cx, cy, sign], dim=1)
 
 
 def identity_crops(n, device):
     """Parameters of the whole image, unflipped."""
-    return torch.tensor([1.0, 0.0, 0.0, 1.0], device=device).repeat(n, 1)
+    return torch.tensor([1.0, 1.0, 0.0, 0.0, 1.0], device=device).repeat(n, 1)
 
 
 def _k_center(features, order, k):
@@ -129,21 +120,21 @@ def confident_crops(
             members = members[pick[:max_candidates].sort().values]
         k = max(int(n_crops), math.ceil(ipc / max(len(members), 1)))
         params = crop_parameters(len(members) * k, generator, X.device, scale)
-        params = params.view(len(members), k, 4)
+        params = params.view(len(members), k, 5)
         params[:, 0] = identity_crops(len(members), X.device)
         if len(members) < whole_below:  # whole images and their mirror images first
             params[:, 1] = identity_crops(len(members), X.device)
-            params[:, 1, 3] = -1.0
+            params[:, 1, 4] = -1.0
             extra = max(math.ceil(ipc / max(len(members), 1)) - 2, 0)
             params = params[:, : 2 + extra]
             k = params.shape[1]
-        flat = params.reshape(-1, 4)
+        flat = params.reshape(-1, 5)
         rows = members.repeat_interleave(k)
         scores = torch.empty(len(rows), device=X.device)
         with torch.no_grad():
             for start in range(0, len(rows), batch_size):
                 part = slice(start, start + batch_size)
-                views = apply_crops(X[rows[part]], flat[part])
+                views = apply_resized_crops(X[rows[part]], flat[part])
                 scores[part] = score(views, torch.full((views.shape[0],), c, device=X.device))
         scores = scores.view(len(members), k)
         pool = max(ipc, math.ceil(float(diversity) * ipc))
@@ -152,11 +143,11 @@ def confident_crops(
             pool_params = torch.stack([params[i, v] for i, v in chosen])
             index = members[torch.tensor([i for i, _ in chosen], device=X.device)]
             with torch.no_grad():
-                feats = features(apply_crops(X[index], pool_params)).flatten(1).float()
+                feats = features(apply_resized_crops(X[index], pool_params)).flatten(1).float()
             chosen = [chosen[i] for i in _k_center(feats, list(range(len(chosen))), ipc)]
         picked_params = torch.stack([params[i, v] for i, v in chosen])
         picked_rows = members[torch.tensor([i for i, _ in chosen], device=X.device)]
         with torch.no_grad():
-            out.append(apply_crops(X[picked_rows], picked_params))
+            out.append(apply_resized_crops(X[picked_rows], picked_params))
         sources.append(picked_rows)
     return torch.cat(out), torch.cat(sources)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..augmentation._resized_crop import apply_resized_crops
 from ..nets._teacher import class_columns
 from ._bn_statistics import (
     batch_norm_layers,
@@ -20,7 +21,7 @@ from ._bn_statistics import (
     statistics_loss,
     targets_from_classes,
 )
-from ._crops import apply_crops, crop_parameters
+from ._crops import crop_parameters
 from ._sm_networks import _network_of
 
 # The key of the targets' random stream (``_derived_seed``) beside the iterations'.
@@ -101,12 +102,11 @@ class RecoveryMixin:
         if self.target_views == "augmented" and self.augmentation == "crops":
             generator = torch.Generator(device=X.device)
             generator.manual_seed(self._derived_seed(_TARGETS))
-            transform = lambda xb: apply_crops(
-                xb,
-                crop_parameters(  # noqa: E731
-                    xb.shape[0], generator, xb.device, self.crop_scale
-                ),
-            )
+
+            def transform(xb):
+                params = crop_parameters(xb.shape[0], generator, xb.device, self.crop_scale)
+                return apply_resized_crops(xb, params)
+
         if self.recalibrate_observer:
             module = recalibrated_copy(module, X, y, len(self.classes_), self.variance, transform)
         self._recovery_module = module
@@ -200,7 +200,7 @@ class RecoveryMixin:
                     gen.manual_seed(seeds[it][2])
                     x = self._from_working_space(syn)  # the views, as a student sees them
                     if self.augmentation == "crops":
-                        x = apply_crops(
+                        x = apply_resized_crops(
                             x, crop_parameters(x.shape[0], gen, X.device, self.crop_scale)
                         )
                     with self._autocast():
