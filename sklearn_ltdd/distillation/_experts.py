@@ -25,8 +25,8 @@ from ..utils._batching import (
     micro_batched,
     resolve_micro_batch,
 )
-from ._base import _EXPERT_PASS, _EXPERTS
 from ._functional import FlatParameters, ModuleFactory, make_loss, stack_params
+from ._iterations import _EXPERT_PASS, _EXPERTS
 
 
 def train_expert_trajectories(
