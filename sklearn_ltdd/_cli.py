@@ -9,6 +9,9 @@ import argparse
 import sys
 
 from ._cli_commands import COMPILE, DEBIAS, METHODS, _demo, _distill, _evaluate
+from .distillation._statistics_matching import CE_TARGETS
+from .selection._strategies import STRATEGIES
+from .utils._acceleration import PRECISIONS
 
 
 def _add_data_options(parser):
@@ -41,7 +44,7 @@ def _add_data_options(parser):
 def _add_speed_options(parser):
     parser.add_argument(
         "--precision",
-        choices=["fp32", "bf16"],
+        choices=PRECISIONS,
         default="fp32",
         help="the networks' precision (default: fp32)",
     )
@@ -149,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     distill.add_argument(
         "--strategy",
         default="difficulty",
-        choices=["difficulty", "herding", "k_center", "random"],
+        choices=STRATEGIES,
         help="--method coreset: how real images are chosen (default: difficulty)",
     )
     distill.add_argument(
@@ -171,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     distill.add_argument(
         "--ce-target",
-        choices=["hard", "class_mean", "tail_confusions"],
+        choices=CE_TARGETS,
         default="hard",
         help="--method sm: what the recovery's cross-entropy pulls an image towards: its "
         "label (SRe2L, EDC: the default, the higher total on CIFAR10-LT) or its class's "
