@@ -636,8 +636,12 @@ def test_a_row_student_stopped_part_way_is_finished_by_the_next_run(tmp_path, mo
     assert run("parts") == 0
     assert fitted and kept.stem + ".partial.pkl" not in fitted  # the other rows only
     assert not list(seed_dir.glob("row_*"))
-    scored = json.loads((tmp_path / "smoke" / "seed0.json").read_text())["tables"]["soft"]
+    record = json.loads((tmp_path / "smoke" / "seed0.json").read_text())
+    scored = record["tables"]["soft"]
     assert [row["per_class_acc"] for row in scored] == [row["per_class_acc"] for row in first]
+    # The kept row is listed as reused, with the seconds of its fit.
+    (reused_row,) = [name for name in record["reused_artifacts"] if name.startswith("soft:")]
+    assert record["wall_time_s"][reused_row] > 0
 
 
 def test_changed_settings_are_the_recorded_ones_changed_or_dropped():

@@ -48,7 +48,7 @@ class Run:
         earlier = previous.get("wall_time_s", {})
         self.seconds = {k: v for k, v in earlier.items() if k not in ("total", "load_data")}
         self.earlier_total = earlier.get("total", 0.0)  # the runs before this one
-        self.reused = []  # distilled sets loaded from --artifacts
+        self.reused = []  # sets and networks loaded from --artifacts
         self.notes = previous.get("distillation") or {}
         self.history = previous.get("history", [])
         self.added = []
@@ -193,10 +193,8 @@ class Context:
             y = self.group_labels(self.y) if spec.labels == "groups" else self.y
             cache = self._network_path(name)
             model = spec.make(self)
-            cached = _load_kept(cache, model, f"network:{name}")
+            cached = _load_kept(self.run, cache, model, f"network:{name}")
             if cached is not None:
-                self.run.reused.append(f"network:{name}")
-                self.run.seconds.setdefault(f"network:{name}", cached[1])
                 self._networks[name] = cached
             elif cache is not None and hasattr(model, "resume_fit"):
                 self._networks[name] = fit_resumably(self.run, name, model, self.X, y, cache)
@@ -219,9 +217,8 @@ class Context:
         cache = self._row_path(stage)
         if cache is None or not hasattr(model, "resume_fit"):
             return self.run.fit(stage, model, X, y)
-        cached = _load_kept(cache, model, stage)
+        cached = _load_kept(self.run, cache, model, stage)
         if cached is not None:
-            self.run.seconds.setdefault(stage, cached[1])
             return cached
         return fit_resumably(self.run, stage, model, X, y, cache, stage, self.p["row_checkpoint_s"])
 
@@ -361,9 +358,10 @@ def _run_row(ctx, row):
         ctx.row_recorded(f"{row.tables[0]}:{name}")
 
 
-def _load_kept(cache, model, stage):
-    """``(model, seconds)`` kept at ``cache`` (joblib) for a net of ``model``'s settings;
-    None where there is none, or it has other settings (fitted again, never mixed in)."""
+def _load_kept(run, cache, model, stage):
+    """``(model, seconds)`` kept at ``cache`` (joblib) for a net of ``model``'s settings,
+    listed in ``run``'s reused artifacts with the seconds of its fit; None where there is
+    none, or it has other settings (fitted again, never mixed in)."""
     if cache is None or not cache.exists():
         return None
     import joblib
@@ -373,6 +371,8 @@ def _load_kept(cache, model, stage):
     if changed:
         print(f"  cached {stage} had {changed}; fitting it again", flush=True)
         return None
+    run.reused.append(stage)
+    run.seconds.setdefault(stage, cached[1])
     return cached
 
 
