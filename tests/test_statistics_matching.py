@@ -155,6 +155,10 @@ def test_recovery_crops_are_square_inside_the_image_and_flipped_half_the_time():
     assert 0.45 < float((sign < 0).float().mean()) < 0.55
     unflipped = crop_parameters(10, torch.Generator().manual_seed(0), "cpu", flip=False)
     assert bool((unflipped[:, 4] == 1).all())
+    X = torch.arange(16.0).view(1, 1, 4, 4)
+    torch.testing.assert_close(
+        apply_resized_crops(X, identity_crops(1, "cpu", mirror=True)), X.flip(-1), atol=1e-5, rtol=0
+    )
 
 
 def test_recovery_matches_the_statistics_better(digits, bn_net):

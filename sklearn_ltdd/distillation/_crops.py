@@ -25,9 +25,16 @@ def crop_parameters(n, generator, device, scale=(0.5, 1.0), flip=True):
     return torch.stack([side, side, cx, cy, sign], dim=1)
 
 
-def identity_crops(n, device):
-    """Parameters of the whole image, unflipped."""
-    return torch.tensor([1.0, 1.0, 0.0, 0.0, 1.0], device=device).repeat(n, 1)
+def random_square_crops(x, generator, scale):
+    """Images ``x``, each through its own square crop (:func:`crop_parameters`, drawn
+    from ``generator``) resized back to ``x``'s size; differentiable with respect to ``x``."""
+    return apply_resized_crops(x, crop_parameters(x.shape[0], generator, x.device, scale))
+
+
+def identity_crops(n, device, mirror=False):
+    """Parameters of the whole image, unflipped (or flipped: ``mirror``)."""
+    sign = -1.0 if mirror else 1.0
+    return torch.tensor([1.0, 1.0, 0.0, 0.0, sign], device=device).repeat(n, 1)
 
 
 def _k_center(features, order, k):
@@ -123,8 +130,7 @@ def confident_crops(
         params = params.view(len(members), k, 5)
         params[:, 0] = identity_crops(len(members), X.device)
         if len(members) < whole_below:  # whole images and their mirror images first
-            params[:, 1] = identity_crops(len(members), X.device)
-            params[:, 1, 4] = -1.0
+            params[:, 1] = identity_crops(len(members), X.device, mirror=True)
             extra = max(math.ceil(ipc / max(len(members), 1)) - 2, 0)
             params = params[:, : 2 + extra]
             k = params.shape[1]

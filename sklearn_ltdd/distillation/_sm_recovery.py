@@ -10,7 +10,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..augmentation._resized_crop import apply_resized_crops
 from ..nets._teacher import class_columns
 from ._bn_statistics import (
     batch_norm_layers,
@@ -21,7 +20,7 @@ from ._bn_statistics import (
     statistics_loss,
     targets_from_classes,
 )
-from ._crops import crop_parameters
+from ._crops import random_square_crops
 from ._sm_networks import _network_of
 
 # The key of the targets' random stream (``_derived_seed``) beside the iterations'.
@@ -104,8 +103,7 @@ class RecoveryMixin:
             generator.manual_seed(self._derived_seed(_TARGETS))
 
             def transform(xb):
-                params = crop_parameters(xb.shape[0], generator, xb.device, self.crop_scale)
-                return apply_resized_crops(xb, params)
+                return random_square_crops(xb, generator, self.crop_scale)
 
         if self.recalibrate_observer:
             module = recalibrated_copy(module, X, y, len(self.classes_), self.variance, transform)
@@ -200,9 +198,7 @@ class RecoveryMixin:
                     gen.manual_seed(seeds[it][2])
                     x = self._from_working_space(syn)  # the views, as a student sees them
                     if self.augmentation == "crops":
-                        x = apply_resized_crops(
-                            x, crop_parameters(x.shape[0], gen, X.device, self.crop_scale)
-                        )
+                        x = random_square_crops(x, gen, self.crop_scale)
                     with self._autocast():
                         logits = module(x).float()
                     inputs[:] = [i.float() for i in inputs]
