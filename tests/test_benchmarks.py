@@ -559,9 +559,11 @@ def test_a_shared_network_stopped_part_way_is_finished_by_the_next_run(
     assert (seed_dir / "network_teacher.joblib").exists() and not (tmp_path / "a2").exists()
     assert not (seed_dir / "network_teacher.partial.pkl").exists()
     first, resumed = (
-        json.loads((tmp_path / r / "smoke" / "seed0.json").read_text())["tables"]["soft"]
-        for r in ("r1", "r2")
+        json.loads((tmp_path / r / "smoke" / "seed0.json").read_text()) for r in ("r1", "r2")
     )
+    assert "network:teacher (epochs 1-1)" in resumed["reused_artifacts"]
+    assert not any("network:teacher" in name for name in first["reused_artifacts"])
+    first, resumed = first["tables"]["soft"], resumed["tables"]["soft"]
     assert [row["per_class_acc"] for row in resumed] == [row["per_class_acc"] for row in first]
 
 

@@ -311,6 +311,24 @@ def test_small_classes_keep_whole_images(digits, bn_net):
     np.testing.assert_array_equal(fraction.X_syn_, recovered.X_syn_)
 
 
+def test_step_balance_scales_each_classs_step_by_its_size(digits, bn_net):
+    """The first step of the recovery: class c's pixels move ``(n_max / n_c) ** b`` times as
+    far as with ``step_balance=0`` (the same gradient, the same Adam step, scaled); the
+    largest class exactly as far."""
+    X, y = digits.X_train, digits.y_train
+    common = dict(observer=FrozenEstimator(bn_net), teacher="observer", lr_img=1e-3)
+    views = sm(**common, n_iterations=0).fit(X, y).X_syn_
+    plain = sm(**common, n_iterations=1).fit(X, y).X_syn_ - views
+    balanced = sm(**common, n_iterations=1, step_balance=0.5).fit(X, y).X_syn_ - views
+    counts = np.bincount(y)
+    scale = np.sqrt(counts.max() / counts)[np.repeat(np.arange(10), 2)]
+    largest = counts[np.repeat(np.arange(10), 2)] == counts.max()
+    np.testing.assert_allclose(balanced[largest], plain[largest], atol=1e-7)
+    moved = np.abs(balanced).sum((1, 2, 3)) / np.abs(plain).sum((1, 2, 3))
+    np.testing.assert_allclose(moved, scale, rtol=0.1)
+    assert scale.max() > 2  # the tail's steps several times the head's
+
+
 def test_diversity_spreads_a_class_in_the_teachers_features(digits, bn_net):
     X, y = digits.X_train, digits.y_train
     common = dict(observer=FrozenEstimator(bn_net), teacher="observer", n_iterations=0)
@@ -399,6 +417,7 @@ def test_ensemble_labeller_and_recalibrated_observer(digits, bn_net):
         ({"hard_below": 0.0}, "hard_below"),
         ({"label_share": -0.1}, "label_share"),
         ({"confidence_cap": 1.5}, "confidence_cap"),
+        ({"step_balance": -0.5}, "step_balance"),
     ],
 )
 def test_new_options_refuse_bad_values(digits, params, match):

@@ -140,7 +140,8 @@ def fit_resumably(run, name, model, X, y, cache, stage=None, every=0.0):
     seconds) beside ``cache`` (skorch's ``Checkpoint``), so that a run stopped part-way (the
     end of a session) is finished by the next one (``resume_fit``: the same network as one
     fit). Its seconds (``run.seconds[stage]``, default ``network:<name>``): the earlier
-    epochs' durations plus this run's. The partial pickle is removed once ``cache`` is
+    epochs' durations plus this run's; the epochs resumed are listed in ``run.reused``
+    (``"<stage> (epochs 1-k)"``). The partial pickle is removed once ``cache`` is
     written (a row's caller removes ``cache`` once the row is recorded)."""
     import joblib
 
@@ -156,6 +157,7 @@ def fit_resumably(run, name, model, X, y, cache, stage=None, every=0.0):
     resumed = _load_partial(partial, model)
     if resumed is not None:
         earlier = float(sum(resumed.history[:, "dur"]))
+        run.reused.append(f"{stage} (epochs 1-{len(resumed.history)})")
         print(
             f"  {stage}: resuming after epoch {len(resumed.history)} of {resumed.max_epochs}",
             flush=True,

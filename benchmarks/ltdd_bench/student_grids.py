@@ -401,6 +401,10 @@ SM_POOL_POINTS = [
         "sm",
         {**DEFAULTS, "ce_target": "tail_confusions", "label_share": 0.0},
     ),
+    *[
+        (f"SM, larger steps for the tail (step_balance={b})", "sm", {**DEFAULTS, "step_balance": b})
+        for b in (0.25, 0.5)
+    ],
 ]
 #: Grids whose cells go to another grid's record (a subset of its points).
 RECORDS = {"recipes_short": "recipes"}

@@ -178,13 +178,17 @@ class RecoveryMixin:
                 ).clone()
                 for key in ("step", "exp_avg", "exp_avg_sq")
             }
-        keep = None
+        keep = step = None
         counts = torch.bincount(y, minlength=n_classes)
+        stored_class = torch.arange(n_classes, device=X.device).repeat_interleave(self.ipc)
         whole_below = class_threshold(self.whole_below, counts)
         if whole_below and bool((counts < whole_below).any()):
-            stored_class = torch.arange(n_classes, device=X.device).repeat_interleave(self.ipc)
             keep = (counts[stored_class] >= whole_below).to(syn.dtype)
             keep = keep.view(-1, *[1] * (syn.ndim - 1))
+        if self.step_balance:  # a smaller class's images take larger steps
+            ratio = counts.max().double() / counts.clamp_min(1).double()
+            step = (ratio**self.step_balance)[stored_class].to(syn.dtype)
+            step = step.view(-1, *[1] * (syn.ndim - 1))
         losses = torch.zeros(self.n_iterations, device=X.device)
         seeds = self._iteration_seeds(self.n_iterations)
         frozen = [p.requires_grad for p in module.parameters()]
@@ -214,8 +218,11 @@ class RecoveryMixin:
                     loss.backward()
                     if keep is not None:  # small classes keep their whole real images
                         syn.grad.mul_(keep)
+                    before = None if step is None else syn.detach().clone()
                     optimizer.step()
                     with torch.no_grad():
+                        if before is not None:  # Adam's step, scaled per class
+                            syn.copy_(torch.lerp(before, syn, step))
                         syn.copy_(torch.maximum(torch.minimum(syn, high), low))
                     losses[it] = loss.detach()
                     if self._check_due(it):
