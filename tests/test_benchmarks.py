@@ -584,8 +584,9 @@ def test_a_row_student_stopped_part_way_is_finished_by_the_next_run(tmp_path, mo
     assert run("whole") == 0
     first = json.loads((tmp_path / "smoke" / "seed0.json").read_text())["tables"]["soft"]
     (tmp_path / "smoke" / "seed0.json").unlink()
-    seed_dir = tmp_path / "parts" / "fam" / "seed0"
-    assert not list((tmp_path / "whole" / "fam" / "seed0").glob("row_*"))  # none kept
+    # In the profile's folder, not the family's (whose ipc variants name rows alike).
+    seed_dir = tmp_path / "parts" / "smoke" / "seed0"
+    assert not list((tmp_path / "whole").rglob("row_*"))  # none kept
     save = Checkpoint.on_epoch_end
 
     class SessionEnds(Exception):
@@ -600,6 +601,7 @@ def test_a_row_student_stopped_part_way_is_finished_by_the_next_run(tmp_path, mo
     with pytest.raises(SessionEnds):
         run("parts")
     (partial,) = seed_dir.glob("row_*.partial.pkl")
+    assert not list((tmp_path / "parts" / "fam").rglob("row_*"))
     monkeypatch.setattr(Checkpoint, "on_epoch_end", save)
     capsys.readouterr()
     assert run("parts") == 0

@@ -210,10 +210,10 @@ class Context:
     def fit_row(self, stage, model, X, y):
         """A row's model, fitted. Where the profile keeps its networks (``network_cache``)
         and says ``row_checkpoint_s``, a net is pickled that often during its fit
-        (``<stage>.partial.pkl`` beside the networks; hundreds of MB for a ResNet-18, never
-        committed) and a run stopped part-way finishes it from there (``resume_fit``); the
-        finished net is kept (``row_<stage>.joblib``) until :meth:`row_recorded`, so that a
-        run stopped while it is scored loses nothing either."""
+        (``row_<stage>.partial.pkl`` in the profile's folder: a family's ipc variants name
+        rows alike; hundreds of MB for a ResNet-18, never committed), a run stopped part-way
+        finishes it from there (``resume_fit``), and the finished net is kept until
+        :meth:`row_recorded`, so that a run stopped while it is scored loses nothing either."""
         cache = self._row_path(stage)
         if cache is None or not hasattr(model, "resume_fit"):
             return self.run.fit(stage, model, X, y)
@@ -229,11 +229,11 @@ class Context:
             cache.unlink(missing_ok=True)
 
     def _row_path(self, stage):
-        every, root = self.p.get("row_checkpoint_s"), self._kept_dir()
-        if not every or root is None:
+        if not self.p.get("row_checkpoint_s") or self._kept_dir() is None:
             return None
         slug = "".join(c if c.isalnum() else "_" for c in stage).strip("_")
-        return root / f"row_{slug}.joblib"
+        seed_dir = Path(self.args.artifacts) / self.args.profile / f"seed{self.seed}"
+        return seed_dir / f"row_{slug}.joblib"
 
     def _kept_dir(self):
         """Where this seed's networks are kept across runs (``network_cache``), or None."""
