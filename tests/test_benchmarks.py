@@ -345,6 +345,28 @@ def test_report_reproduces_the_committed_tables_byte_for_byte(profile, tmp_path)
         assert (tmp_path / f"{profile}{suffix}").read_bytes() == committed
 
 
+def test_loaded_stages_are_marked_in_the_wall_times():
+    # A network or set loaded from --artifacts keeps the seconds of the fit that made it;
+    # the report says so beside it, since the seed's total does not count them.
+    load("report")  # puts ltdd_bench on the path
+    from ltdd_bench.tables import _loaded
+
+    seed = {
+        "reused_artifacts": ["network:teacher", "sm", "soft:SM, soft labels (epochs 1-3)"],
+        "wall_time_s": {
+            "network:teacher": 7840.0,
+            "distill_sm": 663.0,
+            "distill_dm": 10.0,
+            "soft:SM, soft labels": 20.0,
+            "total": 40.0,
+        },
+    }
+    assert _loaded(seed) == ["network:teacher", "distill_sm"]
+    assert _loaded({"wall_time_s": {"total": 1.0}}) == []
+    md = (BENCHMARKS / "results" / "standard_cpu_ipc50.md").read_text()
+    assert "network:teacher 7840 (loaded)" in md and "total counts only the runs" in md
+
+
 def test_rows_are_declarations_run_cheap_first():
     script = load("reproduce_paper")
     decl = script.DECLARATIONS

@@ -129,6 +129,7 @@ def merge(out, profile_name):
             k: mean_std([s["wall_time_s"].get(k) for s in seeds])
             for k in dict.fromkeys(k for s in seeds for k in s["wall_time_s"])
         },
+        "loaded_stages": sorted({k for s in seeds for k in _loaded(s)}),
         "groups": [s.get("groups") for s in seeds],
         "distillation": [s.get("distillation") for s in seeds],
         "figures": [s.get("figures") for s in seeds],
@@ -272,6 +273,23 @@ TITLES = {
 }
 
 
+LOADED_NOTE = (
+    "; a stage marked loaded was made by an earlier run, of this profile or another"
+    " (its seconds are that fit's), and total counts only the runs that wrote the seed files"
+)
+
+
+def _loaded(seed) -> list:
+    """The stages of ``seed``'s wall times that its runs loaded from ``--artifacts``
+    instead of making (a network's stage is its name; a distilled set's, ``distill_<name>``)."""
+    reused = set(seed.get("reused_artifacts") or ())
+    return [
+        k
+        for k in seed.get("wall_time_s", {})
+        if k in reused or (k.startswith("distill_") and k[len("distill_") :] in reused)
+    ]
+
+
 def markdown(merged):
     lines = (
         [
@@ -286,7 +304,12 @@ def markdown(merged):
         + [f"  - `{c}`" for c in merged["command"]]
         + [
             "- wall time per stage (s, mean over seeds): "
-            + ", ".join(f"{k} {v['mean']:.0f}" for k, v in merged["wall_time_s"].items() if v),
+            + ", ".join(
+                f"{k} {v['mean']:.0f}" + (" (loaded)" if k in merged["loaded_stages"] else "")
+                for k, v in merged["wall_time_s"].items()
+                if v
+            )
+            + (LOADED_NOTE if merged["loaded_stages"] else ""),
             f"- groups (per seed): {merged['groups']}",
             f"- distillation runs (per seed; settings tried and outcome): "
             f"{json.dumps(merged.get('distillation'))}",
