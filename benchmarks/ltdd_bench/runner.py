@@ -232,8 +232,7 @@ class Context:
         if not self.p.get("row_checkpoint_s") or self._kept_dir() is None:
             return None
         slug = "".join(c if c.isalnum() else "_" for c in stage).strip("_")
-        seed_dir = Path(self.args.artifacts) / self.args.profile / f"seed{self.seed}"
-        return seed_dir / f"row_{slug}.joblib"
+        return self.seed_dir / f"row_{slug}.joblib"  # the profile's own folder
 
     def _kept_dir(self):
         """Where this seed's networks are kept across runs (``network_cache``), or None."""
