@@ -11,13 +11,27 @@
 # virtualenv active and PyPI reachable:
 #   bash benchmarks/prepare_payload.sh [SOURCE [EXPORT OPTIONS...]]
 # SOURCE defaults to ../shared/data/cifar10 and the options to --profiles paper
-# (36.9 MiB); "--profiles paper standard --no-balanced" (59.8 MiB) fits too,
-# "--profiles paper standard" (76.5 MiB) does not (see benchmarks/payload.py).
+# (36.9 MiB; with the wheels' 9.7 MiB it leaves 17 MiB for the working tree);
+# "--profiles paper standard --no-balanced" (59.8 MiB) does not fit beside the
+# wheels (see benchmarks/payload.py).
+# It takes the committed CPU artifacts (benchmarks/campaign/cpu_artifacts, about
+# 70 MiB of networks and sets that a window never reads) out of the working tree,
+# since all of it travels; after the window, git restores them:
+#   git checkout HEAD -- benchmarks/campaign/cpu_artifacts
 # Then carry it: device tool, carry [".device"].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source=${1:-../shared/data/cifar10}
 shift || true
+cpu_artifacts=benchmarks/campaign/cpu_artifacts
+
+# 0. The CPU artifacts leave the working tree (committed ones only: git restores them;
+#    the git-ignored row pickles beside them do not travel anyway).
+if ! git diff --quiet HEAD -- "$cpu_artifacts"; then
+  echo "error: $cpu_artifacts has uncommitted changes; commit them before a window" >&2
+  exit 1
+fi
+git ls-files -z -- "$cpu_artifacts" | xargs -0 rm -f --
 options=("$@")
 [ ${#options[@]} -gt 0 ] || options=(--profiles paper)
 
@@ -39,8 +53,9 @@ sklearn_version=$(python -c "import sklearn; print(sklearn.__version__)")
 DEVICE_WHEELS="skorch imbalanced-learn sklearn-compat narwhals scikit-learn==$sklearn_version" \
   bash ../shared/tools/device-wheels.sh .device/wheels >/dev/null
 # The commit the window runs (the device receives no .git): recorded in every result.
-echo "$(git rev-parse --short HEAD)$([ -n "$(git status --porcelain --untracked-files=no)" ] && echo +dirty)" \
-  > .device/commit
+# (the CPU artifacts taken out above are not a change to the code that runs)
+dirty=$(git status --porcelain --untracked-files=no -- . ":(exclude)$cpu_artifacts")
+echo "$(git rev-parse --short HEAD)$([ -n "$dirty" ] && echo +dirty)" > .device/commit
 # Every non-extra requirement of the wheels must be on the device already or
 # among the wheels (device list: "Python packages already there" in the device
 # tool's notes; update ON_DEVICE when it changes).
