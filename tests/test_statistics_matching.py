@@ -231,6 +231,9 @@ def test_a_loaded_set_is_evaluated_by_a_student_of_its_teacher(digits, tmp_path)
     model = sm().fit(X, y)
     model.save_checkpoint(tmp_path / "sm.npz")
     loaded = sm(warm_start=True).load_checkpoint(tmp_path / "sm.npz")
+    with np.load(tmp_path / "sm.npz") as data:  # one view per image: X_stored_ is X_syn_
+        assert "attr__X_stored_" not in data.files and "attr__X_syn_" in data.files
+    assert loaded.X_stored_ is loaded.X_syn_
     with pytest.raises(ValueError, match="load_checkpoint.*X=X, y=y"):
         loaded.make_evaluator()
     loaded.load_checkpoint(tmp_path / "sm.npz", X=X, y=y)
@@ -537,6 +540,7 @@ def test_four_views_per_stored_image(digits, bn_net):
         warm_start=True,
     )
     again.load_checkpoint(buffer, X=X, y=y)
+    np.testing.assert_array_equal(again.X_stored_, recovered.X_stored_)  # the tiles, saved
     again.fit(X, y)
     assert again.n_iter_ == 4 and again.X_syn_.shape == (80, 1, 16, 16)
     # A network of other weights: the checkpoint (its soft labels) is not of it.

@@ -231,6 +231,7 @@ class CheckpointMixin:
             self.resume_state_ = {
                 key[7:]: data[key] for key in data.files if key.startswith("state__")
             }
+        self._checkpoint_loaded()
         self.input_shape_ = tuple(int(v) for v in self.input_shape_)
         self._check_params()  # resolves the "auto" settings the attributes below need
         self.sampling_strategy_ = {
@@ -252,3 +253,6 @@ class CheckpointMixin:
     def _extra_checkpoint_attributes(self):
         """Subclass attributes a checkpoint holds too."""
         return ()
+
+    def _checkpoint_loaded(self):
+        """Rebuild attributes a checkpoint leaves out because others hold them."""

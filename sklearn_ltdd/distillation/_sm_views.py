@@ -35,6 +35,12 @@ class ViewsMixin:
     def _to_working_space(self, X, fit):
         return X if self.combine == 1 else tile_images(X)
 
+    def _checkpoint_loaded(self):
+        # With one view per image the stored images are X_syn_ itself, which a checkpoint
+        # writes once (500 CIFAR images are 6 MB a copy).
+        if self.combine == 1:
+            self.X_stored_ = self.X_syn_
+
     def _initial_synthetic(self, X, y, rng):
         n = len(self.classes_) * self.ipc
         if self.init == "confident_crops":

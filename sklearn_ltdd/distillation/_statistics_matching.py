@@ -436,8 +436,8 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, ViewsMixin, Base
         for name in ("_targets", "_bounds", "_recovery_module", "_ce_targets"):
             self.__dict__.pop(name, None)
 
-    def _extra_checkpoint_attributes(self):
-        return ("soft_labels_", "init_sources_", "X_stored_")
+    def _extra_checkpoint_attributes(self):  # X_stored_ is X_syn_ at combine=1 (_sm_views)
+        return ("soft_labels_", "init_sources_") + (("X_stored_",) if self.combine != 1 else ())
 
     # -- evaluation -------------------------------------------------------------------------
     def make_evaluator(self, **params):
