@@ -38,7 +38,7 @@ class ViewsMixin:
     def _checkpoint_loaded(self):
         # With one view per image the stored images are X_syn_ itself, which a checkpoint
         # writes once (500 CIFAR images are 6 MB a copy).
-        if self.combine == 1:
+        if self._working_space_is_identity():
             self.X_stored_ = self.X_syn_
 
     def _initial_synthetic(self, X, y, rng):

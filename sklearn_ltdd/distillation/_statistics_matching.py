@@ -429,15 +429,15 @@ class StatisticsMatchingDistiller(NetworksMixin, RecoveryMixin, ViewsMixin, Base
 
     def _store_synthetic(self, syn, history, losses):
         super()._store_synthetic(syn, history, losses)
-        self.X_stored_ = (
-            self.X_syn_ if self.combine == 1 else syn.cpu().numpy().astype(np.float32, copy=False)
-        )
+        stored = self.X_syn_ if self._working_space_is_identity() else syn.cpu().numpy()
+        self.X_stored_ = stored.astype(np.float32, copy=False)
         self._store_soft_labels()
         for name in ("_targets", "_bounds", "_recovery_module", "_ce_targets"):
             self.__dict__.pop(name, None)
 
-    def _extra_checkpoint_attributes(self):  # X_stored_ is X_syn_ at combine=1 (_sm_views)
-        return ("soft_labels_", "init_sources_") + (("X_stored_",) if self.combine != 1 else ())
+    def _extra_checkpoint_attributes(self):  # else X_stored_ is X_syn_ (_checkpoint_loaded)
+        stored = () if self._working_space_is_identity() else ("X_stored_",)
+        return ("soft_labels_", "init_sources_", *stored)
 
     # -- evaluation -------------------------------------------------------------------------
     def make_evaluator(self, **params):
