@@ -215,6 +215,18 @@ ROWS = [
     *student_rows(SM_CLASS_MEAN, "sm"),
     *student_rows(SM_HARD, "sm_hard"),
     *student_rows(SM_CV, "sm_cv", select="soft_cv"),
+    # Issue 28's tail target, less one student's luck: the soft rows of random images and of
+    # both SM targets, each set scored by three students (random_state seed, +1000, +2000).
+    *(
+        Row(
+            "soft_students",
+            (lambda c, f=label: f"{f(c) if callable(f) else f}, soft labels"),
+            lambda c: c.student("teacher"),
+            data=key,
+            students=3,
+        )
+        for label, key in ((random_label, "random"), (SM_CLASS_MEAN, "sm"), (SM_HARD, "sm_hard"))
+    ),
     soft_two_stage_row(lambda c: random_label(c)[0].lower() + random_label(c)[1:], "random"),
     soft_two_stage_row(SM_CLASS_MEAN, "sm"),
     soft_two_stage_row(SM_HARD, "sm_hard"),

@@ -843,3 +843,33 @@ def test_a_distillation_whose_set_up_dominates_runs_in_few_chunks(tmp_path, monk
     assert made.n_iter_ == 100 and made.fits == [1, 99]  # not 100 chunks of one
     assert split_seconds(made, 3.0, 99) == pytest.approx((0.001, 2.901))
     assert split_seconds(object(), 3.0, 100) == (0.03, 0.0)  # no split: all per iteration
+
+
+def test_a_row_of_several_students_records_their_mean_and_each_one(tmp_path):
+    """``students=3``: the first student is the one-student row's (random_state seed), the
+    others train with seed + 1000 and + 2000, and the row is their mean."""
+    script = load("reproduce_paper")
+    out = tmp_path / "r"
+    args = ["--profile", "smoke", "--artifacts", str(tmp_path / "a"), "--out", str(out)]
+    assert script.main(args + ["--tables", "soft", "soft_students"]) == 0
+    tables = json.loads((out / "smoke" / "seed0.json").read_text())["tables"]
+    one = {r["name"]: r for r in tables["soft"]}
+    rows = tables["soft_students"]
+    assert [r["name"] for r in rows] == [
+        "Random 2 real images per class, soft labels",
+        "SM (class-mean target), soft labels",
+        "SM (hard cross-entropy target), soft labels",
+    ]
+    for row in rows:
+        students = row["students"]
+        assert [s["random_state"] for s in students] == [0, 1000, 2000]
+        assert students[0]["total_acc"] == one[row["name"]]["total_acc"]
+        assert row["total_acc"] == pytest.approx(np.mean([s["total_acc"] for s in students]))
+        per_class = np.mean(list(row["per_class_acc"].values()))
+        assert row["balanced_acc"] == pytest.approx(per_class)
+    merged = json.loads((out / "smoke.json").read_text())
+    assert [r["name"] for r in merged["tables"]["soft_students"]] == [r["name"] for r in rows]
+    assert "soft_students" in merged["paired"]
+    assert merged["tables"]["soft_students"][0]["students"] == {"seed0": rows[0]["students"]}
+    text = (out / "smoke.md").read_text()
+    assert "| Random 2 real images per class, soft labels | seed0 | " in text

@@ -45,7 +45,11 @@ class Row:
     recipe uses (a two-stage model's stage-2 set); ``select``: the
     ``--tables`` key (default: "1", "2", "3" for the paper's tables, else the
     table's name); ``soft_routing``: also record the fitted two-stage model
-    with ``routing="soft"``. The images a row counts are the model's
+    with ``routing="soft"``; ``students``: fit the recipe this many times, the
+    ``j``-th with ``random_state`` seed + 1000 j, and record the mean of their
+    scores (each one's total and few-shot accuracy beside it): a small set's
+    figure is then its own, less one student's luck (the official DC/DM and
+    MTT code train several evaluation networks per set). The images a row counts are the model's
     ``n_train_images_`` (two-stage models: both stages) or the size of its
     training data.
     """
@@ -57,10 +61,13 @@ class Row:
     needs: tuple = ()
     select: str | None = None
     soft_routing: bool = False
+    students: int = 1
 
     def __post_init__(self):
         if isinstance(self.tables, str):
             object.__setattr__(self, "tables", (self.tables,))
+        if self.students > 1 and (isinstance(self.model, Shared) or self.soft_routing):
+            raise ValueError("students > 1 needs a recipe of its own (not Shared, no soft_routing)")
 
     @property
     def sets(self) -> tuple:

@@ -12,20 +12,20 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.frozen import FrozenEstimator
 
 from sklearn_ltdd import ClassGrouper, TwoStageClassifier
-from sklearn_ltdd.grouping import plot_class_groups
 from sklearn_ltdd.metrics import long_tail_report
 from sklearn_ltdd.nets import make_student
 from sklearn_ltdd.sampling import PrecomputedSampler
 
 from .chunks import distil, fit_resumably
-from .common import Budget, changed_params, load_data, write_json
+from .common import Budget, changed_params, write_json
 from .declarations import SampledSet, Shared
+from .figures import figure_panel
 from .profiles import convnet, settings, speed
+from .students import fit_students
 from .tables import ROW_ORDER
 
 
@@ -56,8 +56,9 @@ class Run:
     def has(self, table, name):
         return any(r["name"] == name for r in self.rows.get(table, []))
 
-    def record(self, table, name, model, n_images, seconds, groups=None):
-        report = long_tail_report(
+    def score(self, name, model, n_images, groups=None):
+        """``model``'s long-tail report on the test set."""
+        return long_tail_report(
             self.data.y_test,
             model.predict(self.data.X_test),
             name=name,
@@ -67,6 +68,10 @@ class Run:
             train_counts=self.data.class_counts,
             verbose=False,
         )
+
+    def record(self, table, name, model, n_images, seconds, groups=None, report=None):
+        """Score ``model`` (or take its ``report``), print the row and add it to ``table``."""
+        report = report or self.score(name, model, n_images, groups)
         report["seconds"] = seconds
         report["device"] = self.env["device"]
         if groups is not None:
@@ -328,7 +333,7 @@ def run_seed(
         for row in (r for r in rows if declarations.phase(r) == phase):
             _run_row(ctx, row)
         for figure in (f for f in figures if declarations.phase(f) == phase):
-            _figure(ctx, figure)
+            figure_panel(ctx, figure)
     run.complete = True
     return run
 
@@ -347,7 +352,11 @@ def _run_row(ctx, row):
         model, seconds = ctx.fit_row(f"{row.tables[0]}:{name}", row.model(ctx), X, y)
         n_images = getattr(model, "n_train_images_", None) or len(y)
     groups = ctx.groups() if isinstance(model, TwoStageClassifier) else None
-    report = run.record(row.tables[0], name, model, n_images, seconds, groups)
+    if row.students > 1:
+        report, seconds = fit_students(ctx, row, name, model, seconds, n_images)
+        report = run.record(row.tables[0], name, None, n_images, seconds, report=report)
+    else:
+        report = run.record(row.tables[0], name, model, n_images, seconds, groups)
     for table in row.tables[1:]:
         run.add(table, report)
     if row.soft_routing:  # the same fitted model: argmax of P(g|x) P(c|g,x)
@@ -373,48 +382,6 @@ def _load_kept(run, cache, model, stage):
     run.reused.append(stage)
     run.seconds.setdefault(stage, cached[1])
     return cached
-
-
-def _figure(ctx, figure):
-    """Features of test images from a net trained on the panel's data; one PNG per panel,
-    skipped when the seed's record has it."""
-    run, data, args = ctx.run, ctx.data, ctx.args
-    if figure.panel in run.figures:
-        return
-    rng = np.random.RandomState(ctx.seed)
-    keep = rng.choice(len(data.y_test), size=min(2000, len(data.y_test)), replace=False)
-    out = Path(args.figure_dir or args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if figure.data == "balanced":
-        full = load_data(ctx.p, args.source, balanced=True)
-        X, y = full.X_train, full.y_train
-    else:
-        X, y = ctx.data_of(figure.data)
-    start = time.perf_counter()
-    grouper = ClassGrouper(estimator=ctx.net(figure.epochs), random_state=ctx.seed).fit(X, y)
-    named = [[str(data.target_names[c]) for c in g] for g in grouper.groups_]
-    fig = plot_class_groups(
-        grouper,
-        data.X_test[keep],
-        data.y_test[keep],
-        target_names=data.target_names,
-        random_state=ctx.seed,
-        title=f"{figure.panel} training data: groups {named}",
-    )
-    path = out / f"{args.profile}_figure1_{figure.panel}.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    run.figures[figure.panel] = {
-        "groups": [g.tolist() for g in grouper.groups_],
-        "device": run.env["device"],
-        "file": path.name,
-        "seconds": time.perf_counter() - start,
-    }
-    if run.checkpoint is not None:
-        run.checkpoint(run)
-    if ctx.export is not None:
-        ctx.export()
-    print(f"  wrote {path}; groups from {figure.panel} data: {run.figures[figure.panel]['groups']}")
 
 
 def seed_saver(path, args, profile, env, seed, load_seconds):

@@ -14,6 +14,7 @@ import numpy as np
 
 from .common import HERE, write_json
 from .profiles import settings
+from .students import students_by_seed, students_markdown
 
 PAPER_TABLES = json.loads((HERE / "paper_tables.json").read_text())
 #: Published figures of the standard CIFAR10-LT benchmark (for ``standard`` profiles).
@@ -102,6 +103,7 @@ def merge(out, profile_name):
                     },
                     "seconds": mean_std([r.get("seconds") for r in reports]),
                     "groups": first.get("groups"),
+                    "students": students_by_seed(seeds, table, name),
                     "paper": paper_row(table, name, profile_name),
                     "trained_on": sorted(
                         {
@@ -260,6 +262,9 @@ TITLES = {
     "soft": "Soft labels: one student recipe on every small set, with hard labels and with the "
     "teacher's soft labels (issues 22 and 28; the recipe and statistics matching's settings "
     "chosen on validation data; not in the paper)",
+    "soft_students": "Soft labels, each set scored by three students (random_state seed, "
+    "seed + 1000, seed + 2000; their mean): the soft table's rows of random images and "
+    "statistics matching, less one student's luck (issue 28)",
     "soft_kd": "Soft labels as issue 22 measured them: the first student recipe ('kd': KL at "
     "temperature 4, SGD, DSA + CutMix, an instance-norm student) and a 100-epoch teacher; "
     "kept for reference (the table above replaces it)",
@@ -385,6 +390,7 @@ def markdown(merged):
                     + " |"
                 )
         lines.append("")
+        lines += students_markdown(rows)
         lines += _paired_markdown(merged.get("paired", {}).get(table, []))
     if "standard" in merged["profile"]:
         lines += published_markdown(merged)
