@@ -43,14 +43,18 @@ def mean_report(reports, random_states):
     return mean
 
 
-def students_by_seed(seeds, table, name):
-    """``{"seed<N>": [each student's scores]}`` of row ``name`` of ``table``."""
-    return {
-        f"seed{s['seed']}": r["students"]
-        for s in seeds
-        for r in s["tables"].get(table, [])
-        if r["name"] == name and "students" in r
-    }
+def add_students(rows, seeds, table):
+    """Give each merged row of ``table`` scored by several students their scores, seed by
+    seed (``{"seed<N>": [...]}``); other rows are left as they are."""
+    for row in rows:
+        students = {
+            f"seed{s['seed']}": r["students"]
+            for s in seeds
+            for r in s["tables"].get(table, [])
+            if r["name"] == row["name"] and "students" in r
+        }
+        if students:
+            row["students"] = students
 
 
 def students_markdown(rows):

@@ -14,7 +14,7 @@ import numpy as np
 
 from .common import HERE, write_json
 from .profiles import settings
-from .students import students_by_seed, students_markdown
+from .students import add_students, students_markdown
 
 PAPER_TABLES = json.loads((HERE / "paper_tables.json").read_text())
 #: Published figures of the standard CIFAR10-LT benchmark (for ``standard`` profiles).
@@ -103,7 +103,6 @@ def merge(out, profile_name):
                     },
                     "seconds": mean_std([r.get("seconds") for r in reports]),
                     "groups": first.get("groups"),
-                    "students": students_by_seed(seeds, table, name),
                     "paper": paper_row(table, name, profile_name),
                     "trained_on": sorted(
                         {
@@ -115,6 +114,7 @@ def merge(out, profile_name):
                     ),
                 }
             )
+        add_students(rows, seeds, table)
         if rows:
             tables[table] = rows
     merged = {
@@ -263,11 +263,10 @@ TITLES = {
     "teacher's soft labels (issues 22 and 28; the recipe and statistics matching's settings "
     "chosen on validation data; not in the paper)",
     "soft_students": "Soft labels, each set scored by three students (random_state seed, "
-    "seed + 1000, seed + 2000; their mean): the soft table's rows of random images and "
-    "statistics matching, less one student's luck (issue 28)",
+    "+ 1000, + 2000; their mean), less one student's luck (issue 28)",
     "soft_kd": "Soft labels as issue 22 measured them: the first student recipe ('kd': KL at "
     "temperature 4, SGD, DSA + CutMix, an instance-norm student) and a 100-epoch teacher; "
-    "kept for reference (the table above replaces it)",
+    "kept for reference (the first soft-labels table replaces it)",
     "coreset": "Coresets under hard labels: real images chosen per class, one student recipe "
     "(the profile's coreset_recipe where it names one; issue 24; not in the paper)",
     "fast": "The fast settings (bf16 + compiled): rows of the tables above, trained (and "
