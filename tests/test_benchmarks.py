@@ -783,7 +783,10 @@ def test_reproduce_paper_refuses_rows_whose_setting_the_profile_lacks(tmp_path, 
     digits, _ = runnable(script.PROFILES["digits_la_dsa_ipc2"], script.TABLE_KEYS)
     assert {"soft", "soft_dm", "soft_cv"} <= set(digits) and not {"1", "dm"} & set(digits)
     paper, _ = runnable(script.PROFILES["paper"], script.TABLE_KEYS)
-    assert set(script.TABLE_KEYS) - set(paper) == {"soft_cv"}
+    # ... but for diagnostic tables (asked_only), which run when asked for by name.
+    assert set(script.TABLE_KEYS) - set(paper) == {"soft_cv", "soft_students"}
+    asked, error = runnable(script.PROFILES["cpu"], script.TABLE_KEYS, ["soft_students"])
+    assert error is None and asked == ["soft_students"]
 
 
 def test_digits_profiles_take_the_settings_cross_validation_chose():

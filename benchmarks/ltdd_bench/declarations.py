@@ -49,9 +49,10 @@ class Row:
     ``j``-th with ``random_state`` seed + 1000 j, and record the mean of their
     scores (each one's total and few-shot accuracy beside it): a small set's
     figure is then its own, less one student's luck (the official DC/DM and
-    MTT code train several evaluation networks per set). The images a row counts are the model's
-    ``n_train_images_`` (two-stage models: both stages) or the size of its
-    training data.
+    MTT code train several evaluation networks per set); ``asked_only``: run only
+    when its ``--tables`` key is asked for (a diagnostic, not a row of every run).
+    The images a row counts are the model's ``n_train_images_`` (two-stage
+    models: both stages) or the size of its training data.
     """
 
     tables: tuple
@@ -62,6 +63,7 @@ class Row:
     select: str | None = None
     soft_routing: bool = False
     students: int = 1
+    asked_only: bool = False
 
     def __post_init__(self):
         if isinstance(self.tables, str):
@@ -137,8 +139,8 @@ class Declarations:
     def runnable(self, profile, keys, asked=None):
         """``(tables, error)``: the ``--tables`` keys to run (``asked``, or by default
         every key of ``keys`` whose rows' distilled sets have their settings in
-        ``profile``) and, where one asked for needs settings the profile lacks, an error
-        that names them."""
+        ``profile``, but for rows ``asked_only``) and, where one asked for needs
+        settings the profile lacks, an error that names them."""
         lacking = {}
         for row in self.rows:
             for name in row.sets:
@@ -146,6 +148,7 @@ class Declarations:
                 if isinstance(spec, DistilledSet) and spec.setting not in profile:
                     lacking.setdefault(row.key, set()).add(spec.setting)
         if asked is None:
+            lacking.update({row.key: set() for row in self.rows if row.asked_only})
             return [key for key in keys if key not in lacking], None
         refused = sorted(set(asked) & set(lacking))
         if refused:
