@@ -148,8 +148,8 @@ class Declarations:
                 if isinstance(spec, DistilledSet) and spec.setting not in profile:
                     lacking.setdefault(row.key, set()).add(spec.setting)
         if asked is None:
-            lacking.update({row.key: set() for row in self.rows if row.asked_only})
-            return [key for key in keys if key not in lacking], None
+            skip = lacking.keys() | {row.key for row in self.rows if row.asked_only}
+            return [key for key in keys if key not in skip], None
         refused = sorted(set(asked) & set(lacking))
         if refused:
             needs = sorted(set().union(*(lacking[key] for key in refused)))
