@@ -35,6 +35,11 @@ run --profile standard_cpu_ipc50 --seeds 0 --tables soft
 # 4. seed 1, ipc 10, one table a command: the runner does the work that needs no distilled
 #    set (phase 0) of every table asked for first, so several tables in one command spend
 #    hours on the cross-architecture students of random images before the first SM row.
-for table in soft soft_two_stage soft_dm coreset_best cross_arch; do
+for table in soft soft_two_stage soft_dm coreset_best; do
     run --profile standard_cpu --seeds 1 --tables "$table"
 done
+# 5. seed 1 at ipc 1 (about 15 minutes), then the other networks' students at ipc 10 (20 to
+#    58 minutes each) and ipc 50 (about three hours)
+run --profile standard_cpu_ipc1 --seeds 1 --tables soft
+run --profile standard_cpu --seeds 1 --tables cross_arch
+run --profile standard_cpu_ipc50 --seeds 1 --tables soft
