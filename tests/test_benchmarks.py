@@ -876,3 +876,50 @@ def test_a_row_of_several_students_records_their_mean_and_each_one(tmp_path):
     assert merged["tables"]["soft_students"][0]["students"] == {"seed0": rows[0]["students"]}
     text = (out / "smoke.md").read_text()
     assert "| Random 2 real images per class, soft labels | seed0 | " in text
+
+
+def test_students_count_from_the_first_students_random_state():
+    """A recipe that sets its own ``random_state`` (here seed + 5): students j = 1, 2 take it
+    + 1000 j, and the recorded states are the ones fitted, not the seed's."""
+    load("reproduce_paper")
+    from ltdd_bench.students import fit_students
+
+    class Student:
+        def __init__(self, random_state):
+            self.random_state = random_state
+
+        def get_params(self):
+            return {"random_state": self.random_state}
+
+        def set_params(self, random_state):
+            self.random_state = random_state
+            return self
+
+    class Run:
+        def score(self, name, model, n_images):
+            return {"total_acc": float(model.random_state), "few_shot": None}
+
+    class Ctx:
+        seed, run, fitted = 3, Run(), []
+
+        def data_of(self, key):
+            return np.zeros((4, 1, 2, 2)), np.arange(4)
+
+        def fit_row(self, stage, model, X, y):
+            self.fitted.append(model.random_state)
+            return model, 1.0
+
+        def row_recorded(self, stage):
+            pass
+
+    class Row:
+        students, tables, data = 3, ("t",), "random"
+
+        def model(self, ctx):
+            return Student(ctx.seed + 5)
+
+    ctx = Ctx()
+    report, seconds = fit_students(ctx, Row(), "r", Student(8), 2.0, 4)
+    assert ctx.fitted == [1008, 2008] and seconds == 4.0
+    assert [s["random_state"] for s in report["students"]] == [8, 1008, 2008]
+    assert report["total_acc"] == np.mean([8, 1008, 2008])

@@ -46,7 +46,8 @@ class Row:
     ``--tables`` key (default: "1", "2", "3" for the paper's tables, else the
     table's name); ``soft_routing``: also record the fitted two-stage model
     with ``routing="soft"``; ``students``: fit the recipe this many times, the
-    ``j``-th with ``random_state`` seed + 1000 j, and record the mean of their
+    ``j``-th with ``random_state`` r + 1000 j (r the first fit's, the seed in every
+    recipe today), and record the mean of their
     scores (each one's total and few-shot accuracy beside it): a small set's
     figure is then its own, less one student's luck (the official DC/DM and
     MTT code train several evaluation networks per set); ``asked_only``: run only

@@ -6,24 +6,29 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Student ``j`` of a row with ``students > 1`` has ``random_state`` seed + STUDENT_STEP * j.
+#: Student ``j`` of a row with ``students > 1`` has the first student's ``random_state``
+#: + STUDENT_STEP * j.
 STUDENT_STEP = 1000
 
 
 def fit_students(ctx, row, name, first, seconds, n_images):
     """``row.students`` fits of the row's recipe (the first, ``first``, already made),
-    student ``j`` with ``random_state`` seed + 1000 j: their mean report, each one's total
-    and few-shot accuracy in ``"students"``, and the seconds of all the fits."""
+    student ``j`` with ``random_state`` r + 1000 j, r the first's (the seed where the recipe
+    sets none): their mean report, each one's total and few-shot accuracy in
+    ``"students"``, and the seconds of all the fits."""
     X, y = ctx.data_of(row.data)
+    base = first.get_params().get("random_state") if hasattr(first, "get_params") else None
+    base = base if isinstance(base, int) else ctx.seed
     reports = [ctx.run.score(name, first, n_images)]
     for j in range(1, row.students):
         stage = f"{row.tables[0]}:{name}:student{j}"
-        model = row.model(ctx).set_params(random_state=ctx.seed + STUDENT_STEP * j)
+        model = row.model(ctx).set_params(random_state=base + STUDENT_STEP * j)
         model, spent = ctx.fit_row(stage, model, X, y)
         reports.append(ctx.run.score(name, model, n_images))
         ctx.row_recorded(stage)
         seconds += spent
-    return mean_report(reports, [ctx.seed + STUDENT_STEP * j for j in range(row.students)]), seconds
+    states = [base + STUDENT_STEP * j for j in range(row.students)]
+    return mean_report(reports, states), seconds
 
 
 def mean_report(reports, random_states):
