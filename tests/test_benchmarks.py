@@ -900,7 +900,10 @@ def test_students_count_from_the_first_students_random_state():
             return {"total_acc": float(model.random_state), "few_shot": None}
 
     class Ctx:
-        seed, run, fitted = 3, Run(), []
+        seed, run = 3, Run()
+
+        def __init__(self):
+            self.fitted = []
 
         def data_of(self, key):
             return np.zeros((4, 1, 2, 2)), np.arange(4)
@@ -919,7 +922,7 @@ def test_students_count_from_the_first_students_random_state():
             return Student(ctx.seed + 5)
 
     ctx = Ctx()
-    report, seconds = fit_students(ctx, Row(), "r", Student(8), 2.0, 4)
+    report, seconds = fit_students(ctx, Row(), "r", Student(np.int64(8)), 2.0, 4)
     assert ctx.fitted == [1008, 2008] and seconds == 4.0
     assert [s["random_state"] for s in report["students"]] == [8, 1008, 2008]
     assert report["total_acc"] == np.mean([8, 1008, 2008])

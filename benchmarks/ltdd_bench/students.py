@@ -4,6 +4,8 @@ initialisation and batch order; the mean of a few is the set's own."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 #: Student ``j`` of a row with ``students > 1`` has the first student's ``random_state``
@@ -18,7 +20,7 @@ def fit_students(ctx, row, name, first, seconds, n_images):
     ``"students"``, and the seconds of all the fits."""
     X, y = ctx.data_of(row.data)
     base = first.get_params().get("random_state") if hasattr(first, "get_params") else None
-    base = base if isinstance(base, int) else ctx.seed
+    base = int(base) if isinstance(base, numbers.Integral) else ctx.seed  # numpy ints too
     reports = [ctx.run.score(name, first, n_images)]
     for j in range(1, row.students):
         stage = f"{row.tables[0]}:{name}:student{j}"
