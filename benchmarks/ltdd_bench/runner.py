@@ -49,9 +49,25 @@ class Run:
         self.seconds = {k: v for k, v in earlier.items() if k not in ("total", "load_data")}
         self.earlier_total = earlier.get("total", 0.0)  # the runs before this one
         self.reused = []  # sets and networks loaded from --artifacts
+        self.earlier_reused = list(previous.get("reused_artifacts") or ())
+        self.earlier_seconds = dict(self.seconds)
         self.notes = previous.get("distillation") or {}
         self.history = previous.get("history", [])
         self.added = []
+
+    def reused_artifacts(self):
+        """What this record's runs loaded instead of making: this run's loads, and the
+        earlier runs' where this run did not make that stage again (its wall time is still
+        the one they recorded): a merged report still marks a stage that an earlier run of
+        the seed loaded and the latest one did not touch."""
+
+        def untouched(entry):
+            stage = entry.split(" (epochs ")[0]
+            keys = [k for k in (stage, f"distill_{stage}") if k in self.earlier_seconds]
+            return all(self.seconds.get(k) == self.earlier_seconds[k] for k in keys)
+
+        kept = [a for a in self.earlier_reused if a not in self.reused and untouched(a)]
+        return kept + self.reused
 
     def has(self, table, name):
         return any(r["name"] == name for r in self.rows.get(table, []))
@@ -404,7 +420,7 @@ def seed_saver(path, args, profile, env, seed, load_seconds):
                 **{k: v for k, v in env.items() if k != "run_device"},
                 "complete": run.complete,
                 "wall_time_s": wall,
-                "reused_artifacts": run.reused,
+                "reused_artifacts": run.reused_artifacts(),
                 "distillation": run.notes,
                 "groups": run.groups,
                 "figures": run.figures,
