@@ -134,6 +134,17 @@ def distil(run, name, attempts, X, y, path, total, budget, export=None):
     raise RuntimeError(f"every {name} setting diverged: {record['attempts']}")
 
 
+def resumed_entry(stage, epochs):
+    """A ``reused_artifacts`` entry of a fit resumed after ``epochs`` (its stage, and how
+    much of it an earlier run made); :func:`entry_stage` reads the stage back."""
+    return f"{stage} (epochs 1-{epochs})"
+
+
+def entry_stage(entry):
+    """The wall-time stage of a ``reused_artifacts`` entry (see :func:`resumed_entry`)."""
+    return entry.split(" (epochs ")[0]
+
+
 def fit_resumably(run, name, model, X, y, cache, stage=None, every=0.0):
     """Fit ``model`` on ``(X, y)`` and save ``(model, seconds)`` to ``cache`` (joblib): a long
     shared network (hours on a CPU), pickled after every epoch (at most every ``every``
@@ -157,7 +168,7 @@ def fit_resumably(run, name, model, X, y, cache, stage=None, every=0.0):
     resumed = _load_partial(partial, model)
     if resumed is not None:
         earlier = float(sum(resumed.history[:, "dur"]))
-        run.reused.append(f"{stage} (epochs 1-{len(resumed.history)})")
+        run.reused.append(resumed_entry(stage, len(resumed.history)))
         print(
             f"  {stage}: resuming after epoch {len(resumed.history)} of {resumed.max_epochs}",
             flush=True,

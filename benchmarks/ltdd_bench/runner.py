@@ -20,7 +20,7 @@ from sklearn_ltdd.metrics import long_tail_report
 from sklearn_ltdd.nets import make_student
 from sklearn_ltdd.sampling import PrecomputedSampler
 
-from .chunks import distil, fit_resumably
+from .chunks import distil, entry_stage, fit_resumably
 from .common import Budget, changed_params, write_json
 from .declarations import SampledSet, Shared
 from .figures import figure_panel
@@ -62,7 +62,7 @@ class Run:
         the seed loaded and the latest one did not touch."""
 
         def untouched(entry):
-            stage = entry.split(" (epochs ")[0]
+            stage = entry_stage(entry)
             keys = [k for k in (stage, f"distill_{stage}") if k in self.earlier_seconds]
             return all(self.seconds.get(k) == self.earlier_seconds[k] for k in keys)
 
