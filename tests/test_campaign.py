@@ -151,6 +151,22 @@ def test_step_budgets_fit_the_deadline(deadline, tmp_path):
     assert used <= deadline - campaign.RESERVE
 
 
+def test_the_cuda_step_runs_without_pytest_xdist(tmp_path):
+    """The device has no pytest-xdist: the window's pytest step must not take the
+    project's ``-n auto`` (pyproject.toml) with it."""
+    campaign = load("campaign")
+
+    class Args:
+        dry_run, out, work, payload = False, tmp_path, tmp_path, tmp_path / "p.npz"
+        results, distill_iterations = tmp_path, None
+
+    queue, _ = campaign.build_queue(Args, {"steps": {}})
+    (step,) = [s for s in queue if s.name == "cuda_tests"]
+    command = [*step.command[:-1], "-p", "no:xdist", step.command[-1]]  # as if not installed
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
 def test_out_dir_rules(tmp_path):
     campaign = load("campaign")
     (tmp_path / "a" / "b" / "c").mkdir(parents=True)

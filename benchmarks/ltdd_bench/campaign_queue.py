@@ -100,7 +100,9 @@ def build_queue(args, state):
             Step(
                 "cuda_tests",
                 120,
-                py + ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_cuda.py"],
+                # The device has no pytest-xdist: pyproject's addopts (-n auto) are dropped.
+                [*py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
+                + ["tests/test_cuda.py"],
                 done=done_for("cuda_tests", cuda),
                 kind="pytest",
             )
