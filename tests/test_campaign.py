@@ -42,6 +42,16 @@ def run_window(out, state, **env):
     return json.loads((out / "campaign.json").read_text())
 
 
+def gpu_window_args(tmp_path):
+    """The arguments of a real (not dry) window, everything under ``tmp_path``."""
+
+    class Args:
+        dry_run, out, work, payload = False, tmp_path, tmp_path, tmp_path / "p.npz"
+        results, distill_iterations = tmp_path, None
+
+    return Args
+
+
 def test_windows_obey_the_rules_and_the_next_one_continues(tmp_path):
     campaign = load("campaign")
     reproduce = load("reproduce_paper")
@@ -138,11 +148,7 @@ def test_a_killed_window_keeps_every_finished_step(tmp_path):
 def test_step_budgets_fit_the_deadline(deadline, tmp_path):
     campaign = load("campaign")
 
-    class Args:
-        dry_run, out, work, payload = False, tmp_path, tmp_path, tmp_path / "p.npz"
-        results, distill_iterations = tmp_path, None
-
-    queue, _ = campaign.build_queue(Args, {"steps": {}})
+    queue, _ = campaign.build_queue(gpu_window_args(tmp_path), {"steps": {}})
     used = 0.0
     for step in queue:  # every step uses all it is given
         budget = campaign.step_budget(step, deadline - used)
@@ -156,11 +162,7 @@ def test_the_cuda_step_runs_without_pytest_xdist(tmp_path):
     project's ``-n auto`` (pyproject.toml) with it."""
     campaign = load("campaign")
 
-    class Args:
-        dry_run, out, work, payload = False, tmp_path, tmp_path, tmp_path / "p.npz"
-        results, distill_iterations = tmp_path, None
-
-    queue, _ = campaign.build_queue(Args, {"steps": {}})
+    queue, _ = campaign.build_queue(gpu_window_args(tmp_path), {"steps": {}})
     (step,) = [s for s in queue if s.name == "cuda_tests"]
     command = [*step.command[:-1], "-p", "no:xdist", step.command[-1]]  # as if not installed
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
