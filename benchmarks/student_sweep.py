@@ -16,8 +16,10 @@ each grid point is a student (``make_student``) of a teacher trained on the trai
 part, fitted on a set (statistics matching's, random real images) with its soft labels.
 ``--grid recipes`` compares student recipes, ``--grid sm`` statistics matching's parts,
 ``--grid sm_cv`` its defaults beside a few settings, the one with the highest mean gain
-over random real images marked chosen (``cv_choice``; the digits profiles' ``sm_cv``).
-Grids: ``ltdd_bench/student_grids.py``. The record (``results/student_sweep_<grid>.json``)
+over random real images marked chosen (``cv_choice``; the digits profiles' ``sm_cv``),
+``--grid arch`` students of other networks (AlexNet) under a few recipes (issue 29).
+Grids: ``ltdd_bench/student_grids.py``; data settings and teachers:
+``ltdd_bench/student_groups.py``. The record (``results/student_sweep_<grid>.json``)
 keeps every cell and is continued when run again; ``.md`` is rendered from it.
 
 Examples
@@ -25,6 +27,8 @@ Examples
 python benchmarks/student_sweep.py --grid recipes --groups digits --seeds 0 1
 python benchmarks/student_sweep.py --grid sm_cv --groups digits_cv --seeds 0 1 2 3
 python benchmarks/student_sweep.py --grid sm_pool --groups cpu --seeds 0 1 \
+    --source ../shared/data/cifar10
+python benchmarks/student_sweep.py --grid arch --groups cpu_r100 --seeds 0 1 \
     --source ../shared/data/cifar10
 python benchmarks/student_sweep.py --grid recipes --groups smoke   # seconds
 """
@@ -48,7 +52,8 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from ltdd_bench.common import changed_params, command, device_name, git_commit, versions
-from ltdd_bench.student_grids import BEFORE, GRIDS, GROUPS, RECORDS, TEACHER_VARIANTS, TEACHERS
+from ltdd_bench.student_grids import BEFORE, GRIDS, RECORDS
+from ltdd_bench.student_groups import GROUPS, TEACHER_VARIANTS, TEACHERS
 from ltdd_bench.sweeps import Cell, SweepRecord, pivot_markdown, random_real_images
 from sklearn_ltdd import ConvNetClassifier, CoresetSampler, StatisticsMatchingDistiller
 from sklearn_ltdd.metrics import per_class_accuracy, shot_accuracy
@@ -235,13 +240,15 @@ def run(args):
                                 time.perf_counter() - start,
                             )
                         start = time.perf_counter()
+                        params = dict(point.student)
+                        if "module" not in params:  # another network has its own size
+                            params["module__width"] = g["width"]
                         student = make_student(
                             FrozenEstimator(labeller),
-                            module__width=g["width"],
                             max_epochs=g["student_epochs"],
                             device=args.device,
                             random_state=seed,
-                            **dict(point.student),
+                            **params,
                         ).fit(*sets[set_key])
                         figures = {
                             **scores(student, X_val, y_val, counts),

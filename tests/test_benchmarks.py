@@ -507,6 +507,23 @@ def test_student_sweep_smoke(tmp_path):
     assert json.loads((out / "student_sweep_sm.json").read_text())["cells"] == before
 
 
+def test_student_sweep_other_networks_on_the_smoke_group(tmp_path):
+    """``--grid arch``: an AlexNet student (its own size, not the group's ConvNet width) on
+    statistics matching's default set and on random real images, each recipe beside its
+    own control."""
+    script = load("student_sweep")
+    out = tmp_path / "results"
+    argv = ["--grid", "arch", "--groups", "smoke", "--points", "lr 3e-4"]
+    assert script.main(argv + ["--out", str(out), "--artifacts", str(tmp_path / "a")]) == 0
+    record = json.loads((out / "student_sweep_arch.json").read_text())
+    cells = list(record["cells"].values())
+    assert sorted(c["set"] for c in cells) == ["random", "sm"]
+    assert {c["point"] for c in cells} == {"AlexNet, edc at lr 3e-4"}
+    assert all(0 <= c["acc"] <= 100 and len(c["per_class"]) == 10 for c in cells)
+    (sm,) = [p for p in script.GRIDS["arch"] if p.kind == "sm" and "3e-4" in p.name]
+    assert dict(sm.student)["module"] == "alexnet" and dict(sm.sm)["ce_target"] == "hard"
+
+
 def test_standard_profiles_share_their_networks_and_show_the_published_table(tmp_path):
     profiles = load("reproduce_paper").PROFILES
     assert profiles["standard_cpu"]["max_per_class"] is None

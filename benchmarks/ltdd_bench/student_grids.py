@@ -3,16 +3,14 @@
 A :class:`Point` is a set (random real images, or statistics matching's with
 its parameters) and the student fitted on it; ``GRIDS`` names the lists of
 points, ``RECORDS`` the grids whose cells go to another grid's record, and
-``BEFORE`` the statistics matching parameters every ``sm`` point starts from;
-``GROUPS`` the data settings and ``TEACHERS`` the teachers' recipes.
+``BEFORE`` the statistics matching parameters every ``sm`` point starts from.
+The data settings and teachers are in ``student_groups.py``.
 Nothing here fits a model: ``student_sweep.py`` runs the points.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from ltdd_bench.profiles import PROFILES
 
 
 @dataclass(frozen=True)
@@ -31,73 +29,6 @@ class Point:
     ensemble: bool = False
     teacher: str = ""
     control: str = ""
-
-
-#: Teachers: a batch-norm ConvNet3 with logit adjustment, SGD 0.05, batches of 64, cosine.
-BASE_TEACHER = {
-    "module__norm": "batchnorm",
-    "criterion": "logit_adjusted",
-    "lr": 0.05,
-    "batch_size": 64,
-    "lr_schedule": "cosine",
-}
-TEACHERS = {
-    "la_mix": {**BASE_TEACHER, "augmentation": "crop_flip", "batch_mixing": "mixup_or_cutmix"},
-    "la_dsa": {**BASE_TEACHER, "augmentation": "dsa"},
-}
-#: Teachers a point may ask for instead of its group's: (recipe, epochs).
-TEACHER_VARIANTS = {"la_mix_200": ("la_mix", 200), "cumulative_200": ("cumulative", 200)}
-TEACHERS["cumulative"] = {**TEACHERS["la_mix"], "criterion": "cumulative_reweighted"}
-
-#: Data settings: data, validation, width, teacher epochs, ipc values and teachers.
-GROUPS = {
-    "cpu": {
-        "data": "cifar",
-        "width": 32,
-        "teacher_epochs": 100,
-        "ipcs": (10,),
-        "teachers": ("la_mix",),
-        "student_epochs": 1000,
-    },
-    # The standard CIFAR10-LT's shape (ratio 100) with a head of 4,500 images, so that 500
-    # per class are left out to validate on (the standard set keeps all 5,000).
-    "cpu_r100": {
-        "data": "cifar",
-        "max_per_class": 4500,
-        "width": 32,
-        "teacher_epochs": 100,
-        "ipcs": (10,),
-        "teachers": ("la_mix",),
-        "student_epochs": 1000,
-    },
-    "digits": {
-        "data": "digits",
-        "width": 32,
-        "teacher_epochs": 200,
-        "ipcs": (2, 10),
-        "teachers": ("la_dsa", "la_mix"),
-        "student_epochs": 1000,
-    },
-    "smoke": {
-        "data": "digits",
-        "width": 8,
-        "teacher_epochs": 3,
-        "ipcs": (2,),
-        "teachers": ("la_mix",),
-        "student_epochs": 3,
-        "sm_iterations": 2,
-    },
-}
-# Issue 28: statistics matching's settings on digits-LT, by cross-validation: seed k is fold k
-# of ``folds`` stratified folds of the training set (teachers and sets on the rest, scored on
-# the fold), under the teachers of the ``digits_*`` profiles (their epochs).
-GROUPS["digits_cv"] = {
-    **GROUPS["digits"],
-    "folds": 4,
-    "teacher_epochs": {
-        t: PROFILES[f"digits_{t}_ipc2"]["teacher"]["epochs"] for t in ("la_mix", "la_dsa")
-    },
-}
 
 
 def _items(params):
@@ -446,3 +377,16 @@ GRIDS = {
         for name, kind, sm in SM_POOL_POINTS
     ],
 }
+#: ``--grid arch`` (issue 29): students of other networks (``make_student(module=...)``, their
+#: own sizes) on statistics matching's default set and on random real images, each recipe
+#: beside its own control, for the standard table's AlexNet row (42.8 % against a published
+#: 56.5 %), on data of the standard CIFAR10-LT's shape (``--groups cpu_r100``).
+ARCH_RECIPES = [
+    ("AlexNet, edc (the standard table's recipe)", {"recipe": "edc", "module": "alexnet"}),
+    ("AlexNet, edc at lr 3e-4", {"recipe": "edc", "module": "alexnet", "lr": 3e-4}),
+]
+GRIDS["arch"] = [
+    Point(name, kind, kind, _items(DEFAULTS) if kind == "sm" else (), _items(params))
+    for name, params in ARCH_RECIPES
+    for kind in ("random", "sm")
+]
