@@ -307,7 +307,8 @@ def render_markdown(record, points) -> str:
     """The record as Markdown (a function of the record alone: the committed .md is this)."""
     meta = record.meta
     lines = [
-        f"# Students on validation data: grid `{meta['grid']}` (issue 28)",
+        f"# Students on validation data: grid `{meta['grid']}` "
+        f"(issue {29 if meta['grid'] == 'arch' else 28})",
         "",
         f"- device: {meta['device']}; torch {meta['torch']}; commit(s) "
         f"{sorted({e['commit'] for e in record.cells.values()})}",
