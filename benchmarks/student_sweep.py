@@ -52,7 +52,7 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from ltdd_bench.common import changed_params, command, device_name, git_commit, versions
-from ltdd_bench.student_grids import BEFORE, GRIDS, RECORDS
+from ltdd_bench.student_grids import BEFORE, GRID_ISSUES, GRIDS, RECORDS
 from ltdd_bench.student_groups import GROUPS, TEACHER_VARIANTS, TEACHERS
 from ltdd_bench.sweeps import Cell, SweepRecord, pivot_markdown, random_real_images
 from sklearn_ltdd import ConvNetClassifier, CoresetSampler, StatisticsMatchingDistiller
@@ -308,7 +308,7 @@ def render_markdown(record, points) -> str:
     meta = record.meta
     lines = [
         f"# Students on validation data: grid `{meta['grid']}` "
-        f"(issue {29 if meta['grid'] == 'arch' else 28})",
+        f"(issue {GRID_ISSUES.get(meta['grid'], 28)})",
         "",
         f"- device: {meta['device']}; torch {meta['torch']}; commit(s) "
         f"{sorted({e['commit'] for e in record.cells.values()})}",

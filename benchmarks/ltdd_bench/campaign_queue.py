@@ -101,8 +101,10 @@ def build_queue(args, state):
                 "cuda_tests",
                 120,
                 # The device has no pytest-xdist: pyproject's addopts (-n auto) are dropped.
-                [*py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
-                + ["tests/test_cuda.py"],
+                [
+                    *py,
+                    *"-m pytest -q -p no:cacheprovider -o addopts= tests/test_cuda.py".split(),
+                ],
                 done=done_for("cuda_tests", cuda),
                 kind="pytest",
             )
